@@ -1,0 +1,60 @@
+# sync_manager — top-level entry points.  CMake + Ninja do the real work.
+#   make            build (installs missing build packages first)
+#   make check      build, run every test, then the unit and fast system tests
+#                   again under AddressSanitizer + UBSan
+#   make demo       the main demo
+#   make torture    long mutual-exclusion torture run (minutes)
+#   make bench      benchmarks, side by side with sanlock
+#   make install    install (DESTDIR and PREFIX honoured)
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc)
+CTEST      := ctest --output-on-failure --no-tests=error
+
+.PHONY: all build deps check check-asan demo demo-processes torture bench install clean
+
+all: build
+
+deps:
+	@scripts/deps build
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSM_SANITIZE=ON
+
+check: build
+	@scripts/deps test
+	cd $(BUILD) && $(CTEST) -j$(JOBS) -LE 'torture-long'
+	$(MAKE) --no-print-directory check-asan
+
+check-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(CTEST) -j$(JOBS) -L 'unit|asan'
+
+demo: build
+	@scripts/demo
+
+demo-processes: build
+	@scripts/demo --processes
+
+torture: build
+	@scripts/deps test
+	cd $(BUILD) && $(CTEST) -L torture-long -V
+
+bench: build
+	@scripts/deps bench
+	@bench/run $(BUILD)
+
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

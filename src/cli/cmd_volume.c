@@ -1,0 +1,183 @@
+/* sync_manager init / resource: formatting volumes and managing names. */
+#include "cli.h"
+
+#include "common/json.h"
+#include "common/util.h"
+#include "ondisk/index.h"
+#include "ondisk/volume.h"
+#include "sync_manager/errors.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse_u32_opt(const char *cmd, const char *what, const char *arg, uint64_t min, uint64_t max,
+			 uint32_t *out)
+{
+	uint64_t v;
+	if (sm_parse_u64(arg, min, max, &v) < 0)
+		return cli_usage_error(cmd, "%s must be a number from %llu to %llu, not '%s'", what,
+				       (unsigned long long)min, (unsigned long long)max, arg);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_seconds_opt(const char *cmd, const char *what, const char *arg, uint64_t min_ms, uint64_t max_ms,
+			     uint32_t *out)
+{
+	uint64_t ms;
+	if (sm_parse_seconds_ms(arg, min_ms, max_ms, &ms) < 0) {
+		char a[16], b[16];
+		return cli_usage_error(cmd, "%s must be seconds from %s to %s (decimals allowed), not '%s'", what,
+				       sm_format_ms(min_ms, a, sizeof(a)), sm_format_ms(max_ms, b, sizeof(b)), arg);
+	}
+	*out = (uint32_t)ms;
+	return 0;
+}
+
+int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"lockspace", required_argument, NULL, 'l'}, {"max-hosts", required_argument, NULL, 'm'},
+		{"sector-size", required_argument, NULL, 's'}, {"io-timeout", required_argument, NULL, 't'},
+		{"watchdog-timeout", required_argument, NULL, 'w'}, {"resources", required_argument, NULL, 'r'},
+		{"resource", required_argument, NULL, 'R'}, {"force", no_argument, NULL, 'f'}, {0}};
+	struct sm_format_params p = {0};
+	const char **names = NULL;
+	size_t nnames = 0;
+	int c, rc = CLI_OK;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "l:m:s:t:w:r:R:f", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': p.lockspace = optarg; break;
+		case 'm': rc = parse_u32_opt("init", "--max-hosts", optarg, 1, SM_MAX_MAX_HOSTS, &p.max_hosts); break;
+		case 's':
+			if (strcmp(optarg, "512") && strcmp(optarg, "4096"))
+				rc = cli_usage_error("init", "--sector-size must be 512 or 4096, not '%s'", optarg);
+			else
+				p.sector_size = (uint32_t)atoi(optarg);
+			break;
+		case 't': rc = parse_seconds_opt("init", "--io-timeout", optarg, 100, 600000, &p.io_timeout_ms); break;
+		case 'w':
+			rc = parse_seconds_opt("init", "--watchdog-timeout", optarg, 1000, 600000, &p.watchdog_timeout_ms);
+			break;
+		case 'r': rc = parse_u32_opt("init", "--resources", optarg, 1, SM_MAX_RESOURCES, &p.resources); break;
+		case 'R': {
+			const char **n = realloc(names, (nnames + 1) * sizeof(*n));
+			if (!n) {
+				rc = cli_fail(-ENOMEM, "init");
+				break;
+			}
+			names = n;
+			names[nnames++] = optarg;
+			break;
+		}
+		case 'f': p.force = true; break;
+		default: rc = cli_usage_error("init", "unknown option"); break;
+		}
+		if (rc != CLI_OK)
+			goto out;
+	}
+	if (optind + 1 != argc) {
+		rc = cli_usage_error("init", "expected exactly one PATH[:OFFSET]");
+		goto out;
+	}
+	if (!p.lockspace) {
+		rc = cli_usage_error("init", "--lockspace NAME is required (the name hosts use to join)");
+		goto out;
+	}
+	p.resource_names = names;
+	p.resource_name_count = nnames;
+
+	char *path = NULL;
+	uint64_t off = 0;
+	if (sm_disk_parse_location(argv[optind], &path, &off) < 0) {
+		rc = cli_usage_error("init", "bad location '%s' (expected PATH or PATH:OFFSET)", argv[optind]);
+		goto out;
+	}
+	struct sm_volume_header h;
+	int err = sm_volume_format(path, off, &p, &h);
+	if (err < 0) {
+		rc = cli_fail(err, "cannot format %s", argv[optind]);
+	} else {
+		char uuid[37], sz[32], d[16], w[16];
+		sm_uuid_format(h.uuid, uuid);
+		printf("formatted %s: lockspace %s, uuid %s\n", argv[optind], h.lockspace, uuid);
+		printf("  %u hosts, %u resource areas (%zu bytes each), %u-byte sectors, %s\n", h.max_hosts,
+		       h.resource_count, sm_volume_area_bytes(&h), h.sector_size,
+		       sm_format_bytes(h.volume_size, sz, sizeof(sz)));
+		printf("  io_timeout %s, watchdog %s (see 'sync_manager timeouts' for the derived waits)\n",
+		       sm_format_ms(h.io_timeout_ms, d, sizeof(d)), sm_format_ms(h.watchdog_timeout_ms, w, sizeof(w)));
+		for (size_t i = 0; i < nnames; i++)
+			printf("  resource %s in area %zu\n", names[i], i);
+	}
+	free(path);
+out:
+	free(names);
+	return rc;
+}
+
+static int resource_ls(const char *spec, bool json)
+{
+	struct sm_volume *v = NULL;
+	int rc = sm_volume_open_spec(spec, SM_DISK_READONLY, &v);
+	if (rc < 0)
+		return cli_fail(rc, "cannot read volume %s", spec);
+	struct sm_index *idx = NULL;
+	rc = sm_index_load(v, &idx);
+	sm_volume_close(v);
+	if (rc < 0)
+		return cli_fail(rc, "cannot read the resource index of %s", spec);
+	struct sm_json j;
+	if (json) {
+		sm_json_init(&j, stdout, true);
+		sm_json_arr_begin(&j, NULL);
+	}
+	for (uint32_t i = 0; i < idx->count; i++) {
+		bool used = idx->status[i] == 0 && idx->entries[i].flags == SM_INDEX_USED;
+		if (!used && idx->status[i] == 0)
+			continue;
+		if (json) {
+			sm_json_obj_begin(&j, NULL);
+			sm_json_u64(&j, "area", i);
+			sm_json_str(&j, "name", used ? idx->entries[i].name : NULL);
+			sm_json_str(&j, "error", used ? NULL : sm_errname(idx->status[i]));
+			sm_json_obj_end(&j);
+		} else if (used) {
+			printf("%s\n", idx->entries[i].name);
+		} else {
+			fprintf(stderr, "sync_manager: index entry %u is corrupt: %s\n", i, sm_strerror(idx->status[i]));
+		}
+	}
+	if (json) {
+		sm_json_arr_end(&j);
+		sm_json_end(&j);
+	}
+	sm_index_free(idx);
+	return CLI_OK;
+}
+
+int cmd_resource(int argc, char **argv)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0}};
+	bool json = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else
+			return cli_usage_error("resource", "unknown option");
+	}
+	int nargs = argc - optind;
+	if (nargs < 2)
+		return cli_usage_error("resource", "expected add|rm|ls and a volume");
+	const char *verb = argv[optind], *spec = argv[optind + 1];
+	if (!strcmp(verb, "ls")) {
+		if (nargs != 2)
+			return cli_usage_error("resource", "ls takes only the volume");
+		return resource_ls(spec, json);
+	}
+	return cli_usage_error("resource", "unknown action '%s' (expected add, rm or ls)", verb);
+}

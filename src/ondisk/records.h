@@ -1,0 +1,182 @@
+/* On-disk records (docs/ondisk.md has the byte tables).
+ *
+ * Every record: little-endian, starts with a 4-byte magic and a 2-byte format
+ * version, ends with a CRC-32C over all preceding bytes of the record, and
+ * has a fixed encoded size checked by _Static_assert.  Records sit at the
+ * start of a sector (dblock and mode block share their host's sector); the
+ * rest of the sector is zero.
+ *
+ * Decoders check, in this order, and return a distinct error for each:
+ * magic (SM_EBAD_MAGIC), version (SM_EBAD_VERSION), checksum
+ * (SM_EBAD_CHECKSUM), and where the caller passes expectations, lockspace
+ * name (SM_EWRONG_LOCKSPACE), resource name (SM_EWRONG_RESOURCE) and sector
+ * size (SM_EWRONG_SECTOR_SIZE).  Pass NULL / 0 to skip an expectation.
+ * A record that fails a check is never treated as free. */
+#ifndef SM_ONDISK_RECORDS_H
+#define SM_ONDISK_RECORDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SM_FORMAT_VERSION 1
+#define SM_NAME_FIELD 64
+
+/* Magics spell the record's tag in ASCII when dumped (little-endian). */
+#define SM_MAGIC_HEADER 0x48564D53u /* "SMVH" */
+#define SM_MAGIC_HOST 0x52484D53u   /* "SMHR" */
+#define SM_MAGIC_LEADER 0x524C4D53u /* "SMLR" */
+#define SM_MAGIC_REQUEST 0x51524D53u /* "SMRQ" */
+#define SM_MAGIC_DBLOCK 0x42444D53u /* "SMDB" */
+#define SM_MAGIC_MODE 0x424D4D53u   /* "SMMB" */
+#define SM_MAGIC_INDEX 0x58494D53u  /* "SMIX" */
+
+/* Encoded sizes. */
+#define SM_HEADER_SIZE 256
+#define SM_HOST_SIZE 256
+#define SM_LEADER_SIZE 256
+#define SM_REQUEST_SIZE 256
+#define SM_DBLOCK_SIZE 128
+#define SM_MODE_SIZE 64
+#define SM_INDEX_ENTRY_SIZE 128
+/* The mode block lives in the host's dblock sector at this offset. */
+#define SM_MODE_OFFSET 256
+
+/* ---- volume header ------------------------------------------------------ */
+struct sm_volume_header {
+	uint32_t sector_size;
+	uint32_t max_hosts;
+	uint8_t uuid[16];
+	char lockspace[SM_NAME_FIELD];
+	uint32_t io_timeout_ms;       /* d */
+	uint32_t watchdog_timeout_ms; /* W */
+	uint64_t host_area_offset;    /* byte offsets from the volume start */
+	uint64_t index_lease_offset;
+	uint64_t index_offset;
+	uint64_t areas_offset;
+	uint32_t resource_count;      /* index entries == resource areas */
+	uint32_t area_sectors;        /* sectors per resource area */
+	uint64_t volume_size;         /* bytes covered by the format */
+	uint64_t created_wall;        /* seconds since the epoch, display only */
+};
+
+/* ---- delta lease (host record), one sector per host_id ------------------ */
+enum sm_host_flags { SM_HOST_FREE = 0, SM_HOST_HELD = 1 };
+
+struct sm_host_record {
+	uint16_t flags;            /* SM_HOST_FREE / SM_HOST_HELD */
+	uint32_t sector_size;
+	uint32_t host_id;
+	uint64_t generation;       /* grows on every join of this host_id */
+	uint64_t timestamp;        /* writer's monotonic ms: change detection only */
+	uint64_t sequence;         /* grows on every write by the holder */
+	char lockspace[SM_NAME_FIELD];
+	char host_name[SM_NAME_FIELD];
+	uint8_t instance[16];      /* random per join: tells two claimants apart */
+	uint32_t io_timeout_ms;
+};
+
+/* ---- Disk Paxos leader record (sector 0 of a resource area) ------------- */
+enum sm_lease_mode { SM_MODE_FREE = 0, SM_MODE_EX = 1, SM_MODE_SH = 2 };
+
+struct sm_leader {
+	uint16_t flags;
+	uint32_t sector_size;
+	uint32_t max_hosts;
+	char lockspace[SM_NAME_FIELD];
+	char resource[SM_NAME_FIELD];
+	uint64_t lver;             /* lease version; +1 per successful acquire */
+	uint32_t owner_id;         /* 0 = free */
+	uint32_t mode;             /* enum sm_lease_mode */
+	uint64_t owner_generation;
+	uint32_t write_id;         /* host that wrote this record */
+	uint64_t write_generation;
+	uint64_t timestamp;        /* writer's wall clock, display only */
+	uint32_t area;             /* index of the area, for cross-checking */
+	uint32_t io_timeout_ms;
+};
+
+/* ---- request record (sector 1 of a resource area) ----------------------- */
+enum sm_request_kind {
+	SM_REQ_NONE = 0,
+	SM_REQ_RELEASE = 1, /* please release (requester wants it next) */
+	SM_REQ_HANDOFF = 2, /* when you are done, make the requester the owner */
+};
+
+struct sm_request {
+	uint16_t flags;
+	uint32_t sector_size;
+	uint32_t kind;
+	uint32_t requester_id;
+	uint64_t requester_generation;
+	uint64_t lver;             /* the lease version the request is about */
+	char resource[SM_NAME_FIELD];
+	uint64_t timestamp;        /* display only */
+};
+
+/* ---- Disk Paxos block, one per host per resource ------------------------ */
+struct sm_dblock {
+	uint16_t flags;
+	uint32_t host_id;          /* writer, cross-checked against position */
+	uint64_t lver;             /* the paxos instance (lease version) */
+	uint64_t mbal;
+	uint64_t bal;
+	/* inp: the value proposed at bal */
+	uint32_t inp_owner_id;
+	uint32_t inp_mode;
+	uint64_t inp_owner_generation;
+	uint64_t timestamp;        /* display only */
+};
+
+/* ---- shared-mode block, in the host's dblock sector --------------------- */
+enum sm_mode_flags { SM_MODEB_SHARED = 1 };
+
+struct sm_mode_block {
+	uint16_t flags;            /* SM_MODEB_SHARED when this host holds SH */
+	uint64_t generation;       /* holder's host generation */
+	uint64_t lver;             /* lease version when SH was taken */
+};
+
+/* ---- resource index entry ------------------------------------------------ */
+enum sm_index_flags { SM_INDEX_FREE = 0, SM_INDEX_USED = 1 };
+
+struct sm_index_entry {
+	uint16_t flags;
+	uint32_t area;
+	char name[SM_NAME_FIELD];
+	uint64_t created_wall;
+	uint32_t created_by;       /* host_id that added it (0 = at format time) */
+};
+
+_Static_assert(SM_DBLOCK_SIZE + SM_MODE_SIZE <= 512, "dblock and mode block must fit one sector");
+_Static_assert(SM_MODE_OFFSET >= SM_DBLOCK_SIZE && SM_MODE_OFFSET + SM_MODE_SIZE <= 512, "mode block placement");
+_Static_assert(512 % SM_INDEX_ENTRY_SIZE == 0, "index entries tile a sector");
+
+/* Encoders fill exactly *_SIZE bytes (zero the rest of the sector yourself). */
+void sm_header_encode(const struct sm_volume_header *h, uint8_t *buf);
+int sm_header_decode(const uint8_t *buf, struct sm_volume_header *h);
+
+void sm_host_encode(const struct sm_host_record *r, uint8_t *buf);
+int sm_host_decode(const uint8_t *buf, struct sm_host_record *r, const char *lockspace, uint32_t sector_size);
+
+void sm_leader_encode(const struct sm_leader *l, uint8_t *buf);
+int sm_leader_decode(const uint8_t *buf, struct sm_leader *l, const char *lockspace, const char *resource,
+		     uint32_t sector_size);
+
+void sm_request_encode(const struct sm_request *r, uint8_t *buf);
+int sm_request_decode(const uint8_t *buf, struct sm_request *r, const char *resource, uint32_t sector_size);
+
+void sm_dblock_encode(const struct sm_dblock *d, uint8_t *buf);
+int sm_dblock_decode(const uint8_t *buf, struct sm_dblock *d);
+
+void sm_mode_encode(const struct sm_mode_block *m, uint8_t *buf);
+int sm_mode_decode(const uint8_t *buf, struct sm_mode_block *m);
+
+void sm_index_encode(const struct sm_index_entry *e, uint8_t *buf);
+int sm_index_decode(const uint8_t *buf, struct sm_index_entry *e);
+
+/* "SMLR" etc. for a magic value (for dumps); "????" if unknown. */
+const char *sm_magic_name(uint32_t magic);
+const char *sm_mode_name(uint32_t mode);
+
+#endif

@@ -1,0 +1,96 @@
+/* Lease volumes: layout, formatting, opening (DESIGN §3, docs/ondisk.md).
+ *
+ * Layout from the volume start (S = sector size, N = max_hosts, A = 2 + N):
+ *   sector 0                header
+ *   sectors 1 .. N          host records (delta leases), host_id i at sector i
+ *   next A sectors          index lease area (protects index updates)
+ *   next ceil(R*128/S)      resource index, entry i describes area i
+ *   then R areas of A sectors each: leader, request, dblock of host 1..N
+ *
+ * Formatting writes everything but the header, flushes, then writes the
+ * header last: an interrupted format reads as "not formatted". */
+#ifndef SM_ONDISK_VOLUME_H
+#define SM_ONDISK_VOLUME_H
+
+#include "disk/disk.h"
+#include "records.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SM_DEFAULT_MAX_HOSTS 128
+#define SM_MAX_MAX_HOSTS 2000
+#define SM_DEFAULT_RESOURCES 1024
+#define SM_MAX_RESOURCES 65536
+#define SM_DEFAULT_IO_TIMEOUT_MS 10000
+#define SM_DEFAULT_WATCHDOG_MS 60000
+/* Name of the lease that serializes index updates. */
+#define SM_INDEX_LEASE_NAME "__index__"
+/* Area number used for the index lease in leader records. */
+#define SM_INDEX_LEASE_AREA 0xFFFFFFFFu
+
+struct sm_format_params {
+	const char *lockspace;
+	uint32_t max_hosts;           /* 0 = default */
+	uint32_t sector_size;         /* 0 = detect */
+	uint32_t io_timeout_ms;       /* 0 = default */
+	uint32_t watchdog_timeout_ms; /* 0 = default */
+	uint32_t resources;           /* 0 = default */
+	bool force;
+	/* Resources to create at format time (no lease needed: the volume is not
+	 * valid until the header is written). */
+	const char *const *resource_names;
+	size_t resource_name_count;
+};
+
+struct sm_volume {
+	struct sm_disk *disk;
+	struct sm_volume_header hdr;
+	char *path;
+	uint64_t offset;
+};
+
+/* Geometry for given parameters; fills the layout fields of hdr.  Returns
+ * -SM_EBAD_ARGUMENT (with a logged reason) for out-of-range parameters. */
+int sm_volume_geometry(struct sm_volume_header *hdr);
+
+int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_params *p,
+		     struct sm_volume_header *out);
+
+/* Open and validate the header.  flags: SM_DISK_READONLY. */
+int sm_volume_open(const char *path, uint64_t offset, unsigned flags, struct sm_volume **out);
+/* "PATH[:OFFSET]" form. */
+int sm_volume_open_spec(const char *spec, unsigned flags, struct sm_volume **out);
+void sm_volume_close(struct sm_volume *v);
+
+/* I/O timeout for this volume's operations (the header's d). */
+static inline unsigned sm_volume_io_timeout(const struct sm_volume *v)
+{
+	return v->hdr.io_timeout_ms;
+}
+
+static inline uint64_t sm_volume_host_offset(const struct sm_volume_header *h, uint32_t host_id)
+{
+	return h->host_area_offset + (uint64_t)(host_id - 1) * h->sector_size;
+}
+
+static inline size_t sm_volume_area_bytes(const struct sm_volume_header *h)
+{
+	return (size_t)h->area_sectors * h->sector_size;
+}
+
+static inline uint64_t sm_volume_area_offset(const struct sm_volume_header *h, uint32_t area)
+{
+	if (area == SM_INDEX_LEASE_AREA)
+		return h->index_lease_offset;
+	return h->areas_offset + (uint64_t)area * sm_volume_area_bytes(h);
+}
+
+/* Initialize a resource area: free leader (lver 0), empty request, and a
+ * zero-ballot dblock + clear mode block for every host. */
+int sm_area_init(struct sm_volume *v, uint32_t area, const char *resource);
+
+/* Encode an area image into buf (area_bytes long) — shared by format and add. */
+void sm_area_encode_fresh(const struct sm_volume_header *h, uint32_t area, const char *resource, uint8_t *buf);
+
+#endif

@@ -1,0 +1,74 @@
+#!/bin/bash
+# Formatting and inspecting volumes through the CLI: files, regions at an
+# offset, a real loop device, corrupt sectors, and the errors users meet.
+source "$(dirname "$0")/lib.sh"
+
+V=$T_DIR/leases
+t_run "init a new file" -- "$SM" init "$V" --lockspace vmstore --max-hosts 8 --resources 16 --io-timeout 1 \
+	--resource vm-1 --resource disk-a
+t_match "init prints geometry" "8 hosts, 16 resource areas" "$T_OUT"
+
+t_refused "second init without --force is refused" "already|--force" -- "$SM" init "$V" --lockspace other
+t_run "dump shows the lockspace" -- "$SM" dump "$V"
+t_match "dump header" "lockspace +vmstore" "$T_OUT"
+t_match "dump lists vm-1 free at lver 0" "vm-1 +0 +- +- +0 +free" "$T_OUT"
+
+t_run "dump --json" -- "$SM" dump "$V" --json
+python3 - "$T_OUT" <<'PY' && t_ok "json parses and names resources" || t_fail "json content"
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["header"]["lockspace"] == "vmstore"
+assert d["header"]["max_hosts"] == 8
+names = [r["name"] for r in d["index"]["resources"]]
+assert names == ["vm-1", "disk-a"], names
+assert all(r["error"] is None and r["lver"] == 0 for r in d["index"]["resources"])
+PY
+
+t_run "resource ls" -- "$SM" resource ls "$V"
+t_match "ls lists both" "^vm-1$" "$T_OUT"
+
+# A region at an offset inside a larger file.
+R=$T_DIR/region
+truncate -s 8M "$R"
+t_run "init a region at 1M" -- "$SM" init "$R:1M" --lockspace region --max-hosts 4 --resources 4
+t_refused "the file start is not a volume" "not a sync_manager lease volume" -- "$SM" dump "$R"
+t_run "dump the region" -- "$SM" dump "$R:1M"
+t_refused "misaligned offset is refused" "multiple of the sector size" -- "$SM" init "$R:1000" --lockspace x
+
+# Corrupt a host record and the leader of vm-1: shown as corrupt, not skipped.
+printf '\xff' | dd of="$V" bs=1 seek=$((512 * 2 + 40)) conv=notrunc status=none
+off=$("$SM" dump "$V" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["index"]["resources"][0]["offset"])')
+printf '\xff' | dd of="$V" bs=1 seek=$((off + 150)) conv=notrunc status=none
+t_run "dump a damaged volume" -- "$SM" dump "$V"
+t_match "corrupt host shown" "^ +2 .*corrupt: checksum mismatch" "$T_OUT"
+t_match "corrupt leader shown" "vm-1 .*corrupt leader: checksum mismatch" "$T_OUT"
+
+# Bad input gets clear errors.
+t_refused "missing lockspace" "--lockspace NAME is required" -- "$SM" init "$T_DIR/x"
+t_refused "bad lockspace name" "invalid lockspace name" -- "$SM" init "$T_DIR/x" --lockspace "a:b"
+t_refused "bad sector size" "512 or 4096" -- "$SM" init "$T_DIR/x" --lockspace a --sector-size 1024
+t_refused "io timeout too small" "io-timeout must be seconds" -- "$SM" init "$T_DIR/x" --lockspace a --io-timeout 0.01
+t_refused "unknown command" "unknown command" -- "$SM" frobnicate
+
+# A real loop device with 4096-byte logical blocks, formatted with O_DIRECT.
+if [[ $(id -u) -eq 0 ]] && command -v losetup >/dev/null; then
+	L=$T_DIR/loopfile
+	truncate -s 64M "$L"
+	if LOOP=$(losetup --find --show --sector-size 4096 "$L" 2>/dev/null); then
+		t_run "init a 4K loop device" -- "$SM" init "$LOOP" --lockspace loopls --resources 8 --resource r1
+		t_match "4K sectors detected" "4096-byte sectors" "$T_OUT"
+		t_refused "512-byte volume on a 4K device is refused" "smaller than the device" -- \
+			"$SM" init "$LOOP" --lockspace x --sector-size 512 --force
+		t_run "dump the loop device" -- "$SM" dump "$LOOP"
+		t_match "loop dump has r1" "r1 " "$T_OUT"
+		small=$T_DIR/small; truncate -s 1M "$small"
+		if SLOOP=$(losetup --find --show "$small" 2>/dev/null); then
+			t_refused "device too small" "needs .* only" -- "$SM" init "$SLOOP" --lockspace x
+			losetup -d "$SLOOP"
+		fi
+		losetup -d "$LOOP"
+	else
+		t_log "loop devices unavailable: skipped the block-device checks"
+	fi
+fi
+t_done
