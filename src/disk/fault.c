@@ -263,6 +263,9 @@ int sm_fault_add(const struct sm_fault_rule *rule)
 	if (nrules < MAX_RULES) {
 		memset(&rules[nrules], 0, sizeof(rules[nrules]));
 		rules[nrules].rule = *rule;
+		rules[nrules].rule.path = NULL;
+		if (rule->path)
+			snprintf(rules[nrules].path_filter, sizeof(rules[nrules].path_filter), "%s", rule->path);
 		nrules++;
 		rc = 0;
 	}

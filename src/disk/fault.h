@@ -31,6 +31,7 @@ struct sm_fault_rule {
 	int err;       /* positive errno for ERRNO kinds (default EIO) */
 	unsigned nth;  /* first matching I/O that fails, 1-based; 0 = the next one */
 	unsigned count; /* how many consecutive matching I/Os fail; 0 = all */
+	const char *path; /* only I/O to files whose path contains this; NULL = any */
 };
 
 /* Replace the disk syscall table with the injecting wrappers (idempotent). */

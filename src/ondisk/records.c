@@ -113,7 +113,7 @@ int sm_header_decode(const uint8_t *b, struct sm_volume_header *h)
 /* ---- host record ---------------------------------------------------------- */
 enum {
 	R_SECTOR = 8, R_HOST_ID = 12, R_GEN = 16, R_TS = 24, R_SEQ = 32, R_LOCKSPACE = 40, R_NAME = 104,
-	R_INSTANCE = 168, R_IO_TIMEOUT = 184, R_END = 188
+	R_INSTANCE = 168, R_IO_TIMEOUT = 184, R_ATTN_ID = 188, R_ATTN_SEQ = 192, R_END = 200
 };
 _Static_assert(R_END <= SM_HOST_SIZE - 4, "host record fields fit");
 
@@ -130,6 +130,8 @@ void sm_host_encode(const struct sm_host_record *r, uint8_t *b)
 	put_name(b + R_NAME, r->host_name);
 	memcpy(b + R_INSTANCE, r->instance, 16);
 	sm_put_le32(b + R_IO_TIMEOUT, r->io_timeout_ms);
+	sm_put_le32(b + R_ATTN_ID, r->attention_host_id);
+	sm_put_le64(b + R_ATTN_SEQ, r->attention_seq);
 	put_crc(b, SM_HOST_SIZE);
 }
 
@@ -149,6 +151,8 @@ int sm_host_decode(const uint8_t *b, struct sm_host_record *r, const char *locks
 	get_name(r->host_name, b + R_NAME);
 	memcpy(r->instance, b + R_INSTANCE, 16);
 	r->io_timeout_ms = sm_get_le32(b + R_IO_TIMEOUT);
+	r->attention_host_id = sm_get_le32(b + R_ATTN_ID);
+	r->attention_seq = sm_get_le64(b + R_ATTN_SEQ);
 	if ((rc = check_name(r->lockspace, lockspace, -SM_EWRONG_LOCKSPACE)) < 0)
 		return rc;
 	if (sector_size && r->sector_size != sector_size)

@@ -74,6 +74,11 @@ struct sm_host_record {
 	char host_name[SM_NAME_FIELD];
 	uint8_t instance[16];      /* random per join: tells two claimants apart */
 	uint32_t io_timeout_ms;
+	/* "I wrote a request into a lease owned by attention_host_id": the
+	 * owner notices the change of attention_seq in its normal reads of the
+	 * host area, at no extra I/O. */
+	uint32_t attention_host_id;
+	uint64_t attention_seq;
 };
 
 /* ---- Disk Paxos leader record (sector 0 of a resource area) ------------- */

@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "disk/fault.h"
 
@@ -12,6 +13,7 @@
 
 #define MAX_FILES 64
 static char *files[MAX_FILES];
+void (*tu_sleep_hook)(void);
 static int nfiles;
 
 const char *tu_temp_file(const char *tag, uint64_t size)
@@ -47,5 +49,29 @@ void tu_cleanup_files(void)
 void tu_reset_faults(void)
 {
 	sm_fault_reset();
+	sm_clock = sm_clock_default;
+	tu_sleep_hook = NULL;
 	sm_log_set_level(SM_LOG_ERROR);
 }
+
+static uint64_t fake_now = 1000000;
+
+static uint64_t fake_mono(void) { return fake_now; }
+static int fake_sleep(uint64_t ms)
+{
+	if (tu_sleep_hook)
+		tu_sleep_hook();
+	fake_now += ms;
+	return 0;
+}
+
+void tu_fake_clock_install(void)
+{
+	sm_clock.monotonic_ms = fake_mono;
+	sm_clock.boottime_ms = fake_mono;
+	sm_clock.sleep_ms = fake_sleep;
+	tu_sleep_hook = NULL;
+}
+
+void tu_fake_clock_advance(uint64_t ms) { fake_now += ms; }
+uint64_t tu_fake_clock_now(void) { return fake_now; }

@@ -16,4 +16,11 @@ void tu_cleanup_files(void);
 /* Reset fault rules and the disk syscall table. */
 void tu_reset_faults(void);
 
+/* A fake monotonic/boot clock: sleeping advances it instantly.  Every call
+ * to sleep first runs tu_sleep_hook (if set), so a test can make another
+ * "host" act while this one waits. */
+void tu_fake_clock_install(void);
+void tu_fake_clock_advance(uint64_t ms);
+uint64_t tu_fake_clock_now(void);
+extern void (*tu_sleep_hook)(void);
 #endif

@@ -1,0 +1,132 @@
+/* Delta leases: owning a host_id in a lockspace, and telling which other
+ * hosts are alive (docs/algorithms.md §1).
+ *
+ * An sm_lockspace wraps one volume.  join/renew/leave/observe do disk I/O
+ * and must be called from one thread at a time (the daemon's renewal thread);
+ * the liveness queries and sm_lockspace_info() may be called from any thread
+ * (an internal mutex guards the observation table and membership state). */
+#ifndef SM_LEASE_DELTA_H
+#define SM_LEASE_DELTA_H
+
+#include "ondisk/volume.h"
+#include "timeouts.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sm_lockspace;
+
+enum sm_liveness {
+	SM_LIVE_UNKNOWN = 0, /* not observed long enough to tell */
+	SM_LIVE_LIVE,        /* renewed within F, as we observed */
+	SM_LIVE_FAILING,     /* no renewal seen for more than F, not yet H */
+	SM_LIVE_DEAD,        /* unchanged for more than H */
+	SM_LIVE_FREE,        /* slot is free */
+};
+const char *sm_liveness_name(enum sm_liveness l);
+
+/* What an acquirer needs to know about a lease owner. */
+enum sm_owner_verdict {
+	SM_OWNER_ALIVE,   /* must not take over */
+	SM_OWNER_UNKNOWN, /* cannot tell yet: must not take over */
+	SM_OWNER_DEAD,    /* may take over */
+	SM_OWNER_SELF,    /* the owner is us, current generation */
+};
+
+struct sm_host_status {
+	uint32_t host_id;
+	int record_status;       /* decode error of the last read, or 0 */
+	struct sm_host_record rec;
+	enum sm_liveness state;
+	bool observed;           /* at least one successful read */
+	uint64_t unchanged_ms;   /* how long the bytes stayed the same (last_ok - first_seen) */
+	uint64_t since_change_ms; /* now - first_seen */
+};
+
+/* Progress of a long wait (join): what we wait for and how long remains. */
+typedef void (*sm_progress_fn)(void *arg, const char *what, uint64_t remaining_ms);
+
+struct sm_join_opts {
+	uint32_t host_id;        /* 0 = pick by host name, else a free slot */
+	const char *host_name;   /* NULL = sm_default_host_name() */
+	sm_progress_fn progress; /* optional */
+	void *progress_arg;
+	volatile sig_atomic_t *cancel; /* optional: set non-zero to interrupt waits */
+	/* For `direct` tools only: claim a slot with our name that is held without
+	 * waiting is NEVER allowed; this only selects the admin naming suffix. */
+};
+
+struct sm_renewal_record {
+	uint64_t start_mono_ms;
+	uint32_t duration_ms;
+	int result;
+};
+#define SM_RENEWAL_HISTORY 64
+
+struct sm_lockspace_info {
+	char name[SM_NAME_FIELD];
+	struct sm_timeouts to;
+	uint32_t max_hosts;
+	bool joined;
+	bool lost;               /* our record was taken over: fence now */
+	uint32_t host_id;
+	uint64_t generation;
+	char host_name[SM_NAME_FIELD];
+	uint64_t last_renewal_mono_ms; /* start of the last successful renewal */
+	uint64_t last_renewal_boot_ms;
+	uint64_t renewals, renewal_failures;
+};
+
+/* Open the volume (own disk handle) and read its header. */
+int sm_lockspace_open(const char *path, uint64_t offset, struct sm_lockspace **out);
+int sm_lockspace_open_spec(const char *spec, struct sm_lockspace **out);
+void sm_lockspace_free(struct sm_lockspace *ls);
+
+const struct sm_volume_header *sm_lockspace_header(const struct sm_lockspace *ls);
+const char *sm_lockspace_path(const struct sm_lockspace *ls);
+uint64_t sm_lockspace_offset(const struct sm_lockspace *ls);
+void sm_lockspace_info(struct sm_lockspace *ls, struct sm_lockspace_info *out);
+
+/* Join (claim a host_id): waits 2d on a free slot, H + 2d on a held one. */
+int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts);
+/* Resume a membership after a daemon restart: the record must still be
+ * exactly ours (same host_id, generation and instance); then renew once.
+ * last_renewal_boot_ms is the previous daemon's last renewal start on
+ * CLOCK_BOOTTIME (0 = unknown: the leases count as expired until a renewal
+ * succeeds). */
+int sm_lockspace_resume(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation,
+			const uint8_t instance[16], uint64_t last_renewal_boot_ms);
+/* One renewal: read the host area (observing every host), verify our record,
+ * write it.  -SM_ELOCKSPACE_LOST when it is no longer ours. */
+int sm_lockspace_renew(struct sm_lockspace *ls);
+/* Read the host area and update the observation table (no write). */
+int sm_lockspace_observe(struct sm_lockspace *ls);
+/* Mark our record free.  The caller must have released all leases. */
+int sm_lockspace_leave(struct sm_lockspace *ls);
+
+/* Raise our attention mark towards owner_host_id (after writing a request). */
+int sm_lockspace_attention(struct sm_lockspace *ls, uint32_t owner_host_id);
+/* Hosts whose attention mark newly points at us since the last call. */
+int sm_lockspace_take_attention(struct sm_lockspace *ls, uint32_t *host_ids, int max);
+
+/* Our identity in the lockspace (0 host_id when not joined). */
+void sm_lockspace_me(struct sm_lockspace *ls, uint32_t *host_id, uint64_t *generation, uint8_t instance[16]);
+
+/* Liveness of host_id as observed so far (now: monotonic ms). */
+int sm_lockspace_host_status(struct sm_lockspace *ls, uint32_t host_id, struct sm_host_status *out);
+/* Can a lease owned by (host_id, generation) be taken over? */
+enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation);
+
+/* Copy up to max renewal records, newest last; returns the count. */
+int sm_lockspace_renewal_history(struct sm_lockspace *ls, struct sm_renewal_record *out, int max);
+
+/* Milliseconds until our leases expire (F after the last renewal start, on
+ * CLOCK_BOOTTIME); negative when already expired.  Only meaningful joined. */
+int64_t sm_lockspace_remaining_ms(struct sm_lockspace *ls);
+
+/* Stable host name: /etc/machine-id (or SYNC_MANAGER_HOST_NAME for tests and
+ * emulated hosts), else the hostname. */
+void sm_default_host_name(char out[SM_NAME_FIELD]);
+
+#endif

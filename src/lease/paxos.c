@@ -1,0 +1,717 @@
+/* Disk Paxos leases.  See paxos.h and docs/algorithms.md §2.
+ *
+ * One acquire attempt:  R1 read area | decide from leader | W1 phase-1 dblock
+ * | R2 read dblocks | W2 phase-2 dblock | R3 read dblocks | W3 leader.
+ * Six I/Os per disk when nobody competes. */
+#include "paxos.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sync_manager/errors.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define DEFAULT_ATTEMPTS 6
+/* Internal: the attempt saw contention or a stale leader; start over. */
+#define RETRY 1
+
+struct pvalue {
+	uint32_t owner;
+	uint64_t gen;
+	uint32_t mode;
+};
+
+struct pdisk {
+	struct sm_volume *vol;
+	uint64_t area_off;
+	uint8_t *buf; /* image of the whole area */
+	bool ok;      /* still counted in this operation */
+	int err;
+};
+
+struct ballot {
+	const struct sm_resource_ref *r;
+	struct sm_me me;
+	const struct sm_volume_header *h; /* of disk 0; others must agree */
+	uint32_t ss, nhosts;
+	size_t area_bytes;
+	int n;
+	struct pdisk d[SM_MAX_DISKS];
+	uint8_t *mysec; /* our dblock sector as we will write it */
+	bool wrote_phase2;
+	bool mode_block_set; /* our SH flag is (maybe) on disk from W2 */
+};
+
+static int majority(int n) { return n / 2 + 1; }
+
+static enum sm_owner_verdict ls_verdict(void *arg, uint32_t host_id, uint64_t gen)
+{
+	return sm_lockspace_owner_verdict(arg, host_id, gen);
+}
+
+struct sm_oracle sm_oracle_of(struct sm_lockspace *ls)
+{
+	return (struct sm_oracle){ls_verdict, ls};
+}
+
+static void ballot_free(struct ballot *b)
+{
+	for (int i = 0; i < SM_MAX_DISKS; i++)
+		free(b->d[i].buf);
+	free(b->mysec);
+}
+
+static int ballot_init(struct ballot *b, const struct sm_resource_ref *r, const struct sm_me *me)
+{
+	memset(b, 0, sizeof(*b));
+	if (r->ndisks != 1 && r->ndisks != 3) {
+		sm_error("resource %s: %d disks given; use 1 or 3", r->name, r->ndisks);
+		return -SM_EBAD_ARGUMENT;
+	}
+	b->r = r;
+	b->me = *me;
+	b->n = r->ndisks;
+	b->h = &r->disk[0].vol->hdr;
+	b->ss = b->h->sector_size;
+	b->nhosts = b->h->max_hosts;
+	b->area_bytes = sm_volume_area_bytes(b->h);
+	if (me->host_id < 1 || me->host_id > b->nhosts) {
+		sm_error("host_id %u is outside the volume's 1..%u", me->host_id, b->nhosts);
+		return -SM_EBAD_ARGUMENT;
+	}
+	for (int i = 0; i < b->n; i++) {
+		const struct sm_volume_header *hi = &r->disk[i].vol->hdr;
+		if (hi->sector_size != b->ss || hi->max_hosts != b->nhosts ||
+		    strncmp(hi->lockspace, b->h->lockspace, SM_NAME_FIELD) != 0) {
+			sm_error("resource %s: its disks differ in lockspace, sector size or max_hosts", r->name);
+			return -SM_EBAD_GEOMETRY;
+		}
+		b->d[i].vol = r->disk[i].vol;
+		b->d[i].area_off = sm_volume_area_offset(hi, r->disk[i].area);
+		b->d[i].buf = malloc(b->area_bytes);
+		b->d[i].ok = true;
+		if (!b->d[i].buf)
+			return -ENOMEM;
+	}
+	b->mysec = calloc(1, b->ss);
+	return b->mysec ? 0 : -ENOMEM;
+}
+
+static uint8_t *sector_of(const struct ballot *b, int disk, uint32_t sector)
+{
+	return b->d[disk].buf + (size_t)sector * b->ss;
+}
+
+static uint32_t my_sector(const struct ballot *b) { return 2 + b->me.host_id - 1; }
+
+/* Count usable disks; map "not enough" to an error. */
+static int check_majority(struct ballot *b)
+{
+	int ok = 0, first_err = 0;
+	for (int i = 0; i < b->n; i++) {
+		if (b->d[i].ok)
+			ok++;
+		else if (!first_err)
+			first_err = b->d[i].err;
+	}
+	if (ok >= majority(b->n))
+		return 0;
+	if (b->n == 1)
+		return first_err ? first_err : -EIO;
+	sm_warn("resource %s: only %d of %d disks usable: %s", b->r->name, ok, b->n, sm_strerror(first_err));
+	return -SM_ENO_MAJORITY;
+}
+
+static void disk_failed(struct ballot *b, int i, int err)
+{
+	b->d[i].ok = false;
+	b->d[i].err = err;
+}
+
+/* Read sectors [first, first + count) of the area on every usable disk. */
+static int read_sectors(struct ballot *b, uint32_t first, uint32_t count)
+{
+	for (int i = 0; i < b->n; i++) {
+		if (!b->d[i].ok)
+			continue;
+		int rc = sm_disk_read(b->d[i].vol->disk, b->d[i].area_off + (uint64_t)first * b->ss, sector_of(b, i, first),
+				      (size_t)count * b->ss, b->d[i].vol->hdr.io_timeout_ms);
+		if (rc < 0)
+			disk_failed(b, i, rc);
+	}
+	return check_majority(b);
+}
+
+static int write_sector_all(struct ballot *b, uint32_t sector, const uint8_t *data)
+{
+	for (int i = 0; i < b->n; i++) {
+		if (!b->d[i].ok)
+			continue;
+		int rc = sm_disk_write(b->d[i].vol->disk, b->d[i].area_off + (uint64_t)sector * b->ss, data, b->ss,
+				       b->d[i].vol->hdr.io_timeout_ms);
+		if (rc < 0)
+			disk_failed(b, i, rc);
+	}
+	return check_majority(b);
+}
+
+/* The leader with the highest lver among usable disks.  A disk whose leader
+ * does not decode drops out (and is reported if that loses the majority). */
+static int pick_leader(struct ballot *b, struct sm_leader *out, int *from_disk)
+{
+	bool have = false;
+	for (int i = 0; i < b->n; i++) {
+		if (!b->d[i].ok)
+			continue;
+		struct sm_leader l;
+		int rc = sm_leader_decode(sector_of(b, i, 0), &l, b->h->lockspace, b->r->name, b->ss);
+		if (rc < 0) {
+			sm_error("resource %s: leader record on %s is unusable: %s", b->r->name, sm_disk_path(b->d[i].vol->disk),
+				 sm_strerror(rc));
+			disk_failed(b, i, rc);
+			continue;
+		}
+		if (!have || l.lver > out->lver) {
+			*out = l;
+			if (from_disk)
+				*from_disk = i;
+			have = true;
+		}
+	}
+	int rc = check_majority(b);
+	return rc < 0 ? rc : have ? 0 : -EIO;
+}
+
+/* What the dblocks of instance inst say. */
+struct scan {
+	uint64_t max_mbal;       /* over every host, instance inst */
+	uint64_t max_other_mbal; /* over other hosts */
+	uint64_t best_bal;       /* highest bal of instance inst */
+	struct pvalue best;      /* its input */
+	bool newer_instance;     /* some dblock belongs to a later instance */
+	struct sm_dblock own;    /* our own block with the highest mbal of inst */
+	bool have_own;
+};
+
+static int scan_dblocks(struct ballot *b, uint64_t inst, struct scan *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < b->n; i++) {
+		if (!b->d[i].ok)
+			continue;
+		for (uint32_t hidx = 0; hidx < b->nhosts; hidx++) {
+			struct sm_dblock d;
+			int rc = sm_dblock_decode(sector_of(b, i, 2 + hidx), &d);
+			if (rc == 0 && d.host_id != hidx + 1)
+				rc = -SM_EBAD_GEOMETRY;
+			if (rc < 0) {
+				/* We cannot know what this host proposed: this disk
+				 * cannot take part (fail closed). */
+				sm_error("resource %s: dblock of host %u on %s is unusable: %s", b->r->name, hidx + 1,
+					 sm_disk_path(b->d[i].vol->disk), sm_strerror(rc));
+				disk_failed(b, i, rc);
+				break;
+			}
+			if (d.lver > inst) {
+				s->newer_instance = true;
+				continue;
+			}
+			if (d.lver != inst)
+				continue;
+			if (d.mbal > s->max_mbal)
+				s->max_mbal = d.mbal;
+			if (hidx + 1 != b->me.host_id && d.mbal > s->max_other_mbal)
+				s->max_other_mbal = d.mbal;
+			if (d.bal > s->best_bal) {
+				s->best_bal = d.bal;
+				s->best = (struct pvalue){d.inp_owner_id, d.inp_owner_generation, d.inp_mode};
+			}
+			if (hidx + 1 == b->me.host_id && (!s->have_own || d.mbal > s->own.mbal)) {
+				s->own = d;
+				s->have_own = true;
+			}
+		}
+	}
+	return check_majority(b);
+}
+
+/* Shared holders (other than us) that are not known dead.  Returns the
+ * first such host_id or 0. */
+static uint32_t live_shared_holder(struct ballot *b, const struct sm_oracle *live, uint64_t *gen_out)
+{
+	for (int i = 0; i < b->n; i++) {
+		if (!b->d[i].ok)
+			continue;
+		for (uint32_t hidx = 0; hidx < b->nhosts; hidx++) {
+			if (hidx + 1 == b->me.host_id)
+				continue;
+			struct sm_mode_block m;
+			if (sm_mode_decode(sector_of(b, i, 2 + hidx) + SM_MODE_OFFSET, &m) < 0)
+				return hidx + 1; /* unreadable: assume held (fail closed) */
+			if (!(m.flags & SM_MODEB_SHARED))
+				continue;
+			if (live->verdict(live->arg, hidx + 1, m.generation) != SM_OWNER_DEAD) {
+				*gen_out = m.generation;
+				return hidx + 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Prepare mysec: our current sector (mode block from a usable disk) with a new dblock. */
+static void build_my_sector(struct ballot *b, const struct sm_dblock *d, const struct sm_mode_block *mode)
+{
+	int src = 0;
+	while (src < b->n && !b->d[src].ok)
+		src++;
+	if (src < b->n)
+		memcpy(b->mysec, sector_of(b, src, my_sector(b)), b->ss);
+	memset(b->mysec, 0, SM_DBLOCK_SIZE);
+	sm_dblock_encode(d, b->mysec);
+	if (mode) {
+		memset(b->mysec + SM_MODE_OFFSET, 0, SM_MODE_SIZE);
+		sm_mode_encode(mode, b->mysec + SM_MODE_OFFSET);
+	} else {
+		struct sm_mode_block cur;
+		if (sm_mode_decode(b->mysec + SM_MODE_OFFSET, &cur) < 0) {
+			struct sm_mode_block clear = {0};
+			sm_mode_encode(&clear, b->mysec + SM_MODE_OFFSET);
+		}
+	}
+}
+
+static void fill_leader(const struct ballot *b, struct sm_leader *l, uint64_t lver, uint32_t owner, uint64_t gen,
+			uint32_t mode)
+{
+	memset(l, 0, sizeof(*l));
+	l->sector_size = b->ss;
+	l->max_hosts = b->nhosts;
+	memcpy(l->lockspace, b->h->lockspace, SM_NAME_FIELD);
+	memcpy(l->resource, b->r->name, SM_NAME_FIELD);
+	l->lver = lver;
+	l->owner_id = owner;
+	l->owner_generation = gen;
+	l->mode = owner ? mode : SM_MODE_FREE;
+	l->write_id = b->me.host_id;
+	l->write_generation = b->me.generation;
+	l->timestamp = sm_now_wall_s();
+	l->area = b->r->disk[0].area;
+	l->io_timeout_ms = b->h->io_timeout_ms;
+}
+
+static int write_leader(struct ballot *b, const struct sm_leader *l)
+{
+	uint8_t *sec = calloc(1, b->ss);
+	if (!sec)
+		return -ENOMEM;
+	sm_leader_encode(l, sec);
+	int rc = write_sector_all(b, 0, sec);
+	free(sec);
+	return rc;
+}
+
+/* Clear a tentative shared flag we set in W2 (best effort; safe either way). */
+static void clear_mode_block(struct ballot *b)
+{
+	if (!b->mode_block_set)
+		return;
+	struct sm_mode_block clear = {0};
+	memset(b->mysec + SM_MODE_OFFSET, 0, SM_MODE_SIZE);
+	sm_mode_encode(&clear, b->mysec + SM_MODE_OFFSET);
+	if (write_sector_all(b, my_sector(b), b->mysec) == 0)
+		b->mode_block_set = false;
+}
+
+static uint64_t next_mbal(uint64_t above, uint32_t host_id, uint32_t nhosts)
+{
+	if (above < host_id)
+		return host_id;
+	return host_id + ((above - host_id) / nhosts + 1) * nhosts;
+}
+
+struct attempt_args {
+	const struct sm_acquire_opts *o;
+	struct pvalue propose;
+	/* hand-off: the leader must show us owning at this version */
+	const struct sm_lease *handoff_from;
+};
+
+/* One ballot.  Returns 0 (out filled), RETRY, or a negative error. */
+static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lease *out)
+{
+	const struct sm_acquire_opts *o = a->o;
+	struct sm_leader leader;
+	b->wrote_phase2 = false;
+	for (int i = 0; i < b->n; i++)
+		if (b->d[i].err != -SM_EIO_TIMEOUT && b->d[i].err != -SM_ENO_MAJORITY)
+			b->d[i].ok = true; /* every attempt starts with all disks but dead ones */
+
+	/* R1 */
+	int rc = read_sectors(b, 0, b->h->area_sectors);
+	if (rc < 0)
+		return rc;
+	if ((rc = pick_leader(b, &leader, NULL)) < 0)
+		return rc;
+	out->lver = leader.lver;
+	out->owner_id = leader.owner_id;
+	out->owner_generation = leader.owner_generation;
+	out->mode = leader.mode;
+
+	if (a->handoff_from) {
+		if (leader.owner_id != b->me.host_id || leader.owner_generation != b->me.generation ||
+		    leader.lver != a->handoff_from->lver || leader.mode != SM_MODE_EX)
+			return -SM_ENOT_OWNER;
+	} else {
+		if (o->at_version && leader.lver != o->version)
+			return -SM_ELVER_MISMATCH;
+		if (leader.owner_id && leader.mode == SM_MODE_EX) {
+			switch (o->live.verdict(o->live.arg, leader.owner_id, leader.owner_generation)) {
+			case SM_OWNER_ALIVE: return -SM_EHELD;
+			case SM_OWNER_UNKNOWN: return -SM_EUNKNOWN_HOST;
+			case SM_OWNER_DEAD:
+				sm_info("resource %s: taking over from dead host %u (generation %llu) at lver %llu",
+					b->r->name, leader.owner_id, (unsigned long long)leader.owner_generation,
+					(unsigned long long)leader.lver);
+				break;
+			case SM_OWNER_SELF: break;
+			}
+		}
+		if (a->propose.mode == SM_MODE_EX) {
+			uint64_t g = 0;
+			uint32_t sh = live_shared_holder(b, &o->live, &g);
+			if (sh) {
+				out->owner_id = sh;
+				out->owner_generation = g;
+				out->mode = SM_MODE_SH;
+				return -SM_ESHARED_HELD;
+			}
+		}
+	}
+
+	uint64_t inst = leader.lver + 1;
+	struct scan s;
+	if ((rc = scan_dblocks(b, inst, &s)) < 0)
+		return rc;
+	if (s.newer_instance)
+		return RETRY; /* the leader lags behind a decided instance */
+	uint64_t mbal = next_mbal(s.max_mbal, b->me.host_id, b->nhosts);
+
+	/* W1: phase 1 keeps our own (bal, inp) of this instance. */
+	struct sm_dblock d = {.host_id = b->me.host_id, .lver = inst, .mbal = mbal, .timestamp = sm_now_wall_s()};
+	if (s.have_own && s.own.bal) {
+		d.bal = s.own.bal;
+		d.inp_owner_id = s.own.inp_owner_id;
+		d.inp_owner_generation = s.own.inp_owner_generation;
+		d.inp_mode = s.own.inp_mode;
+	}
+	build_my_sector(b, &d, NULL);
+	if ((rc = write_sector_all(b, my_sector(b), b->mysec)) < 0)
+		return rc;
+
+	/* R2 */
+	if ((rc = read_sectors(b, 2, b->nhosts)) < 0)
+		return rc;
+	if ((rc = scan_dblocks(b, inst, &s)) < 0)
+		return rc;
+	if (s.newer_instance || s.max_other_mbal > mbal)
+		return RETRY;
+	struct pvalue v = s.best_bal ? s.best : a->propose;
+	bool ours = v.owner == a->propose.owner && v.gen == a->propose.gen && v.mode == a->propose.mode;
+
+	/* W2: from here on our value may be chosen. */
+	d.bal = mbal;
+	d.inp_owner_id = v.owner;
+	d.inp_owner_generation = v.gen;
+	d.inp_mode = v.mode;
+	struct sm_mode_block shared = {.flags = SM_MODEB_SHARED, .generation = b->me.generation, .lver = inst};
+	bool set_shared = ours && v.mode == SM_MODE_SH && v.owner == b->me.host_id;
+	build_my_sector(b, &d, set_shared ? &shared : NULL);
+	b->wrote_phase2 = true;
+	if (set_shared)
+		b->mode_block_set = true;
+	if ((rc = write_sector_all(b, my_sector(b), b->mysec)) < 0)
+		return rc;
+
+	/* R3 */
+	if ((rc = read_sectors(b, 2, b->nhosts)) < 0)
+		return rc;
+	if ((rc = scan_dblocks(b, inst, &s)) < 0)
+		return rc;
+	if (s.newer_instance || s.max_other_mbal > mbal)
+		return RETRY;
+
+	/* v is chosen for instance inst.  W3 announces it.  A shared value is
+	 * announced as "no exclusive owner": its holders are in mode blocks. */
+	struct sm_leader nl;
+	if (v.mode == SM_MODE_SH)
+		fill_leader(b, &nl, inst, 0, 0, SM_MODE_FREE);
+	else
+		fill_leader(b, &nl, inst, v.owner, v.gen, v.mode);
+	if ((rc = write_leader(b, &nl)) < 0)
+		return rc;
+	out->lver = inst;
+	out->owner_id = v.owner;
+	out->owner_generation = v.gen;
+	out->mode = v.mode;
+	if (!ours)
+		return RETRY; /* an earlier proposal won this instance; look again */
+
+	if (v.mode == SM_MODE_EX && !a->handoff_from) {
+		uint64_t g = 0;
+		uint32_t sh = live_shared_holder(b, &o->live, &g);
+		if (sh) {
+			/* A shared holder appeared while we balloted: give the
+			 * instance back as free. */
+			fill_leader(b, &nl, inst, 0, 0, SM_MODE_FREE);
+			write_leader(b, &nl);
+			out->owner_id = sh;
+			out->owner_generation = g;
+			out->mode = SM_MODE_SH;
+			out->in_doubt = true; /* a concurrent adopter may still name us */
+			return -SM_ESHARED_HELD;
+		}
+	}
+	return 0;
+}
+
+static void backoff(unsigned attempt_no)
+{
+	unsigned r = 0;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (unsigned)sm_now_mono_ms();
+	sm_sleep_ms(2 + r % (10 + 20 * attempt_no));
+}
+
+static int run_attempts(struct ballot *b, const struct attempt_args *a, struct sm_lease *out)
+{
+	unsigned max = a->o && a->o->attempts ? a->o->attempts : DEFAULT_ATTEMPTS;
+	int rc = RETRY;
+	for (unsigned i = 0; i < max && rc == RETRY; i++) {
+		if (i)
+			backoff(i);
+		rc = attempt(b, a, out);
+	}
+	if (rc == RETRY)
+		rc = -SM_EBALLOT_ABORTED;
+	if (rc < 0) {
+		/* An I/O error after W2 leaves the outcome unknown. */
+		bool io_err = rc != -SM_EHELD && rc != -SM_EUNKNOWN_HOST && rc != -SM_ESHARED_HELD &&
+			      rc != -SM_ELVER_MISMATCH && rc != -SM_EBALLOT_ABORTED && rc != -SM_ENOT_OWNER;
+		if (b->wrote_phase2 && io_err)
+			out->in_doubt = true;
+		clear_mode_block(b);
+		if (b->mode_block_set)
+			out->in_doubt = true;
+	}
+	return rc;
+}
+
+int sm_paxos_acquire(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_acquire_opts *o,
+		     struct sm_lease *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (o->mode != SM_MODE_EX && o->mode != SM_MODE_SH)
+		return -SM_EBAD_ARGUMENT;
+	struct ballot b;
+	int rc = ballot_init(&b, r, me);
+	if (rc == 0) {
+		struct attempt_args a = {.o = o, .propose = {me->host_id, me->generation, o->mode}};
+		rc = run_attempts(&b, &a, out);
+	}
+	ballot_free(&b);
+	if (rc == 0)
+		sm_debug("acquired %s %s at lver %llu", r->name, sm_mode_name(o->mode), (unsigned long long)out->lver);
+	return rc;
+}
+
+int sm_paxos_handoff(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held,
+		     uint32_t to_host_id, uint64_t to_generation, struct sm_lease *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct ballot b;
+	struct sm_acquire_opts o = {.mode = SM_MODE_EX};
+	int rc = ballot_init(&b, r, me);
+	if (rc == 0) {
+		struct attempt_args a = {.o = &o, .propose = {to_host_id, to_generation, SM_MODE_EX}, .handoff_from = held};
+		rc = run_attempts(&b, &a, out);
+	}
+	ballot_free(&b);
+	return rc;
+}
+
+/* Read just the leader sectors and pick the newest. */
+static int read_leader(struct ballot *b, struct sm_leader *l)
+{
+	int rc = read_sectors(b, 0, 1);
+	return rc < 0 ? rc : pick_leader(b, l, NULL);
+}
+
+int sm_paxos_release(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held)
+{
+	struct ballot b;
+	int rc = ballot_init(&b, r, me);
+	if (rc < 0)
+		goto out;
+	if (held->mode == SM_MODE_SH) {
+		/* Clear our shared flag: read our sector, keep its dblock. */
+		if ((rc = read_sectors(&b, my_sector(&b), 1)) < 0)
+			goto out;
+		int src = 0;
+		while (!b.d[src].ok)
+			src++;
+		memcpy(b.mysec, sector_of(&b, src, my_sector(&b)), b.ss);
+		struct sm_mode_block clear = {0};
+		memset(b.mysec + SM_MODE_OFFSET, 0, SM_MODE_SIZE);
+		sm_mode_encode(&clear, b.mysec + SM_MODE_OFFSET);
+		rc = write_sector_all(&b, my_sector(&b), b.mysec);
+		goto out;
+	}
+	struct sm_leader l;
+	if ((rc = read_leader(&b, &l)) < 0)
+		goto out;
+	if (l.owner_id != me->host_id || l.owner_generation != me->generation || l.lver != held->lver ||
+	    l.mode != SM_MODE_EX) {
+		sm_error("resource %s: cannot release: the lease now shows host %u generation %llu at lver %llu, not "
+			 "us (host %u generation %llu at lver %llu)",
+			 r->name, l.owner_id, (unsigned long long)l.owner_generation, (unsigned long long)l.lver,
+			 me->host_id, (unsigned long long)me->generation, (unsigned long long)held->lver);
+		rc = -SM_ENOT_OWNER;
+		goto out;
+	}
+	struct sm_leader nl;
+	fill_leader(&b, &nl, l.lver, 0, 0, SM_MODE_FREE);
+	rc = write_leader(&b, &nl);
+out:
+	ballot_free(&b);
+	return rc;
+}
+
+int sm_paxos_convert_to_shared(const struct sm_resource_ref *r, const struct sm_me *me, struct sm_lease *held)
+{
+	if (held->mode != SM_MODE_EX)
+		return -SM_EBAD_ARGUMENT;
+	struct ballot b;
+	int rc = ballot_init(&b, r, me);
+	if (rc < 0)
+		goto out;
+	/* Set our shared flag while still exclusive, then free the leader. */
+	if ((rc = read_sectors(&b, 0, b.h->area_sectors)) < 0)
+		goto out;
+	struct sm_leader l;
+	if ((rc = pick_leader(&b, &l, NULL)) < 0)
+		goto out;
+	if (l.owner_id != me->host_id || l.owner_generation != me->generation || l.lver != held->lver) {
+		rc = -SM_ENOT_OWNER;
+		goto out;
+	}
+	int src = 0;
+	while (!b.d[src].ok)
+		src++;
+	memcpy(b.mysec, sector_of(&b, src, my_sector(&b)), b.ss);
+	struct sm_mode_block sh = {.flags = SM_MODEB_SHARED, .generation = me->generation, .lver = held->lver};
+	memset(b.mysec + SM_MODE_OFFSET, 0, SM_MODE_SIZE);
+	sm_mode_encode(&sh, b.mysec + SM_MODE_OFFSET);
+	b.mode_block_set = true;
+	if ((rc = write_sector_all(&b, my_sector(&b), b.mysec)) < 0)
+		goto out;
+	struct sm_leader nl;
+	fill_leader(&b, &nl, l.lver, 0, 0, SM_MODE_FREE);
+	if ((rc = write_leader(&b, &nl)) < 0) {
+		clear_mode_block(&b); /* still exclusive; do not leave a stray SH flag */
+		goto out;
+	}
+	held->mode = SM_MODE_SH;
+out:
+	ballot_free(&b);
+	return rc;
+}
+
+int sm_paxos_convert_to_exclusive(const struct sm_resource_ref *r, const struct sm_me *me,
+				  const struct sm_oracle *live, struct sm_lease *held)
+{
+	if (held->mode != SM_MODE_SH)
+		return -SM_EBAD_ARGUMENT;
+	struct sm_acquire_opts o = {.mode = SM_MODE_EX, .live = *live};
+	struct sm_lease ex;
+	int rc = sm_paxos_acquire(r, me, &o, &ex);
+	if (rc < 0) {
+		/* a failed EX acquire never touches our shared flag: still shared */
+		held->in_doubt |= ex.in_doubt;
+		return rc;
+	}
+	struct sm_lease sh = {.mode = SM_MODE_SH};
+	int crc = sm_paxos_release(r, me, &sh); /* clears our shared flag */
+	if (crc < 0)
+		sm_warn("resource %s: converted to exclusive but could not clear our shared flag: %s", r->name,
+			sm_strerror(crc));
+	*held = ex;
+	return 0;
+}
+
+int sm_paxos_resolve(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_oracle *live)
+{
+	/* Finish the open instance by acquiring for ourselves; if that works the
+	 * lease was ours or free, and we give it back. */
+	struct sm_acquire_opts o = {.mode = SM_MODE_EX, .live = *live};
+	struct sm_lease l;
+	int rc = sm_paxos_acquire(r, me, &o, &l);
+	if (rc == 0)
+		rc = sm_paxos_release(r, me, &l);
+	else if (rc == -SM_EHELD || rc == -SM_EUNKNOWN_HOST || rc == -SM_ESHARED_HELD)
+		rc = 0; /* someone else's: not ours to clean */
+	if (rc == 0) {
+		struct sm_lease sh = {.mode = SM_MODE_SH};
+		rc = sm_paxos_release(r, me, &sh); /* clear any stray shared flag of ours */
+	}
+	return rc;
+}
+
+int sm_paxos_inquire(const struct sm_resource_ref *r, struct sm_lease_view *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct sm_me anyone = {.host_id = 1};
+	struct ballot b;
+	int rc = ballot_init(&b, r, &anyone);
+	if (rc < 0)
+		goto out;
+	if ((rc = read_sectors(&b, 0, b.h->area_sectors)) < 0)
+		goto out;
+	int from = 0;
+	if ((rc = pick_leader(&b, &out->leader, &from)) < 0)
+		goto out;
+	out->request_status = sm_request_decode(sector_of(&b, from, 1), &out->request, r->name, b.ss);
+	for (uint32_t h = 0; h < b.nhosts; h++) {
+		struct sm_mode_block m;
+		if (sm_mode_decode(sector_of(&b, from, 2 + h) + SM_MODE_OFFSET, &m) == 0 && (m.flags & SM_MODEB_SHARED)) {
+			if (out->shared_count < SM_ARRAY_SIZE(out->shared_host)) {
+				out->shared_host[out->shared_count] = h + 1;
+				out->shared_gen[out->shared_count] = m.generation;
+			}
+			out->shared_count++;
+		}
+	}
+out:
+	ballot_free(&b);
+	return rc;
+}
+
+int sm_paxos_request(const struct sm_resource_ref *r, const struct sm_me *me, uint32_t kind, uint64_t lver)
+{
+	struct ballot b;
+	int rc = ballot_init(&b, r, me);
+	if (rc == 0) {
+		struct sm_request q = {.sector_size = b.ss, .kind = kind, .requester_id = me->host_id,
+				       .requester_generation = me->generation, .lver = lver,
+				       .timestamp = sm_now_wall_s()};
+		memcpy(q.resource, r->name, SM_NAME_FIELD);
+		sm_request_encode(&q, b.mysec);
+		rc = write_sector_all(&b, 1, b.mysec);
+	}
+	ballot_free(&b);
+	return rc;
+}

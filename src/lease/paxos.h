@@ -1,0 +1,102 @@
+/* Disk Paxos resource leases: exclusive and shared, release, convert,
+ * only-at-version, takeover, requests and hand-off (docs/algorithms.md §2-3).
+ *
+ * A resource lives in one area on 1 or 3 volumes (majority rule).  The
+ * caller provides the volumes (each used by this thread only) and a
+ * liveness oracle, normally the lockspace's observation table. */
+#ifndef SM_LEASE_PAXOS_H
+#define SM_LEASE_PAXOS_H
+
+#include "delta.h"
+#include "ondisk/volume.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SM_MAX_DISKS 3
+
+struct sm_resource_ref {
+	char name[SM_NAME_FIELD];
+	int ndisks; /* 1 or 3 */
+	struct {
+		struct sm_volume *vol;
+		uint32_t area; /* SM_INDEX_LEASE_AREA for the index lease */
+	} disk[SM_MAX_DISKS];
+};
+
+/* Who we are in the lockspace. */
+struct sm_me {
+	uint32_t host_id;
+	uint64_t generation;
+};
+
+/* Decides whether a lease owner may be overtaken. */
+struct sm_oracle {
+	enum sm_owner_verdict (*verdict)(void *arg, uint32_t host_id, uint64_t generation);
+	void *arg;
+};
+/* Liveness from a lockspace's observation table. */
+struct sm_oracle sm_oracle_of(struct sm_lockspace *ls);
+
+struct sm_acquire_opts {
+	uint32_t mode;          /* SM_MODE_EX or SM_MODE_SH */
+	bool at_version;        /* only if the lease version is exactly .version */
+	uint64_t version;
+	unsigned attempts;      /* ballot attempts on contention; 0 = default (6) */
+	struct sm_oracle live;
+};
+
+/* A lease as held, or the state found when refused. */
+struct sm_lease {
+	uint64_t lver;
+	uint32_t mode;
+	uint32_t owner_id;       /* on refusal: the holder that blocked us */
+	uint64_t owner_generation;
+	/* Set when an error struck after our ballot may have been chosen: we
+	 * may own the lease without knowing.  Resolve with sm_paxos_resolve(). */
+	bool in_doubt;
+};
+
+/* Acquire.  0 on success (out describes our lease).  Refusals:
+ * -SM_EHELD (out->owner_id is the live holder), -SM_EUNKNOWN_HOST (holder
+ * not observed long enough), -SM_ESHARED_HELD (out->owner_id is one shared
+ * holder), -SM_ELVER_MISMATCH (out->lver is the current version),
+ * -SM_EBALLOT_ABORTED (contention persisted), or an I/O / decode error. */
+int sm_paxos_acquire(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_acquire_opts *o,
+		     struct sm_lease *out);
+
+/* Release a lease we hold (lver is kept).  -SM_ENOT_OWNER if the leader no
+ * longer shows us at that version. */
+int sm_paxos_release(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held);
+
+/* EX -> SH without letting an exclusive holder in between. */
+int sm_paxos_convert_to_shared(const struct sm_resource_ref *r, const struct sm_me *me, struct sm_lease *held);
+/* SH -> EX: fails with -SM_ESHARED_HELD while other shared holders live. */
+int sm_paxos_convert_to_exclusive(const struct sm_resource_ref *r, const struct sm_me *me,
+				  const struct sm_oracle *live, struct sm_lease *held);
+
+/* Hand an EX lease we hold to another host: runs the next instance with
+ * that host as the value, so lver grows by one and it becomes the owner. */
+int sm_paxos_handoff(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held,
+		     uint32_t to_host_id, uint64_t to_generation, struct sm_lease *out);
+
+/* After an in-doubt failure: finish whatever instance is open, and if the
+ * lease turns out to be ours (and not wanted), release it. */
+int sm_paxos_resolve(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_oracle *live);
+
+/* Current leader (majority view) and shared holders. */
+struct sm_lease_view {
+	struct sm_leader leader;
+	struct sm_request request;
+	int request_status;
+	uint32_t shared_count;
+	uint32_t shared_host[64]; /* first 64 shared holders */
+	uint64_t shared_gen[64];
+};
+int sm_paxos_inquire(const struct sm_resource_ref *r, struct sm_lease_view *out);
+
+/* Write the request record (kind SM_REQ_RELEASE or SM_REQ_HANDOFF) for the
+ * lease at version lver. */
+int sm_paxos_request(const struct sm_resource_ref *r, const struct sm_me *me, uint32_t kind, uint64_t lver);
+
+#endif

@@ -1,0 +1,37 @@
+/* Every timeout derives from two inputs stored in the volume header, so all
+ * hosts of a lockspace agree (docs/timeouts.md has the table):
+ *   d  io_timeout           an I/O not complete within d has failed
+ *   W  watchdog timeout     the watchdog resets the host W after the last pet
+ * Derived:
+ *   R  = 2d                 renewal interval
+ *   F  = 8d                 renewal-fail deadline, from the START of the last
+ *                           successful renewal: lease holders are killed at F
+ *   H  = F + W              host-dead time: another host may take over after
+ *                           seeing the record unchanged for MORE than H
+ *   J  = 2d                 wait between claiming a free host_id and re-reading
+ *   G  = min(W/2, 30 s)     grace between SIGTERM (at F) and SIGKILL
+ *   P  = min(d, 1 s)        watchdog pet interval; pets stop at F
+ */
+#ifndef SM_LEASE_TIMEOUTS_H
+#define SM_LEASE_TIMEOUTS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct sm_timeouts {
+	uint32_t io_ms;        /* d */
+	uint32_t watchdog_ms;  /* W */
+	uint32_t renew_ms;     /* R */
+	uint32_t fail_ms;      /* F */
+	uint32_t host_dead_ms; /* H */
+	uint32_t join_wait_ms; /* J */
+	uint32_t kill_grace_ms; /* G */
+	uint32_t pet_ms;       /* P */
+};
+
+void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts *t);
+
+/* Human table (one line per value with its formula). */
+void sm_timeouts_print(FILE *out, const struct sm_timeouts *t);
+
+#endif

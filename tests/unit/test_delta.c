@@ -1,0 +1,388 @@
+/* Delta leases: joining, renewing, liveness, leaving, resuming. */
+#include "testutil.h"
+
+#include "common/clock.h"
+#include "disk/disk.h"
+#include "disk/fault.h"
+#include "lease/delta.h"
+#include "ondisk/volume.h"
+#include "sync_manager/errors.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/* d = 1 s, W = 3 s: R = 2 s, F = 8 s, H = 11 s (fake clock, so instant). */
+static const char *vol;
+
+static int setup(void **state)
+{
+	tu_reset_faults();
+	tu_fake_clock_install();
+	vol = tu_temp_file("delta", 0);
+	struct sm_format_params p = {.lockspace = "ls", .max_hosts = 4, .resources = 2, .io_timeout_ms = 1000,
+				     .watchdog_timeout_ms = 3000};
+	assert_int_equal(sm_volume_format(vol, 0, &p, NULL), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	tu_reset_faults();
+	tu_cleanup_files();
+	return 0;
+}
+
+static struct sm_lockspace *host(void)
+{
+	struct sm_lockspace *ls;
+	assert_int_equal(sm_lockspace_open(vol, 0, &ls), 0);
+	return ls;
+}
+
+static void join_as(struct sm_lockspace *ls, uint32_t id, const char *name)
+{
+	struct sm_join_opts o = {.host_id = id, .host_name = name};
+	assert_int_equal(sm_lockspace_join(ls, &o), 0);
+}
+
+static void timeouts_follow_the_formulas(void **state)
+{
+	struct sm_timeouts t;
+	sm_timeouts_derive(10000, 60000, &t);
+	assert_int_equal(t.renew_ms, 20000);
+	assert_int_equal(t.fail_ms, 80000);
+	assert_int_equal(t.host_dead_ms, 140000); /* sanlock's default */
+	assert_int_equal(t.join_wait_ms, 20000);
+	assert_true(t.kill_grace_ms < t.watchdog_ms);
+}
+
+static void join_free_slot_waits_2d_and_sets_generation_1(void **state)
+{
+	struct sm_lockspace *a = host();
+	uint64_t t0 = tu_fake_clock_now();
+	join_as(a, 2, "host-a");
+	assert_int_equal(tu_fake_clock_now() - t0, 2000);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	assert_true(info.joined);
+	assert_int_equal(info.host_id, 2);
+	assert_int_equal(info.generation, 1);
+	assert_string_equal(info.host_name, "host-a");
+
+	struct sm_lockspace *b = host();
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	struct sm_host_status st;
+	assert_int_equal(sm_lockspace_host_status(b, 2, &st), 0);
+	assert_int_equal(st.rec.flags, SM_HOST_HELD);
+	assert_int_equal(st.rec.generation, 1);
+	assert_int_equal(st.state, SM_LIVE_UNKNOWN); /* one sighting proves nothing */
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
+static void liveness_moves_from_unknown_to_live_failing_dead(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	join_as(a, 1, "a");
+	struct sm_host_status st;
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	sm_lockspace_host_status(b, 1, &st);
+	assert_int_equal(st.state, SM_LIVE_LIVE);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1), SM_OWNER_ALIVE);
+
+	tu_fake_clock_advance(8001); /* > F without a renewal */
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	sm_lockspace_host_status(b, 1, &st);
+	assert_int_equal(st.state, SM_LIVE_FAILING);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1), SM_OWNER_ALIVE);
+
+	tu_fake_clock_advance(2999); /* unchanged for exactly H: not yet */
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	sm_lockspace_host_status(b, 1, &st);
+	assert_int_equal(st.unchanged_ms, 11000);
+	assert_int_equal(st.state, SM_LIVE_FAILING);
+	tu_fake_clock_advance(1); /* strictly more than H */
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	sm_lockspace_host_status(b, 1, &st);
+	assert_int_equal(st.state, SM_LIVE_DEAD);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1), SM_OWNER_DEAD);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
+static void time_without_a_successful_read_is_not_evidence_of_death(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	join_as(a, 1, "a");
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	tu_fake_clock_advance(60000); /* b read nothing in between */
+	struct sm_host_status st;
+	sm_lockspace_host_status(b, 1, &st);
+	assert_int_equal(st.state, SM_LIVE_UNKNOWN);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1), SM_OWNER_UNKNOWN);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
+static void generation_change_or_free_slot_means_old_owner_dead(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	join_as(a, 1, "a");
+	assert_int_equal(sm_lockspace_leave(a), 0);
+	join_as(a, 1, "a");
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	assert_int_equal(info.generation, 2);
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1), SM_OWNER_DEAD);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 2), SM_OWNER_UNKNOWN);
+	assert_int_equal(sm_lockspace_owner_verdict(a, 1, 2), SM_OWNER_SELF);
+	assert_int_equal(sm_lockspace_owner_verdict(a, 1, 1), SM_OWNER_DEAD);
+	assert_int_equal(sm_lockspace_leave(a), 0);
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 2), SM_OWNER_DEAD);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
+static void join_of_held_slot_waits_h_then_takes_over_and_old_holder_is_lost(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	join_as(a, 1, "a");
+	uint64_t t0 = tu_fake_clock_now();
+	join_as(b, 1, "b"); /* a never renews: b waits > H, then 2d */
+	uint64_t waited = tu_fake_clock_now() - t0;
+	assert_true(waited > 11000);
+	assert_true(waited <= 11000 + 2000 + 2000 + 1000);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(b, &info);
+	assert_int_equal(info.generation, 2);
+	assert_int_equal(sm_lockspace_renew(a), -SM_ELOCKSPACE_LOST);
+	sm_lockspace_info(a, &info);
+	assert_true(info.lost);
+	assert_int_equal(sm_lockspace_renew(b), 0);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
+static struct sm_lockspace *renewer;
+static volatile sig_atomic_t cancel_flag;
+static uint64_t cancel_at;
+static void renew_while_waiting(void)
+{
+	sm_lockspace_renew(renewer);
+	if (tu_fake_clock_now() >= cancel_at)
+		cancel_flag = 1;
+}
+
+static void join_never_takes_a_slot_whose_holder_keeps_renewing(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	join_as(a, 1, "a");
+	renewer = a;
+	cancel_flag = 0;
+	cancel_at = tu_fake_clock_now() + 120000; /* ten times H */
+	tu_sleep_hook = renew_while_waiting;
+	struct sm_join_opts o = {.host_id = 1, .host_name = "b", .cancel = &cancel_flag};
+	assert_int_equal(sm_lockspace_join(b, &o), -SM_EINTERRUPTED);
+	tu_sleep_hook = NULL;
+	struct sm_lockspace_info ia, ib;
+	sm_lockspace_info(a, &ia);
+	sm_lockspace_info(b, &ib);
+	assert_false(ia.lost);
+	assert_false(ib.joined);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
+/* During a's 2d wait, b claims the same free slot. */
+static struct sm_lockspace *interloper;
+static void interloper_claims(void)
+{
+	if (!interloper)
+		return;
+	struct sm_lockspace *b = interloper;
+	interloper = NULL;
+	/* b's claim goes straight to disk, as if its join raced ours */
+	struct sm_host_record r = {.flags = SM_HOST_HELD, .sector_size = 512, .host_id = 1, .generation = 1,
+				   .io_timeout_ms = 1000};
+	strcpy(r.lockspace, "ls");
+	strcpy(r.host_name, "b");
+	memset(r.instance, 0xbb, 16);
+	uint8_t sec[512] = {0};
+	sm_host_encode(&r, sec);
+	int fd = open(vol, O_WRONLY);
+	assert_int_equal(pwrite(fd, sec, 512, 512), 512);
+	close(fd);
+	(void)b;
+}
+
+static void concurrent_claim_of_a_free_slot_loses_with_hostid_busy(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	interloper = b;
+	tu_sleep_hook = interloper_claims;
+	struct sm_join_opts o = {.host_id = 1, .host_name = "a"};
+	assert_int_equal(sm_lockspace_join(a, &o), -SM_EHOSTID_BUSY);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	assert_false(info.joined);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
+static void renewal_fails_at_once_when_the_record_is_overwritten(void **state)
+{
+	struct sm_lockspace *a = host();
+	join_as(a, 3, "a");
+	interloper = a;
+	interloper_claims(); /* writes a foreign record into slot 1, not 3 */
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	/* now overwrite slot 3 */
+	struct sm_host_record r = {.flags = SM_HOST_HELD, .sector_size = 512, .host_id = 3, .generation = 1};
+	strcpy(r.lockspace, "ls");
+	uint8_t sec[512] = {0};
+	sm_host_encode(&r, sec);
+	int fd = open(vol, O_WRONLY);
+	assert_int_equal(pwrite(fd, sec, 512, 3 * 512), 512);
+	close(fd);
+	assert_int_equal(sm_lockspace_renew(a), -SM_ELOCKSPACE_LOST);
+	assert_int_equal(sm_lockspace_renew(a), -SM_ELOCKSPACE_LOST);
+	assert_int_equal(sm_lockspace_leave(a), -SM_ELOCKSPACE_LOST);
+	sm_lockspace_free(a);
+}
+
+static void a_timed_out_renewal_that_lands_later_is_still_ours(void **state)
+{
+	sm_fault_install();
+	struct sm_lockspace *a = host();
+	join_as(a, 1, "a");
+	struct sm_fault_rule hang = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_HANG, .count = 1};
+	sm_fault_add(&hang);
+	assert_int_equal(sm_lockspace_renew(a), -SM_EIO_TIMEOUT);
+	/* while the write is pending in the kernel, no new write to the sector */
+	assert_int_equal(sm_lockspace_renew(a), -SM_EIO_PENDING);
+	sm_fault_release_hung(true);
+	for (int i = 0; i < 200; i++) {
+		int rc = sm_lockspace_renew(a);
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, -SM_EIO_PENDING);
+		usleep(5000);
+	}
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	struct sm_renewal_record hist[8];
+	int n = sm_lockspace_renewal_history(a, hist, 8);
+	assert_true(n >= 3);
+	assert_int_equal(hist[n - 1].result, 0);
+	sm_lockspace_free(a);
+}
+
+static void deadline_counts_from_the_start_of_the_last_good_renewal(void **state)
+{
+	sm_fault_install();
+	struct sm_lockspace *a = host();
+	join_as(a, 1, "a");
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	assert_int_equal(sm_lockspace_remaining_ms(a), 8000);
+	struct sm_fault_rule eio = {.op = SM_FAULT_ANY, .kind = SM_FAULT_ERRNO, .err = 5};
+	sm_fault_add(&eio);
+	tu_fake_clock_advance(2000);
+	assert_true(sm_lockspace_renew(a) < 0);
+	assert_int_equal(sm_lockspace_remaining_ms(a), 6000);
+	tu_fake_clock_advance(6001);
+	assert_true(sm_lockspace_remaining_ms(a) < 0);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	assert_int_equal(info.renewal_failures, 1);
+	sm_lockspace_free(a);
+}
+
+static void auto_join_prefers_the_slot_with_our_name_then_a_free_one(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	join_as(a, 3, "node-a");
+	assert_int_equal(sm_lockspace_leave(a), 0);
+	struct sm_join_opts o = {.host_name = "node-a"};
+	assert_int_equal(sm_lockspace_join(a, &o), 0);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	assert_int_equal(info.host_id, 3);
+	assert_int_equal(info.generation, 2);
+	struct sm_join_opts ob = {.host_name = "node-b"};
+	assert_int_equal(sm_lockspace_join(b, &ob), 0);
+	sm_lockspace_info(b, &info);
+	assert_int_equal(info.host_id, 1);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
+static void resume_continues_only_with_the_same_instance(void **state)
+{
+	struct sm_lockspace *a = host();
+	join_as(a, 2, "a");
+	uint32_t id;
+	uint64_t gen;
+	uint8_t inst[16];
+	sm_lockspace_me(a, &id, &gen, inst);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	sm_lockspace_free(a); /* the daemon restarts */
+
+	struct sm_lockspace *again = host();
+	assert_int_equal(sm_lockspace_resume(again, id, gen, inst, info.last_renewal_boot_ms), 0);
+	sm_lockspace_info(again, &info);
+	assert_true(info.joined);
+	assert_int_equal(info.generation, gen);
+	assert_int_equal(sm_lockspace_renew(again), 0);
+	sm_lockspace_free(again);
+
+	struct sm_lockspace *wrong = host();
+	inst[0] ^= 1;
+	assert_int_equal(sm_lockspace_resume(wrong, id, gen, inst, 0), -SM_ELOCKSPACE_LOST);
+	sm_lockspace_free(wrong);
+}
+
+static void attention_mark_reaches_the_owner_through_its_renewals(void **state)
+{
+	struct sm_lockspace *owner = host(), *req = host();
+	join_as(owner, 1, "owner");
+	join_as(req, 2, "req");
+	uint32_t ids[4];
+	assert_int_equal(sm_lockspace_renew(owner), 0);
+	assert_int_equal(sm_lockspace_take_attention(owner, ids, 4), 0);
+	assert_int_equal(sm_lockspace_attention(req, 1), 0);
+	assert_int_equal(sm_lockspace_renew(owner), 0);
+	assert_int_equal(sm_lockspace_take_attention(owner, ids, 4), 1);
+	assert_int_equal(ids[0], 2);
+	assert_int_equal(sm_lockspace_renew(owner), 0);
+	assert_int_equal(sm_lockspace_take_attention(owner, ids, 4), 0);
+	sm_lockspace_free(owner);
+	sm_lockspace_free(req);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(timeouts_follow_the_formulas),
+		T(join_free_slot_waits_2d_and_sets_generation_1),
+		T(liveness_moves_from_unknown_to_live_failing_dead),
+		T(time_without_a_successful_read_is_not_evidence_of_death),
+		T(generation_change_or_free_slot_means_old_owner_dead),
+		T(join_of_held_slot_waits_h_then_takes_over_and_old_holder_is_lost),
+		T(join_never_takes_a_slot_whose_holder_keeps_renewing),
+		T(concurrent_claim_of_a_free_slot_loses_with_hostid_busy),
+		T(renewal_fails_at_once_when_the_record_is_overwritten),
+		T(a_timed_out_renewal_that_lands_later_is_still_ours),
+		T(deadline_counts_from_the_start_of_the_last_good_renewal),
+		T(auto_join_prefers_the_slot_with_our_name_then_a_free_one),
+		T(resume_continues_only_with_the_same_instance),
+		T(attention_mark_reaches_the_owner_through_its_renewals),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,468 @@
+/* Disk Paxos leases: EX/SH, takeover, versions, faults, multiple disks. */
+#include "testutil.h"
+
+#include "common/clock.h"
+#include "disk/disk.h"
+#include "disk/fault.h"
+#include "lease/paxos.h"
+#include "lease/resource.h"
+#include "ondisk/index.h"
+#include "sync_manager/errors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A scripted liveness oracle: verdict per host_id; host_id "self" is us. */
+struct fake_live {
+	enum sm_owner_verdict v[16];
+	uint32_t self;
+	uint64_t self_gen;
+};
+static enum sm_owner_verdict fake_verdict(void *arg, uint32_t id, uint64_t gen)
+{
+	struct fake_live *f = arg;
+	if (id == f->self)
+		return gen == f->self_gen ? SM_OWNER_SELF : gen < f->self_gen ? SM_OWNER_DEAD : SM_OWNER_UNKNOWN;
+	return id < 16 ? f->v[id] : SM_OWNER_UNKNOWN;
+}
+
+/* One emulated host: its identity, its own volume handles, its view of others. */
+struct host {
+	struct sm_me me;
+	struct fake_live live;
+	struct sm_volume *vol[3];
+	struct sm_resource_ref ref;
+};
+
+static const char *paths[3];
+
+static void format_vol(int i, const char *res)
+{
+	paths[i] = tu_temp_file(i == 0 ? "px0" : i == 1 ? "px1" : "px2", 0);
+	struct sm_format_params p = {.lockspace = "ls", .max_hosts = 8, .resources = 4, .io_timeout_ms = 500,
+				     .resource_names = (const char *[]){res}, .resource_name_count = 1};
+	assert_int_equal(sm_volume_format(paths[i], 0, &p, NULL), 0);
+}
+
+static int setup(void **state)
+{
+	tu_reset_faults();
+	sm_fault_install(); /* so per-path rules see every open */
+	for (int i = 0; i < 3; i++)
+		format_vol(i, "res");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	tu_reset_faults();
+	tu_cleanup_files();
+	return 0;
+}
+
+static void host_init(struct host *h, uint32_t id, uint64_t gen, int ndisks)
+{
+	memset(h, 0, sizeof(*h));
+	h->me = (struct sm_me){id, gen};
+	h->live.self = id;
+	h->live.self_gen = gen;
+	for (int i = 0; i < 16; i++)
+		h->live.v[i] = SM_OWNER_ALIVE;
+	for (int i = 0; i < ndisks; i++) {
+		assert_int_equal(sm_volume_open(paths[i], 0, 0, &h->vol[i]), 0);
+		struct sm_resource_ref one;
+		assert_int_equal(sm_resource_ref_init(&one, h->vol[i], "res"), 0);
+		h->ref.disk[i] = one.disk[0];
+	}
+	strcpy(h->ref.name, "res");
+	h->ref.ndisks = ndisks;
+}
+
+static void host_done(struct host *h)
+{
+	for (int i = 0; i < 3; i++)
+		sm_volume_close(h->vol[i]);
+}
+
+static struct sm_acquire_opts opts(struct host *h, uint32_t mode)
+{
+	return (struct sm_acquire_opts){.mode = mode, .live = {fake_verdict, &h->live}};
+}
+
+static int acquire(struct host *h, uint32_t mode, struct sm_lease *l)
+{
+	struct sm_acquire_opts o = opts(h, mode);
+	return sm_paxos_acquire(&h->ref, &h->me, &o, l);
+}
+
+static void free_ex_acquire_takes_six_ios_and_sets_lver_1(void **state)
+{
+	struct host a;
+	host_init(&a, 1, 1, 1);
+	struct sm_disk_stats before, after;
+	sm_disk_get_stats(a.vol[0]->disk, &before);
+	struct sm_lease l;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &l), 0);
+	sm_disk_get_stats(a.vol[0]->disk, &after);
+	assert_int_equal(after.reads - before.reads, 3);
+	assert_int_equal(after.writes - before.writes, 3);
+	/* two whole-area reads of dblocks + one whole-area read: 10 sectors * 3 minus the leader/request of R2, R3 */
+	assert_int_equal(after.bytes_read - before.bytes_read, (10 + 8 + 8) * 512);
+	assert_int_equal(l.lver, 1);
+	assert_int_equal(l.mode, SM_MODE_EX);
+	assert_int_equal(l.owner_id, 1);
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.leader.owner_id, 1);
+	assert_int_equal(v.leader.owner_generation, 1);
+	assert_int_equal(v.leader.lver, 1);
+	host_done(&a);
+}
+
+static void held_lease_is_refused_naming_the_owner(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EHELD);
+	assert_int_equal(lb.owner_id, 1);
+	assert_false(lb.in_doubt);
+	b.live.v[1] = SM_OWNER_UNKNOWN;
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EUNKNOWN_HOST);
+	assert_int_equal(acquire(&b, SM_MODE_SH, &lb), -SM_EUNKNOWN_HOST);
+	/* refusals do not touch the lease */
+	struct sm_lease_view v;
+	sm_paxos_inquire(&a.ref, &v);
+	assert_int_equal(v.leader.lver, 1);
+	assert_int_equal(v.leader.owner_id, 1);
+	host_done(&a);
+	host_done(&b);
+}
+
+static void dead_owner_is_taken_over_and_can_no_longer_release(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	b.live.v[1] = SM_OWNER_DEAD;
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0);
+	assert_int_equal(lb.lver, 2);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -SM_ENOT_OWNER);
+	struct sm_lease_view v;
+	sm_paxos_inquire(&a.ref, &v);
+	assert_int_equal(v.leader.owner_id, 2);
+	host_done(&a);
+	host_done(&b);
+}
+
+static void release_keeps_lver_and_next_acquire_increments_it(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	struct sm_lease_view v;
+	sm_paxos_inquire(&a.ref, &v);
+	assert_int_equal(v.leader.lver, 1);
+	assert_int_equal(v.leader.owner_id, 0);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0);
+	assert_int_equal(lb.lver, 2);
+	host_done(&a);
+	host_done(&b);
+}
+
+static void acquire_at_version_is_the_migration_rule(void **state)
+{
+	struct host src, dst, third;
+	host_init(&src, 1, 1, 1);
+	host_init(&dst, 2, 1, 1);
+	host_init(&third, 3, 1, 1);
+	struct sm_lease ls, ld, lt;
+	assert_int_equal(acquire(&src, SM_MODE_EX, &ls), 0); /* lver 1 */
+	uint64_t v = ls.lver;
+	assert_int_equal(sm_paxos_release(&src.ref, &src.me, &ls), 0);
+	struct sm_acquire_opts o = opts(&dst, SM_MODE_EX);
+	o.at_version = true;
+	o.version = v;
+	assert_int_equal(sm_paxos_acquire(&dst.ref, &dst.me, &o, &ld), 0);
+	assert_int_equal(ld.lver, v + 1);
+	/* migration back: dst releases at v+1; a third party steps in */
+	assert_int_equal(sm_paxos_release(&dst.ref, &dst.me, &ld), 0);
+	assert_int_equal(acquire(&third, SM_MODE_EX, &lt), 0);
+	assert_int_equal(sm_paxos_release(&third.ref, &third.me, &lt), 0);
+	o = opts(&src, SM_MODE_EX);
+	o.at_version = true;
+	o.version = v + 1;
+	assert_int_equal(sm_paxos_acquire(&src.ref, &src.me, &o, &ls), -SM_ELVER_MISMATCH);
+	assert_int_equal(ls.lver, v + 2);
+	o = opts(&dst, SM_MODE_EX);
+	o.at_version = true;
+	o.version = v + 1;
+	assert_int_equal(sm_paxos_acquire(&dst.ref, &dst.me, &o, &ld), -SM_ELVER_MISMATCH);
+	host_done(&src);
+	host_done(&dst);
+	host_done(&third);
+}
+
+static void shared_holders_coexist_and_block_exclusive(void **state)
+{
+	struct host a, b, c;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	host_init(&c, 3, 1, 1);
+	struct sm_lease la, lb, lc;
+	assert_int_equal(acquire(&a, SM_MODE_SH, &la), 0);
+	assert_int_equal(acquire(&b, SM_MODE_SH, &lb), 0);
+	assert_int_equal(acquire(&c, SM_MODE_EX, &lc), -SM_ESHARED_HELD);
+	assert_true(lc.owner_id == 1 || lc.owner_id == 2);
+	struct sm_lease_view v;
+	sm_paxos_inquire(&a.ref, &v);
+	assert_int_equal(v.shared_count, 2);
+	assert_int_equal(v.leader.owner_id, 0);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	assert_int_equal(acquire(&c, SM_MODE_EX, &lc), -SM_ESHARED_HELD);
+	c.live.v[2] = SM_OWNER_DEAD; /* a dead shared holder does not count */
+	assert_int_equal(acquire(&c, SM_MODE_EX, &lc), 0);
+	/* and an exclusive holder blocks shared */
+	assert_int_equal(acquire(&a, SM_MODE_SH, &la), -SM_EHELD);
+	host_done(&a);
+	host_done(&b);
+	host_done(&c);
+}
+
+static void convert_between_exclusive_and_shared(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	assert_int_equal(sm_paxos_convert_to_shared(&a.ref, &a.me, &la), 0);
+	assert_int_equal(la.mode, SM_MODE_SH);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_ESHARED_HELD);
+	assert_int_equal(acquire(&b, SM_MODE_SH, &lb), 0);
+	struct sm_oracle live = {fake_verdict, &a.live};
+	assert_int_equal(sm_paxos_convert_to_exclusive(&a.ref, &a.me, &live, &la), -SM_ESHARED_HELD);
+	assert_int_equal(la.mode, SM_MODE_SH);
+	assert_int_equal(sm_paxos_release(&b.ref, &b.me, &lb), 0);
+	assert_int_equal(sm_paxos_convert_to_exclusive(&a.ref, &a.me, &live, &la), 0);
+	assert_int_equal(la.mode, SM_MODE_EX);
+	struct sm_lease_view v;
+	sm_paxos_inquire(&a.ref, &v);
+	assert_int_equal(v.shared_count, 0);
+	assert_int_equal(v.leader.owner_id, 1);
+	assert_int_equal(acquire(&b, SM_MODE_SH, &lb), -SM_EHELD);
+	host_done(&a);
+	host_done(&b);
+}
+
+static void handoff_names_the_receiver_at_the_next_version(void **state)
+{
+	struct host s, d;
+	host_init(&s, 1, 1, 1);
+	host_init(&d, 2, 3, 1);
+	struct sm_lease ls, out;
+	assert_int_equal(acquire(&s, SM_MODE_EX, &ls), 0);
+	assert_int_equal(sm_paxos_request(&d.ref, &d.me, SM_REQ_HANDOFF, ls.lver), 0);
+	struct sm_lease_view v;
+	sm_paxos_inquire(&s.ref, &v);
+	assert_int_equal(v.request_status, 0);
+	assert_int_equal(v.request.kind, SM_REQ_HANDOFF);
+	assert_int_equal(v.request.requester_id, 2);
+	assert_int_equal(sm_paxos_handoff(&s.ref, &s.me, &ls, 2, 3, &out), 0);
+	assert_int_equal(out.lver, ls.lver + 1);
+	sm_paxos_inquire(&s.ref, &v);
+	assert_int_equal(v.leader.owner_id, 2);
+	assert_int_equal(v.leader.owner_generation, 3);
+	/* the receiver holds it now; the old owner cannot hand it off again */
+	assert_int_equal(sm_paxos_handoff(&s.ref, &s.me, &ls, 3, 1, &out), -SM_ENOT_OWNER);
+	struct sm_lease ld = {.lver = ls.lver + 1, .mode = SM_MODE_EX};
+	assert_int_equal(sm_paxos_release(&d.ref, &d.me, &ld), 0);
+	host_done(&s);
+	host_done(&d);
+}
+
+static void corrupt_dblock_or_wrong_lockspace_fails_closed(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	/* flip a byte in host 5's dblock */
+	uint64_t area = sm_volume_area_offset(&a.vol[0]->hdr, a.ref.disk[0].area);
+	int fd = open(paths[0], O_WRONLY);
+	uint8_t junk = 0x77;
+	assert_int_equal(pwrite(fd, &junk, 1, (off_t)(area + (2 + 4) * 512 + 20)), 1);
+	close(fd);
+	struct sm_lease lb;
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EBAD_CHECKSUM);
+	assert_false(lb.in_doubt);
+	struct sm_lease_view v;
+	sm_paxos_inquire(&a.ref, &v);
+	assert_int_equal(v.leader.owner_id, 0); /* untouched */
+
+	/* a resource reference into a volume of another lockspace */
+	const char *other = tu_temp_file("pxo", 0);
+	struct sm_format_params p = {.lockspace = "other", .max_hosts = 8, .resources = 4,
+				     .resource_names = (const char *[]){"res"}, .resource_name_count = 1};
+	assert_int_equal(sm_volume_format(other, 0, &p, NULL), 0);
+	struct sm_volume *ov;
+	assert_int_equal(sm_volume_open(other, 0, 0, &ov), 0);
+	struct sm_resource_ref mixed = a.ref;
+	mixed.ndisks = 3;
+	mixed.disk[1] = mixed.disk[0];
+	mixed.disk[2].vol = ov;
+	mixed.disk[2].area = 0;
+	struct sm_acquire_opts o = opts(&a, SM_MODE_EX);
+	assert_int_equal(sm_paxos_acquire(&mixed, &a.me, &o, &la), -SM_EBAD_GEOMETRY);
+	sm_volume_close(ov);
+	host_done(&a);
+	host_done(&b);
+}
+
+static void io_error_before_phase_two_grants_nothing(void **state)
+{
+	struct host a;
+	host_init(&a, 1, 1, 1);
+	struct sm_fault_rule r = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 1, .count = 1};
+	sm_fault_add(&r);
+	struct sm_lease l;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &l), -EIO);
+	assert_false(l.in_doubt);
+	struct sm_lease_view v;
+	sm_paxos_inquire(&a.ref, &v);
+	assert_int_equal(v.leader.lver, 0);
+	assert_int_equal(v.leader.owner_id, 0);
+	host_done(&a);
+}
+
+static void io_timeout_in_phase_two_is_in_doubt_never_granted_nor_free(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	/* writes: W1 ok, W2 hangs past the 500 ms timeout */
+	struct sm_fault_rule r = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_HANG, .nth = 2, .count = 1};
+	sm_fault_add(&r);
+	struct sm_lease l;
+	int rc = acquire(&a, SM_MODE_EX, &l);
+	assert_int_equal(rc, -SM_EIO_TIMEOUT);
+	assert_true(l.in_doubt);
+	/* the hung write lands now: a's value could be chosen */
+	sm_fault_release_hung(true);
+	for (int i = 0; i < 100 && sm_disk_pending(a.vol[0]->disk); i++)
+		usleep(5000);
+	/* b runs the same instance and must adopt a's value: a is the owner */
+	struct sm_lease lb;
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EHELD);
+	assert_int_equal(lb.owner_id, 1);
+	/* a resolves its doubt: the lease it never reported is released */
+	struct sm_oracle live = {fake_verdict, &a.live};
+	assert_int_equal(sm_paxos_resolve(&a.ref, &a.me, &live), 0);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0);
+	host_done(&a);
+	host_done(&b);
+}
+
+static void three_disks_survive_one_lost_disk_but_not_two(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 3);
+	host_init(&b, 2, 1, 3);
+	struct sm_fault_rule lost = {.op = SM_FAULT_ANY, .kind = SM_FAULT_ERRNO, .err = EIO, .path = "px1"};
+	sm_fault_add(&lost);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EHELD);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	struct sm_fault_rule lost2 = {.op = SM_FAULT_ANY, .kind = SM_FAULT_ERRNO, .err = EIO, .path = "px2"};
+	sm_fault_add(&lost2);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_ENO_MAJORITY);
+	host_done(&a);
+	host_done(&b);
+}
+
+static void stale_leader_on_one_disk_does_not_hide_a_newer_version(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 3);
+	host_init(&b, 2, 1, 3);
+	struct sm_lease la, lb;
+	/* disk 0 misses a's whole acquisition */
+	struct sm_fault_rule lost = {.op = SM_FAULT_ANY, .kind = SM_FAULT_ERRNO, .err = EIO, .path = "px0"};
+	sm_fault_add(&lost);
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	tu_reset_faults();
+	sm_fault_install();
+	/* b sees disk 0's old free leader but the majority says a holds it */
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EHELD);
+	assert_int_equal(lb.owner_id, 1);
+	host_done(&a);
+	host_done(&b);
+}
+
+static void resource_index_add_and_remove_under_the_index_lease(void **state)
+{
+	struct host a;
+	host_init(&a, 1, 1, 1);
+	struct sm_oracle live = {fake_verdict, &a.live};
+	uint32_t area;
+	assert_int_equal(sm_resource_add(a.vol[0], "vm-2", &a.me, &live, 1000, &area), 0);
+	assert_int_equal(area, 1);
+	assert_int_equal(sm_resource_add(a.vol[0], "vm-2", &a.me, &live, 1000, &area), -SM_ERESOURCE_EXISTS);
+	assert_int_equal(sm_resource_add(a.vol[0], "__x", &a.me, &live, 1000, &area), -SM_EBAD_NAME);
+	struct sm_resource_ref r;
+	assert_int_equal(sm_resource_ref_init(&r, a.vol[0], "vm-2"), 0);
+	struct sm_acquire_opts o = opts(&a, SM_MODE_EX);
+	struct sm_lease l;
+	assert_int_equal(sm_paxos_acquire(&r, &a.me, &o, &l), 0);
+	/* held by a live host (from another host's point of view): refused */
+	struct host b;
+	host_init(&b, 2, 1, 1);
+	struct sm_oracle blive = {fake_verdict, &b.live};
+	assert_int_equal(sm_resource_remove(b.vol[0], "vm-2", &b.me, &blive, 1000), -SM_EHELD);
+	assert_int_equal(sm_paxos_release(&r, &a.me, &l), 0);
+	assert_int_equal(sm_resource_remove(b.vol[0], "vm-2", &b.me, &blive, 1000), 0);
+	assert_int_equal(sm_resource_ref_init(&r, a.vol[0], "vm-2"), -SM_ENO_RESOURCE);
+	/* fill the volume: 4 areas, "res" uses one */
+	for (int i = 0; i < 3; i++) {
+		char n[16];
+		snprintf(n, sizeof(n), "r%d", i);
+		assert_int_equal(sm_resource_add(a.vol[0], n, &a.me, &live, 1000, NULL), 0);
+	}
+	assert_int_equal(sm_resource_add(a.vol[0], "one-too-many", &a.me, &live, 1000, NULL), -SM_EINDEX_FULL);
+	host_done(&a);
+	host_done(&b);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(free_ex_acquire_takes_six_ios_and_sets_lver_1),
+		T(held_lease_is_refused_naming_the_owner),
+		T(dead_owner_is_taken_over_and_can_no_longer_release),
+		T(release_keeps_lver_and_next_acquire_increments_it),
+		T(acquire_at_version_is_the_migration_rule),
+		T(shared_holders_coexist_and_block_exclusive),
+		T(convert_between_exclusive_and_shared),
+		T(handoff_names_the_receiver_at_the_next_version),
+		T(corrupt_dblock_or_wrong_lockspace_fails_closed),
+		T(io_error_before_phase_two_grants_nothing),
+		T(io_timeout_in_phase_two_is_in_doubt_never_granted_nor_free),
+		T(three_disks_survive_one_lost_disk_but_not_two),
+		T(stale_leader_on_one_disk_does_not_hide_a_newer_version),
+		T(resource_index_add_and_remove_under_the_index_lease),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
