@@ -3,6 +3,8 @@
 #define SM_CLI_CLI_H
 
 #include <stdbool.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit codes: 0 ok, 1 the operation failed, 2 bad usage. */
@@ -22,9 +24,21 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Print the usage of one subcommand (from the table). */
 void cli_print_cmd_usage(FILE *out, const char *cmd);
 
+/* Progress for long waits (sm_progress_fn): one line when the reason
+ * changes, then a line every few seconds with the time left. */
+void cli_progress(void *arg, const char *what, uint64_t remaining_ms);
+/* Ctrl-C / SIGTERM set this flag (installed by cli_catch_interrupts). */
+extern volatile sig_atomic_t cli_interrupted;
+void cli_catch_interrupts(void);
+
+/* "VOLUME_PATH[:OFFSET]:NAME" -> volume spec (malloc'd) and name (malloc'd). */
+int cli_split_resource(const char *spec, char **volume, char **name);
+
 /* Subcommands. */
 int cmd_init(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_resource(int argc, char **argv);
+int cmd_timeouts(int argc, char **argv);
+int cmd_direct(int argc, char **argv);
 
 #endif

@@ -4,6 +4,8 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "ondisk/index.h"
+#include "lease/resource.h"
+#include "lease/timeouts.h"
 #include "ondisk/volume.h"
 #include "sync_manager/errors.h"
 
@@ -158,16 +160,65 @@ static int resource_ls(const char *spec, bool json)
 	return CLI_OK;
 }
 
+/* Without a daemon, `resource add|rm` joins the lockspace for the duration
+ * of the change (under a separate admin host name, so it never waits for
+ * this host's daemon slot), takes the index lease, and leaves. */
+static int resource_change(const char *spec, const char *name, bool add, uint32_t host_id)
+{
+	struct sm_lockspace *ls = NULL;
+	int rc = sm_lockspace_open_spec(spec, &ls);
+	if (rc < 0)
+		return cli_fail(rc, "cannot open volume %s", spec);
+	char admin[SM_NAME_FIELD];
+	sm_default_host_name(admin);
+	admin[SM_NAME_MAX - 6] = '\0';
+	strcat(admin, "-admin");
+	cli_catch_interrupts();
+	struct sm_join_opts jo = {.host_id = host_id, .host_name = admin, .progress = cli_progress,
+				  .cancel = &cli_interrupted};
+	rc = sm_lockspace_join(ls, &jo);
+	if (rc < 0) {
+		sm_lockspace_free(ls);
+		return cli_fail(rc, "cannot join the lockspace of %s to change its index", spec);
+	}
+	struct sm_me me;
+	sm_lockspace_me(ls, &me.host_id, &me.generation, NULL);
+	struct sm_oracle live = sm_oracle_of(ls);
+	unsigned wait = sm_lockspace_header(ls)->io_timeout_ms * 4;
+	uint32_t area = 0;
+	if (add)
+		rc = sm_resource_add(sm_lockspace_volume(ls), name, &me, &live, wait, &area);
+	else
+		rc = sm_resource_remove(sm_lockspace_volume(ls), name, &me, &live, wait);
+	int lrc = sm_lockspace_leave(ls);
+	sm_lockspace_free(ls);
+	if (rc < 0)
+		return cli_fail(rc, "cannot %s resource %s %s %s", add ? "add" : "remove", name, add ? "to" : "from",
+				spec);
+	if (lrc < 0)
+		fprintf(stderr, "sync_manager: warning: leaving the lockspace failed: %s\n", sm_strerror(lrc));
+	if (add)
+		printf("added resource %s (area %u)\n", name, area);
+	else
+		printf("removed resource %s\n", name);
+	return CLI_OK;
+}
+
 int cmd_resource(int argc, char **argv)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0}};
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"host-id", required_argument, NULL, 'i'},
+					     {0}};
 	bool json = false;
+	uint32_t host_id = 0;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ji:", opts, NULL)) != -1) {
 		if (c == 'j')
 			json = true;
-		else
+		else if (c == 'i') {
+			if (parse_u32_opt("resource", "--host-id", optarg, 1, SM_MAX_MAX_HOSTS, &host_id))
+				return CLI_USAGE;
+		} else
 			return cli_usage_error("resource", "unknown option");
 	}
 	int nargs = argc - optind;
@@ -179,5 +230,49 @@ int cmd_resource(int argc, char **argv)
 			return cli_usage_error("resource", "ls takes only the volume");
 		return resource_ls(spec, json);
 	}
+	if (!strcmp(verb, "add") || !strcmp(verb, "rm")) {
+		if (nargs != 3)
+			return cli_usage_error("resource", "%s takes the volume and one NAME", verb);
+		if (sm_resource_name_check(argv[optind + 2]) < 0)
+			return CLI_USAGE;
+		return resource_change(spec, argv[optind + 2], verb[0] == 'a', host_id);
+	}
 	return cli_usage_error("resource", "unknown action '%s' (expected add, rm or ls)", verb);
+}
+
+int cmd_timeouts(int argc, char **argv)
+{
+	static const struct option opts[] = {{"io-timeout", required_argument, NULL, 't'},
+					     {"watchdog-timeout", required_argument, NULL, 'w'}, {0}};
+	uint32_t d = SM_DEFAULT_IO_TIMEOUT_MS, w = SM_DEFAULT_WATCHDOG_MS;
+	int c, rc;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "t:w:", opts, NULL)) != -1) {
+		if (c == 't')
+			rc = parse_seconds_opt("timeouts", "--io-timeout", optarg, 100, 600000, &d);
+		else if (c == 'w')
+			rc = parse_seconds_opt("timeouts", "--watchdog-timeout", optarg, 1000, 600000, &w);
+		else
+			rc = cli_usage_error("timeouts", "unknown option");
+		if (rc)
+			return rc;
+	}
+	const char *source = "defaults";
+	if (optind < argc) {
+		struct sm_volume *v = NULL;
+		int err = sm_volume_open_spec(argv[optind], SM_DISK_READONLY, &v);
+		if (err < 0)
+			return cli_fail(err, "cannot read volume %s", argv[optind]);
+		d = v->hdr.io_timeout_ms;
+		w = v->hdr.watchdog_timeout_ms;
+		sm_volume_close(v);
+		source = argv[optind];
+	} else if (d != SM_DEFAULT_IO_TIMEOUT_MS || w != SM_DEFAULT_WATCHDOG_MS) {
+		source = "the given values";
+	}
+	struct sm_timeouts t;
+	sm_timeouts_derive(d, w, &t);
+	printf("Timeouts (%s):\n", source);
+	sm_timeouts_print(stdout, &t);
+	return CLI_OK;
 }

@@ -1,9 +1,12 @@
 /* sync_manager: format and inspect lease volumes, talk to sync_managerd. */
 #include "cli.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "sync_manager/errors.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +18,13 @@ static const struct cli_cmd commands[] = {
 	 "      [--watchdog-timeout SEC] [--resources N] [--resource NAME]... [--force]",
 	 "format a file, block device or region of one as a lease volume"},
 	{"dump", cmd_dump, "PATH[:OFFSET] [--json]", "show a volume's header, hosts and resources"},
-	{"resource", cmd_resource, "add|rm|ls PATH[:OFFSET] [NAME] [--json]",
+	{"resource", cmd_resource, "add|rm|ls PATH[:OFFSET] [NAME] [--host-id N] [--json]",
 	 "list, add or remove named resources in a volume"},
+	{"timeouts", cmd_timeouts, "[PATH[:OFFSET] | --io-timeout SEC [--watchdog-timeout SEC]]",
+	 "print every timeout derived from io_timeout and the watchdog timeout"},
+	{"direct", cmd_direct,
+	 "join|renew|leave|acquire|release|inquire|request ... (run 'sync_manager direct' for details)",
+	 "act as one host on a volume without the daemon (tests, demos, recovery)"},
 };
 
 static void cli_log_sink(enum sm_log_level level, const char *msg, void *arg)
@@ -24,6 +32,51 @@ static void cli_log_sink(enum sm_log_level level, const char *msg, void *arg)
 	(void)arg;
 	static const char *const tag[] = {"error", "warning", "info", "debug"};
 	fprintf(stderr, "sync_manager: %s: %s\n", tag[level], msg);
+}
+
+volatile sig_atomic_t cli_interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	cli_interrupted = 1;
+}
+
+void cli_catch_interrupts(void)
+{
+	struct sigaction sa = {.sa_handler = on_interrupt};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+void cli_progress(void *arg, const char *what, uint64_t remaining_ms)
+{
+	(void)arg;
+	static char last[256];
+	static uint64_t last_print;
+	uint64_t now = sm_now_mono_ms();
+	if (strncmp(last, what, sizeof(last) - 1) == 0 && now - last_print < 5000)
+		return;
+	snprintf(last, sizeof(last), "%s", what);
+	last_print = now;
+	fprintf(stderr, "sync_manager: %s (at most %.1f s; Ctrl-C to stop)\n", what, remaining_ms / 1000.0);
+}
+
+int cli_split_resource(const char *spec, char **volume, char **name)
+{
+	*volume = *name = NULL;
+	const char *colon = strrchr(spec, ':');
+	if (!colon || colon == spec || !colon[1])
+		return -SM_EBAD_ARGUMENT;
+	*volume = strndup(spec, (size_t)(colon - spec));
+	*name = strdup(colon + 1);
+	if (!*volume || !*name) {
+		free(*volume);
+		free(*name);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int cli_fail(int rc, const char *fmt, ...)

@@ -136,6 +136,7 @@ void sm_lockspace_free(struct sm_lockspace *ls)
 
 const struct sm_volume_header *sm_lockspace_header(const struct sm_lockspace *ls) { return &ls->vol->hdr; }
 const char *sm_lockspace_path(const struct sm_lockspace *ls) { return ls->vol->path; }
+struct sm_volume *sm_lockspace_volume(struct sm_lockspace *ls) { return ls->vol; }
 uint64_t sm_lockspace_offset(const struct sm_lockspace *ls) { return ls->vol->offset; }
 
 void sm_lockspace_info(struct sm_lockspace *ls, struct sm_lockspace_info *o)
@@ -591,6 +592,46 @@ int sm_lockspace_resume(struct sm_lockspace *ls, uint32_t host_id, uint64_t gene
 		return -SM_ELOCKSPACE_LOST;
 	}
 	return sm_lockspace_renew(ls);
+}
+
+int sm_lockspace_adopt(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation)
+{
+	const struct sm_volume_header *h = &ls->vol->hdr;
+	if (host_id < 1 || host_id > h->max_hosts) {
+		sm_error("host_id %u is out of range: lockspace %s has host_ids 1..%u", host_id, h->lockspace,
+			 h->max_hosts);
+		return -SM_EBAD_ARGUMENT;
+	}
+	int rc = read_host_area(ls);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&ls->mu);
+	const struct host_obs *o = &ls->obs[host_id - 1];
+	rc = o->status;
+	if (rc == 0 && (o->rec.flags != SM_HOST_HELD || (generation && o->rec.generation != generation)))
+		rc = -SM_ENOT_JOINED;
+	uint64_t gen = o->rec.generation;
+	uint8_t inst[16];
+	memcpy(inst, o->rec.instance, 16);
+	pthread_mutex_unlock(&ls->mu);
+	if (rc < 0) {
+		sm_error("host_id %u is not held%s in lockspace %s (join it first)", host_id,
+			 generation ? " with that generation" : "", h->lockspace);
+		return rc;
+	}
+	pthread_mutex_lock(&ls->mu);
+	ls->host_id = host_id;
+	ls->generation = gen;
+	memcpy(ls->instance, inst, 16);
+	memcpy(ls->host_name, o->rec.host_name, SM_NAME_FIELD);
+	ls->mine = o->rec;
+	memcpy(ls->mine_bytes, o->bytes, SM_HOST_SIZE);
+	ls->joined = true;
+	ls->lost = false;
+	ls->last_renew_mono = sm_now_mono_ms();
+	ls->last_renew_boot = sm_now_boot_ms();
+	pthread_mutex_unlock(&ls->mu);
+	return 0;
 }
 
 int sm_lockspace_leave(struct sm_lockspace *ls)

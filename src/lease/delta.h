@@ -84,6 +84,8 @@ int sm_lockspace_open_spec(const char *spec, struct sm_lockspace **out);
 void sm_lockspace_free(struct sm_lockspace *ls);
 
 const struct sm_volume_header *sm_lockspace_header(const struct sm_lockspace *ls);
+/* The lockspace's own volume handle: only for the thread that renews. */
+struct sm_volume *sm_lockspace_volume(struct sm_lockspace *ls);
 const char *sm_lockspace_path(const struct sm_lockspace *ls);
 uint64_t sm_lockspace_offset(const struct sm_lockspace *ls);
 void sm_lockspace_info(struct sm_lockspace *ls, struct sm_lockspace_info *out);
@@ -97,6 +99,10 @@ int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts);
  * succeeds). */
 int sm_lockspace_resume(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation,
 			const uint8_t instance[16], uint64_t last_renewal_boot_ms);
+/* For one-shot tools (`sync_manager direct ...`): act as the current holder
+ * of host_id, whose record must be held with this generation (0 = whatever
+ * generation it has).  No renewal is done. */
+int sm_lockspace_adopt(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation);
 /* One renewal: read the host area (observing every host), verify our record,
  * write it.  -SM_ELOCKSPACE_LOST when it is no longer ours. */
 int sm_lockspace_renew(struct sm_lockspace *ls);

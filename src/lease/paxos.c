@@ -193,6 +193,7 @@ struct scan {
 	uint64_t best_bal;       /* highest bal of instance inst */
 	struct pvalue best;      /* its input */
 	bool newer_instance;     /* some dblock belongs to a later instance */
+	uint64_t max_lver;       /* newest instance any dblock belongs to */
 	struct sm_dblock own;    /* our own block with the highest mbal of inst */
 	bool have_own;
 };
@@ -216,6 +217,8 @@ static int scan_dblocks(struct ballot *b, uint64_t inst, struct scan *s)
 				disk_failed(b, i, rc);
 				break;
 			}
+			if (d.lver > s->max_lver)
+				s->max_lver = d.lver;
 			if (d.lver > inst) {
 				s->newer_instance = true;
 				continue;
@@ -397,8 +400,15 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 	struct scan s;
 	if ((rc = scan_dblocks(b, inst, &s)) < 0)
 		return rc;
-	if (s.newer_instance)
-		return RETRY; /* the leader lags behind a decided instance */
+	/* The leader lags behind started instances (its write is in flight, or
+	 * was lost).  Catch up: run the newest instance adopting whatever value
+	 * it has, never proposing ours, and announce it; then start over. */
+	bool catchup = s.newer_instance;
+	if (catchup) {
+		inst = s.max_lver;
+		if ((rc = scan_dblocks(b, inst, &s)) < 0)
+			return rc;
+	}
 	uint64_t mbal = next_mbal(s.max_mbal, b->me.host_id, b->nhosts);
 
 	/* W1: phase 1 keeps our own (bal, inp) of this instance. */
@@ -420,8 +430,10 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 		return rc;
 	if (s.newer_instance || s.max_other_mbal > mbal)
 		return RETRY;
+	if (catchup && !s.best_bal)
+		return RETRY; /* nothing to adopt yet: let its proposer finish */
 	struct pvalue v = s.best_bal ? s.best : a->propose;
-	bool ours = v.owner == a->propose.owner && v.gen == a->propose.gen && v.mode == a->propose.mode;
+	bool ours = !catchup && v.owner == a->propose.owner && v.gen == a->propose.gen && v.mode == a->propose.mode;
 
 	/* W2: from here on our value may be chosen. */
 	d.bal = mbal;
@@ -459,7 +471,7 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 	out->owner_generation = v.gen;
 	out->mode = v.mode;
 	if (!ours)
-		return RETRY; /* an earlier proposal won this instance; look again */
+		return RETRY; /* an earlier proposal won (or we caught up): look again */
 
 	if (v.mode == SM_MODE_EX && !a->handoff_from) {
 		uint64_t g = 0;

@@ -16,21 +16,25 @@ void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts
 
 void sm_timeouts_print(FILE *out, const struct sm_timeouts *t)
 {
-	char b[8][24];
-	fprintf(out, "  io_timeout      d = %-10s (an I/O not done within d has failed)\n",
-		sm_format_ms(t->io_ms, b[0], sizeof(b[0])));
-	fprintf(out, "  watchdog        W = %-10s (the watchdog resets the host W after the last pet)\n",
-		sm_format_ms(t->watchdog_ms, b[1], sizeof(b[1])));
-	fprintf(out, "  renewal         R = 2d = %-6s (a host rewrites its delta lease every R)\n",
-		sm_format_ms(t->renew_ms, b[2], sizeof(b[2])));
-	fprintf(out, "  renewal fail    F = 8d = %-6s (no successful renewal for F: lease holders are killed)\n",
-		sm_format_ms(t->fail_ms, b[3], sizeof(b[3])));
-	fprintf(out, "  kill grace      G = min(W/2, 30 s) = %-6s (SIGTERM at F, SIGKILL at F + G)\n",
-		sm_format_ms(t->kill_grace_ms, b[4], sizeof(b[4])));
-	fprintf(out, "  host dead       H = F + W = %-6s (others take over after seeing no renewal for more than H)\n",
-		sm_format_ms(t->host_dead_ms, b[5], sizeof(b[5])));
-	fprintf(out, "  join, free slot J = 2d = %-6s (wait after claiming a free host_id)\n",
-		sm_format_ms(t->join_wait_ms, b[6], sizeof(b[6])));
-	fprintf(out, "  join, held slot H + J  = %-6s (a slot last held by another host)\n",
-		sm_format_ms((uint64_t)t->host_dead_ms + t->join_wait_ms, b[7], sizeof(b[7])));
+	const struct {
+		const char *name, *sym, *formula;
+		uint64_t ms;
+		const char *meaning;
+	} rows[] = {
+		{"io timeout", "d", "(volume)", t->io_ms, "an I/O not done within d has failed"},
+		{"watchdog", "W", "(volume)", t->watchdog_ms, "the watchdog resets the host W after its last pet"},
+		{"renewal", "R", "2d", t->renew_ms, "each host rewrites its delta lease every R"},
+		{"renewal fail", "F", "8d", t->fail_ms, "no good renewal for F (from its start): holders are killed"},
+		{"kill grace", "G", "min(W/2, 30 s)", t->kill_grace_ms, "SIGTERM at F, SIGKILL at F + G"},
+		{"host dead", "H", "F + W", t->host_dead_ms, "others take over after no renewal for more than H"},
+		{"join, free slot", "J", "2d", t->join_wait_ms, "wait after claiming a free host_id"},
+		{"join, held slot", "", "H + J", (uint64_t)t->host_dead_ms + t->join_wait_ms,
+		 "claiming a host_id last held by another host"},
+	};
+	fprintf(out, "  %-16s %-3s %-15s %-8s %s\n", "TIMEOUT", "", "FORMULA", "VALUE", "MEANING");
+	for (size_t i = 0; i < SM_ARRAY_SIZE(rows); i++) {
+		char v[24];
+		fprintf(out, "  %-16s %-3s %-15s %-8s %s\n", rows[i].name, rows[i].sym, rows[i].formula,
+			sm_format_ms(rows[i].ms, v, sizeof(v)), rows[i].meaning);
+	}
 }

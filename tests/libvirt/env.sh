@@ -66,7 +66,8 @@
 #    a later run got the very same inode as the previous run.  Never kill by inode alone;
 #    lv_teardown requires a marked process in the namespace.
 #  * A process whose parent has died is re-parented to PID 1; the holders are started
-#    with `setsid --wait` so their parent (setsid) stays and reaps them.
+#    with `setsid --fork --wait` so their parent (setsid) stays and reaps them (without
+#    --fork, setsid execs directly when not a process-group leader).
 #  * /run/libvirt does not exist on the real system, and a bind mount needs an existing
 #    mount point; instead of creating it outside the run directory, the whole /run is
 #    replaced by a private per-host directory.
@@ -130,6 +131,16 @@ _lv_has_marker() {
 	[[ -r /proc/$1/environ ]] || return 1
 	tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qx "LVTEST_RUNID=${2##*.}" && return 0
 	tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qxF "$2/lib/holder.pl"
+}
+
+# _lv_ps PID...: "pid:comm:state ..." for messages
+_lv_ps() {
+	local p st out=()
+	for p in "$@"; do
+		st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		out+=("$p:$(cat "/proc/$p/comm" 2>/dev/null):$(st=${st##*) }; echo "${st:0:1}")")
+	done
+	echo "${out[*]}"
 }
 
 # _lv_pids_in_mntns INODE-STRING: pids whose mount namespace is INODE-STRING ("mnt:[...]").
@@ -660,7 +671,7 @@ EOF
 _lv_start_holder() {
 	local h=$1 d=$LV_RUN/h$1 pid
 	rm -f "$d/holder.ready"
-	LVTEST_RUNID=$LV_ID setsid --wait ip netns exec "$LV_NETNS" unshare --mount --uts --propagation private -- \
+	LVTEST_RUNID=$LV_ID setsid --fork --wait ip netns exec "$LV_NETNS" unshare --mount --uts --propagation private -- \
 		bash "$LV_RUN/lib/hostinit.sh" "$h" "$LV_RUN" "$LV_ID" </dev/null >>"$d/holder.log" 2>&1 &
 	if ! lv_poll 30 0.02 test -s "$d/holder.ready"; then
 		_lv_err "host $h: holder did not come up within 30s; $d/holder.log:"
@@ -719,6 +730,7 @@ _lv_teardown_host() {
 	fi
 	lvd=$(cat "$run/state/h$h.libvirtd" 2>/dev/null)
 	if [[ -n $lvd ]] && _lv_alive "$lvd" && [[ $(readlink "/proc/$lvd/ns/mnt" 2>/dev/null) == "$mntns" ]]; then
+		_lv_log "host $h: SIGTERM to libvirtd $lvd"
 		kill -TERM "$lvd" 2>/dev/null
 		_lv_wait_dead 15 "$lvd" || kill -KILL "$lvd" 2>/dev/null
 	fi
@@ -726,13 +738,19 @@ _lv_teardown_host() {
 		[[ $p == "$holder" ]] || { _lv_alive "$p" && others+=("$p"); }
 	done
 	if ((${#others[@]})); then
+		_lv_log "host $h: SIGTERM to ${others[*]}"
 		kill -TERM "${others[@]}" 2>/dev/null
 		if ! _lv_wait_dead 10 "${others[@]}"; then
 			kill -KILL "${others[@]}" 2>/dev/null
 			_lv_wait_dead 10 "${others[@]}" || { _lv_err "host $h: processes survive SIGKILL: ${others[*]}"; return 1; }
 		fi
 	fi
+	# let the holder reap its zombies before it goes (else PID 1 inherits them)
+	_lv_only_holder_left() { [[ $(_lv_pids_in_mntns "$1") == "$2" ]]; }
+	lv_poll 5 0.05 _lv_only_holder_left "$mntns" "$holder" ||
+		_lv_err "host $h: not reaped by holder $holder within 5s: $(_lv_ps $(_lv_pids_in_mntns "$mntns"))"
 	if _lv_alive "$holder" && [[ $(readlink "/proc/$holder/ns/mnt" 2>/dev/null) == "$mntns" ]]; then
+		_lv_log "host $h: SIGTERM to holder $holder; left in namespace: $(_lv_ps $(_lv_pids_in_mntns "$mntns"))"
 		kill -TERM "$holder" 2>/dev/null
 		if ! _lv_wait_dead 10 "$holder"; then
 			kill -KILL "$holder" 2>/dev/null

@@ -84,6 +84,16 @@ expect_gone() {
 	lv_poll 10 0.05 eval "! [ -e /proc/$1 ]" || fail "process $1 still exists: $(cat /proc/"$1"/stat 2>/dev/null)"
 }
 
+# check_job N NAME Outgoing|Incoming: host N's last completed job for NAME must be that
+#   kind of migration; prints its duration, downtime and amount of RAM transferred.
+#   (A transient guest is gone from the source afterwards: ask the destination then.)
+check_job() {
+	local j
+	j=$(lv_virsh "$1" domjobinfo --completed "$2") || fail "no completed job on host $1" || return 1
+	grep -Eq "^Operation: +$3 migration" <<<"$j" || fail "host $1 job is not an $3 migration: $j" || return 1
+	echo "  $3 job on host $1: $(tr -s ' ' <<<"$j" | awk -F': ' '/^Time elapsed:/ {e=$2} /^Total downtime:/ {d=$2} /^Memory processed:/ {m=$2} END {printf "elapsed %s, downtime %s, memory %s", e, d, m}')"
+}
+
 s_setup() {
 	lv_setup || return 1
 	echo "  run dir $LV_RUN, netns $LV_NETNS, guest type $LV_VIRT_TYPE"
@@ -104,6 +114,11 @@ s_start() {
 	lv_virsh 1 start g1 >/dev/null || return 1
 	expect_running 1 g1 || return 1
 	G1_PID=$(lv_qemu_pid 1 g1)
+	local x; x=$(lv_virsh 1 dumpxml g1) || return 1
+	grep -q "<domain type='$LV_VIRT_TYPE'" <<<"$x" || fail "domain type is not $LV_VIRT_TYPE" || return 1
+	grep -q "cache='none'" <<<"$x" || fail "disk cache is not none" || return 1
+	grep -q "<on_lockfailure>poweroff</on_lockfailure>" <<<"$x" || fail "on_lockfailure missing" || return 1
+	! grep -q "<interface" <<<"$x" || fail "guest has a NIC" || return 1
 	echo "  g1 QEMU pid $G1_PID on host 1"
 }
 
@@ -121,6 +136,7 @@ s_resume() {
 
 s_migrate_12() {
 	lv_migrate 1 2 g1 || return 1
+	check_job 1 g1 Outgoing || return 1
 	expect_running 2 g1 || return 1
 	lv_wait_state 1 g1 "shut off" 30 || return 1 # persistent definition stays on host 1
 	expect_gone "$G1_PID" || return 1
@@ -130,6 +146,7 @@ s_migrate_12() {
 
 s_migrate_21() {
 	lv_migrate 2 1 g1 --p2p || return 1
+	check_job 1 g1 Incoming || return 1
 	expect_running 1 g1 || return 1
 	lv_wait_state 2 g1 absent 30 || return 1 # it was transient on host 2
 	expect_gone "$G1_PID" || return 1

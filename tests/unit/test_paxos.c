@@ -411,6 +411,41 @@ static void stale_leader_on_one_disk_does_not_hide_a_newer_version(void **state)
 	host_done(&b);
 }
 
+static void leader_lagging_two_instances_behind_is_caught_up_not_stolen(void **state)
+{
+	struct host a, b, c;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	host_init(&c, 3, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0); /* lver 1 */
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	uint64_t area = sm_volume_area_offset(&a.vol[0]->hdr, a.ref.disk[0].area);
+	uint8_t old_leader[512];
+	int fd = open(paths[0], O_RDWR);
+	assert_int_equal(pread(fd, old_leader, 512, (off_t)area), 512);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0); /* lver 2 */
+	assert_int_equal(sm_paxos_release(&b.ref, &b.me, &lb), 0);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0); /* lver 3, b holds it */
+	assert_int_equal(lb.lver, 3);
+	/* a lost (or late) write puts the lver-1 leader back */
+	assert_int_equal(pwrite(fd, old_leader, 512, (off_t)area), 512);
+	close(fd);
+	struct sm_lease lc;
+	assert_int_equal(acquire(&c, SM_MODE_EX, &lc), -SM_EHELD);
+	assert_int_equal(lc.owner_id, 2);
+	struct sm_lease_view v;
+	sm_paxos_inquire(&c.ref, &v);
+	assert_int_equal(v.leader.lver, 3); /* repaired */
+	assert_int_equal(v.leader.owner_id, 2);
+	assert_int_equal(sm_paxos_release(&b.ref, &b.me, &lb), 0);
+	assert_int_equal(acquire(&c, SM_MODE_EX, &lc), 0);
+	assert_int_equal(lc.lver, 4);
+	host_done(&a);
+	host_done(&b);
+	host_done(&c);
+}
+
 static void resource_index_add_and_remove_under_the_index_lease(void **state)
 {
 	struct host a;
@@ -462,6 +497,7 @@ int main(void)
 		T(io_timeout_in_phase_two_is_in_doubt_never_granted_nor_free),
 		T(three_disks_survive_one_lost_disk_but_not_two),
 		T(stale_leader_on_one_disk_does_not_hide_a_newer_version),
+		T(leader_lagging_two_instances_behind_is_caught_up_not_stolen),
 		T(resource_index_add_and_remove_under_the_index_lease),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,292 @@
+/*
+ * disk_paxos.pml -- Disk Paxos agreement for ONE lease instance
+ * (docs/algorithms.md section 2, steps 3-8; src/lease/paxos.c sm_paxos_acquire).
+ *
+ * NH hosts (0..NH-1) each own one dblock per disk {mbal, bal, inp}; only host h
+ * writes dblock h.  ND disks (1 or 3).  With ND == 3 one disk may be lost at any
+ * moment: every later read or write of it fails.  A step (write own dblock to all
+ * disks / read all dblocks of all disks) succeeds once a majority (MAJ) of disks
+ * answered; the host may stop waiting for the remaining disks at that point (a
+ * slow disk: its write is dropped, its read ignored).
+ *
+ * A ballot of host h (mbal = k*NH + h + 1, unique per host):
+ *   R1  read every dblock; after a crash also recover our own (bal, inp) from the
+ *       copy with the highest bal among the copies of our dblock that were read;
+ *       choose mbal above every mbal seen.
+ *   W1  write our dblock (mbal, own bal, own inp).
+ *   R2  read every other dblock; abort if some mbal > ours; inp := input of the
+ *       highest bal among all dblocks (ours included), else our own value.
+ *   W2  write our dblock (mbal, bal := mbal, inp).
+ *   R3  read every other dblock; abort if some mbal > ours.
+ *   decide inp.
+ * An abort restarts at R1 keeping memory.  A host may crash after any disk write
+ * (memory lost, restart at R1 with recovery) at most CRASHES times, including
+ * after deciding (the daemon re-runs an in-doubt instance).  A host that stops
+ * for ever needs no modelling: it is a prefix of the runs where it is slow.
+ *
+ * Property (assertion): agreement -- every decision equals the first one.
+ *
+ * Each block read and each per-disk write is one atomic step, so other hosts'
+ * writes interleave between the sectors of one "area read".
+ *
+ * Mutants (-DMUTANT=n):
+ *   1  no abort check after phase 2 (R3)
+ *   2  phase 2 proposes our own value instead of adopting the highest-bal input
+ *   3  W1 does not keep our own (bal, inp): writes bal = 0
+ *   4  a step "succeeds" with 1 disk instead of a majority (needs ND = 3)
+ *   5  crash recovery takes our own (bal, inp) from the first copy read instead
+ *      of the highest-bal copy (needs ND = 3)
+ */
+
+#ifndef NH
+#define NH 2
+#endif
+#ifndef ND
+#define ND 1
+#endif
+#ifndef KMAX            /* ballots per host: k = 0 .. KMAX-1 */
+#define KMAX 2
+#endif
+#ifndef CRASHES         /* restarts per host */
+#define CRASHES 1
+#endif
+#ifndef MUTANT
+#define MUTANT 0
+#endif
+
+#if MUTANT == 4
+#define MAJ 1
+#else
+#define MAJ (ND / 2 + 1)
+#endif
+#define ALLDISKS ((1 << ND) - 1)
+#define NONE 255
+
+typedef Block { byte mbal; byte bal; byte inp };
+typedef Disk { Block b[NH] };
+
+Disk disk[ND];
+byte lost = NONE;       /* the disk that failed for ever, NONE = all good */
+byte chosen = 0;        /* value of the first decision, 0 = none yet */
+byte decisions = 0;     /* number of decisions (for the statistics only) */
+
+/* pick any disk still pending */
+inline pick() {
+  if
+  :: pend & 1 -> d = 0
+  :: pend & 2 -> d = 1
+  :: pend & 4 -> d = 2
+  fi;
+  pend = pend & ~(1 << d)
+}
+
+/*
+ * Read dblocks of disk d: all of them with own_too, else all but ours.
+ * Folds mbal into maxm and the highest (bal, inp) into (bb, bi); with own_too
+ * also recovers our own copy into (rb, ri, rm).  ok = false if the disk failed.
+ */
+inline read_disk(own_too) {
+  j = 0; ok = true;
+  do
+  :: j < NH ->
+     atomic {
+       if
+       :: lost == d -> ok = false; j = NH
+       :: else ->
+          if
+          :: j != h ->
+             if :: disk[d].b[j].mbal > maxm -> maxm = disk[d].b[j].mbal :: else fi;
+             if
+             :: disk[d].b[j].bal > bb -> bb = disk[d].b[j].bal; bi = disk[d].b[j].inp
+             :: else
+             fi
+          :: j == h && own_too ->
+             if :: disk[d].b[j].mbal > rm -> rm = disk[d].b[j].mbal :: else fi;
+#if MUTANT == 5
+             if
+             :: !gotown -> rb = disk[d].b[j].bal; ri = disk[d].b[j].inp
+             :: else
+             fi;
+#else
+             if
+             :: disk[d].b[j].bal > rb -> rb = disk[d].b[j].bal; ri = disk[d].b[j].inp
+             :: else
+             fi;
+#endif
+             gotown = true
+          :: else
+          fi;
+          j++
+       fi
+     }
+  :: j >= NH -> break
+  od;
+  j = 0
+}
+
+/* read from every disk, stop once a majority answered (or nothing is pending) */
+inline read_all(own_too) {
+  pend = ALLDISKS; nok = 0;
+  do
+  :: pend == 0 -> break
+  :: nok >= MAJ && pend != 0 -> break      /* remaining disks slow: ignored */
+  :: pend != 0 ->
+     pick();
+     read_disk(own_too);
+     if :: ok -> nok++ :: else fi
+  od;
+  pend = 0; d = 0; ok = false
+}
+
+inline crashpoint() {
+  if
+  :: crashes < CRASHES -> crashes++; goto crash
+  :: true
+  fi
+}
+
+/* write our dblock to every disk, stop once a majority answered */
+inline write_all() {
+  pend = ALLDISKS; nok = 0;
+  do
+  :: pend == 0 -> break
+  :: nok >= MAJ && pend != 0 -> break      /* write to the slow disk dropped */
+  :: pend != 0 ->
+     pick();
+     atomic {
+       if
+       :: lost != d ->
+          disk[d].b[h].mbal = mbal; disk[d].b[h].bal = bal; disk[d].b[h].inp = inp;
+          nok++
+       :: else
+       fi
+     }
+     crashpoint()
+  od;
+  pend = 0; d = 0
+}
+
+proctype Host(byte h) {
+  byte mbal = 0, bal = 0, inp = 0;  /* in-memory copy of our dblock */
+  byte maxm, bb, bi;                /* highest mbal seen; highest (bal, inp) seen */
+  byte rm, rb, ri;                  /* recovery of our own dblock after a crash */
+  byte d, j, nok, pend, k;
+  byte crashes = 0;
+  bool ok, gotown;
+  bool fresh = false;               /* memory lost: recover from disk at R1 */
+
+ballot:
+  /* ---- R1: read everything, choose a ballot above every mbal seen ----
+   * One atomic step: R1 only picks the ballot number (safety needs only that it
+   * is unique) and recovers our own dblock, which nobody else writes. */
+  atomic {
+    maxm = mbal; bb = 0; bi = 0; rm = 0; rb = 0; ri = 0; gotown = false;
+    read_all(fresh);
+    if
+    :: nok < MAJ -> goto abort          /* I/O error before W2: nothing chosen */
+    :: else
+    fi;
+    if
+    :: fresh ->
+       bal = rb; inp = ri;
+       if :: rm > maxm -> maxm = rm :: else fi;
+       fresh = false
+    :: else
+    fi;
+    /* smallest k with k*NH + h + 1 > maxm */
+    if
+    :: maxm < h + 1 -> k = 0
+    :: else -> k = (maxm - h - 1) / NH + 1
+    fi;
+    bb = 0; bi = 0; rm = 0; rb = 0; ri = 0; gotown = false; maxm = 0
+  }
+  if
+  :: k >= KMAX -> goto done           /* out of ballots for this bounded run */
+  :: else -> mbal = k * NH + h + 1; k = 0
+  fi;
+
+  /* ---- W1: phase 1 write ---- */
+#if MUTANT == 3
+  bal = 0; inp = 0;
+#endif
+  write_all();
+  if :: nok < MAJ -> goto abort :: else fi;
+
+  /* ---- R2: read others, abort on a higher mbal, adopt highest-bal input ---- */
+  maxm = 0; bb = bal; bi = inp;       /* our own dblock takes part */
+  read_all(false);
+  atomic {
+    if
+    :: nok < MAJ || maxm > mbal -> bb = 0; bi = 0; maxm = 0; goto abort
+    :: else
+    fi;
+#if MUTANT == 2
+    inp = h + 1;
+#else
+    if
+    :: bb > 0 -> inp = bi
+    :: else -> inp = h + 1
+    fi;
+#endif
+    bal = mbal; bb = 0; bi = 0; maxm = 0
+  }
+
+  /* ---- W2: phase 2 write ---- */
+  write_all();
+  if :: nok < MAJ -> goto abort :: else fi;
+
+  /* ---- R3: read others, abort on a higher mbal ---- */
+  maxm = 0;
+  read_all(false);
+  bb = 0; bi = 0;
+#if MUTANT != 1
+  if
+  :: nok < MAJ || maxm > mbal -> maxm = 0; goto abort
+  :: else
+  fi;
+#endif
+  maxm = 0;
+
+  /* ---- inp is chosen ---- */
+  atomic {
+    assert(chosen == 0 || chosen == inp);
+    chosen = inp;
+    decisions++
+  }
+  /* the host may crash before announcing and run the instance again */
+  crashpoint();
+  goto done;
+
+abort:
+  goto ballot;
+
+crash:
+  atomic {
+    mbal = 0; bal = 0; inp = 0; maxm = 0; bb = 0; bi = 0;
+    pend = 0; d = 0; nok = 0; fresh = true
+  }
+  goto ballot;
+
+done:
+  skip
+}
+
+#if ND == 3
+active proctype DiskLoss() {
+  if
+  :: lost = 0
+  :: lost = 1
+  :: lost = 2
+  fi
+}
+#endif
+
+init {
+  atomic {
+    byte i = 0;
+    do
+    :: i < NH -> run Host(i); i++
+    :: else -> break
+    od
+  }
+}
