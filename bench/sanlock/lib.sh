@@ -183,6 +183,17 @@ sl_host_kill9() {
 # sl_env NAME CMD...: run CMD with SANLOCK_RUN_DIR of host NAME.
 sl_env() { local n=$1; shift; SANLOCK_RUN_DIR=$(sl_host_rundir "$n") "$@"; }
 
+# sl_spawn NAME OUT ERR CMD...: start CMD in the background against host
+# NAME, stdout/stderr to OUT/ERR.  SLB_LAST_PID is CMD's own pid (a simple
+# command with an env prefix is exec'd directly by the forked shell), and it
+# is tracked for cleanup.  Call it in the main shell, not in $(...).
+sl_spawn() {
+	local n=$1 out=$2 err=$3; shift 3
+	SANLOCK_RUN_DIR=$(sl_host_rundir "$n") "$@" >"$out" 2>"$err" </dev/null &
+	SLB_LAST_PID=$!
+	sl_track_pid "$SLB_LAST_PID"
+}
+
 # sl_client NAME ARGS...: "sanlock client ARGS" against host NAME.
 sl_client() { local n=$1; shift; SANLOCK_RUN_DIR=$(sl_host_rundir "$n") sanlock client "$@"; }
 

@@ -84,9 +84,8 @@ wait_for_line() {
 # start_hold HOST N FIRST OUTFILE -> sets HOLD_PID (tracked for cleanup)
 start_hold() {
 	local host=$1 n=$2 first=$3 out=$4
-	sl_env "$host" "$SLB_SLBENCH" hold -f "$LEASES" -s "$LS" -n "$n" -i "$first" >"$out" 2>"$out.err" &
-	HOLD_PID=$!
-	sl_track_pid "$HOLD_PID"
+	sl_spawn "$host" "$out" "$out.err" "$SLB_SLBENCH" hold -f "$LEASES" -s "$LS" -n "$n" -i "$first"
+	HOLD_PID=$SLB_LAST_PID
 	wait_for_line "$out" '^HELD' 600 "$HOLD_PID" || { cat "$out.err" >&2; sl_die "holder failed"; }
 }
 
@@ -234,7 +233,7 @@ fi
 # offsets < 1 MiB are the lockspace (delta lease renewals), the rest are
 # resource (paxos) leases.
 strace_start() {
-	strace -f -qq -s 0 -e trace=io_submit,pread64,pwrite64,preadv,pwritev,preadv2,pwritev2 \
+	strace -f -qq -s 8 -e trace=io_submit,pread64,pwrite64,preadv,pwritev,preadv2,pwritev2 \
 		-o "$1" -p "$PID_A" 2>/dev/null &
 	STRACE_PID=$!
 	sl_track_pid "$STRACE_PID"
@@ -254,10 +253,14 @@ strace_sum() {
 		else { if (op == "R") rr += n; else rw += n }
 	}
 	/io_submit\(/ {
-		s = $0
-		while (match(s, /IOCB_CMD_P(READ|WRITE)[^}]*aio_nbytes=[0-9]+, aio_offset=[0-9]+/)) {
-			m = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
-			op = (m ~ /PREAD/) ? "R" : "W"
+		# one piece per iocb; the 8-byte aio_buf preview (-s 8) cannot
+		# contain "aio_nbytes=", so the fields are unambiguous
+		k = split($0, piece, "aio_lio_opcode=")
+		for (j = 2; j <= k; j++) {
+			m = piece[j]
+			op = (m ~ /^IOCB_CMD_PREAD/) ? "R" : (m ~ /^IOCB_CMD_PWRITE/) ? "W" : ""
+			if (op == "" || !match(m, /aio_nbytes=[0-9]+, aio_offset=[0-9]+/)) continue
+			m = substr(m, RSTART, RLENGTH)
 			match(m, /aio_nbytes=[0-9]+/); n = substr(m, RSTART + 11, RLENGTH - 11)
 			match(m, /aio_offset=[0-9]+/); off = substr(m, RSTART + 11, RLENGTH - 11)
 			add(op, n + 0, off + 0)

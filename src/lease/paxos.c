@@ -349,6 +349,7 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 {
 	const struct sm_acquire_opts *o = a->o;
 	struct sm_leader leader;
+	uint32_t took_over = 0;
 	b->wrote_phase2 = false;
 	for (int i = 0; i < b->n; i++)
 		if (b->d[i].err != -SM_EIO_TIMEOUT && b->d[i].err != -SM_ENO_MAJORITY)
@@ -377,6 +378,7 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 			case SM_OWNER_ALIVE: return -SM_EHELD;
 			case SM_OWNER_UNKNOWN: return -SM_EUNKNOWN_HOST;
 			case SM_OWNER_DEAD:
+				took_over = leader.owner_id;
 				sm_info("resource %s: taking over from dead host %u (generation %llu) at lver %llu",
 					b->r->name, leader.owner_id, (unsigned long long)leader.owner_generation,
 					(unsigned long long)leader.lver);
@@ -488,6 +490,7 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 			return -SM_ESHARED_HELD;
 		}
 	}
+	out->took_over_from = took_over;
 	return 0;
 }
 

@@ -55,6 +55,9 @@ struct sm_lease {
 	/* Set when an error struck after our ballot may have been chosen: we
 	 * may own the lease without knowing.  Resolve with sm_paxos_resolve(). */
 	bool in_doubt;
+	/* On success: the host_id we took the lease over from because it was
+	 * dead (0 when the lease was free or ours). */
+	uint32_t took_over_from;
 };
 
 /* Acquire.  0 on success (out describes our lease).  Refusals:

@@ -115,13 +115,14 @@ _lv_check_host() {
 	return 0
 }
 
-# _lv_alive PID: true if PID exists and is not a zombie.
+# _lv_alive PID: true if PID exists and is not a zombie.  (Helpers that poll avoid forking:
+#   on a loaded 2-core box hundreds of `readlink`/`cat` forks per poll made teardown take 20 s.)
 _lv_alive() {
 	local st
-	[[ -n ${1:-} && -r /proc/$1/stat ]] || return 1
-	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ -n ${1:-} ]] || return 1
+	{ read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
 	st=${st##*) }
-	[[ -n $st && ${st:0:1} != Z && ${st:0:1} != X ]]
+	[[ -n $st && ${st:0:1} != [ZX] ]]
 }
 
 # _lv_has_marker PID RUN_DIR: true if PID is one of that run's own processes: its
@@ -144,12 +145,24 @@ _lv_ps() {
 }
 
 # _lv_pids_in_mntns INODE-STRING: pids whose mount namespace is INODE-STRING ("mnt:[...]").
+#   Slow (one readlink per process); used once per teardown to find a reference process.
 _lv_pids_in_mntns() {
 	local p ns
 	for p in /proc/[0-9]*; do
 		ns=$(readlink "$p/ns/mnt" 2>/dev/null) || continue
 		[[ $ns == "$1" ]] && echo "${p#/proc/}"
 	done
+	return 0
+}
+
+# _lv_pids_sharing_mntns REFPID: pids in the same mount namespace as REFPID (no forks).
+_lv_pids_sharing_mntns() {
+	local p out=()
+	[[ -e /proc/$1/ns/mnt ]] || return 0
+	for p in /proc/[0-9]*; do
+		[[ $p/ns/mnt -ef /proc/$1/ns/mnt ]] && out+=("${p#/proc/}")
+	done
+	((${#out[@]})) && echo "${out[*]}"
 	return 0
 }
 
@@ -293,8 +306,10 @@ lv_libvirtd_pid() {
 
 # lv_host_pid_ok N PID: true if PID is a live process inside host N's mount namespace.
 lv_host_pid_ok() {
+	local holder
 	_lv_alive "$2" || return 1
-	[[ $(readlink "/proc/$2/ns/mnt" 2>/dev/null) == "$(cat "$LV_RUN/state/h$1.mntns")" ]]
+	read -r holder <"$LV_RUN/state/h$1.holder" || return 1
+	[[ /proc/$2/ns/mnt -ef /proc/$holder/ns/mnt ]]
 }
 
 # lv_qemu_pid N NAME: prints the pid of guest NAME's QEMU on host N (from libvirt's pid
@@ -715,42 +730,48 @@ lv_teardown() {
 }
 
 _lv_teardown_host() {
-	local run=$1 id=$2 h=$3 holder mntns lvd pids p ours=0 others=()
+	local run=$1 id=$2 h=$3 holder mntns ref="" lvd pids p ours=0 others=()
 	holder=$(cat "$run/state/h$h.holder" 2>/dev/null) || return 0
 	mntns=$(cat "$run/state/h$h.mntns" 2>/dev/null) || return 0
 	[[ -n $mntns ]] || return 0
-	pids=$(_lv_pids_in_mntns "$mntns")
-	[[ -n $pids ]] || return 0
-	# the namespace is ours only if a process in it carries our marker (inode numbers of
-	# dead namespaces can be reused)
+	# a reference process inside the host's mount namespace: normally the holder
+	if _lv_alive "$holder" && [[ $(readlink "/proc/$holder/ns/mnt" 2>/dev/null) == "$mntns" ]]; then
+		ref=$holder
+	else
+		for p in $(_lv_pids_in_mntns "$mntns"); do _lv_alive "$p" && { ref=$p; break; }; done
+	fi
+	[[ -n $ref ]] || return 0
+	pids=$(_lv_pids_sharing_mntns "$ref")
+	# the namespace is ours only if a process in it is marked as ours (inode numbers of
+	# dead namespaces are reused at once)
 	for p in $pids; do _lv_has_marker "$p" "$run" && { ours=1; break; }; done
 	if ((!ours)); then
 		_lv_err "host $h of $run: no process in $mntns is marked as this run's; not touching them: $pids"
 		return 1
 	fi
 	lvd=$(cat "$run/state/h$h.libvirtd" 2>/dev/null)
-	if [[ -n $lvd ]] && _lv_alive "$lvd" && [[ $(readlink "/proc/$lvd/ns/mnt" 2>/dev/null) == "$mntns" ]]; then
+	if [[ -n $lvd && $lvd != "$ref" ]] && _lv_alive "$lvd" && [[ /proc/$lvd/ns/mnt -ef /proc/$ref/ns/mnt ]]; then
 		_lv_log "host $h: SIGTERM to libvirtd $lvd"
 		kill -TERM "$lvd" 2>/dev/null
 		_lv_wait_dead 15 "$lvd" || kill -KILL "$lvd" 2>/dev/null
 	fi
-	for p in $(_lv_pids_in_mntns "$mntns"); do
+	for p in $(_lv_pids_sharing_mntns "$ref"); do
 		[[ $p == "$holder" ]] || { _lv_alive "$p" && others+=("$p"); }
 	done
 	if ((${#others[@]})); then
-		_lv_log "host $h: SIGTERM to ${others[*]}"
+		_lv_log "host $h: SIGTERM to $(_lv_ps "${others[@]}")"
 		kill -TERM "${others[@]}" 2>/dev/null
 		if ! _lv_wait_dead 10 "${others[@]}"; then
 			kill -KILL "${others[@]}" 2>/dev/null
 			_lv_wait_dead 10 "${others[@]}" || { _lv_err "host $h: processes survive SIGKILL: ${others[*]}"; return 1; }
 		fi
 	fi
-	# let the holder reap its zombies before it goes (else PID 1 inherits them)
-	_lv_only_holder_left() { [[ $(_lv_pids_in_mntns "$1") == "$2" ]]; }
-	lv_poll 5 0.05 _lv_only_holder_left "$mntns" "$holder" ||
-		_lv_err "host $h: not reaped by holder $holder within 5s: $(_lv_ps $(_lv_pids_in_mntns "$mntns"))"
-	if _lv_alive "$holder" && [[ $(readlink "/proc/$holder/ns/mnt" 2>/dev/null) == "$mntns" ]]; then
-		_lv_log "host $h: SIGTERM to holder $holder; left in namespace: $(_lv_ps $(_lv_pids_in_mntns "$mntns"))"
+	if [[ $ref == "$holder" ]]; then
+		# let the holder reap its zombies before it goes (else PID 1 inherits them)
+		_lv_only_holder_left() { [[ $(_lv_pids_sharing_mntns "$1") == "$1" ]]; }
+		lv_poll 5 0.05 _lv_only_holder_left "$holder" ||
+			_lv_err "host $h: not reaped by holder $holder within 5s: $(_lv_ps $(_lv_pids_sharing_mntns "$holder"))"
+		_lv_log "host $h: SIGTERM to holder $holder"
 		kill -TERM "$holder" 2>/dev/null
 		if ! _lv_wait_dead 10 "$holder"; then
 			kill -KILL "$holder" 2>/dev/null

@@ -193,15 +193,18 @@ s_destroy_g2() {
 }
 
 s_teardown() {
-	local run=$LV_RUN ns=$LV_NETNS holders mntns=()
+	local run=$LV_RUN ns=$LV_NETNS holders p
 	holders="$(cat "$run/state/h1.holder") $(cat "$run/state/h2.holder")"
-	mntns=("$(cat "$run/state/h1.mntns")" "$(cat "$run/state/h2.mntns")")
+	# keep a handle on each host's mount namespace to look for survivors afterwards
+	exec {NS1}<"/proc/${holders%% *}/ns/mnt" {NS2}<"/proc/${holders##* }/ns/mnt"
 	lv_teardown || return 1
-	local p
 	for p in $holders; do expect_gone "$p" || return 1; done
-	for p in "${mntns[@]}"; do
-		[[ -z $(_lv_pids_in_mntns "$p") ]] || fail "processes left in $p: $(_lv_pids_in_mntns "$p")" || return 1
+	for p in /proc/[0-9]*; do
+		if [[ $p/ns/mnt -ef /proc/$$/fd/$NS1 || $p/ns/mnt -ef /proc/$$/fd/$NS2 ]]; then
+			fail "process ${p#/proc/} ($(cat "$p/comm" 2>/dev/null)) left in a host namespace" || return 1
+		fi
 	done
+	exec {NS1}<&- {NS2}<&-
 	[[ ! -e /run/netns/$ns ]] || fail "netns $ns still exists" || return 1
 	[[ ! -e $run ]] || fail "run dir $run still exists" || return 1
 	! grep -qF "$run" /proc/self/mountinfo || fail "mounts of $run left"

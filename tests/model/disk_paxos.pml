@@ -86,7 +86,8 @@ inline pick() {
  * also recovers our own copy into (rb, ri, rm).  ok = false if the disk failed.
  */
 inline read_disk(own_too) {
-  j = 0; ok = true;
+  ok = true;
+  if :: h == 0 && !own_too -> j = 1 :: else -> j = 0 fi;
   do
   :: j < NH ->
      atomic {
@@ -116,7 +117,8 @@ inline read_disk(own_too) {
              gotown = true
           :: else
           fi;
-          j++
+          j++;
+          if :: j == h && !own_too -> j++ :: else fi
        fi
      }
   :: j >= NH -> break
@@ -152,16 +154,17 @@ inline write_all() {
   :: pend == 0 -> break
   :: nok >= MAJ && pend != 0 -> break      /* write to the slow disk dropped */
   :: pend != 0 ->
-     pick();
      atomic {
+       pick();
        if
        :: lost != d ->
           disk[d].b[h].mbal = mbal; disk[d].b[h].bal = bal; disk[d].b[h].inp = inp;
           nok++
        :: else
-       fi
+       fi;
+       d = 0;
+       crashpoint()
      }
-     crashpoint()
   od;
   pend = 0; d = 0
 }
