@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define MAX_ATTENTION 64
+#define MAX_PENDING_WRITES 4
 
 /* What we have seen of one host_id's record. */
 struct host_obs {
@@ -42,9 +43,11 @@ struct sm_lockspace {
 	char host_name[SM_NAME_FIELD];
 	struct sm_host_record mine; /* what we last wrote successfully */
 	uint8_t mine_bytes[SM_HOST_SIZE];
-	bool have_pending;          /* a write that failed may still land */
-	struct sm_host_record pending;
-	uint8_t pending_bytes[SM_HOST_SIZE];
+	/* Writes that failed but may still land (timed out, or failed in a way
+	 * the device might have completed): a read showing one of them is ours. */
+	int npending;
+	struct sm_host_record pending[MAX_PENDING_WRITES];
+	uint8_t pending_bytes[MAX_PENDING_WRITES][SM_HOST_SIZE];
 	uint64_t last_renew_mono, last_renew_boot;
 	uint64_t renewals, failures;
 
@@ -304,8 +307,9 @@ static void record_history_locked(struct sm_lockspace *ls, uint64_t start, int r
 		ls->failures++;
 }
 
-/* Write rec into our slot.  On failure the bytes become "pending": they may
- * land later, and the next read accepts them as ours. */
+/* Write rec into our slot.  If the write fails after it was submitted, its
+ * bytes become a candidate: it may land later, and a read showing it is
+ * still ours.  A write refused before submission (-SM_EIO_PENDING) cannot. */
 static int write_record(struct sm_lockspace *ls, const struct sm_host_record *rec)
 {
 	const struct sm_volume_header *h = &ls->vol->hdr;
@@ -317,27 +321,35 @@ static int write_record(struct sm_lockspace *ls, const struct sm_host_record *re
 	if (rc == 0) {
 		ls->mine = *rec;
 		memcpy(ls->mine_bytes, ls->sector, SM_HOST_SIZE);
-		ls->have_pending = false;
-	} else {
-		ls->pending = *rec;
-		memcpy(ls->pending_bytes, ls->sector, SM_HOST_SIZE);
-		ls->have_pending = true;
+		ls->npending = 0;
+	} else if (rc != -SM_EIO_PENDING) {
+		if (ls->npending == MAX_PENDING_WRITES) {
+			memmove(&ls->pending[0], &ls->pending[1], sizeof(ls->pending[0]) * (MAX_PENDING_WRITES - 1));
+			memmove(ls->pending_bytes[0], ls->pending_bytes[1], SM_HOST_SIZE * (MAX_PENDING_WRITES - 1));
+			ls->npending--;
+		}
+		ls->pending[ls->npending] = *rec;
+		memcpy(ls->pending_bytes[ls->npending], ls->sector, SM_HOST_SIZE);
+		ls->npending++;
 	}
 	pthread_mutex_unlock(&ls->mu);
 	return rc;
 }
 
-/* After a read: is our slot still exactly what we wrote? */
+/* After a read: is our slot still exactly what we wrote (or a write of ours
+ * that landed late)? */
 static bool slot_is_ours_locked(struct sm_lockspace *ls)
 {
 	const uint8_t *b = ls->area_buf + (size_t)(ls->host_id - 1) * ls->vol->hdr.sector_size;
 	if (memcmp(b, ls->mine_bytes, SM_HOST_SIZE) == 0)
 		return true;
-	if (ls->have_pending && memcmp(b, ls->pending_bytes, SM_HOST_SIZE) == 0) {
-		ls->mine = ls->pending;
-		memcpy(ls->mine_bytes, ls->pending_bytes, SM_HOST_SIZE);
-		ls->have_pending = false;
-		return true;
+	for (int i = ls->npending - 1; i >= 0; i--) {
+		if (memcmp(b, ls->pending_bytes[i], SM_HOST_SIZE) == 0) {
+			ls->mine = ls->pending[i];
+			memcpy(ls->mine_bytes, ls->pending_bytes[i], SM_HOST_SIZE);
+			ls->npending = 0;
+			return true;
+		}
 	}
 	return false;
 }
@@ -574,7 +586,7 @@ int sm_lockspace_resume(struct sm_lockspace *ls, uint32_t host_id, uint64_t gene
 		memcpy(ls->host_name, o->rec.host_name, SM_NAME_FIELD);
 		ls->mine = o->rec;
 		memcpy(ls->mine_bytes, o->bytes, SM_HOST_SIZE);
-		ls->have_pending = false;
+		ls->npending = 0;
 		ls->joined = true;
 		ls->lost = false;
 		/* Until our first renewal succeeds, the deadline is the previous

@@ -264,10 +264,14 @@ static void a_timed_out_renewal_that_lands_later_is_still_ours(void **state)
 	struct sm_fault_rule hang = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_HANG, .count = 1};
 	sm_fault_add(&hang);
 	assert_int_equal(sm_lockspace_renew(a), -SM_EIO_TIMEOUT);
-	/* while the write is pending in the kernel, no new write to the sector */
+	/* while the write is pending in the kernel, no new write to the sector;
+	 * the clock moves, so every attempt writes different bytes */
+	tu_fake_clock_advance(500);
 	assert_int_equal(sm_lockspace_renew(a), -SM_EIO_PENDING);
+	tu_fake_clock_advance(500);
 	sm_fault_release_hung(true);
 	for (int i = 0; i < 200; i++) {
+		tu_fake_clock_advance(100);
 		int rc = sm_lockspace_renew(a);
 		if (rc == 0)
 			break;
