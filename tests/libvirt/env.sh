@@ -77,8 +77,28 @@
 #  * `libvirtd -d` would detach from the holder (then orphans go to PID 1, see above); it
 #    runs in the foreground as the holder's child instead, stdout/stderr to hN/libvirtd.out.
 #  * libvirtd only starts accepting TCP clients once all state drivers have initialised,
-#    so "virsh version answers" is the readiness test; a plugin whose drvInit fails makes
-#    libvirtd exit, which lv_start_libvirtd reports with the tail of its log.
+#    so "virsh version answers" is the readiness test.  A lock plugin that cannot be loaded
+#    ("Plugin /x/sync_manager.so not accessible: No such file or directory", then
+#    "Initialization of QEMU state driver failed", "Driver state initialization failed")
+#    makes libvirtd exit -- with exit status 0, so only the log tells why;
+#    lv_start_libvirtd reports the exit and prints the tail of the logs.
+#  * Harmless errors in every libvirtd.log here: "Unable to find 'dnsmasq' binary",
+#    "Unable to get system bus connection", "Failed to get udev device for syspath
+#    '/sys/devices/virtual/dmi/id'", "dmidecode ... /dev/mem: No such file or directory";
+#    `virsh sysinfo` fails "Host SMBIOS information is not available".
+#  * qemu.conf migration_host / migration_address are refused only when they are exactly
+#    the local machine ("migration_address must not be the address of the local machine:
+#    127.0.0.1"); 127.0.0.2 is accepted.  Host 1 cannot use that, so lv_migrate always
+#    passes the migration URI tcp://127.0.0.DST:PORT instead.
+#  * After migrating a transient guest away, the source no longer knows it, so
+#    `domjobinfo --completed` must be asked on the destination ("Incoming migration").
+#  * With log_filters "1:locking", the lock calls that libvirt makes in the forked child
+#    before exec'ing QEMU (New(NEW_STARTED) / Acquire(REGISTER_ONLY)) do NOT show up in
+#    libvirtd.log (seen with the nop driver); a plugin must log those itself.  The calls
+#    in the daemon do show: e.g. two Release calls for one `virsh suspend`.
+#  * Namespace handles: `[[ /proc/A/ns/mnt -ef /proc/B/ns/mnt ]]` compares namespaces
+#    without forking; an open fd on /proc/PID/ns/mnt keeps a namespace (and its mounts,
+#    including the copy of /run/netns/NAME) alive after its last process is gone.
 
 : "${LV_TMPDIR:=/tmp}"
 : "${LV_LOCK_MANAGER:=}"
@@ -98,8 +118,6 @@
 : "${LV_RUN:=}"
 : "${LV_ID:=}"
 : "${LV_NETNS:=}"
-
-LV_LIBDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # ---------------------------------------------------------------------------------------
 # small helpers
@@ -180,9 +198,9 @@ lv_poll() {
 # _lv_wait_dead TIMEOUT_S PID...: wait until none of PIDs is alive; 1 on timeout.
 _lv_wait_dead() {
 	local t=$1; shift
-	_lv_none_alive() { local p; for p in "$@"; do _lv_alive "$p" && return 1; done; return 0; }
 	lv_poll "$t" 0.05 _lv_none_alive "$@"
 }
+_lv_none_alive() { local p; for p in "$@"; do _lv_alive "$p" && return 1; done; return 0; }
 
 _lv_xml_escape() {
 	local s=$1
@@ -227,15 +245,16 @@ lv_domstate() {
 	echo "$out"
 }
 
+_lv_state_is() {
+	local s
+	if [[ $3 == absent ]]; then ! lv_virsh "$1" dominfo "$2" >/dev/null 2>&1; return; fi
+	s=$(lv_domstate "$1" "$2") && [[ $s == "$3" ]]
+}
+
 # lv_wait_state N NAME STATE [TIMEOUT_S=60]: poll until `domstate` is STATE ("absent" waits
 #   until host N no longer knows NAME).  Returns 1 with a message on timeout.
 lv_wait_state() {
 	local h=$1 name=$2 want=$3 t=${4:-60}
-	_lv_state_is() {
-		local s
-		if [[ $3 == absent ]]; then ! lv_virsh "$1" dominfo "$2" >/dev/null 2>&1; return; fi
-		s=$(lv_domstate "$1" "$2") && [[ $s == "$3" ]]
-	}
 	if ! lv_poll "$t" 0.1 _lv_state_is "$h" "$name" "$want"; then
 		_lv_err "host $h: domain $name not '$want' after ${t}s (state: '$(lv_domstate "$h" "$name" || echo absent)')"
 		return 1
@@ -369,12 +388,20 @@ _lv_wait_libvirtd() {
 	done
 }
 
-# exit status recorded by the holder when it reaped PID (" (exit status N)" or "")
+# _lv_exit_status N PID: " (exit status X)" / " (killed by signal X)" as recorded by host
+#   N's holder when it reaped PID, or "" if unknown.
 _lv_exit_status() {
-	local f
+	local f st
 	f=$(grep -lx "$2" "$LV_RUN/h$1/spool/"*.pid 2>/dev/null | head -1)
+	[[ -n $f ]] || return 0
 	f=${f%.pid}.exit
-	if lv_poll 2 0.05 test -s "$f"; then printf ' (wait status %s)' "$(cat "$f")"; fi
+	lv_poll 2 0.05 test -s "$f" || return 0
+	read -r st <"$f"
+	if [[ $st =~ ^[0-9]+$ ]]; then
+		if ((st & 127)); then printf ' (killed by signal %d)' $((st & 127)); else printf ' (exit status %d)' $((st >> 8)); fi
+	else
+		printf ' (%s)' "$st"
+	fi
 	return 0
 }
 
@@ -383,8 +410,10 @@ _lv_dump_libvirtd() {
 	{
 		echo "----- host $h: tail of $LV_RUN/h$h/libvirtd.out"
 		tail -n 20 "$LV_RUN/h$h/libvirtd.out" 2>/dev/null
+		echo "----- host $h: last errors/warnings in $(lv_libvirtd_log "$h")"
+		grep -E ': (error|warning) : ' "$(lv_libvirtd_log "$h")" 2>/dev/null | tail -n 15
 		echo "----- host $h: tail of $(lv_libvirtd_log "$h")"
-		tail -n 30 "$(lv_libvirtd_log "$h")" 2>/dev/null
+		tail -n 10 "$(lv_libvirtd_log "$h")" 2>/dev/null
 		echo "-----"
 	} >&2
 }
@@ -490,7 +519,9 @@ lv_migrate() {
 # lv_setup: create the run directory, the network namespace and both hosts, start both
 #   libvirtds and wait until they answer; sets and exports LV_RUN, LV_ID, LV_NETNS,
 #   LV_VIRT_TYPE.  Reaps leftovers of crashed earlier runs first (see lv_gc) unless LV_GC=0.
-#   On failure it prints why, tears down what it made and returns 1.  Call once per shell.
+#   On failure it prints why, stops what it started, keeps $LV_RUN (logs; a later lv_gc
+#   removes it once this shell has exited) and returns 1.  Call once per shell (again
+#   only after lv_teardown).
 lv_setup() {
 	if [[ -n $LV_RUN && -d $LV_RUN/state ]]; then _lv_err "lv_setup: already set up ($LV_RUN)"; return 1; fi
 	local c
@@ -518,7 +549,12 @@ lv_setup() {
 	return 0
 }
 
-_lv_starttime() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; s=${s##*) }; set -- $s; echo "${20}"; }
+_lv_starttime() {
+	local s f
+	{ read -r s <"/proc/$1/stat"; } 2>/dev/null || return 0
+	read -r -a f <<<"${s##*) }"
+	echo "${f[19]}" # field 22 of stat: start time
+}
 
 _lv_setup_inner() {
 	local h out
@@ -531,7 +567,8 @@ _lv_setup_inner() {
 	for h in 1 2; do _lv_spawn_libvirtd "$h" || return 1; done
 	for h in 1 2; do _lv_wait_libvirtd "$h" || return 1; done
 	if [[ -z $LV_VIRT_TYPE ]]; then
-		if lv_virsh 1 domcapabilities --virttype kvm --arch x86_64 >/dev/null 2>&1; then
+		if [[ -r /dev/kvm && -w /dev/kvm ]] &&
+			lv_virsh 1 domcapabilities --virttype kvm --arch x86_64 >/dev/null 2>&1; then
 			LV_VIRT_TYPE=kvm
 		else
 			LV_VIRT_TYPE=qemu
@@ -572,7 +609,7 @@ exec perl "$RUN/lib/holder.pl" "$D/spool" "$D/holder.ready" "lv-holder $ID h$H"
 EOF
 	cat >"$LV_RUN/lib/holder.pl" <<'EOF'
 # The holder of one emulated host: keeps its namespaces alive, is a child subreaper that
-# reaps every orphan below it (PID 1 here does not reap), and spawns jobs dropped into its
+# reaps every orphan below it at once (PID 1 here reaps late), and spawns jobs dropped into its
 # spool directory as NNN.cmd (bash scripts) on SIGUSR1 or within 0.25 s: writes NNN.pid
 # with the child's pid, and NNN.exit with the wait status when the child is reaped.
 use strict; use warnings; use POSIX ();
@@ -683,13 +720,16 @@ EOF
 	return 0
 }
 
+_lv_holder_settled() { [[ -s $1 ]] || ! kill -0 "$2" 2>/dev/null; }
+
 _lv_start_holder() {
 	local h=$1 d=$LV_RUN/h$1 pid
 	rm -f "$d/holder.ready"
 	LVTEST_RUNID=$LV_ID setsid --fork --wait ip netns exec "$LV_NETNS" unshare --mount --uts --propagation private -- \
 		bash "$LV_RUN/lib/hostinit.sh" "$h" "$LV_RUN" "$LV_ID" </dev/null >>"$d/holder.log" 2>&1 &
-	if ! lv_poll 30 0.02 test -s "$d/holder.ready"; then
-		_lv_err "host $h: holder did not come up within 30s; $d/holder.log:"
+	local job=$!
+	if ! lv_poll 30 0.02 _lv_holder_settled "$d/holder.ready" "$job" || [[ ! -s $d/holder.ready ]]; then
+		_lv_err "host $h: holder did not come up (within 30s, or its setup failed); $d/holder.log:"
 		tail -n 20 "$d/holder.log" >&2
 		return 1
 	fi
@@ -768,7 +808,7 @@ _lv_teardown_host() {
 	fi
 	if [[ $ref == "$holder" ]]; then
 		# let the holder reap its zombies before it goes (else PID 1 inherits them)
-		_lv_only_holder_left() { [[ $(_lv_pids_sharing_mntns "$1") == "$1" ]]; }
+		# shellcheck disable=SC2046 # pids are meant to be split
 		lv_poll 5 0.05 _lv_only_holder_left "$holder" ||
 			_lv_err "host $h: not reaped by holder $holder within 5s: $(_lv_ps $(_lv_pids_sharing_mntns "$holder"))"
 		_lv_log "host $h: SIGTERM to holder $holder"
@@ -781,10 +821,12 @@ _lv_teardown_host() {
 	return 0
 }
 
+_lv_only_holder_left() { [[ $(_lv_pids_sharing_mntns "$1") == "$1" ]]; }
+
 # lv_gc: tear down leftovers of earlier runs in $LV_TMPDIR/lvtest.* whose owner shell is
 #   gone (crashed or killed runs).  Runs of live shells are left alone.
 lv_gc() {
-	local d owner pid st
+	local d pid st
 	for d in "$LV_TMPDIR"/lvtest.*; do
 		[[ -f $d/state/owner && $d != "$LV_RUN" ]] || continue
 		read -r pid st <"$d/state/owner" || continue

@@ -102,7 +102,8 @@ s_setup() {
 s_versions() {
 	local v
 	v=$(lv_virsh 1 version) || return 1
-	sed 's/^/  /' <<<"$v"
+	local line
+	while IFS= read -r line; do [[ -n $line ]] && echo "  $line"; done <<<"$v"
 	echo "  host 1: $(lv_virsh 1 hostname) uuid $(cat "$LV_RUN/state/h1.uuid")"
 	echo "  host 2: $(lv_virsh 2 hostname) uuid $(cat "$LV_RUN/state/h2.uuid")"
 	[[ $(lv_virsh 1 hostname) != "$(lv_virsh 2 hostname)" ]] || fail "hostnames equal"
