@@ -361,6 +361,10 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 		return rc;
 	if ((rc = pick_leader(b, &leader, NULL)) < 0)
 		return rc;
+	if (leader.flags & SM_LEADER_REMOVED) {
+		sm_error("resource %s was removed from the volume", b->r->name);
+		return -SM_ENO_RESOURCE;
+	}
 	out->lver = leader.lver;
 	out->owner_id = leader.owner_id;
 	out->owner_generation = leader.owner_generation;
@@ -566,7 +570,23 @@ static int read_leader(struct ballot *b, struct sm_leader *l)
 	return rc < 0 ? rc : pick_leader(b, l, NULL);
 }
 
+static int release_leader(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held,
+			  uint16_t flags);
+
+int sm_paxos_retire(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held)
+{
+	if (held->mode != SM_MODE_EX)
+		return -SM_EBAD_ARGUMENT;
+	return release_leader(r, me, held, SM_LEADER_REMOVED);
+}
+
 int sm_paxos_release(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held)
+{
+	return release_leader(r, me, held, 0);
+}
+
+static int release_leader(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held,
+			  uint16_t flags)
 {
 	struct ballot b;
 	int rc = ballot_init(&b, r, me);
@@ -600,6 +620,7 @@ int sm_paxos_release(const struct sm_resource_ref *r, const struct sm_me *me, co
 	}
 	struct sm_leader nl;
 	fill_leader(&b, &nl, l.lver, 0, 0, SM_MODE_FREE);
+	nl.flags = flags;
 	rc = write_leader(&b, &nl);
 out:
 	ballot_free(&b);

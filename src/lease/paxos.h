@@ -72,6 +72,10 @@ int sm_paxos_acquire(const struct sm_resource_ref *r, const struct sm_me *me, co
  * longer shows us at that version. */
 int sm_paxos_release(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held);
 
+/* Retire a resource we hold EX: free it and mark its area removed, so no
+ * acquire can succeed on it through a stale name -> area mapping. */
+int sm_paxos_retire(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held);
+
 /* EX -> SH without letting an exclusive holder in between. */
 int sm_paxos_convert_to_shared(const struct sm_resource_ref *r, const struct sm_me *me, struct sm_lease *held);
 /* SH -> EX: fails with -SM_ESHARED_HELD while other shared holders live. */

@@ -125,21 +125,21 @@ int sm_resource_remove(struct sm_volume *v, const char *name, const struct sm_me
 	if ((rc = sm_index_find(idx, name)) < 0)
 		goto out;
 	uint32_t area = (uint32_t)rc;
-	struct sm_lease_view view;
-	if ((rc = sm_paxos_inquire(&rr, &view)) < 0)
-		goto out;
-	if (view.leader.owner_id && view.leader.mode == SM_MODE_EX &&
-	    live->verdict(live->arg, view.leader.owner_id, view.leader.owner_generation) != SM_OWNER_DEAD) {
-		sm_error("resource %s is held by host %u; release it first", name, view.leader.owner_id);
-		rc = -SM_EHELD;
+	/* Take the lease itself (refused while another live host holds it, EX
+	 * or SH), then retire the area so nothing can acquire it again. */
+	struct sm_acquire_opts o = {.mode = SM_MODE_EX, .live = *live};
+	struct sm_lease mine;
+	if ((rc = sm_paxos_acquire(&rr, me, &o, &mine)) < 0) {
+		if (rc == -SM_EHELD || rc == -SM_EUNKNOWN_HOST)
+			sm_error("resource %s is held by host %u; release it first", name, mine.owner_id);
+		else if (rc == -SM_ESHARED_HELD)
+			sm_error("resource %s is held shared by host %u; release it first", name, mine.owner_id);
+		if (mine.in_doubt)
+			sm_paxos_resolve(&rr, me, live);
 		goto out;
 	}
-	for (uint32_t i = 0; i < view.shared_count && i < 64; i++)
-		if (live->verdict(live->arg, view.shared_host[i], view.shared_gen[i]) != SM_OWNER_DEAD) {
-			sm_error("resource %s is held shared by host %u; release it first", name, view.shared_host[i]);
-			rc = -SM_ESHARED_HELD;
-			goto out;
-		}
+	if ((rc = sm_paxos_retire(&rr, me, &mine)) < 0)
+		goto out;
 	struct sm_index_entry e = {.flags = SM_INDEX_FREE, .area = area};
 	rc = sm_index_write_entry(v, &e);
 	if (rc == 0)

@@ -83,6 +83,9 @@ struct sm_host_record {
 
 /* ---- Disk Paxos leader record (sector 0 of a resource area) ------------- */
 enum sm_lease_mode { SM_MODE_FREE = 0, SM_MODE_EX = 1, SM_MODE_SH = 2 };
+/* Leader flags: the resource was removed from the index; its area must not
+ * be acquired again until `resource add` initializes it anew. */
+enum sm_leader_flags { SM_LEADER_REMOVED = 1 };
 
 struct sm_leader {
 	uint16_t flags;

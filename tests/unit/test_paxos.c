@@ -468,7 +468,15 @@ static void resource_index_add_and_remove_under_the_index_lease(void **state)
 	assert_int_equal(sm_resource_remove(b.vol[0], "vm-2", &b.me, &blive, 1000), -SM_EHELD);
 	assert_int_equal(sm_paxos_release(&r, &a.me, &l), 0);
 	assert_int_equal(sm_resource_remove(b.vol[0], "vm-2", &b.me, &blive, 1000), 0);
+	/* a stale name -> area mapping can no longer acquire the removed area */
+	assert_int_equal(sm_paxos_acquire(&r, &a.me, &o, &l), -SM_ENO_RESOURCE);
 	assert_int_equal(sm_resource_ref_init(&r, a.vol[0], "vm-2"), -SM_ENO_RESOURCE);
+	/* added again, the same name works (area initialized anew) */
+	assert_int_equal(sm_resource_add(a.vol[0], "vm-2", &a.me, &live, 1000, &area), 0);
+	assert_int_equal(sm_resource_ref_init(&r, a.vol[0], "vm-2"), 0);
+	assert_int_equal(sm_paxos_acquire(&r, &a.me, &o, &l), 0);
+	assert_int_equal(sm_paxos_release(&r, &a.me, &l), 0);
+	assert_int_equal(sm_resource_remove(a.vol[0], "vm-2", &a.me, &live, 1000), 0);
 	/* fill the volume: 4 areas, "res" uses one */
 	for (int i = 0; i < 3; i++) {
 		char n[16];
