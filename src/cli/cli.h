@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Exit codes: 0 ok, 1 the operation failed, 2 bad usage. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -34,11 +35,36 @@ void cli_catch_interrupts(void);
 /* "VOLUME_PATH[:OFFSET]:NAME" -> volume spec (malloc'd) and name (malloc'd). */
 int cli_split_resource(const char *spec, char **volume, char **name);
 
+/* Talking to sync_managerd (cmd_host.c). */
+struct sm_conn;
+struct sm_resource;
+/* Connect, or explain that no daemon runs; returns CLI_OK or CLI_FAIL. */
+int cli_connect(struct sm_conn **c);
+/* Print the daemon's explanation of a failure; returns CLI_FAIL. */
+int cli_daemon_fail(struct sm_conn *c, int rc, const char *what);
+int cli_parse_pid(const char *cmd, const char *arg, pid_t *pid);
+int cli_parse_resources(const char *cmd, int argc, char **argv, struct sm_resource **out, int *n);
+int cli_join_and_wait(const char *location, uint32_t host_id, const char *host_name);
+
 /* Subcommands. */
 int cmd_init(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_resource(int argc, char **argv);
 int cmd_timeouts(int argc, char **argv);
 int cmd_direct(int argc, char **argv);
+int cmd_join(int argc, char **argv);
+int cmd_leave(int argc, char **argv);
+int cmd_acquire(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+int cmd_inquire(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_request(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_hosts(int argc, char **argv);
+int cmd_renewals(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
+int cmd_shutdown(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_seed_daemon(int argc, char **argv);
 
 #endif

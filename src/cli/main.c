@@ -13,6 +13,26 @@
 #include <string.h>
 
 static const struct cli_cmd commands[] = {
+	{"status", cmd_status, "[--json] [--watch[=SECONDS]]", "this host's lockspaces, processes and leases"},
+	{"join", cmd_join, "VOLUME [--host-id N] [--host-name NAME] [--no-wait]",
+	 "join the lockspace of a lease volume (waits 2d, or H + 2d for a slot held before)"},
+	{"leave", cmd_leave, "LOCKSPACE [--force]", "leave a lockspace (refused while leases are held)"},
+	{"hosts", cmd_hosts, "LOCKSPACE [--json]", "hosts of a lockspace and their liveness as this host sees it"},
+	{"renewals", cmd_renewals, "LOCKSPACE [--json]", "recent delta-lease renewals of this host"},
+	{"run", cmd_run,
+	 "-l LEASE [-l LEASE]... [--shared] [--name NAME] [--create] [--receive [--wait SEC]]\n"
+	 "      [--kill-signal SIG | --kill-program PATH] -- COMMAND [ARGS]",
+	 "run a command holding leases; it is killed if they are lost"},
+	{"acquire", cmd_acquire, "RESOURCE... --pid P [--shared] [--version V] [--create]",
+	 "acquire leases for a process (which is registered if needed)"},
+	{"release", cmd_release, "RESOURCE... --pid P | --all --pid P", "release leases of a process"},
+	{"inquire", cmd_inquire, "--pid P [--json]", "leases held by a process"},
+	{"convert", cmd_convert, "RESOURCE --pid P --shared|--exclusive", "change a held lease's mode"},
+	{"request", cmd_request, "RESOURCE --release|--handoff", "ask a lease's owner to release or hand it over"},
+	{"metrics", cmd_metrics, "", "Prometheus text exposition of sync_managerd's metrics"},
+	{"shutdown", cmd_shutdown, "[--restart | --force]", "stop sync_managerd (see 'man sync_managerd')"},
+	{"daemon", cmd_seed_daemon, "-i HOST_ID -n NAME -l RESOURCE:PATH:OFFSET -c COMMAND [ARGS]",
+	 "the original sync_manager form: join, acquire, run COMMAND (same as run)"},
 	{"init", cmd_init,
 	 "PATH[:OFFSET] --lockspace NAME [--max-hosts N] [--sector-size 512|4096] [--io-timeout SEC]\n"
 	 "      [--watchdog-timeout SEC] [--resources N] [--resource NAME]... [--force]",

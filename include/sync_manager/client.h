@@ -1,0 +1,112 @@
+/* sync_manager process API: register a process with the local sync_managerd
+ * and acquire, release and inspect leases on its behalf.
+ *
+ *   sm_conn *c;
+ *   sm_conn_open(&c);                       // -SM_ENO_DAEMON if none runs
+ *   sm_register(c, "myapp", 0);             // this connection now owns leases
+ *   struct sm_resource r;
+ *   sm_resource_parse("vmstore:vm-42", &r); // LOCKSPACE:NAME
+ *   sm_acquire(c, 0, &r, 1, NULL);          // 0 = the registered process itself
+ *   ...                                     // leases die with the connection
+ *
+ * Every call returns 0 (or a count) or a negative error from errors.h;
+ * sm_conn_message() explains the last failure in words. */
+#ifndef SYNC_MANAGER_CLIENT_H
+#define SYNC_MANAGER_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "errors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SM_RUN_DIR_DEFAULT "/run/sync_manager"
+#define SM_RUN_DIR_ENV "SYNC_MANAGER_RUN_DIR"
+#define SM_SOCKET_NAME "sync_managerd.sock"
+#define SM_LOCATION_MAX 256
+
+typedef struct sm_conn sm_conn;
+
+/* Connect to the daemon of this host (run directory from SYNC_MANAGER_RUN_DIR
+ * or /run/sync_manager). */
+int sm_conn_open(sm_conn **out);
+/* Close; NULL is accepted.  Closing a registered connection releases the
+ * process's leases (unless another process inherited the descriptor). */
+void sm_conn_close(sm_conn *c);
+int sm_conn_fd(const sm_conn *c);
+/* Explanation of the last failed call ("" if none). */
+const char *sm_conn_message(const sm_conn *c);
+/* For refusals: the host that holds the lease (0 if not applicable). */
+uint32_t sm_conn_owner(const sm_conn *c);
+
+enum sm_register_flags {
+	SM_REGISTER_RESTRICT = 1 << 0, /* afterwards this connection may issue no calls */
+	SM_REGISTER_INHERIT = 1 << 1,  /* keep the descriptor open across exec */
+};
+/* Register the calling process (the daemon reads its pid from the socket):
+ * its leases live as long as this connection stays open. */
+int sm_register(sm_conn *c, const char *name, unsigned flags);
+
+/* Register another process: a child of the caller (typically a command it
+ * is about to exec), or any process when the caller is root or in the admin
+ * group.  Its leases live while this connection is open and, once it
+ * closes, until the process exits. */
+int sm_register_pid(sm_conn *c, pid_t pid, const char *name);
+
+enum sm_mode { SM_EXCLUSIVE = 1, SM_SHARED = 2 };
+
+struct sm_resource {
+	char lockspace[64];   /* joined lockspace name, or "" when locations are given */
+	char name[64];        /* resource name in the volume's index */
+	int nlocations;       /* 0, or 1/3 volumes "PATH[:OFFSET]" holding the resource */
+	char location[3][SM_LOCATION_MAX];
+	uint32_t mode;        /* SM_EXCLUSIVE (default when 0) or SM_SHARED */
+	bool at_version;      /* acquire only if the lease version is exactly .version */
+	uint64_t version;
+};
+
+/* Parse "LOCKSPACE:NAME", "/VOLUME/PATH[:OFFSET]:NAME", or the seed form
+ * "NAME:/VOLUME/PATH[:OFFSET]". */
+int sm_resource_parse(const char *spec, struct sm_resource *r);
+
+struct sm_lease_info {
+	char lockspace[64];
+	char name[64];
+	uint64_t lver;
+	uint32_t mode;
+};
+
+enum sm_acquire_flags {
+	SM_ACQUIRE_CREATE = 1 << 0, /* add a missing resource to its volume's index */
+};
+
+/* Acquire n resources for pid (0 = the process registered on c), all or
+ * none.  out (n entries, may be NULL) receives each lease's version. */
+int sm_acquire(sm_conn *c, pid_t pid, const struct sm_resource *res, int n, unsigned flags,
+	       struct sm_lease_info *out);
+/* Release n resources of pid, or every lease of pid when n == 0. */
+int sm_release(sm_conn *c, pid_t pid, const struct sm_resource *res, int n);
+/* Release every lease of pid after it ended successfully: leases whose owner
+ * was asked to hand them over go to the requesting host instead. */
+int sm_release_handoff(sm_conn *c, pid_t pid);
+/* Take over a lease that its owner hands over when its process ends well
+ * (the seed's "receive lease"); waits up to wait_ms for the hand-off. */
+int sm_receive(sm_conn *c, pid_t pid, const struct sm_resource *res, unsigned wait_ms, struct sm_lease_info *out);
+/* Leases held by pid: *out is malloc'd (free it), returns the count. */
+int sm_inquire(sm_conn *c, pid_t pid, struct sm_lease_info **out);
+/* Change the mode of a held lease. */
+int sm_convert(sm_conn *c, pid_t pid, const struct sm_resource *res, uint32_t mode);
+
+/* What the daemon does to pid when its leases can no longer be kept: send
+ * signal (default SIGTERM, then SIGKILL after the grace time), or run
+ * path with args (the pid is appended) and SIGKILL if it does not help. */
+int sm_set_kill(sm_conn *c, pid_t pid, int signal, const char *path, const char *const *args, int nargs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

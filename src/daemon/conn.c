@@ -1,0 +1,317 @@
+/* Client connections: framing, one request at a time per connection,
+ * replies, and closing.  Malformed input gets an error reply or a closed
+ * connection; it never affects other clients. */
+#include "daemon.h"
+
+#include "common/log.h"
+#include "sync_manager/errors.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Per-connection epoll tags live in the conn (allocated alongside). */
+struct conn_box {
+	struct conn c;
+	struct ev_tag tag;
+};
+
+static bool peer_in_group(pid_t pid, gid_t gid, gid_t want)
+{
+	if (gid == want)
+		return true;
+	/* supplementary groups from /proc/PID/status */
+	char path[64], line[1024];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		char *save = NULL;
+		for (char *tok = strtok_r(line + 7, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
+			if ((gid_t)strtoul(tok, NULL, 10) == want)
+				found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+int conn_accept(struct daemon *d)
+{
+	for (;;) {
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+		    (uint64_t)d->nconns >= d->cfg.max_clients + 64) {
+			close(fd);
+			continue;
+		}
+		struct conn_box *box = calloc(1, sizeof(*box));
+		if (!box) {
+			close(fd);
+			continue;
+		}
+		struct conn *c = &box->c;
+		c->d = d;
+		c->fd = fd;
+		c->peer_pid = cred.pid;
+		c->peer_uid = cred.uid;
+		c->peer_gid = cred.gid;
+		c->admin = cred.uid == 0 || (d->have_admin_gid && peer_in_group(cred.pid, cred.gid, d->admin_gid));
+		c->id = ++d->next_conn_id;
+		box->tag = (struct ev_tag){EV_CONN, c};
+		if (ev_add(d, fd, EPOLLIN | EPOLLRDHUP, &box->tag) < 0) {
+			close(fd);
+			free(box);
+			continue;
+		}
+		c->next = d->conns;
+		d->conns = c;
+		d->nconns++;
+		sm_debug("connection %llu from pid %d uid %d%s", (unsigned long long)c->id, (int)c->peer_pid,
+			 (int)c->peer_uid, c->admin ? " (admin)" : "");
+	}
+}
+
+struct conn *conn_find(struct daemon *d, uint64_t id)
+{
+	for (struct conn *c = d->conns; c; c = c->next)
+		if (c->id == id && !c->closing)
+			return c;
+	return NULL;
+}
+
+static struct ev_tag *tag_of(struct conn *c)
+{
+	return &((struct conn_box *)c)->tag;
+}
+
+static void update_events(struct conn *c)
+{
+	uint32_t ev = EPOLLRDHUP;
+	if (!c->busy)
+		ev |= EPOLLIN;
+	if (c->out_len > c->out_off)
+		ev |= EPOLLOUT;
+	ev_mod(c->d, c->fd, ev, tag_of(c));
+}
+
+void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	struct daemon *d = c->d;
+	c->closing = true;
+	ev_del(d, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	if (c->registered) {
+		struct proc *p = c->registered;
+		c->registered = NULL;
+		p->reg = NULL;
+		proc_conn_closed(p);
+	}
+	/* Unlink now, free after the current epoll batch (later events of the
+	 * batch may still point at it).  Jobs find connections by id only. */
+	for (struct conn **pp = &d->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	d->nconns--;
+	c->next = d->dead_conns;
+	d->dead_conns = c;
+}
+
+void conn_free_dead(struct daemon *d)
+{
+	while (d->dead_conns) {
+		struct conn *c = d->dead_conns;
+		d->dead_conns = c->next;
+		free(c->in);
+		free(c->out);
+		free((struct conn_box *)c);
+	}
+}
+
+static int flush_out(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EAGAIN)
+				return 0;
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c->out_off += (size_t)w;
+	}
+	c->out_off = c->out_len = 0;
+	return 0;
+}
+
+static void queue_out(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (c->out_len + n > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		while (cap < c->out_len + n)
+			cap *= 2;
+		uint8_t *o = realloc(c->out, cap);
+		if (!o) {
+			c->closing = true;
+			return;
+		}
+		c->out = o;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+}
+
+/* Parse and dispatch every complete request in the input buffer.  Each
+ * message is taken out of the buffer before its handler runs, and replies
+ * sent from inside a handler do not re-enter this loop. */
+static void process_input(struct conn *c)
+{
+	if (c->dispatching)
+		return;
+	c->dispatching = true;
+	while (!c->busy && !c->closing && c->in_len >= SM_PROTO_HDR) {
+		struct sm_msg_hdr h;
+		int rc = sm_hdr_decode(c->in, &h);
+		if (rc < 0) {
+			/* Cannot trust the framing any more: tell and close. */
+			c->d->m.bad_messages++;
+			c->req = (struct sm_msg_hdr){.cmd = h.cmd, .seq = h.seq};
+			sm_warn("connection %llu (pid %d): bad message header: %s; closing it",
+				(unsigned long long)c->id, (int)c->peer_pid, sm_strerror(rc));
+			conn_reply_error(c, rc, 0, "bad message header: %s", sm_strerror(rc));
+			flush_out(c);
+			conn_close(c);
+			break;
+		}
+		size_t total = SM_PROTO_HDR + (size_t)h.length;
+		if (c->in_len < total)
+			break;
+		uint8_t *payload = malloc(h.length ? h.length : 1);
+		if (!payload) {
+			conn_close(c);
+			break;
+		}
+		memcpy(payload, c->in + SM_PROTO_HDR, h.length);
+		memmove(c->in, c->in + total, c->in_len - total);
+		c->in_len -= total;
+		c->req = h;
+		c->busy = true;
+		cmds_dispatch(c, payload, h.length);
+		free(payload);
+	}
+	c->dispatching = false;
+}
+
+void conn_on_event(struct conn *c, uint32_t events)
+{
+	if (c->closing)
+		return;
+	if (events & EPOLLOUT) {
+		if (flush_out(c) < 0) {
+			conn_close(c);
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		for (;;) {
+			if (c->busy)
+				break;
+			if (c->in_cap - c->in_len < 4096) {
+				size_t cap = c->in_cap ? c->in_cap * 2 : 8192;
+				if (cap > SM_PROTO_MAX_MSG + 8192) {
+					conn_close(c);
+					return;
+				}
+				uint8_t *n = realloc(c->in, cap);
+				if (!n) {
+					conn_close(c);
+					return;
+				}
+				c->in = n;
+				c->in_cap = cap;
+			}
+			ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+			if (r > 0) {
+				c->in_len += (size_t)r;
+				process_input(c);
+				if (c->closing)
+					return;
+				continue;
+			}
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				break;
+			/* EOF or error: the peer is gone (for a registration: the
+			 * process exited or closed its descriptor). */
+			conn_close(c);
+			return;
+		}
+	}
+	update_events(c);
+}
+
+void conn_reply(struct conn *c, int result, struct sm_msgbuf *payload)
+{
+	struct sm_msgbuf own;
+	if (!payload) {
+		sm_mb_init(&own);
+		payload = &own;
+	}
+	struct sm_msg_hdr h = {.cmd = c->req.cmd, .seq = c->req.seq, .result = result};
+	int n = sm_mb_finish(payload, &h);
+	if (n < 0) {
+		/* the reply itself was too big: say so instead */
+		sm_mb_free(payload);
+		sm_mb_init(payload);
+		sm_mb_str(payload, SM_T_MESSAGE, "reply too large");
+		h.result = -SM_ETOO_BIG;
+		n = sm_mb_finish(payload, &h);
+	}
+	if (n > 0)
+		queue_out(c, payload->data, (size_t)n);
+	sm_mb_free(payload);
+	c->busy = false;
+	if (flush_out(c) < 0) {
+		conn_close(c);
+		return;
+	}
+	/* More requests may already be buffered. */
+	process_input(c);
+	if (!c->closing)
+		update_events(c);
+}
+
+void conn_reply_error(struct conn *c, int result, uint32_t owner, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	sm_mb_str(&b, SM_T_MESSAGE, msg);
+	if (owner)
+		sm_mb_u32(&b, SM_T_OWNER_ID, owner);
+	sm_mb_u32(&b, SM_T_ERROR, (uint32_t)-result);
+	conn_reply(c, result, &b);
+}

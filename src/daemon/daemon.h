@@ -1,0 +1,309 @@
+/* sync_managerd: shared types of the daemon's modules (DESIGN §4).
+ *
+ * Threads and ownership:
+ * - The event loop thread owns every structure below.  Nothing else reads
+ *   or writes them.
+ * - Each lockspace has a renewal thread that only touches its own
+ *   sm_lockspace (joins, renews, leaves); the loop reads that object's
+ *   thread-safe accessors (info, remaining time, liveness).
+ * - Worker threads run disk jobs on private copies of their inputs and hand
+ *   results back through a queue; the loop applies them.
+ *
+ * Leases are per host: a resource this host holds is held once on disk, and
+ * the local lease table records which registered processes use it (several
+ * for shared mode, one for exclusive). */
+#ifndef SM_DAEMON_DAEMON_H
+#define SM_DAEMON_DAEMON_H
+
+#include "lease/delta.h"
+#include "lease/paxos.h"
+#include "proto/proto.h"
+#include "sync_manager/client.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SM_MAX_KILL_ARGS 8
+
+struct daemon;
+struct conn;
+struct proc;
+struct job;
+
+/* ---- configuration -------------------------------------------------------- */
+enum watchdog_kind { WD_AUTO, WD_DEVICE, WD_EMULATED, WD_NONE };
+
+struct daemon_config {
+	char run_dir[256];
+	char host_name[256];
+	uint64_t workers;
+	int watchdog;               /* enum watchdog_kind */
+	char watchdog_device[256];
+	uint64_t watchdog_timeout_ms; /* the device's fire time */
+	char admin_group[256];
+	uint64_t max_clients;
+	uint64_t max_leases;
+	struct { size_t count; char items[16][256]; } join; /* lockspaces to join at start */
+	bool auto_rejoin;           /* rejoin a lockspace after fencing it */
+	int log_level;
+	bool foreground;
+	bool check_only;
+};
+
+/* ---- lockspaces ----------------------------------------------------------- */
+enum ls_state { LS_JOINING, LS_JOINED, LS_FAILED, LS_LEAVING, LS_GONE };
+const char *ls_state_name(enum ls_state s);
+
+struct ls_entry {
+	struct daemon *d;
+	struct ls_entry *next;
+	int refs;                   /* jobs referring to it, plus the list */
+	char name[SM_NAME_FIELD];
+	char location[SM_LOCATION_MAX];
+	struct sm_lockspace *ls;
+	struct sm_timeouts to;
+	enum ls_state state;
+	int join_error;
+	uint64_t join_started_mono;
+	uint64_t last_warned_mono;
+	uint32_t want_host_id;
+	char want_host_name[SM_NAME_FIELD];
+	/* renewal thread: it sets the t_* fields, the loop polls them */
+	pthread_t thread;
+	bool thread_running;
+	volatile sig_atomic_t stop;  /* ask the thread to stop (leave when set to 2) */
+	atomic_int t_join_rc;
+	atomic_bool t_join_done;
+	atomic_bool t_exited;
+	pthread_mutex_t progress_mu;
+	char progress[200];          /* what a join is waiting for (guarded) */
+	uint64_t progress_left_ms;
+	uint64_t waiter_ids[16];     /* connections waiting for the join to finish */
+	int nwaiters;
+	atomic_uint attention_to;    /* host_id to raise attention for, 0 none */
+	atomic_bool attention_seen;  /* someone raised attention for us */
+	/* resume after a restart */
+	bool resume;
+	uint32_t resume_host_id;
+	uint64_t resume_generation;
+	uint8_t resume_instance[16];
+	uint64_t resume_last_renewal_boot;
+	/* fencing */
+	bool fencing;
+	uint64_t fence_started_mono;
+	bool sigkill_sent;
+};
+
+/* ---- the local lease table ------------------------------------------------- */
+struct holder {
+	struct proc *proc;
+	uint32_t mode;
+	struct holder *next;
+};
+
+struct lease {
+	struct lease *next;
+	struct ls_entry *ls;
+	struct sm_resource_ref ref; /* volumes are filled in by workers only */
+	char location[3][SM_LOCATION_MAX]; /* "" = the lockspace's volume */
+	int nlocations;
+	struct sm_lease held;       /* what this host holds on disk */
+	struct holder *holders;     /* local processes using it */
+	bool busy;                  /* a disk job is working on it */
+	int jobs;                   /* jobs (running or parked) that refer to it */
+	bool on_disk;               /* this host holds it on disk (held is valid) */
+	bool in_doubt;              /* an error left the disk state unknown */
+	uint64_t retry_at_mono;     /* in doubt: next attempt to settle it */
+	uint32_t release_requested_by; /* host that asked for it (request record) */
+};
+
+/* ---- processes and connections ------------------------------------------- */
+struct kill_action {
+	int signal;                 /* 0 = SIGTERM */
+	char path[256];             /* "" = send the signal */
+	char args[SM_MAX_KILL_ARGS][128];
+	int nargs;
+};
+
+enum proc_state { PROC_ALIVE, PROC_FENCING, PROC_DEAD };
+
+struct proc {
+	struct proc *next;
+	struct daemon *d;
+	pid_t pid;
+	uint64_t starttime;         /* /proc/PID/stat field 22: guards against pid reuse */
+	int pidfd;                  /* exit notification */
+	char name[SM_NAME_FIELD];
+	struct conn *reg;           /* registration connection (NULL after a restart) */
+	bool by_parent;             /* registered by its supervising parent */
+	bool restricted;
+	struct kill_action kill;
+	enum proc_state state;
+	bool exited;
+	uint64_t kill_started_mono;
+	bool kill_program_ran;
+	bool sigkilled;
+	int nleases;
+};
+
+struct conn {
+	struct conn *next;
+	struct daemon *d;
+	int fd;
+	pid_t peer_pid;
+	uid_t peer_uid;
+	gid_t peer_gid;
+	bool admin;
+	bool restricted;
+	struct proc *registered;    /* the process this connection registered */
+	uint8_t *in;
+	size_t in_len, in_cap;
+	uint8_t *out;
+	size_t out_len, out_off, out_cap;
+	bool busy;                  /* a request is being processed: read no further */
+	bool dispatching;           /* inside process_input (no re-entry) */
+	bool closing;
+	struct sm_msg_hdr req;      /* the request being processed */
+	uint64_t id;
+};
+
+/* ---- the daemon ----------------------------------------------------------- */
+struct daemon_metrics {
+	uint64_t acquires, acquire_failures, releases, kills_term, kills_kill, kill_programs;
+	uint64_t fencings, bad_messages, denied, clients_total;
+	uint64_t lat_buckets[12]; /* acquire latency histogram, see metrics.c */
+	uint64_t lat_count, lat_sum_us;
+};
+
+struct daemon {
+	struct daemon_config cfg;
+	int epfd;
+	int listen_fd;
+	int lock_fd;
+	int signal_fd;
+	int timer_fd;
+	int job_event_fd;
+	struct ls_entry *lockspaces;
+	struct proc *procs;
+	struct conn *conns;
+	struct conn *dead_conns;    /* closed, freed after the current epoll batch */
+	struct lease *leases;
+	int nconns, nprocs, nleases;
+	uint64_t next_conn_id;
+	bool quitting;
+	bool keep_on_exit;          /* restart: keep leases and watchdog */
+	uint64_t started_mono;
+	gid_t admin_gid;
+	bool have_admin_gid;
+	/* workers */
+	pthread_t *workers;
+	int nworkers;
+	pthread_mutex_t jq_mu;
+	pthread_cond_t jq_cv;
+	struct job *jq_head, *jq_tail;  /* to run */
+	struct job *done_head, *done_tail; /* finished, for the loop */
+	bool workers_stop;
+	/* waiting requests (resources busy) */
+	struct job *waiting;
+	/* watchdog */
+	int wd_kind;
+	int wd_fd;
+	uint64_t wd_last_pet_mono;
+	uint32_t wd_timeout_ms;
+	bool wd_armed;
+	bool wd_refused_logged;
+	struct daemon_metrics m;
+	bool state_dirty;
+};
+
+/* ---- module interfaces ----------------------------------------------------- */
+
+/* loop.c: epoll registration; the pointer is handed back on events. */
+enum ev_kind { EV_LISTEN = 1, EV_CONN, EV_SIGNAL, EV_TIMER, EV_JOBS, EV_PIDFD };
+struct ev_tag {
+	enum ev_kind kind;
+	void *ptr;
+};
+int ev_add(struct daemon *d, int fd, uint32_t events, struct ev_tag *tag);
+int ev_mod(struct daemon *d, int fd, uint32_t events, struct ev_tag *tag);
+void ev_del(struct daemon *d, int fd);
+
+/* conn.c */
+int conn_accept(struct daemon *d);
+void conn_on_event(struct conn *c, uint32_t events);
+/* Queue a reply to c's current request and resume reading requests. */
+void conn_reply(struct conn *c, int result, struct sm_msgbuf *payload);
+/* Reply with an error and a message (printf-style). */
+void conn_reply_error(struct conn *c, int result, uint32_t owner, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void conn_close(struct conn *c);
+void conn_free_dead(struct daemon *d);
+struct conn *conn_find(struct daemon *d, uint64_t id);
+
+/* cmds.c: request dispatch (called with c->req and the payload). */
+void cmds_dispatch(struct conn *c, const uint8_t *payload, size_t len);
+
+/* lockspaces.c */
+struct ls_entry *ls_find(struct daemon *d, const char *name);
+struct ls_entry *ls_find_location(struct daemon *d, const char *location);
+int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char *host_name,
+	    struct ls_entry **out);
+int ls_leave(struct daemon *d, struct ls_entry *e, bool force);
+void ls_put(struct ls_entry *e);
+void ls_tick(struct daemon *d);
+bool ls_fresh(struct ls_entry *e);
+void ls_stop_all(struct daemon *d, bool leave);
+void ls_get_me(struct ls_entry *e, struct sm_me *me);
+
+/* jobs.c */
+int jobs_start(struct daemon *d);
+void jobs_stop(struct daemon *d);
+void jobs_on_event(struct daemon *d);
+
+/* procs.c */
+struct proc *proc_find(struct daemon *d, pid_t pid);
+struct proc *proc_register(struct daemon *d, pid_t pid, const char *name, struct conn *reg, bool by_parent,
+			   int *err);
+void proc_conn_closed(struct proc *p);
+void proc_on_pidfd(struct proc *p);
+void proc_tick(struct daemon *d);
+void proc_forget(struct proc *p);
+uint64_t proc_starttime(pid_t pid);
+struct lease *lease_find(struct daemon *d, struct ls_entry *ls, const char *name);
+struct lease *lease_new(struct daemon *d, struct ls_entry *ls, const char *name);
+void lease_drop(struct daemon *d, struct lease *l);
+int lease_add_holder(struct lease *l, struct proc *p, uint32_t mode);
+struct holder *lease_holder(struct lease *l, struct proc *p);
+void lease_remove_holder(struct daemon *d, struct lease *l, struct proc *p, bool *was_last);
+/* Release every lease of p (after it exited, or on request). */
+void proc_release_all(struct daemon *d, struct proc *p);
+/* A lease may have lost its last holder: release, resolve or drop it. */
+void lease_settle(struct daemon *d, struct lease *l);
+/* Retry settling leases whose last attempt failed (called every tick). */
+void leases_tick(struct daemon *d);
+int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t generation,
+	      const uint8_t instance[16], uint64_t last_renewal_boot, bool failed, struct ls_entry **out);
+void fence_lockspace(struct daemon *d, struct ls_entry *e, const char *why);
+
+/* watchdog.c */
+int watchdog_open(struct daemon *d);
+void watchdog_tick(struct daemon *d);
+void watchdog_close(struct daemon *d, bool disarm);
+const char *watchdog_describe(struct daemon *d);
+
+/* state.c: persistence for restart without loss. */
+void state_save(struct daemon *d);
+int state_restore(struct daemon *d);
+void state_remove(struct daemon *d);
+
+/* metrics.c */
+void metrics_observe_acquire(struct daemon *d, uint64_t us);
+void metrics_render(struct daemon *d, struct sm_msgbuf *b);
+
+/* Helpers. */
+uint64_t mono_ms(void);
+#endif

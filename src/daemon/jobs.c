@@ -1,0 +1,573 @@
+/* The worker pool: runs disk jobs off the loop thread.  See jobs.h. */
+#include "jobs.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "lease/resource.h"
+#include "ondisk/index.h"
+#include "sync_manager/errors.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define MAX_VOLS 32
+#define CACHE_BUCKETS 4096
+
+struct area_cache_ent {
+	struct area_cache_ent *next;
+	char location[SM_LOCATION_MAX];
+	char name[SM_NAME_FIELD];
+	uint32_t area;
+};
+
+/* Per-worker state: volume handles (an sm_disk is single-threaded) and a
+ * name -> area cache (safe: a removed area is marked in its leader, and a
+ * reused one names another resource, so a stale entry fails and is refreshed). */
+struct worker {
+	struct daemon *d;
+	struct {
+		char location[SM_LOCATION_MAX];
+		struct sm_volume *vol;
+	} vols[MAX_VOLS];
+	int nvols;
+	struct area_cache_ent *cache[CACHE_BUCKETS];
+};
+
+struct job *job_new(enum job_kind kind, int nres)
+{
+	struct job *j = calloc(1, sizeof(*j) + (size_t)nres * sizeof(struct job_res));
+	if (j) {
+		j->kind = kind;
+		j->nres = nres;
+		j->submitted_mono = mono_ms();
+	}
+	return j;
+}
+
+void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	for (int i = 0; i < j->nres; i++)
+		if (j->res[i].ls)
+			ls_put(j->res[i].ls);
+	free(j);
+}
+
+/* ---- worker side ----------------------------------------------------------- */
+
+static struct sm_volume *get_volume(struct worker *w, const char *location, int *rc)
+{
+	for (int i = 0; i < w->nvols; i++)
+		if (strcmp(w->vols[i].location, location) == 0)
+			return w->vols[i].vol;
+	struct sm_volume *v = NULL;
+	*rc = sm_volume_open_spec(location, 0, &v);
+	if (*rc < 0)
+		return NULL;
+	if (w->nvols == MAX_VOLS) {
+		sm_volume_close(w->vols[0].vol);
+		memmove(&w->vols[0], &w->vols[1], sizeof(w->vols[0]) * (MAX_VOLS - 1));
+		w->nvols--;
+	}
+	snprintf(w->vols[w->nvols].location, SM_LOCATION_MAX, "%s", location);
+	w->vols[w->nvols++].vol = v;
+	return v;
+}
+
+static unsigned bucket(const char *loc, const char *name)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = loc; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h % CACHE_BUCKETS;
+}
+
+static struct area_cache_ent **cache_slot(struct worker *w, const char *loc, const char *name)
+{
+	struct area_cache_ent **pp = &w->cache[bucket(loc, name)];
+	while (*pp && (strcmp((*pp)->location, loc) || strcmp((*pp)->name, name)))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void cache_put(struct worker *w, const char *loc, const char *name, uint32_t area)
+{
+	struct area_cache_ent **pp = cache_slot(w, loc, name);
+	if (!*pp) {
+		*pp = calloc(1, sizeof(**pp));
+		if (!*pp)
+			return;
+		snprintf((*pp)->location, SM_LOCATION_MAX, "%s", loc);
+		snprintf((*pp)->name, SM_NAME_FIELD, "%s", name);
+	}
+	(*pp)->area = area;
+}
+
+static void cache_drop(struct worker *w, const char *loc, const char *name)
+{
+	struct area_cache_ent **pp = cache_slot(w, loc, name);
+	if (*pp) {
+		struct area_cache_ent *e = *pp;
+		*pp = e->next;
+		free(e);
+	}
+}
+
+static const char *res_location(const struct job_res *r, int i)
+{
+	return r->nlocations ? r->location[i] : r->ls->location;
+}
+
+/* Fill ref for r (looking names up in the index unless cached); with
+ * create, add a missing resource to its volume(s). */
+static int resolve(struct worker *w, struct job *j, struct job_res *r, bool create, struct sm_resource_ref *ref)
+{
+	memset(ref, 0, sizeof(*ref));
+	snprintf(ref->name, sizeof(ref->name), "%s", r->name);
+	ref->ndisks = r->nlocations ? r->nlocations : 1;
+	for (int i = 0; i < ref->ndisks; i++) {
+		const char *loc = res_location(r, i);
+		int rc = 0;
+		struct sm_volume *v = get_volume(w, loc, &rc);
+		if (!v) {
+			snprintf(j->message, sizeof(j->message), "cannot open volume %s: %s", loc, sm_strerror(rc));
+			return rc;
+		}
+		ref->disk[i].vol = v;
+		struct area_cache_ent **ce = cache_slot(w, loc, r->name);
+		if (*ce) {
+			ref->disk[i].area = (*ce)->area;
+			continue;
+		}
+		struct sm_resource_ref one;
+		rc = sm_resource_ref_init(&one, v, r->name);
+		if (rc == -SM_ENO_RESOURCE && create) {
+			struct sm_oracle live = sm_oracle_of(r->ls->ls);
+			uint32_t area;
+			rc = sm_resource_add(v, r->name, &r->me, &live, r->ls->to.io_ms * 4, &area);
+			if (rc == -SM_ERESOURCE_EXISTS) /* another host added it meanwhile */
+				rc = sm_resource_ref_init(&one, v, r->name);
+			else if (rc == 0)
+				one.disk[0].area = area;
+		}
+		if (rc < 0) {
+			if (rc == -SM_ENO_RESOURCE)
+				snprintf(j->message, sizeof(j->message),
+					 "no resource %s in %s (add it with 'sync_manager resource add')", r->name, loc);
+			else
+				snprintf(j->message, sizeof(j->message), "resource %s in %s: %s", r->name, loc,
+					 sm_strerror(rc));
+			return rc;
+		}
+		ref->disk[i].area = one.disk[0].area;
+		cache_put(w, loc, r->name, one.disk[0].area);
+	}
+	return 0;
+}
+
+static void forget_resource(struct worker *w, const struct job_res *r)
+{
+	for (int i = 0; i < (r->nlocations ? r->nlocations : 1); i++)
+		cache_drop(w, res_location(r, i), r->name);
+}
+
+static void describe_refusal(struct job *j, struct job_res *r, int rc, const struct sm_lease *l)
+{
+	char who[160] = "";
+	struct sm_host_status st;
+	if (l->owner_id && sm_lockspace_host_status(r->ls->ls, l->owner_id, &st) == 0 && st.record_status == 0 &&
+	    st.rec.host_name[0])
+		snprintf(who, sizeof(who), "host %u (%s, %s)", l->owner_id, st.rec.host_name, sm_liveness_name(st.state));
+	else
+		snprintf(who, sizeof(who), "host %u", l->owner_id);
+	j->owner = l->owner_id;
+	switch (rc) {
+	case -SM_EHELD:
+		snprintf(j->message, sizeof(j->message), "%s:%s is held by %s", r->ls->name, r->name, who);
+		break;
+	case -SM_ESHARED_HELD:
+		snprintf(j->message, sizeof(j->message), "%s:%s is held shared by %s", r->ls->name, r->name, who);
+		break;
+	case -SM_EUNKNOWN_HOST:
+		snprintf(j->message, sizeof(j->message),
+			 "%s:%s is held by %s, not yet observed long enough to know whether it is alive (at most H = "
+			 "%u s after this host joined)",
+			 r->ls->name, r->name, who, r->ls->to.host_dead_ms / 1000);
+		break;
+	case -SM_ELVER_MISMATCH:
+		snprintf(j->message, sizeof(j->message), "%s:%s is at lease version %llu, not %llu", r->ls->name, r->name,
+			 (unsigned long long)l->lver, (unsigned long long)r->version);
+		break;
+	default:
+		if (!j->message[0])
+			snprintf(j->message, sizeof(j->message), "%s:%s: %s%s", r->ls->name, r->name, sm_strerror(rc),
+				 l->in_doubt ? " (outcome in doubt; the daemon will settle it)" : "");
+	}
+}
+
+static int do_release(struct worker *w, struct job *j, struct job_res *r)
+{
+	struct sm_resource_ref ref;
+	int rc = resolve(w, j, r, false, &ref);
+	if (rc < 0)
+		return rc;
+	if (r->handoff_ok && r->held.mode == SM_MODE_EX) {
+		struct sm_lease_view v;
+		if (sm_paxos_inquire(&ref, &v) == 0 && v.request_status == 0 && v.request.kind == SM_REQ_HANDOFF &&
+		    v.request.lver == r->held.lver && v.request.requester_id != r->me.host_id) {
+			struct sm_oracle live = sm_oracle_of(r->ls->ls);
+			if (live.verdict(live.arg, v.request.requester_id, v.request.requester_generation) !=
+			    SM_OWNER_DEAD) {
+				rc = sm_paxos_handoff(&ref, &r->me, &r->held, v.request.requester_id,
+						      v.request.requester_generation, &r->out);
+				if (rc == 0) {
+					sm_info("%s:%s handed off to host %u at lver %llu", r->ls->name, r->name,
+						v.request.requester_id, (unsigned long long)r->out.lver);
+					return 0;
+				}
+				sm_warn("%s:%s: hand-off to host %u failed: %s; releasing", r->ls->name, r->name,
+					v.request.requester_id, sm_strerror(rc));
+			}
+		}
+	}
+	return sm_paxos_release(&ref, &r->me, &r->held);
+}
+
+static void exec_acquire(struct worker *w, struct job *j)
+{
+	int i;
+	for (i = 0; i < j->nres && j->rc == 0; i++) {
+		struct job_res *r = &j->res[i];
+		if (r->local_only)
+			continue;
+		struct sm_acquire_opts o = {.mode = r->mode, .at_version = r->at_version, .version = r->version,
+					    .live = sm_oracle_of(r->ls->ls)};
+		struct sm_resource_ref ref;
+		int rc = resolve(w, j, r, j->flags & SM_F_CREATE, &ref);
+		if (rc == 0) {
+			rc = sm_paxos_acquire(&ref, &r->me, &o, &r->out);
+			if (rc == -SM_ENO_RESOURCE || rc == -SM_EWRONG_RESOURCE) {
+				forget_resource(w, r); /* the cached area is stale */
+				j->message[0] = '\0';
+				rc = resolve(w, j, r, j->flags & SM_F_CREATE, &ref);
+				if (rc == 0)
+					rc = sm_paxos_acquire(&ref, &r->me, &o, &r->out);
+			}
+		}
+		r->rc = rc;
+		if (rc == 0) {
+			r->done_on_disk = true;
+			continue;
+		}
+		describe_refusal(j, r, rc, &r->out);
+		j->rc = rc;
+	}
+	if (j->rc == 0)
+		return;
+	/* all or nothing: give back what this job took */
+	for (int k = 0; k < j->nres; k++) {
+		struct job_res *r = &j->res[k];
+		if (!r->done_on_disk)
+			continue;
+		r->held = r->out;
+		int rc = do_release(w, j, r);
+		r->done_on_disk = rc < 0; /* still ours if the release failed */
+		if (rc < 0)
+			r->out.in_doubt = true;
+	}
+}
+
+static void exec_release(struct worker *w, struct job *j)
+{
+	for (int i = 0; i < j->nres; i++) {
+		struct job_res *r = &j->res[i];
+		if (r->local_only)
+			continue;
+		r->rc = do_release(w, j, r);
+		if (r->rc < 0 && j->rc == 0) {
+			j->rc = r->rc;
+			snprintf(j->message, sizeof(j->message), "releasing %s:%s failed: %s", r->ls->name, r->name,
+				 sm_strerror(r->rc));
+		}
+	}
+}
+
+static void exec_convert(struct worker *w, struct job *j)
+{
+	struct job_res *r = &j->res[0];
+	struct sm_resource_ref ref;
+	int rc = resolve(w, j, r, false, &ref);
+	r->out = r->held;
+	if (rc == 0) {
+		if (r->mode == SM_MODE_SH)
+			rc = sm_paxos_convert_to_shared(&ref, &r->me, &r->out);
+		else {
+			struct sm_oracle live = sm_oracle_of(r->ls->ls);
+			rc = sm_paxos_convert_to_exclusive(&ref, &r->me, &live, &r->out);
+		}
+	}
+	if (rc < 0)
+		describe_refusal(j, r, rc, &r->out);
+	r->rc = j->rc = rc;
+}
+
+static void exec_resource(struct worker *w, struct job *j, bool add)
+{
+	struct job_res *r = &j->res[0];
+	int rc = 0;
+	struct sm_volume *v = get_volume(w, r->ls->location, &rc);
+	if (v) {
+		struct sm_oracle live = sm_oracle_of(r->ls->ls);
+		uint32_t area;
+		rc = add ? sm_resource_add(v, r->name, &r->me, &live, r->ls->to.io_ms * 4, &area)
+			 : sm_resource_remove(v, r->name, &r->me, &live, r->ls->to.io_ms * 4);
+		forget_resource(w, r);
+	}
+	if (rc < 0)
+		snprintf(j->message, sizeof(j->message), "cannot %s %s:%s: %s", add ? "add" : "remove", r->ls->name,
+			 r->name, sm_strerror(rc));
+	j->rc = rc;
+}
+
+static void exec_request(struct worker *w, struct job *j)
+{
+	struct job_res *r = &j->res[0];
+	struct sm_resource_ref ref;
+	struct sm_lease_view v;
+	int rc = resolve(w, j, r, false, &ref);
+	if (rc == 0)
+		rc = sm_paxos_inquire(&ref, &v);
+	if (rc == 0)
+		rc = sm_paxos_request(&ref, &r->me, j->kind_arg, v.leader.lver);
+	if (rc == 0 && v.leader.owner_id && v.leader.owner_id != r->me.host_id)
+		atomic_store(&r->ls->attention_to, v.leader.owner_id);
+	r->out.lver = rc == 0 ? v.leader.lver : 0;
+	r->out.owner_id = rc == 0 ? v.leader.owner_id : 0;
+	if (rc < 0)
+		snprintf(j->message, sizeof(j->message), "request for %s:%s failed: %s", r->ls->name, r->name,
+			 sm_strerror(rc));
+	j->rc = rc;
+}
+
+/* Ask the owner to hand the lease over, then wait until the leader names us. */
+static void exec_receive(struct worker *w, struct job *j)
+{
+	struct job_res *r = &j->res[0];
+	struct sm_resource_ref ref;
+	struct sm_lease_view v;
+	int rc = resolve(w, j, r, false, &ref);
+	if (rc == 0)
+		rc = sm_paxos_inquire(&ref, &v);
+	if (rc < 0) {
+		j->rc = rc;
+		snprintf(j->message, sizeof(j->message), "%s:%s: %s", r->ls->name, r->name, sm_strerror(rc));
+		return;
+	}
+	uint64_t v0 = v.leader.lver;
+	if (v.leader.owner_id == 0 || v.leader.mode != SM_MODE_EX) {
+		j->rc = -SM_ENOT_OWNER;
+		snprintf(j->message, sizeof(j->message), "%s:%s is not held by anyone: nothing to receive", r->ls->name,
+			 r->name);
+		return;
+	}
+	if ((rc = sm_paxos_request(&ref, &r->me, SM_REQ_HANDOFF, v0)) < 0) {
+		j->rc = rc;
+		return;
+	}
+	atomic_store(&r->ls->attention_to, v.leader.owner_id);
+	uint64_t end = sm_now_mono_ms() + j->wait_ms;
+	for (;;) {
+		sm_sleep_ms(SM_MIN(250u, r->ls->to.renew_ms));
+		if ((rc = sm_paxos_inquire(&ref, &v)) < 0)
+			continue; /* keep trying until the deadline */
+		const struct sm_leader *l = &v.leader;
+		if (l->owner_id == r->me.host_id && l->owner_generation == r->me.generation && l->lver == v0 + 1) {
+			r->out = (struct sm_lease){.lver = l->lver, .mode = SM_MODE_EX, .owner_id = l->owner_id};
+			j->rc = 0;
+			return;
+		}
+		if (l->lver != v0 || l->owner_id == 0) {
+			j->rc = -SM_ELVER_MISMATCH;
+			snprintf(j->message, sizeof(j->message),
+				 "%s:%s was %s (now lver %llu, owner host %u) instead of handed to us", r->ls->name, r->name,
+				 l->owner_id ? "taken by another host" : "released", (unsigned long long)l->lver,
+				 l->owner_id);
+			return;
+		}
+		if (sm_now_mono_ms() >= end) {
+			j->rc = -ETIMEDOUT;
+			snprintf(j->message, sizeof(j->message), "%s:%s: its owner did not hand it over in time", r->ls->name,
+				 r->name);
+			return;
+		}
+	}
+}
+
+static void exec_resolve(struct worker *w, struct job *j)
+{
+	struct job_res *r = &j->res[0];
+	struct sm_resource_ref ref;
+	int rc = resolve(w, j, r, false, &ref);
+	if (rc == 0) {
+		struct sm_oracle live = sm_oracle_of(r->ls->ls);
+		rc = sm_paxos_resolve(&ref, &r->me, &live);
+	}
+	j->rc = r->rc = rc;
+}
+
+/* After a restart: is each lease still ours on disk? */
+static void exec_verify(struct worker *w, struct job *j)
+{
+	for (int i = 0; i < j->nres; i++) {
+		struct job_res *r = &j->res[i];
+		struct sm_resource_ref ref;
+		struct sm_lease_view v;
+		int rc = resolve(w, j, r, false, &ref);
+		if (rc == 0)
+			rc = sm_paxos_inquire(&ref, &v);
+		if (rc == 0) {
+			bool ok;
+			if (r->held.mode == SM_MODE_EX)
+				ok = v.leader.owner_id == r->me.host_id && v.leader.owner_generation == r->me.generation &&
+				     v.leader.lver == r->held.lver;
+			else {
+				ok = false;
+				for (uint32_t k = 0; k < v.shared_count && k < 64; k++)
+					if (v.shared_host[k] == r->me.host_id && v.shared_gen[k] == r->me.generation)
+						ok = true;
+			}
+			rc = ok ? 0 : -SM_ENOT_OWNER;
+		}
+		r->rc = rc;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct daemon *d = w->d;
+	for (;;) {
+		pthread_mutex_lock(&d->jq_mu);
+		while (!d->jq_head && !d->workers_stop)
+			pthread_cond_wait(&d->jq_cv, &d->jq_mu);
+		if (!d->jq_head) {
+			pthread_mutex_unlock(&d->jq_mu);
+			break;
+		}
+		struct job *j = d->jq_head;
+		d->jq_head = j->next;
+		if (!d->jq_head)
+			d->jq_tail = NULL;
+		pthread_mutex_unlock(&d->jq_mu);
+
+		switch (j->kind) {
+		case JOB_ACQUIRE: exec_acquire(w, j); break;
+		case JOB_RELEASE: exec_release(w, j); break;
+		case JOB_CONVERT: exec_convert(w, j); break;
+		case JOB_RESOURCE_ADD: exec_resource(w, j, true); break;
+		case JOB_RESOURCE_RM: exec_resource(w, j, false); break;
+		case JOB_REQUEST: exec_request(w, j); break;
+		case JOB_RESOLVE: exec_resolve(w, j); break;
+		case JOB_RECEIVE: exec_receive(w, j); break;
+		case JOB_VERIFY: exec_verify(w, j); break;
+		}
+
+		pthread_mutex_lock(&d->jq_mu);
+		j->next = NULL;
+		if (d->done_tail)
+			d->done_tail->next = j;
+		else
+			d->done_head = j;
+		d->done_tail = j;
+		pthread_mutex_unlock(&d->jq_mu);
+		uint64_t one = 1;
+		if (write(d->job_event_fd, &one, sizeof(one)) < 0)
+			sm_warn("cannot signal job completion: %s", strerror(errno));
+	}
+	for (int i = 0; i < w->nvols; i++)
+		sm_volume_close(w->vols[i].vol);
+	for (int b = 0; b < CACHE_BUCKETS; b++)
+		while (w->cache[b]) {
+			struct area_cache_ent *e = w->cache[b];
+			w->cache[b] = e->next;
+			free(e);
+		}
+	free(w);
+	return NULL;
+}
+
+int jobs_start(struct daemon *d)
+{
+	pthread_mutex_init(&d->jq_mu, NULL);
+	pthread_cond_init(&d->jq_cv, NULL);
+	d->job_event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (d->job_event_fd < 0)
+		return -errno;
+	d->nworkers = (int)d->cfg.workers;
+	d->workers = calloc((size_t)d->nworkers, sizeof(pthread_t));
+	if (!d->workers)
+		return -ENOMEM;
+	for (int i = 0; i < d->nworkers; i++) {
+		struct worker *w = calloc(1, sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		w->d = d;
+		if (pthread_create(&d->workers[i], NULL, worker_main, w) != 0) {
+			free(w);
+			return -EAGAIN;
+		}
+	}
+	return 0;
+}
+
+void jobs_submit(struct daemon *d, struct job *j)
+{
+	pthread_mutex_lock(&d->jq_mu);
+	j->next = NULL;
+	if (d->jq_tail)
+		d->jq_tail->next = j;
+	else
+		d->jq_head = j;
+	d->jq_tail = j;
+	pthread_cond_signal(&d->jq_cv);
+	pthread_mutex_unlock(&d->jq_mu);
+}
+
+void jobs_on_event(struct daemon *d)
+{
+	uint64_t n;
+	if (read(d->job_event_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	for (;;) {
+		pthread_mutex_lock(&d->jq_mu);
+		struct job *j = d->done_head;
+		if (j) {
+			d->done_head = j->next;
+			if (!d->done_head)
+				d->done_tail = NULL;
+		}
+		pthread_mutex_unlock(&d->jq_mu);
+		if (!j)
+			break;
+		leaseops_complete(d, j);
+	}
+}
+
+void jobs_stop(struct daemon *d)
+{
+	pthread_mutex_lock(&d->jq_mu);
+	d->workers_stop = true;
+	pthread_cond_broadcast(&d->jq_cv);
+	pthread_mutex_unlock(&d->jq_mu);
+	for (int i = 0; i < d->nworkers; i++)
+		pthread_join(d->workers[i], NULL);
+	jobs_on_event(d); /* apply what finished */
+}

@@ -1,0 +1,70 @@
+/* Disk jobs: built by the loop, run by worker threads, applied by the loop.
+ *
+ * A job carries copies of everything a worker needs.  The loop-side
+ * pointers (lease, proc) are only dereferenced by the loop, after the job
+ * comes back; the lockspace entry is reference-counted and its sm_lockspace
+ * is thread-safe for the calls workers make (identity, liveness). */
+#ifndef SM_DAEMON_JOBS_H
+#define SM_DAEMON_JOBS_H
+
+#include "daemon.h"
+
+enum job_kind {
+	JOB_ACQUIRE,
+	JOB_RELEASE,
+	JOB_CONVERT,
+	JOB_RESOURCE_ADD,
+	JOB_RESOURCE_RM,
+	JOB_REQUEST,
+	JOB_RESOLVE,
+	JOB_RECEIVE,
+	JOB_VERIFY,
+};
+
+struct job_res {
+	struct lease *lease;     /* loop side */
+	struct ls_entry *ls;
+	char name[SM_NAME_FIELD];
+	char location[3][SM_LOCATION_MAX];
+	int nlocations;
+	uint32_t mode;
+	bool at_version;
+	uint64_t version;
+	bool local_only;         /* no disk work: this host already holds it */
+	bool handoff_ok;         /* release: hand off if a hand-off was requested */
+	struct sm_me me;         /* this host in r's lockspace, when the job starts */
+	struct sm_lease held;    /* release/convert input */
+	struct sm_lease out;     /* result */
+	int rc;
+	bool done_on_disk;       /* acquire: it is held on disk now */
+};
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	uint64_t conn_id;        /* connection to reply to (0: none) */
+	struct proc *proc;       /* loop side: the process the job is for */
+	pid_t pid;
+	uint64_t proc_start;
+	uint32_t flags;          /* SM_F_* of the request */
+	uint32_t kind_arg;       /* request kind, convert mode */
+	uint32_t wait_ms;
+	uint64_t submitted_mono;
+	int rc;
+	char message[256];
+	uint32_t owner;
+	int nres;
+	struct job_res res[];
+};
+
+struct job *job_new(enum job_kind kind, int nres);
+void job_free(struct job *j);
+/* Queue for a worker (the loop has marked its leases busy). */
+void jobs_submit(struct daemon *d, struct job *j);
+
+/* leaseops.c: loop side */
+/* Submit now, or park until its leases are no longer busy. */
+void leaseops_schedule(struct daemon *d, struct job *j);
+void leaseops_complete(struct daemon *d, struct job *j);
+
+#endif

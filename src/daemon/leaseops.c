@@ -1,0 +1,504 @@
+/* Loop side of lease jobs: deciding what a job must do against the local
+ * lease table when it can start, and applying its results.
+ *
+ * Rules enforced here, before any disk I/O:
+ * - at most one disk job per lease at a time (two ballots of one host on
+ *   one dblock would break Disk Paxos): others park until it is free;
+ * - a lease this host holds is shared by local processes only in shared
+ *   mode; any exclusive conflict is refused with the local holder named
+ *   (Disk Paxos would see "owner = this host" and grant it again);
+ * - a lease goes back to disk (release) only when its last holder is gone. */
+#include "jobs.h"
+
+#include "common/log.h"
+#include "sync_manager/errors.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum start_result { START_NOW, START_WAIT, START_DONE };
+
+static void lease_bind(struct job_res *r, struct lease *l)
+{
+	r->lease = l;
+	l->jobs++;
+}
+
+static void lease_unbind(struct daemon *d, struct job_res *r)
+{
+	struct lease *l = r->lease;
+	if (!l)
+		return;
+	r->lease = NULL;
+	l->jobs--;
+	lease_settle(d, l);
+}
+
+/* Unbind every lease of j, reply if it has a connection, free it. */
+static void finish(struct daemon *d, struct job *j, struct sm_msgbuf *reply)
+{
+	struct conn *c = j->conn_id ? conn_find(d, j->conn_id) : NULL;
+	if (c) {
+		if (j->rc < 0)
+			conn_reply_error(c, j->rc, j->owner, "%s", j->message[0] ? j->message : sm_strerror(j->rc));
+		else
+			conn_reply(c, 0, reply);
+	} else if (reply) {
+		sm_mb_free(reply);
+	}
+	for (int i = 0; i < j->nres; i++)
+		lease_unbind(d, &j->res[i]);
+	job_free(j);
+}
+
+static struct proc *job_proc(struct daemon *d, struct job *j)
+{
+	struct proc *p = j->pid ? proc_find(d, j->pid) : NULL;
+	if (p && (p->starttime != j->proc_start || p->state != PROC_ALIVE))
+		return NULL;
+	return p;
+}
+
+static const char *proc_label(struct proc *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "process %d%s%s%s", (int)p->pid, p->name[0] ? " (" : "", p->name, p->name[0] ? ")" : "");
+	return buf;
+}
+
+static enum start_result start_acquire(struct daemon *d, struct job *j)
+{
+	struct proc *p = job_proc(d, j);
+	if (!p) {
+		j->rc = -SM_ENOT_REGISTERED;
+		snprintf(j->message, sizeof(j->message), "process %d is not registered (or has exited)", (int)j->pid);
+		return START_DONE;
+	}
+	for (int i = 0; i < j->nres; i++) {
+		struct job_res *r = &j->res[i];
+		if (!ls_fresh(r->ls)) {
+			j->rc = -SM_ENOT_JOINED;
+			snprintf(j->message, sizeof(j->message), "lockspace %s is %s on this host", r->ls->name,
+				 r->ls->state == LS_JOINED ? "failing (renewals late)" : ls_state_name(r->ls->state));
+			return START_DONE;
+		}
+		struct lease *l = lease_find(d, r->ls, r->name);
+		if (l && (l->busy || l->in_doubt))
+			return START_WAIT;
+	}
+	for (int i = 0; i < j->nres; i++) {
+		struct job_res *r = &j->res[i];
+		struct lease *l = lease_find(d, r->ls, r->name);
+		r->local_only = false;
+		if (l && l->holders) {
+			char who[96];
+			if (lease_holder(l, p)) {
+				j->rc = -SM_EBUSY;
+				snprintf(j->message, sizeof(j->message), "%s already holds %s:%s",
+					 proc_label(p, who, sizeof(who)), r->ls->name, r->name);
+				return START_DONE;
+			}
+			if (r->mode == SM_MODE_EX || l->holders->mode == SM_MODE_EX) {
+				struct sm_me me;
+				ls_get_me(r->ls, &me);
+				j->rc = r->mode == SM_MODE_EX && l->holders->mode == SM_MODE_SH ? -SM_ESHARED_HELD : -SM_EHELD;
+				j->owner = me.host_id;
+				snprintf(j->message, sizeof(j->message), "%s:%s is held by this host (host %u) for %s",
+					 r->ls->name, r->name, me.host_id, proc_label(l->holders->proc, who, sizeof(who)));
+				return START_DONE;
+			}
+			r->local_only = true; /* shared, and this host holds it shared already */
+		}
+		if (j->nres > 1)
+			for (int k = 0; k < i; k++)
+				if (j->res[k].ls == r->ls && strcmp(j->res[k].name, r->name) == 0) {
+					j->rc = -SM_EBAD_ARGUMENT;
+					snprintf(j->message, sizeof(j->message), "%s named twice", r->name);
+					return START_DONE;
+				}
+	}
+	if ((uint64_t)d->nleases + (uint64_t)j->nres > d->cfg.max_leases) {
+		j->rc = -SM_ETOO_BIG;
+		snprintf(j->message, sizeof(j->message), "this host holds the maximum of %llu leases",
+			 (unsigned long long)d->cfg.max_leases);
+		return START_DONE;
+	}
+	for (int i = 0; i < j->nres; i++) {
+		struct job_res *r = &j->res[i];
+		struct lease *l = lease_find(d, r->ls, r->name);
+		if (!l && !(l = lease_new(d, r->ls, r->name))) {
+			j->rc = -ENOMEM;
+			return START_DONE;
+		}
+		l->nlocations = r->nlocations;
+		for (int k = 0; k < r->nlocations; k++)
+			snprintf(l->location[k], SM_LOCATION_MAX, "%s", r->location[k]);
+		lease_bind(r, l);
+		if (!r->local_only)
+			l->busy = true;
+	}
+	for (int i = 0; i < j->nres; i++)
+		ls_get_me(j->res[i].ls, &j->res[i].me);
+	return START_NOW;
+}
+
+static enum start_result start_simple(struct daemon *d, struct job *j)
+{
+	/* release, convert, resolve, receive, request, resource add/rm: one
+	 * disk job per lease at a time */
+	for (int i = 0; i < j->nres; i++) {
+		struct lease *l = j->res[i].lease ? j->res[i].lease : lease_find(d, j->res[i].ls, j->res[i].name);
+		if (l && l->busy)
+			return START_WAIT;
+	}
+	for (int i = 0; i < j->nres; i++) {
+		struct job_res *r = &j->res[i];
+		struct lease *l = r->lease;
+		if (j->kind == JOB_RELEASE) {
+			/* It may have gained a holder or been settled while parked. */
+			r->local_only = !l || l->holders || !l->on_disk;
+			if (l && !r->local_only) {
+				r->held = l->held;
+				r->nlocations = l->nlocations;
+				memcpy(r->location, l->location, sizeof(r->location));
+			}
+		}
+		if (j->kind == JOB_RESOURCE_RM) {
+			struct lease *held = lease_find(d, r->ls, r->name);
+			if (held && (held->holders || held->on_disk)) {
+				j->rc = -SM_EHELD;
+				snprintf(j->message, sizeof(j->message), "%s:%s is held on this host; release it first",
+					 r->ls->name, r->name);
+				return START_DONE;
+			}
+		}
+		if (l && !r->local_only)
+			l->busy = true;
+	}
+	/* A release or resolve acts for the generation that holds the lease; the
+	 * lockspace is unchanged while the lease exists (fencing drops it). */
+	for (int i = 0; i < j->nres; i++)
+		ls_get_me(j->res[i].ls, &j->res[i].me);
+	return START_NOW;
+}
+
+static void park(struct daemon *d, struct job *j)
+{
+	j->next = NULL;
+	struct job **pp = &d->waiting;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = j;
+}
+
+static bool all_local(const struct job *j)
+{
+	for (int i = 0; i < j->nres; i++)
+		if (!j->res[i].local_only)
+			return false;
+	return true;
+}
+
+/* Decide and submit; returns false if the job had to park. */
+static bool try_start(struct daemon *d, struct job *j)
+{
+	enum start_result s = j->kind == JOB_ACQUIRE ? start_acquire(d, j) : start_simple(d, j);
+	if (s == START_WAIT)
+		return false;
+	if (s == START_DONE) {
+		if (j->kind == JOB_ACQUIRE)
+			d->m.acquire_failures++;
+		finish(d, j, NULL);
+		return true;
+	}
+	if ((j->kind == JOB_ACQUIRE || j->kind == JOB_RELEASE) && all_local(j)) {
+		leaseops_complete(d, j); /* nothing to do on disk */
+		return true;
+	}
+	jobs_submit(d, j);
+	return true;
+}
+
+void leaseops_schedule(struct daemon *d, struct job *j)
+{
+	if (!try_start(d, j))
+		park(d, j);
+}
+
+static void retry_parked(struct daemon *d)
+{
+	struct job *list = d->waiting;
+	d->waiting = NULL;
+	while (list) {
+		struct job *j = list;
+		list = j->next;
+		if (!try_start(d, j))
+			park(d, j);
+	}
+}
+
+/* ---- applying results ----------------------------------------------------- */
+
+static void put_lease_reply(struct sm_msgbuf *b, const struct job_res *r, const struct sm_lease *l)
+{
+	size_t g = sm_mb_begin(b, SM_T_RESOURCE);
+	sm_mb_str(b, SM_T_LOCKSPACE, r->ls->name);
+	sm_mb_str(b, SM_T_NAME, r->name);
+	sm_mb_u64(b, SM_T_LVER, l->lver);
+	sm_mb_u32(b, SM_T_MODE, l->mode);
+	sm_mb_end(b, g);
+}
+
+static void complete_acquire(struct daemon *d, struct job *j)
+{
+	struct proc *p = job_proc(d, j);
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	bool ok = j->rc == 0;
+	if (ok && (!p || !ls_fresh(j->res[0].ls))) {
+		j->rc = p ? -SM_ENOT_JOINED : -SM_ENOT_REGISTERED;
+		snprintf(j->message, sizeof(j->message), "%s", p ? "the lockspace failed during the acquire"
+							  : "the process exited during the acquire");
+		ok = false;
+	}
+	for (int i = 0; i < j->nres; i++) {
+		struct job_res *r = &j->res[i];
+		struct lease *l = r->lease;
+		if (!r->local_only)
+			l->busy = false;
+		if (r->done_on_disk) {
+			l->on_disk = true;
+			l->held = r->out;
+		}
+		if (r->out.in_doubt && !r->done_on_disk)
+			l->in_doubt = true;
+		if (ok) {
+			lease_add_holder(l, p, r->mode);
+			put_lease_reply(&b, r, r->local_only ? &l->held : &r->out);
+			if (r->out.took_over_from)
+				sm_warn("%s:%s taken over from dead host %u (lver %llu) for process %d", r->ls->name, r->name,
+					r->out.took_over_from, (unsigned long long)r->out.lver, (int)j->pid);
+		}
+	}
+	uint64_t us = (mono_ms() - j->submitted_mono) * 1000;
+	if (ok) {
+		d->m.acquires++;
+		metrics_observe_acquire(d, us);
+	} else {
+		d->m.acquire_failures++;
+	}
+	finish(d, j, &b);
+}
+
+static void complete_release(struct daemon *d, struct job *j)
+{
+	for (int i = 0; i < j->nres; i++) {
+		struct job_res *r = &j->res[i];
+		struct lease *l = r->lease;
+		if (!l || r->local_only)
+			continue;
+		l->busy = false;
+		if (r->rc == 0) {
+			l->on_disk = false;
+			d->m.releases++;
+		} else if (r->rc == -SM_ENOT_OWNER) {
+			sm_error("%s:%s was no longer ours when released (taken over by another host)", r->ls->name, r->name);
+			l->on_disk = false;
+		} else {
+			l->in_doubt = true; /* resolve it once storage answers */
+			l->on_disk = false;
+			l->retry_at_mono = mono_ms() + r->ls->to.renew_ms;
+		}
+	}
+	finish(d, j, NULL);
+}
+
+static void complete_convert(struct daemon *d, struct job *j)
+{
+	struct job_res *r = &j->res[0];
+	struct lease *l = r->lease;
+	l->busy = false;
+	if (j->rc == 0) {
+		l->held = r->out;
+		struct proc *p = job_proc(d, j);
+		struct holder *h = p ? lease_holder(l, p) : NULL;
+		if (h)
+			h->mode = r->out.mode;
+		d->state_dirty = true;
+	} else if (r->out.in_doubt) {
+		l->in_doubt = true;
+	}
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	if (j->rc == 0)
+		put_lease_reply(&b, r, &l->held);
+	finish(d, j, &b);
+}
+
+static void complete_receive(struct daemon *d, struct job *j)
+{
+	struct job_res *r = &j->res[0];
+	struct lease *l = r->lease;
+	struct proc *p = job_proc(d, j);
+	l->busy = false;
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	if (j->rc == 0) {
+		l->on_disk = true;
+		l->held = r->out;
+		if (p) {
+			lease_add_holder(l, p, SM_MODE_EX);
+			put_lease_reply(&b, r, &r->out);
+		} else {
+			j->rc = -SM_ENOT_REGISTERED;
+			snprintf(j->message, sizeof(j->message), "the process exited while receiving the lease");
+		}
+	}
+	finish(d, j, &b);
+}
+
+static void complete_verify(struct daemon *d, struct job *j)
+{
+	for (int i = 0; i < j->nres; i++) {
+		struct job_res *r = &j->res[i];
+		struct lease *l = r->lease;
+		l->busy = false;
+		if (r->rc == 0)
+			continue;
+		/* Not ours on disk any more (or unreadable): its holders must not
+		 * keep running as if they had it. */
+		sm_error("%s:%s: after the restart the lease is %s: fencing its holders", r->ls->name, r->name,
+			 r->rc == -SM_ENOT_OWNER ? "no longer ours" : sm_strerror(r->rc));
+		fence_lockspace(d, r->ls, "a lease was lost across the daemon restart");
+	}
+	finish(d, j, NULL);
+}
+
+void leaseops_complete(struct daemon *d, struct job *j)
+{
+	for (int i = 0; i < j->nres; i++)
+		if (j->res[i].lease && (j->kind == JOB_RESOLVE))
+			j->res[i].lease->busy = false;
+	switch (j->kind) {
+	case JOB_ACQUIRE: complete_acquire(d, j); break;
+	case JOB_RELEASE: complete_release(d, j); break;
+	case JOB_CONVERT: complete_convert(d, j); break;
+	case JOB_RECEIVE: complete_receive(d, j); break;
+	case JOB_VERIFY: complete_verify(d, j); break;
+	case JOB_RESOLVE:
+		if (j->rc == 0) {
+			j->res[0].lease->in_doubt = false;
+		} else {
+			j->res[0].lease->retry_at_mono = mono_ms() + j->res[0].ls->to.renew_ms;
+			sm_warn("%s:%s: still in doubt: %s (retrying later)", j->res[0].ls->name, j->res[0].name,
+				sm_strerror(j->rc));
+		}
+		finish(d, j, NULL);
+		break;
+	case JOB_REQUEST: {
+		struct sm_msgbuf b;
+		sm_mb_init(&b);
+		sm_mb_u64(&b, SM_T_LVER, j->res[0].out.lver);
+		sm_mb_u32(&b, SM_T_OWNER_ID, j->res[0].out.owner_id);
+		finish(d, j, &b);
+		break;
+	}
+	default: finish(d, j, NULL); break;
+	}
+	retry_parked(d);
+}
+
+/* ---- settling leases ------------------------------------------------------- */
+
+static struct job *single_job(enum job_kind kind, struct lease *l)
+{
+	struct job *j = job_new(kind, 1);
+	if (!j)
+		return NULL;
+	struct job_res *r = &j->res[0];
+	r->ls = l->ls;
+	l->ls->refs++;
+	snprintf(r->name, sizeof(r->name), "%s", l->ref.name);
+	r->nlocations = l->nlocations;
+	memcpy(r->location, l->location, sizeof(r->location));
+	r->held = l->held;
+	lease_bind(r, l);
+	return j;
+}
+
+void lease_settle(struct daemon *d, struct lease *l)
+{
+	if (l->busy || l->jobs || l->holders)
+		return;
+	if (!ls_fresh(l->ls) && l->ls->state != LS_JOINING) {
+		/* The lockspace failed: nothing can be written on its behalf; the
+		 * lease expires with our delta lease and others take it over. */
+		lease_drop(d, l);
+		return;
+	}
+	if (l->in_doubt && mono_ms() < l->retry_at_mono)
+		return; /* leases_tick tries again later */
+	if (l->in_doubt || l->on_disk) {
+		struct job *j = single_job(l->in_doubt ? JOB_RESOLVE : JOB_RELEASE, l);
+		if (!j)
+			return;
+		leaseops_schedule(d, j);
+		return;
+	}
+	lease_drop(d, l);
+}
+
+void leases_tick(struct daemon *d)
+{
+	uint64_t now = mono_ms();
+	int n = 0;
+	for (struct lease *l = d->leases; l; l = l->next)
+		if (l->in_doubt && !l->busy && !l->jobs && !l->holders && now >= l->retry_at_mono)
+			n++;
+	if (!n)
+		return;
+	struct lease **due = calloc((size_t)n, sizeof(*due));
+	if (!due)
+		return;
+	n = 0;
+	for (struct lease *l = d->leases; l; l = l->next)
+		if (l->in_doubt && !l->busy && !l->jobs && !l->holders && now >= l->retry_at_mono)
+			due[n++] = l;
+	for (int i = 0; i < n; i++)
+		for (struct lease *l = d->leases; l; l = l->next)
+			if (l == due[i]) {
+				lease_settle(d, l);
+				break;
+			}
+	free(due);
+}
+
+void proc_release_all(struct daemon *d, struct proc *p)
+{
+	/* Two passes: settling can complete parked jobs, which may drop other
+	 * leases, so never settle while walking the list. */
+	int n = 0;
+	for (struct lease *l = d->leases; l; l = l->next)
+		if (lease_holder(l, p))
+			n++;
+	if (!n)
+		return;
+	struct lease **last = calloc((size_t)n, sizeof(*last));
+	int nlast = 0;
+	for (struct lease *l = d->leases; l; l = l->next) {
+		if (!lease_holder(l, p))
+			continue;
+		bool was_last;
+		lease_remove_holder(d, l, p, &was_last);
+		if (was_last && last)
+			last[nlast++] = l;
+	}
+	for (int i = 0; i < nlast; i++)
+		for (struct lease *l = d->leases; l; l = l->next)
+			if (l == last[i]) {
+				lease_settle(d, l);
+				break;
+			}
+	free(last);
+}

@@ -1,0 +1,432 @@
+/* Lockspaces of this host: joining, the renewal thread, expiry and fencing.
+ *
+ * The renewal thread owns the sm_lockspace's disk I/O: it opens or resumes
+ * the membership, then renews every R (retrying sooner after a failure),
+ * raises attention marks on request, and leaves when asked.  The loop polls
+ * it every tick: a lockspace whose last good renewal started more than F
+ * ago, or whose record was taken, is fenced. */
+#include "daemon.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "sync_manager/errors.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *ls_state_name(enum ls_state s)
+{
+	static const char *const n[] = {"joining", "joined", "failed", "leaving", "gone"};
+	return (unsigned)s < SM_ARRAY_SIZE(n) ? n[s] : "?";
+}
+
+/* "PATH[:OFFSET]" with PATH made absolute and symlinks resolved, so the same
+ * volume is recognized however it is named. */
+static int canonical_location(const char *spec, char *out, size_t len)
+{
+	char *path = NULL;
+	uint64_t off = 0;
+	int rc = sm_disk_parse_location(spec, &path, &off);
+	if (rc < 0)
+		return rc;
+	char real[PATH_MAX];
+	if (!realpath(path, real)) {
+		rc = -errno;
+		free(path);
+		return rc;
+	}
+	free(path);
+	if ((size_t)snprintf(out, len, "%s:%llu", real, (unsigned long long)off) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+struct ls_entry *ls_find(struct daemon *d, const char *name)
+{
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
+		if (e->state != LS_GONE && e->name[0] && strcmp(e->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+struct ls_entry *ls_find_location(struct daemon *d, const char *location)
+{
+	char canon[SM_LOCATION_MAX];
+	if (canonical_location(location, canon, sizeof(canon)) < 0)
+		return NULL;
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
+		if (e->state != LS_GONE && strcmp(e->location, canon) == 0)
+			return e;
+	return NULL;
+}
+
+void ls_put(struct ls_entry *e)
+{
+	if (--e->refs > 0)
+		return;
+	sm_lockspace_free(e->ls);
+	pthread_mutex_destroy(&e->progress_mu);
+	free(e);
+}
+
+void ls_get_me(struct ls_entry *e, struct sm_me *me)
+{
+	if (e->ls)
+		sm_lockspace_me(e->ls, &me->host_id, &me->generation, NULL);
+	else
+		*me = (struct sm_me){0, 0};
+}
+
+bool ls_fresh(struct ls_entry *e)
+{
+	if (e->state != LS_JOINED || !e->ls)
+		return false;
+	struct sm_lockspace_info info;
+	sm_lockspace_info(e->ls, &info);
+	return info.joined && !info.lost && sm_lockspace_remaining_ms(e->ls) > 0;
+}
+
+static void on_progress(void *arg, const char *what, uint64_t remaining_ms)
+{
+	struct ls_entry *e = arg;
+	pthread_mutex_lock(&e->progress_mu);
+	snprintf(e->progress, sizeof(e->progress), "%s", what);
+	e->progress_left_ms = remaining_ms;
+	pthread_mutex_unlock(&e->progress_mu);
+}
+
+static void sleep_until(struct ls_entry *e, uint64_t when)
+{
+	for (;;) {
+		uint64_t now = sm_now_mono_ms();
+		if (e->stop || now >= when)
+			return;
+		sm_sleep_ms(SM_MIN(when - now, (uint64_t)50));
+	}
+}
+
+static void *ls_thread(void *arg)
+{
+	struct ls_entry *e = arg;
+	int rc;
+	if (e->resume)
+		rc = sm_lockspace_resume(e->ls, e->resume_host_id, e->resume_generation, e->resume_instance,
+					 e->resume_last_renewal_boot);
+	else {
+		struct sm_join_opts o = {.host_id = e->want_host_id,
+					 .host_name = e->want_host_name[0] ? e->want_host_name : NULL,
+					 .progress = on_progress,
+					 .progress_arg = e,
+					 .cancel = &e->stop};
+		rc = sm_lockspace_join(e->ls, &o);
+	}
+	atomic_store(&e->t_join_rc, rc);
+	atomic_store(&e->t_join_done, true);
+	if (rc < 0) {
+		atomic_store(&e->t_exited, true);
+		return NULL;
+	}
+	uint64_t next = sm_now_mono_ms() + e->to.renew_ms;
+	while (!e->stop) {
+		sleep_until(e, next);
+		if (e->stop)
+			break;
+		uint32_t attn = atomic_exchange(&e->attention_to, 0);
+		uint64_t start = sm_now_mono_ms();
+		rc = attn ? sm_lockspace_attention(e->ls, attn) : sm_lockspace_renew(e->ls);
+		if (rc == -SM_ELOCKSPACE_LOST)
+			break;
+		uint32_t ids[8];
+		if (sm_lockspace_take_attention(e->ls, ids, 8) > 0)
+			atomic_store(&e->attention_seen, true);
+		/* After a failure try again soon: every attempt before F counts. */
+		next = rc == 0 ? start + e->to.renew_ms : sm_now_mono_ms() + SM_MIN(1000u, e->to.renew_ms / 2);
+	}
+	if (e->stop == 2) {
+		rc = sm_lockspace_leave(e->ls);
+		if (rc < 0)
+			sm_warn("lockspace %s: leaving failed: %s (others will see it dead after H)", e->name,
+				sm_strerror(rc));
+	}
+	atomic_store(&e->t_exited, true);
+	return NULL;
+}
+
+static int start_thread(struct ls_entry *e)
+{
+	atomic_store(&e->t_join_done, false);
+	atomic_store(&e->t_exited, false);
+	e->stop = 0;
+	if (pthread_create(&e->thread, NULL, ls_thread, e) != 0)
+		return -EAGAIN;
+	e->thread_running = true;
+	return 0;
+}
+
+static struct ls_entry *new_entry(struct daemon *d, const char *canon)
+{
+	struct ls_entry *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->d = d;
+	e->refs = 1;
+	pthread_mutex_init(&e->progress_mu, NULL);
+	snprintf(e->location, sizeof(e->location), "%s", canon);
+	e->state = LS_JOINING;
+	e->join_started_mono = mono_ms();
+	return e;
+}
+
+/* Open the volume (reads its header): done here, synchronously, because it
+ * is one small read and gives us the lockspace name to check for
+ * duplicates.  All further I/O happens in the renewal thread. */
+static int open_entry(struct daemon *d, struct ls_entry *e)
+{
+	int rc = sm_lockspace_open_spec(e->location, &e->ls);
+	if (rc < 0)
+		return rc;
+	const struct sm_volume_header *h = sm_lockspace_header(e->ls);
+	snprintf(e->name, sizeof(e->name), "%s", h->lockspace);
+	sm_timeouts_derive(h->io_timeout_ms, h->watchdog_timeout_ms, &e->to);
+	for (struct ls_entry *o = d->lockspaces; o; o = o->next)
+		if (o != e && o->state != LS_GONE && strcmp(o->name, e->name) == 0) {
+			sm_error("lockspace %s is already joined from %s", e->name, o->location);
+			return -SM_EBUSY;
+		}
+	if (d->wd_kind != WD_NONE && h->watchdog_timeout_ms < d->wd_timeout_ms) {
+		sm_error("lockspace %s was formatted for a %u ms watchdog, but this host's watchdog fires only after "
+			 "%u ms: joining would let other hosts take over too early",
+			 e->name, h->watchdog_timeout_ms, d->wd_timeout_ms);
+		return -SM_ECONFIG;
+	}
+	return 0;
+}
+
+int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char *host_name, struct ls_entry **out)
+{
+	*out = NULL;
+	char canon[SM_LOCATION_MAX];
+	int rc = canonical_location(location, canon, sizeof(canon));
+	if (rc < 0)
+		return rc;
+	struct ls_entry *e = ls_find_location(d, location);
+	if (e) {
+		*out = e;
+		return e->state == LS_JOINED ? 0 : 1; /* already there, or on its way */
+	}
+	e = new_entry(d, canon);
+	if (!e)
+		return -ENOMEM;
+	e->want_host_id = host_id;
+	const char *hn = host_name && *host_name ? host_name : d->cfg.host_name;
+	snprintf(e->want_host_name, sizeof(e->want_host_name), "%s", hn);
+	if ((rc = open_entry(d, e)) < 0 || (rc = start_thread(e)) < 0) {
+		ls_put(e);
+		return rc;
+	}
+	e->next = d->lockspaces;
+	d->lockspaces = e;
+	sm_info("joining lockspace %s on %s%s", e->name, e->location, host_id ? "" : " (host_id by name)");
+	*out = e;
+	return 1;
+}
+
+/* Resume a lockspace the previous daemon had joined (state.c).  If F has
+ * passed since that daemon's last good renewal started (or it was already
+ * failing), other hosts may own our leases by now: do not renew, fence. */
+int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t generation,
+	      const uint8_t instance[16], uint64_t last_renewal_boot, bool failed, struct ls_entry **out)
+{
+	struct ls_entry *e = new_entry(d, location);
+	if (!e)
+		return -ENOMEM;
+	e->resume = true;
+	e->resume_host_id = host_id;
+	e->resume_generation = generation;
+	memcpy(e->resume_instance, instance, 16);
+	e->resume_last_renewal_boot = last_renewal_boot;
+	int rc = open_entry(d, e);
+	if (rc < 0) {
+		ls_put(e);
+		return rc;
+	}
+	uint64_t now = sm_now_boot_ms();
+	bool expired = failed || !last_renewal_boot || last_renewal_boot > now ||
+		       now - last_renewal_boot >= e->to.fail_ms;
+	if (expired) {
+		sm_error("lockspace %s: %s; not resuming it", e->name,
+			 failed ? "it was failing when the previous daemon stopped"
+				: "no renewal for F while no daemon ran");
+		e->state = LS_FAILED;
+		atomic_store(&e->t_join_done, true);
+		atomic_store(&e->t_exited, true);
+		/* keep the membership object so a leave can be written later */
+		sm_lockspace_adopt(e->ls, host_id, generation);
+	} else if ((rc = start_thread(e)) < 0) {
+		ls_put(e);
+		return rc;
+	}
+	e->next = d->lockspaces;
+	d->lockspaces = e;
+	*out = e;
+	return 0;
+}
+
+int ls_leave(struct daemon *d, struct ls_entry *e, bool force)
+{
+	int held = 0;
+	for (struct lease *l = d->leases; l; l = l->next)
+		if (l->ls == e)
+			held++;
+	if (held && !force)
+		return -SM_EBUSY;
+	if (held)
+		fence_lockspace(d, e, "left by force with leases held");
+	e->state = LS_LEAVING;
+	e->stop = 2;
+	d->state_dirty = true;
+	return 0;
+}
+
+static void reply_waiters(struct daemon *d, struct ls_entry *e, int rc)
+{
+	for (int i = 0; i < e->nwaiters; i++) {
+		struct conn *c = conn_find(d, e->waiter_ids[i]);
+		if (!c)
+			continue;
+		if (rc == 0) {
+			struct sm_msgbuf b;
+			sm_mb_init(&b);
+			sm_mb_str(&b, SM_T_LOCKSPACE, e->name);
+			conn_reply(c, 0, &b);
+		} else {
+			conn_reply_error(c, rc, 0, "cannot join lockspace %s: %s", e->name, sm_strerror(rc));
+		}
+	}
+	e->nwaiters = 0;
+}
+
+static void unlink_entry(struct daemon *d, struct ls_entry *e)
+{
+	for (struct ls_entry **pp = &d->lockspaces; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	e->state = LS_GONE;
+	ls_put(e);
+}
+
+static void reap_thread(struct ls_entry *e)
+{
+	if (e->thread_running && atomic_load(&e->t_exited)) {
+		pthread_join(e->thread, NULL);
+		e->thread_running = false;
+	}
+}
+
+static void rejoin(struct daemon *d, struct ls_entry *old)
+{
+	struct ls_entry *e;
+	char loc[SM_LOCATION_MAX];
+	snprintf(loc, sizeof(loc), "%s", old->location);
+	uint32_t id = 0;
+	uint64_t gen = 0;
+	sm_lockspace_me(old->ls, &id, &gen, NULL);
+	unlink_entry(d, old);
+	int rc = ls_join(d, loc, id, NULL, &e);
+	if (rc < 0)
+		sm_error("cannot rejoin lockspace at %s: %s", loc, sm_strerror(rc));
+	else
+		sm_warn("rejoining lockspace %s as host_id %u (waits H for our old record to expire)", e->name, id);
+}
+
+void ls_tick(struct daemon *d)
+{
+	uint64_t now = mono_ms();
+	for (struct ls_entry *e = d->lockspaces, *next; e; e = next) {
+		next = e->next;
+		reap_thread(e);
+		switch (e->state) {
+		case LS_JOINING:
+			if (!atomic_load(&e->t_join_done))
+				break;
+			if (atomic_load(&e->t_join_rc) == 0) {
+				struct sm_lockspace_info info;
+				sm_lockspace_info(e->ls, &info);
+				e->state = LS_JOINED;
+				d->state_dirty = true;
+				sm_info("lockspace %s joined as host_id %u generation %llu", e->name, info.host_id,
+					(unsigned long long)info.generation);
+				reply_waiters(d, e, 0);
+			} else {
+				e->join_error = atomic_load(&e->t_join_rc);
+				sm_error("lockspace %s: join failed: %s", e->name, sm_strerror(e->join_error));
+				reply_waiters(d, e, e->join_error);
+				if (!e->thread_running)
+					unlink_entry(d, e);
+			}
+			break;
+		case LS_JOINED: {
+			struct sm_lockspace_info info;
+			sm_lockspace_info(e->ls, &info);
+			int64_t rem = sm_lockspace_remaining_ms(e->ls);
+			if (info.lost)
+				fence_lockspace(d, e, "another host took our host_id");
+			else if (rem <= 0)
+				fence_lockspace(d, e, "no successful renewal for F");
+			else if (rem < (int64_t)(e->to.fail_ms - 2 * e->to.renew_ms) && now - e->last_warned_mono > 5000) {
+				e->last_warned_mono = now;
+				sm_warn("lockspace %s: renewals failing, leases expire in %lld ms", e->name, (long long)rem);
+			}
+			break;
+		}
+		case LS_FAILED: {
+			bool any = false;
+			for (struct lease *l = d->leases; l; l = l->next)
+				if (l->ls == e)
+					any = true;
+			if (any)
+				break;
+			if (e->fencing) {
+				e->fencing = false;
+				sm_warn("lockspace %s: fencing complete, no process holds its leases", e->name);
+				struct sm_lockspace_info info;
+				sm_lockspace_info(e->ls, &info);
+				e->stop = info.lost ? 1 : 2; /* leaving tells others our leases are dead */
+			}
+			if (!atomic_load(&e->t_exited) || e->thread_running)
+				break;
+			if (d->cfg.auto_rejoin && !d->quitting)
+				rejoin(d, e);
+			else
+				unlink_entry(d, e);
+			d->state_dirty = true;
+			break;
+		}
+		case LS_LEAVING:
+			if (!e->thread_running && atomic_load(&e->t_exited)) {
+				sm_info("left lockspace %s", e->name);
+				unlink_entry(d, e);
+				d->state_dirty = true;
+			}
+			break;
+		case LS_GONE: break;
+		}
+	}
+}
+
+void ls_stop_all(struct daemon *d, bool leave)
+{
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
+		e->stop = leave ? 2 : 1;
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
+		if (e->thread_running) {
+			pthread_join(e->thread, NULL);
+			e->thread_running = false;
+		}
+}

@@ -1,0 +1,402 @@
+/* sync_managerd: the per-host lease daemon.  Startup, configuration, the
+ * event loop and shutdown.  See daemon.h for how state is owned. */
+#include "daemon.h"
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "disk/fault.h"
+#include "sync_manager/errors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG "/etc/sync_manager/sync_managerd.conf"
+#define TICK_MS 100
+
+static const char *const watchdog_kinds[] = {"auto", "device", "emulated", "none", NULL};
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+
+static const struct sm_config_key config_keys[] = {
+	{"host_name", SM_CFG_STRING, 0, SM_NAME_MAX, NULL, offsetof(struct daemon_config, host_name),
+	 "stable name of this host in lockspaces (default: /etc/machine-id)"},
+	{"workers", SM_CFG_UINT, 1, 64, NULL, offsetof(struct daemon_config, workers),
+	 "threads doing lease I/O in parallel"},
+	{"watchdog", SM_CFG_ENUM, 0, 0, watchdog_kinds, offsetof(struct daemon_config, watchdog),
+	 "auto: /dev/watchdog if present, else an emulated host's, else none"},
+	{"watchdog_device", SM_CFG_STRING, 0, 255, NULL, offsetof(struct daemon_config, watchdog_device),
+	 "watchdog device path"},
+	{"watchdog_timeout", SM_CFG_SECONDS, 1000, 600000, NULL, offsetof(struct daemon_config, watchdog_timeout_ms),
+	 "time the watchdog takes to reset the host after the last pet"},
+	{"admin_group", SM_CFG_STRING, 0, 255, NULL, offsetof(struct daemon_config, admin_group),
+	 "group whose members may act for any process (socket is group-accessible)"},
+	{"max_clients", SM_CFG_UINT, 1, 100000, NULL, offsetof(struct daemon_config, max_clients),
+	 "most registered processes at once"},
+	{"max_leases", SM_CFG_UINT, 1, 1000000, NULL, offsetof(struct daemon_config, max_leases),
+	 "most leases held at once"},
+	{"join", SM_CFG_STRING_LIST, 0, 255, NULL, offsetof(struct daemon_config, join),
+	 "lease volumes (PATH[:OFFSET]) whose lockspaces are joined at start"},
+	{"auto_rejoin", SM_CFG_BOOL, 0, 0, NULL, offsetof(struct daemon_config, auto_rejoin),
+	 "rejoin a lockspace after its leases were fenced"},
+	{"log_level", SM_CFG_ENUM, 0, 0, log_levels, offsetof(struct daemon_config, log_level),
+	 "error, warn, info or debug"},
+};
+
+uint64_t mono_ms(void)
+{
+	return sm_now_mono_ms();
+}
+
+/* ---- epoll helpers --------------------------------------------------------- */
+
+int ev_add(struct daemon *d, int fd, uint32_t events, struct ev_tag *tag)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = tag};
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int ev_mod(struct daemon *d, int fd, uint32_t events, struct ev_tag *tag)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = tag};
+	return epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void ev_del(struct daemon *d, int fd)
+{
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* ---- startup --------------------------------------------------------------- */
+
+static void config_defaults(struct daemon_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	const char *rd = getenv(SM_RUN_DIR_ENV);
+	snprintf(c->run_dir, sizeof(c->run_dir), "%s", rd && *rd ? rd : SM_RUN_DIR_DEFAULT);
+	c->workers = 4;
+	c->watchdog = WD_AUTO;
+	snprintf(c->watchdog_device, sizeof(c->watchdog_device), "/dev/watchdog");
+	c->watchdog_timeout_ms = 60000;
+	c->max_clients = 20000;
+	c->max_leases = 100000;
+	c->auto_rejoin = true;
+	c->log_level = SM_LOG_INFO;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sync_managerd [-D] [-c CONFIG] [--check-config] [-l LEVEL]\n\n"
+		   "  -D, --foreground      stay in the foreground, log to stderr\n"
+		   "  -c, --config FILE     configuration (default %s)\n"
+		   "      --check-config    validate the configuration, print it, and exit\n"
+		   "  -l, --log-level L     error, warn, info or debug\n"
+		   "Run directory: $%s or %s.\n",
+		DEFAULT_CONFIG, SM_RUN_DIR_ENV, SM_RUN_DIR_DEFAULT);
+}
+
+static int load_config(struct daemon_config *c, const char *path, bool explicit_path)
+{
+	struct sm_config_error err;
+	int rc = sm_config_load(config_keys, SM_ARRAY_SIZE(config_keys), c, path, &err);
+	if (rc == 1 && explicit_path) {
+		fprintf(stderr, "sync_managerd: %s: no such file\n", path);
+		return -ENOENT;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "sync_managerd: %s:%u: %s\n", err.file, err.line, err.message);
+		return rc;
+	}
+	return 0;
+}
+
+static int make_run_dir(struct daemon *d)
+{
+	if (mkdir(d->cfg.run_dir, 0775) < 0 && errno != EEXIST) {
+		sm_error("cannot create run directory %s: %s", d->cfg.run_dir, strerror(errno));
+		return -errno;
+	}
+	char lock[512];
+	snprintf(lock, sizeof(lock), "%s/sync_managerd.pid", d->cfg.run_dir);
+	d->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (d->lock_fd < 0) {
+		sm_error("cannot open %s: %s", lock, strerror(errno));
+		return -errno;
+	}
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "?";
+		ssize_t n = pread(d->lock_fd, pid, sizeof(pid) - 1, 0);
+		if (n > 0)
+			pid[strcspn(pid, "\n")] = '\0';
+		sm_error("another sync_managerd (pid %s) already runs with run directory %s", pid, d->cfg.run_dir);
+		return -SM_EBUSY;
+	}
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(d->lock_fd, 0) < 0 || pwrite(d->lock_fd, buf, (size_t)n, 0) != n)
+		sm_warn("cannot write %s", lock);
+	return 0;
+}
+
+static struct ev_tag listen_tag = {EV_LISTEN, NULL}, signal_tag = {EV_SIGNAL, NULL}, timer_tag = {EV_TIMER, NULL},
+		     jobs_tag = {EV_JOBS, NULL};
+
+static int open_socket(struct daemon *d)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", d->cfg.run_dir, SM_SOCKET_NAME) >=
+	    sizeof(sa.sun_path)) {
+		sm_error("run directory path too long for a socket");
+		return -ENAMETOOLONG;
+	}
+	unlink(sa.sun_path); /* we hold the lock: any socket there is stale */
+	d->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (d->listen_fd < 0)
+		return -errno;
+	mode_t old = umask(0117); /* socket mode 0660 */
+	int rc = bind(d->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || listen(d->listen_fd, 512) < 0) {
+		sm_error("cannot listen on %s: %s", sa.sun_path, strerror(errno));
+		return -errno;
+	}
+	if (d->have_admin_gid && chown(sa.sun_path, 0, d->admin_gid) < 0)
+		sm_warn("cannot give %s to group %s: %s", sa.sun_path, d->cfg.admin_group, strerror(errno));
+	return ev_add(d, d->listen_fd, EPOLLIN, &listen_tag);
+}
+
+static int open_loop_fds(struct daemon *d)
+{
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->epfd < 0 || d->signal_fd < 0 || d->timer_fd < 0)
+		return -errno;
+	struct itimerspec its = {.it_interval = {0, TICK_MS * 1000000L}, .it_value = {0, TICK_MS * 1000000L}};
+	timerfd_settime(d->timer_fd, 0, &its, NULL);
+	int rc = ev_add(d, d->signal_fd, EPOLLIN, &signal_tag);
+	if (rc == 0)
+		rc = ev_add(d, d->timer_fd, EPOLLIN, &timer_tag);
+	return rc;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+	while (read(d->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			/* A service stop or restart: processes that hold leases keep
+			 * them (the next daemon resumes them); otherwise leave. */
+			sm_info("signal %d: shutting down", si.ssi_signo);
+			d->quitting = true;
+			d->keep_on_exit = d->nleases > 0;
+			break;
+		case SIGHUP: sm_info("SIGHUP: nothing to reload"); break;
+		case SIGCHLD: break; /* kill programs are reaped in proc_tick */
+		}
+	}
+}
+
+static void on_tick(struct daemon *d)
+{
+	uint64_t n;
+	while (read(d->timer_fd, &n, sizeof(n)) == sizeof(n))
+		;
+	ls_tick(d);
+	proc_tick(d);
+	leases_tick(d);
+	watchdog_tick(d);
+	if (d->state_dirty)
+		state_save(d);
+}
+
+static void run_loop(struct daemon *d)
+{
+	struct epoll_event evs[64];
+	while (!d->quitting) {
+		int n = epoll_wait(d->epfd, evs, 64, TICK_MS * 2);
+		if (n < 0 && errno != EINTR) {
+			sm_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct ev_tag *t = evs[i].data.ptr;
+			switch (t->kind) {
+			case EV_LISTEN: conn_accept(d); break;
+			case EV_CONN: conn_on_event(t->ptr, evs[i].events); break;
+			case EV_SIGNAL: on_signal(d); break;
+			case EV_TIMER: on_tick(d); break;
+			case EV_JOBS: jobs_on_event(d); break;
+			case EV_PIDFD: proc_on_pidfd(t->ptr); break;
+			}
+		}
+		conn_free_dead(d);
+	}
+}
+
+static void shutdown_daemon(struct daemon *d)
+{
+	if (d->keep_on_exit) {
+		/* Restart: persist everything, keep the watchdog armed, leave
+		 * nothing.  The next daemon must resume within F. */
+		state_save(d);
+		sm_warn("exiting with %d lease(s) held by %d process(es): they keep running; restart sync_managerd "
+			"soon, or their leases expire and %s",
+			d->nleases, d->nprocs,
+			d->wd_kind == WD_NONE ? "nothing fences them (no watchdog!)" : "the watchdog resets this host");
+		ls_stop_all(d, false);
+		jobs_stop(d);
+		watchdog_close(d, false);
+	} else {
+		ls_stop_all(d, true);
+		jobs_stop(d);
+		state_remove(d);
+		watchdog_close(d, true);
+	}
+	char sock[512];
+	snprintf(sock, sizeof(sock), "%s/%s", d->cfg.run_dir, SM_SOCKET_NAME);
+	unlink(sock);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {{"foreground", no_argument, NULL, 'D'},
+					   {"config", required_argument, NULL, 'c'},
+					   {"check-config", no_argument, NULL, 'C'},
+					   {"log-level", required_argument, NULL, 'l'},
+					   {"help", no_argument, NULL, 'h'},
+					   {"version", no_argument, NULL, 'V'},
+					   {0}};
+	static struct daemon dm;
+	struct daemon *d = &dm;
+	config_defaults(&d->cfg);
+	const char *config = DEFAULT_CONFIG, *level_override = NULL;
+	bool explicit_config = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "Dc:l:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'D': d->cfg.foreground = true; break;
+		case 'c': config = optarg; explicit_config = true; break;
+		case 'C': d->cfg.check_only = true; break;
+		case 'l': level_override = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("sync_managerd %s\n", SM_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (getenv("SYNC_MANAGERD_CONFIG") && !explicit_config)
+		config = getenv("SYNC_MANAGERD_CONFIG");
+	if (load_config(&d->cfg, config, explicit_config) < 0)
+		return 2;
+	if (level_override) {
+		int l = sm_log_parse_level(level_override);
+		if (l < 0) {
+			fprintf(stderr, "sync_managerd: unknown log level '%s'\n", level_override);
+			return 2;
+		}
+		d->cfg.log_level = l;
+	}
+	if (d->cfg.check_only) {
+		printf("# %s: valid\n", config);
+		sm_config_print(stdout, config_keys, SM_ARRAY_SIZE(config_keys), &d->cfg);
+		return 0;
+	}
+	sm_log_set_level((enum sm_log_level)d->cfg.log_level);
+	if (d->cfg.foreground)
+		sm_log_set_prefix("sync_managerd");
+	else
+		sm_log_use_syslog("sync_managerd");
+	if (d->cfg.admin_group[0]) {
+		struct group *g = getgrnam(d->cfg.admin_group);
+		if (!g) {
+			sm_error("admin_group '%s' does not exist", d->cfg.admin_group);
+			return 2;
+		}
+		d->admin_gid = g->gr_gid;
+		d->have_admin_gid = true;
+	}
+	if (sm_fault_from_env())
+		sm_warn("storage faults are being injected (test mode)");
+	raise_fd_limit();
+	d->started_mono = mono_ms();
+	d->listen_fd = d->lock_fd = d->wd_fd = -1;
+	if (make_run_dir(d) < 0 || open_loop_fds(d) < 0)
+		return 1;
+	if (!d->cfg.foreground && daemon(0, 0) < 0) {
+		sm_error("cannot daemonize: %s", strerror(errno));
+		return 1;
+	}
+	if (!d->cfg.foreground) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+		if (ftruncate(d->lock_fd, 0) < 0 || pwrite(d->lock_fd, buf, (size_t)n, 0) != n)
+			sm_warn("cannot update the pid file");
+	}
+	if (jobs_start(d) < 0 || ev_add(d, d->job_event_fd, EPOLLIN, &jobs_tag) < 0)
+		return 1;
+	if (watchdog_open(d) < 0)
+		return 1;
+	int rc = state_restore(d); /* before the first tick: it may arm the watchdog */
+	if (rc < 0)
+		sm_error("could not restore the previous daemon's state: %s", sm_strerror(rc));
+	for (size_t i = 0; i < d->cfg.join.count; i++) {
+		struct ls_entry *e;
+		if (!ls_find_location(d, d->cfg.join.items[i]))
+			ls_join(d, d->cfg.join.items[i], 0, NULL, &e);
+	}
+	if (open_socket(d) < 0)
+		return 1;
+	sm_info("sync_managerd %s ready: run directory %s, watchdog %s, %d workers", SM_VERSION, d->cfg.run_dir,
+		watchdog_describe(d), d->nworkers);
+	if (getenv("NOTIFY_SOCKET")) {
+		/* systemd Type=notify: tell it we are ready. */
+		const char *ns = getenv("NOTIFY_SOCKET");
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ns);
+		if (sa.sun_path[0] == '@')
+			sa.sun_path[0] = '\0';
+		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0) {
+			sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa, sizeof(sa));
+			close(fd);
+		}
+	}
+	run_loop(d);
+	shutdown_daemon(d);
+	sm_info("sync_managerd stopped");
+	return 0;
+}

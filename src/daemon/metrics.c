@@ -1,0 +1,141 @@
+/* Prometheus text exposition of the daemon's counters and gauges
+ * (docs/metrics.md lists every name). */
+#include "daemon.h"
+
+#include "common/clock.h"
+#include "common/util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Acquire latency histogram bucket bounds, in microseconds. */
+static const uint64_t lat_bounds_us[] = {500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000};
+#define NBOUNDS (sizeof(lat_bounds_us) / sizeof(lat_bounds_us[0]))
+
+void metrics_observe_acquire(struct daemon *d, uint64_t us)
+{
+	size_t i = 0;
+	while (i < NBOUNDS && us > lat_bounds_us[i])
+		i++;
+	d->m.lat_buckets[i]++;
+	d->m.lat_count++;
+	d->m.lat_sum_us += us;
+}
+
+struct text {
+	char *buf;
+	size_t len, cap;
+};
+
+static void add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = t->cap * 2 + (size_t)n;
+		char *b = realloc(t->buf, cap);
+		if (!b)
+			return;
+		t->buf = b;
+		t->cap = cap;
+	}
+}
+
+static void counter(struct text *t, const char *name, const char *help, uint64_t v)
+{
+	add(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, (unsigned long long)v);
+}
+
+static void gauge(struct text *t, const char *name, const char *help, double v)
+{
+	add(t, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v);
+}
+
+void metrics_render(struct daemon *d, struct sm_msgbuf *b)
+{
+	struct text t = {.cap = 8192};
+	t.buf = malloc(t.cap);
+	if (!t.buf)
+		return;
+	t.buf[0] = '\0';
+	const struct daemon_metrics *m = &d->m;
+	gauge(&t, "sync_manager_up", "1 while sync_managerd runs", 1);
+	gauge(&t, "sync_manager_uptime_seconds", "seconds since sync_managerd started",
+	      (double)(mono_ms() - d->started_mono) / 1000.0);
+	gauge(&t, "sync_manager_clients", "registered processes", d->nprocs);
+	gauge(&t, "sync_manager_connections", "open client connections", d->nconns);
+	gauge(&t, "sync_manager_leases_held", "leases held by processes on this host", d->nleases);
+	counter(&t, "sync_manager_acquires_total", "successful acquire requests", m->acquires);
+	counter(&t, "sync_manager_acquire_failures_total", "refused or failed acquire requests", m->acquire_failures);
+	counter(&t, "sync_manager_releases_total", "leases released on disk", m->releases);
+	counter(&t, "sync_manager_fencings_total", "lockspaces fenced (leases could no longer be kept)", m->fencings);
+	counter(&t, "sync_manager_kills_total", "SIGTERM (or configured signal) sent to lease holders", m->kills_term);
+	counter(&t, "sync_manager_sigkills_total", "SIGKILL sent to lease holders after the grace time", m->kills_kill);
+	counter(&t, "sync_manager_kill_programs_total", "kill programs run for lease holders", m->kill_programs);
+	counter(&t, "sync_manager_bad_messages_total", "malformed client messages", m->bad_messages);
+	counter(&t, "sync_manager_denied_total", "requests refused for lack of permission", m->denied);
+
+	add(&t, "# HELP sync_manager_acquire_latency_seconds acquire request latency\n"
+		"# TYPE sync_manager_acquire_latency_seconds histogram\n");
+	uint64_t cum = 0;
+	for (size_t i = 0; i < NBOUNDS; i++) {
+		cum += m->lat_buckets[i];
+		add(&t, "sync_manager_acquire_latency_seconds_bucket{le=\"%g\"} %llu\n", lat_bounds_us[i] / 1e6,
+		    (unsigned long long)cum);
+	}
+	add(&t, "sync_manager_acquire_latency_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)m->lat_count);
+	add(&t, "sync_manager_acquire_latency_seconds_sum %g\nsync_manager_acquire_latency_seconds_count %llu\n",
+	    m->lat_sum_us / 1e6, (unsigned long long)m->lat_count);
+
+	add(&t, "# HELP sync_manager_watchdog_armed 1 while a watchdog is armed and petted by this daemon\n"
+		"# TYPE sync_manager_watchdog_armed gauge\nsync_manager_watchdog_armed %d\n",
+	    d->wd_armed ? 1 : 0);
+	add(&t, "# HELP sync_manager_watchdog_last_pet_age_seconds seconds since the watchdog was last petted\n"
+		"# TYPE sync_manager_watchdog_last_pet_age_seconds gauge\nsync_manager_watchdog_last_pet_age_seconds %g\n",
+	    d->wd_armed ? (double)(mono_ms() - d->wd_last_pet_mono) / 1000.0 : 0.0);
+
+	static const char *const ls_metrics[][2] = {
+		{"sync_manager_lockspace_joined", "1 when this host holds a host_id in the lockspace"},
+		{"sync_manager_lockspace_renewals_total", "successful delta-lease renewals"},
+		{"sync_manager_lockspace_renewal_failures_total", "failed delta-lease renewals"},
+		{"sync_manager_lockspace_last_renewal_age_seconds", "seconds since the last good renewal started"},
+		{"sync_manager_lockspace_lease_expiry_seconds", "seconds until leases expire without a renewal (F)"},
+		{"sync_manager_lockspace_last_renewal_duration_seconds", "how long the last renewal took"},
+	};
+	for (size_t k = 0; k < SM_ARRAY_SIZE(ls_metrics); k++) {
+		bool is_counter = strstr(ls_metrics[k][0], "_total") != NULL;
+		add(&t, "# HELP %s %s\n# TYPE %s %s\n", ls_metrics[k][0], ls_metrics[k][1], ls_metrics[k][0],
+		    is_counter ? "counter" : "gauge");
+		for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
+			if (!e->ls || e->state == LS_GONE)
+				continue;
+			struct sm_lockspace_info info;
+			sm_lockspace_info(e->ls, &info);
+			struct sm_renewal_record last = {0};
+			sm_lockspace_renewal_history(e->ls, &last, 1);
+			double v = 0;
+			switch (k) {
+			case 0: v = info.joined && e->state == LS_JOINED; break;
+			case 1: v = (double)info.renewals; break;
+			case 2: v = (double)info.renewal_failures; break;
+			case 3: v = info.last_renewal_mono_ms ? (sm_now_mono_ms() - info.last_renewal_mono_ms) / 1000.0 : 0; break;
+			case 4: v = info.joined ? sm_lockspace_remaining_ms(e->ls) / 1000.0 : 0; break;
+			case 5: v = last.duration_ms / 1000.0; break;
+			}
+			add(&t, "%s{lockspace=\"%s\"} %g\n", ls_metrics[k][0], e->name, v);
+		}
+	}
+	sm_mb_bytes(b, SM_T_TEXT, t.buf, t.len);
+	free(t.buf);
+}

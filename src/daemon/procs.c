@@ -1,0 +1,385 @@
+/* Registered processes, the local lease table, and fencing.
+ *
+ * A process's leases are released when it is gone:
+ *  - registered on its own connection: when that connection closes;
+ *  - registered by its supervising parent (`sync_manager run`): when the
+ *    parent's connection is closed and the process has exited;
+ *  - restored after a daemon restart (no connection): when it exits.
+ * Fencing (lockspace expired or lost): run the kill program or send
+ * SIGTERM at once, SIGKILL after the grace time G, until no process holds
+ * a lease of that lockspace any more. */
+#include "daemon.h"
+
+#include "common/log.h"
+#include "sync_manager/errors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* pidfd tags live with the proc. */
+struct proc_box {
+	struct proc p;
+	struct ev_tag tag;
+};
+
+uint64_t proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may contain spaces and ')': skip to the last ')' */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p += 2; /* field 3 (state) */
+	for (int field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return p ? strtoull(p, NULL, 10) : 0;
+}
+
+struct proc *proc_find(struct daemon *d, pid_t pid)
+{
+	for (struct proc *p = d->procs; p; p = p->next)
+		if (p->pid == pid && p->state != PROC_DEAD)
+			return p;
+	return NULL;
+}
+
+static bool proc_exited(struct proc *p)
+{
+	if (p->exited)
+		return true;
+	if (kill(p->pid, 0) < 0 && errno == ESRCH)
+		p->exited = true;
+	else if (p->starttime && proc_starttime(p->pid) != p->starttime)
+		p->exited = true; /* the pid was reused */
+	return p->exited;
+}
+
+struct proc *proc_register(struct daemon *d, pid_t pid, const char *name, struct conn *reg, bool by_parent,
+			   int *err)
+{
+	*err = 0;
+	struct proc *old = proc_find(d, pid);
+	if (old && !proc_exited(old)) {
+		*err = -SM_EBUSY;
+		return NULL;
+	}
+	if ((uint64_t)d->nprocs >= d->cfg.max_clients) {
+		*err = -SM_ETOO_BIG;
+		return NULL;
+	}
+	uint64_t st = proc_starttime(pid);
+	if (!st) {
+		*err = -ESRCH;
+		return NULL;
+	}
+	struct proc_box *box = calloc(1, sizeof(*box));
+	if (!box) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	struct proc *p = &box->p;
+	p->d = d;
+	p->pid = pid;
+	p->starttime = st;
+	p->reg = reg;
+	p->by_parent = by_parent;
+	p->state = PROC_ALIVE;
+	snprintf(p->name, sizeof(p->name), "%s", name && *name ? name : "");
+	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (p->pidfd >= 0) {
+		fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
+		box->tag = (struct ev_tag){EV_PIDFD, p};
+		ev_add(d, p->pidfd, EPOLLIN, &box->tag);
+	}
+	p->next = d->procs;
+	d->procs = p;
+	d->nprocs++;
+	d->m.clients_total++;
+	d->state_dirty = true;
+	return p;
+}
+
+/* Remove p from the list and free it (its leases must be gone). */
+void proc_forget(struct proc *p)
+{
+	struct daemon *d = p->d;
+	for (struct proc **pp = &d->procs; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	d->nprocs--;
+	if (p->pidfd >= 0) {
+		ev_del(d, p->pidfd);
+		close(p->pidfd);
+	}
+	if (p->reg)
+		p->reg->registered = NULL;
+	free((struct proc_box *)p);
+	d->state_dirty = true;
+}
+
+static void proc_done(struct daemon *d, struct proc *p)
+{
+	p->state = PROC_DEAD;
+	proc_release_all(d, p);
+	if (p->nleases == 0)
+		proc_forget(p);
+}
+
+void proc_conn_closed(struct proc *p)
+{
+	struct daemon *d = p->d;
+	/* A supervisor's connection closing does not end the leases of a child
+	 * that still runs; the pidfd will tell us when it exits. */
+	if (p->by_parent && !proc_exited(p))
+		return;
+	sm_info("process %d (%s) is gone: releasing its %d lease(s)", (int)p->pid, p->name, p->nleases);
+	proc_done(d, p);
+}
+
+void proc_on_pidfd(struct proc *p)
+{
+	struct daemon *d = p->d;
+	p->exited = true;
+	if (p->pidfd >= 0) {
+		ev_del(d, p->pidfd);
+		close(p->pidfd);
+		p->pidfd = -1;
+	}
+	if (p->reg)
+		return; /* the registration connection's close releases (a
+			 * supervisor reports the exit status first) */
+	if (p->state == PROC_DEAD)
+		return;
+	sm_info("process %d (%s) exited: releasing its %d lease(s)", (int)p->pid, p->name, p->nleases);
+	proc_done(d, p);
+}
+
+/* ---- the lease table ------------------------------------------------------- */
+
+struct lease *lease_find(struct daemon *d, struct ls_entry *ls, const char *name)
+{
+	for (struct lease *l = d->leases; l; l = l->next)
+		if (l->ls == ls && strcmp(l->ref.name, name) == 0)
+			return l;
+	return NULL;
+}
+
+struct lease *lease_new(struct daemon *d, struct ls_entry *ls, const char *name)
+{
+	struct lease *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->ls = ls;
+	ls->refs++;
+	snprintf(l->ref.name, sizeof(l->ref.name), "%s", name);
+	l->next = d->leases;
+	d->leases = l;
+	return l;
+}
+
+void lease_drop(struct daemon *d, struct lease *l)
+{
+	for (struct lease **pp = &d->leases; *pp; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	while (l->holders) {
+		struct holder *h = l->holders;
+		l->holders = h->next;
+		h->proc->nleases--;
+		d->nleases--;
+		free(h);
+	}
+	ls_put(l->ls);
+	free(l);
+	d->state_dirty = true;
+}
+
+struct holder *lease_holder(struct lease *l, struct proc *p)
+{
+	for (struct holder *h = l->holders; h; h = h->next)
+		if (h->proc == p)
+			return h;
+	return NULL;
+}
+
+int lease_add_holder(struct lease *l, struct proc *p, uint32_t mode)
+{
+	struct holder *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->proc = p;
+	h->mode = mode;
+	h->next = l->holders;
+	l->holders = h;
+	p->nleases++;
+	l->ls->d->nleases++;
+	l->ls->d->state_dirty = true;
+	return 0;
+}
+
+void lease_remove_holder(struct daemon *d, struct lease *l, struct proc *p, bool *was_last)
+{
+	for (struct holder **hh = &l->holders; *hh; hh = &(*hh)->next)
+		if ((*hh)->proc == p) {
+			struct holder *h = *hh;
+			*hh = h->next;
+			free(h);
+			p->nleases--;
+			d->nleases--;
+			break;
+		}
+	*was_last = l->holders == NULL;
+	d->state_dirty = true;
+}
+
+/* ---- fencing ----------------------------------------------------------------- */
+
+static bool holds_in(struct daemon *d, struct proc *p, struct ls_entry *e)
+{
+	for (struct lease *l = d->leases; l; l = l->next)
+		if (l->ls == e && lease_holder(l, p))
+			return true;
+	return false;
+}
+
+static void run_kill_program(struct daemon *d, struct proc *p)
+{
+	char pidbuf[16];
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)p->pid);
+	char *argv[SM_MAX_KILL_ARGS + 3];
+	int n = 0;
+	argv[n++] = p->kill.path;
+	for (int i = 0; i < p->kill.nargs; i++)
+		argv[n++] = p->kill.args[i];
+	argv[n++] = pidbuf;
+	argv[n] = NULL;
+	pid_t k = fork();
+	if (k == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (k < 0) {
+		sm_error("cannot start kill program %s: %s; sending SIGTERM", p->kill.path, strerror(errno));
+		kill(p->pid, SIGTERM);
+		return;
+	}
+	d->m.kill_programs++;
+	sm_warn("fencing process %d (%s): running %s %s", (int)p->pid, p->name, p->kill.path, pidbuf);
+}
+
+static void start_kill(struct daemon *d, struct proc *p, const char *why)
+{
+	if (p->state == PROC_FENCING)
+		return;
+	p->state = PROC_FENCING;
+	p->kill_started_mono = mono_ms();
+	if (p->kill.path[0]) {
+		run_kill_program(d, p);
+		p->kill_program_ran = true;
+	} else {
+		int sig = p->kill.signal ? p->kill.signal : SIGTERM;
+		sm_warn("fencing process %d (%s): %s; sending signal %d", (int)p->pid, p->name, why, sig);
+		kill(p->pid, sig);
+		d->m.kills_term++;
+	}
+}
+
+void fence_lockspace(struct daemon *d, struct ls_entry *e, const char *why)
+{
+	if (e->fencing)
+		return;
+	e->fencing = true;
+	e->state = LS_FAILED;
+	e->fence_started_mono = mono_ms();
+	d->m.fencings++;
+	int n = 0;
+	for (struct proc *p = d->procs; p; p = p->next)
+		if (p->state != PROC_DEAD && holds_in(d, p, e)) {
+			start_kill(d, p, why);
+			n++;
+		}
+	sm_error("lockspace %s: %s: fencing %d process(es) holding its leases", e->name, why, n);
+	d->state_dirty = true;
+}
+
+/* Drop the leases of a fenced lockspace held by processes that died or
+ * released.  The disk keeps them; other hosts take over after H. */
+static void settle_fenced(struct daemon *d, struct ls_entry *e)
+{
+	for (struct lease *l = d->leases, *next; l; l = next) {
+		next = l->next;
+		if (l->ls != e || l->busy)
+			continue;
+		for (struct holder *h = l->holders, *hn; h; h = hn) {
+			hn = h->next;
+			if (h->proc->exited || proc_exited(h->proc)) {
+				bool last;
+				struct proc *p = h->proc;
+				lease_remove_holder(d, l, p, &last);
+				if (p->nleases == 0 && p->state != PROC_ALIVE && !p->reg)
+					proc_forget(p);
+			}
+		}
+		if (!l->holders)
+			lease_drop(d, l);
+	}
+}
+
+void proc_tick(struct daemon *d)
+{
+	/* reap kill programs */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	uint64_t now = mono_ms();
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
+		if (!e->fencing)
+			continue;
+		settle_fenced(d, e);
+		if (!e->sigkill_sent && now - e->fence_started_mono >= e->to.kill_grace_ms) {
+			e->sigkill_sent = true;
+			for (struct proc *p = d->procs; p; p = p->next)
+				if (holds_in(d, p, e) && !proc_exited(p)) {
+					sm_error("process %d (%s) still holds leases of %s after %u ms: SIGKILL", (int)p->pid,
+						 p->name, e->name, e->to.kill_grace_ms);
+					kill(p->pid, SIGKILL);
+					p->sigkilled = true;
+					d->m.kills_kill++;
+				}
+		}
+	}
+	/* restored or supervised processes whose exit we must poll for */
+	for (struct proc *p = d->procs, *next; p; p = next) {
+		next = p->next;
+		if (p->pidfd < 0 && !p->reg && p->state != PROC_DEAD && proc_exited(p)) {
+			sm_info("process %d (%s) is gone: releasing its %d lease(s)", (int)p->pid, p->name, p->nleases);
+			proc_done(d, p);
+		}
+	}
+}

@@ -1,0 +1,224 @@
+/* Watchdog backends and the petting rule (DESIGN §2, docs/timeouts.md).
+ *
+ * The watchdog is petted every P only while every lockspace is safe: its
+ * last good renewal started less than F ago, or no process holds its leases
+ * any more.  A daemon that dies or hangs stops petting, so the host (with
+ * every lease holder) is reset at most W after the last pet.
+ *
+ * Backends:
+ *  device    /dev/watchdog: write to pet; 'V' before close disarms ("magic
+ *            close"); closing without it leaves the timer running.
+ *  emulated  an emulated host's init (sync_manager-hostemu) listening on
+ *            RUN_DIR/watchdog.sock, with the same semantics: disconnecting
+ *            without "disarm" leaves it armed.
+ *  none      nothing resets the host: fencing relies on kills alone. */
+#include "daemon.h"
+
+#include "common/log.h"
+#include "common/util.h"
+#include "sync_manager/errors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/watchdog.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static const char *kind_name[] = {"auto", "device", "emulated", "none"};
+
+const char *watchdog_describe(struct daemon *d)
+{
+	static char buf[160];
+	if (d->wd_kind == WD_NONE)
+		return "none (nothing resets this host if the daemon hangs)";
+	snprintf(buf, sizeof(buf), "%s, %u s", kind_name[d->wd_kind], d->wd_timeout_ms / 1000);
+	return buf;
+}
+
+static void emu_path(struct daemon *d, char *out, size_t len)
+{
+	snprintf(out, len, "%s/watchdog.sock", d->cfg.run_dir);
+}
+
+static int emu_send(struct daemon *d, const char *cmd)
+{
+	size_t n = strlen(cmd);
+	return send(d->wd_fd, cmd, n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n ? 0 : -errno;
+}
+
+static int open_emulated(struct daemon *d)
+{
+	char path[300];
+	emu_path(d, path, sizeof(path));
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	/* Replies ("ok") are never read; keep the receive queue drained. */
+	shutdown(fd, SHUT_RD);
+	d->wd_fd = fd;
+	char arm[64];
+	snprintf(arm, sizeof(arm), "arm %u\n", d->wd_timeout_ms);
+	return emu_send(d, arm);
+}
+
+static int open_device(struct daemon *d)
+{
+	int fd = open(d->cfg.watchdog_device, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int t = (int)(d->wd_timeout_ms / 1000);
+	if (ioctl(fd, WDIOC_SETTIMEOUT, &t) < 0 || ioctl(fd, WDIOC_GETTIMEOUT, &t) < 0) {
+		sm_warn("%s: cannot set its timeout: %s", d->cfg.watchdog_device, strerror(errno));
+		t = 60;
+	}
+	if ((uint32_t)t * 1000 > d->wd_timeout_ms) {
+		sm_error("%s fires after %d s, later than watchdog_timeout %u s: lockspaces would be unsafe",
+			 d->cfg.watchdog_device, t, d->wd_timeout_ms / 1000);
+		if (write(fd, "V", 1) < 0) { /* disarm before closing */
+		}
+		close(fd);
+		return -SM_ECONFIG;
+	}
+	d->wd_fd = fd;
+	return 0;
+}
+
+/* Choose the backend and check that it exists.  Nothing is armed here:
+ * arming pets, and a restarted daemon must not pet before it has checked
+ * that the lockspaces it resumes are still fresh (watchdog_tick arms). */
+int watchdog_open(struct daemon *d)
+{
+	d->wd_fd = -1;
+	d->wd_timeout_ms = (uint32_t)d->cfg.watchdog_timeout_ms;
+	int kind = d->cfg.watchdog;
+	char path[300];
+	emu_path(d, path, sizeof(path));
+	if (kind == WD_AUTO)
+		kind = access(d->cfg.watchdog_device, F_OK) == 0 ? WD_DEVICE
+		       : access(path, F_OK) == 0		  ? WD_EMULATED
+								  : WD_NONE;
+	d->wd_kind = kind;
+	if (kind == WD_DEVICE && access(d->cfg.watchdog_device, W_OK) < 0) {
+		sm_error("watchdog device %s: %s", d->cfg.watchdog_device, strerror(errno));
+		return -errno;
+	}
+	if (kind == WD_EMULATED && access(path, F_OK) < 0) {
+		sm_error("no emulated host watchdog at %s (start this daemon under sync_manager-hostemu)", path);
+		return -ENOENT;
+	}
+	if (kind == WD_NONE) {
+		sm_warn("no watchdog: if this daemon hangs or is killed, nothing stops processes holding leases "
+			"(configure watchdog = device or run under an emulated host)");
+		d->wd_timeout_ms = 0;
+	}
+	return 0;
+}
+
+static int arm(struct daemon *d)
+{
+	int rc = d->wd_kind == WD_DEVICE ? open_device(d) : open_emulated(d);
+	if (rc < 0) {
+		sm_error("cannot arm the %s watchdog: %s", kind_name[d->wd_kind], sm_strerror(rc));
+		if (d->wd_fd >= 0)
+			close(d->wd_fd);
+		d->wd_fd = -1;
+		return rc;
+	}
+	d->wd_armed = true;
+	d->wd_last_pet_mono = mono_ms();
+	sm_info("watchdog armed (%s)", watchdog_describe(d));
+	return 0;
+}
+
+/* Every lockspace fresh, or with nobody holding its leases. */
+static bool safe_to_pet(struct daemon *d)
+{
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
+		if (e->state == LS_GONE || (e->state == LS_JOINING && !e->resume))
+			continue;
+		bool holders = false;
+		for (struct lease *l = d->leases; l && !holders; l = l->next)
+			holders = l->ls == e && l->holders;
+		if (!holders)
+			continue;
+		if (e->state == LS_JOINING && !atomic_load(&e->t_join_done))
+			return false; /* resuming: not yet known to be fresh */
+		if (!e->ls || sm_lockspace_remaining_ms(e->ls) <= 0)
+			return false;
+		struct sm_lockspace_info info;
+		sm_lockspace_info(e->ls, &info);
+		if (info.lost)
+			return false;
+	}
+	return true;
+}
+
+void watchdog_tick(struct daemon *d)
+{
+	if (d->wd_kind == WD_NONE)
+		return;
+	if (!d->wd_armed) {
+		if (safe_to_pet(d))
+			arm(d);
+		return;
+	}
+	uint64_t now = mono_ms();
+	uint64_t pet_every = SM_MIN(1000u, d->wd_timeout_ms / 4);
+	if (now - d->wd_last_pet_mono < pet_every)
+		return;
+	if (!safe_to_pet(d)) {
+		if (!d->wd_refused_logged) {
+			sm_error("not petting the watchdog: a lockspace expired while processes hold its leases; the host "
+				 "is reset in %llu ms unless they are gone by then",
+				 (unsigned long long)(d->wd_timeout_ms - SM_MIN(d->wd_timeout_ms, now - d->wd_last_pet_mono)));
+			d->wd_refused_logged = true;
+		}
+		return;
+	}
+	d->wd_refused_logged = false;
+	int rc = d->wd_kind == WD_DEVICE ? (write(d->wd_fd, "1", 1) == 1 ? 0 : -errno) : emu_send(d, "pet\n");
+	if (rc < 0) {
+		sm_error("petting the watchdog failed: %s; reconnecting", sm_strerror(rc));
+		if (d->wd_kind == WD_EMULATED) {
+			close(d->wd_fd);
+			d->wd_fd = -1;
+			if (open_emulated(d) < 0 && d->wd_fd >= 0) {
+				close(d->wd_fd);
+				d->wd_fd = -1;
+			}
+		}
+		return;
+	}
+	d->wd_last_pet_mono = now;
+}
+
+void watchdog_close(struct daemon *d, bool disarm)
+{
+	if (d->wd_fd < 0)
+		return;
+	if (disarm) {
+		if (d->wd_kind == WD_DEVICE) {
+			if (write(d->wd_fd, "V", 1) != 1)
+				sm_warn("could not disarm %s", d->cfg.watchdog_device);
+		} else {
+			emu_send(d, "disarm\n");
+		}
+		sm_info("watchdog disarmed");
+	} else {
+		sm_warn("leaving the watchdog armed: it fires %u s after the last pet unless a new daemon pets it",
+			d->wd_timeout_ms / 1000);
+	}
+	close(d->wd_fd);
+	d->wd_fd = -1;
+}

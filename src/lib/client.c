@@ -1,0 +1,574 @@
+/* libsync_manager: the client side of the daemon protocol.  See
+ * include/sync_manager/client.h and admin.h. */
+#include "sync_manager/admin.h"
+#include "sync_manager/client.h"
+
+#include "common/util.h"
+#include "proto/proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct sm_conn {
+	int fd;
+	uint32_t seq;
+	char message[256];
+	uint32_t owner;
+	uint8_t *reply; /* payload of the last reply */
+	size_t reply_len;
+};
+
+static const char *run_dir(void)
+{
+	const char *d = getenv(SM_RUN_DIR_ENV);
+	return d && *d ? d : SM_RUN_DIR_DEFAULT;
+}
+
+int sm_conn_open(sm_conn **out)
+{
+	*out = NULL;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", run_dir(), SM_SOCKET_NAME) >=
+	    sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return (e == ENOENT || e == ECONNREFUSED) ? -SM_ENO_DAEMON : -e;
+	}
+	sm_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->fd = fd;
+	*out = c;
+	return 0;
+}
+
+void sm_conn_close(sm_conn *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->reply);
+	free(c);
+}
+
+int sm_conn_fd(const sm_conn *c) { return c->fd; }
+const char *sm_conn_message(const sm_conn *c) { return c->message; }
+uint32_t sm_conn_owner(const sm_conn *c) { return c->owner; }
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int read_all(int fd, uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -ECONNRESET;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Send the request in b, wait for its reply.  Returns the daemon's result
+ * (and keeps the reply payload in c->reply), or a transport error. */
+static int transact(sm_conn *c, uint16_t cmd, uint32_t flags, struct sm_msgbuf *b)
+{
+	c->message[0] = '\0';
+	c->owner = 0;
+	struct sm_msg_hdr h = {.cmd = cmd, .seq = ++c->seq, .flags = flags};
+	int n = sm_mb_finish(b, &h);
+	if (n < 0) {
+		sm_mb_free(b);
+		return n;
+	}
+	int rc = write_all(c->fd, b->data, (size_t)n);
+	sm_mb_free(b);
+	if (rc < 0)
+		return rc == -EPIPE ? -SM_ENO_DAEMON : rc;
+	uint8_t hb[SM_PROTO_HDR];
+	if ((rc = read_all(c->fd, hb, sizeof(hb))) < 0)
+		return rc == -ECONNRESET ? -SM_ENO_DAEMON : rc;
+	struct sm_msg_hdr rh;
+	if ((rc = sm_hdr_decode(hb, &rh)) < 0)
+		return rc;
+	if (rh.seq != h.seq || rh.cmd != cmd)
+		return -SM_EPROTO;
+	free(c->reply);
+	c->reply = malloc(rh.length ? rh.length : 1);
+	c->reply_len = rh.length;
+	if (!c->reply)
+		return -ENOMEM;
+	if ((rc = read_all(c->fd, c->reply, rh.length)) < 0)
+		return rc;
+	struct sm_tlv_reader r;
+	struct sm_tlv t;
+	sm_tr_init(&r, c->reply, c->reply_len);
+	while (sm_tr_next(&r, &t) > 0) {
+		if (t.tag == SM_T_MESSAGE)
+			sm_tlv_str(&t, c->message, sizeof(c->message));
+		else if (t.tag == SM_T_OWNER_ID)
+			sm_tlv_u32(&t, &c->owner);
+	}
+	if (rh.result < 0 && !c->message[0])
+		snprintf(c->message, sizeof(c->message), "%s", sm_strerror(rh.result));
+	return rh.result;
+}
+
+int sm_register(sm_conn *c, const char *name, unsigned flags)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	if (name)
+		sm_mb_str(&b, SM_T_NAME, name);
+	int rc = transact(c, SM_CMD_REGISTER, (flags & SM_REGISTER_RESTRICT) ? SM_F_RESTRICT : 0, &b);
+	if (rc == 0 && (flags & SM_REGISTER_INHERIT)) {
+		int fl = fcntl(c->fd, F_GETFD);
+		if (fl < 0 || fcntl(c->fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+			return -errno;
+	}
+	return rc;
+}
+
+int sm_register_pid(sm_conn *c, pid_t pid, const char *name)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	if (name)
+		sm_mb_str(&b, SM_T_NAME, name);
+	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
+	return transact(c, SM_CMD_REGISTER, SM_F_CHILD, &b);
+}
+
+/* ---- resources ------------------------------------------------------------ */
+
+static int parse_location_name(const char *s, size_t len, struct sm_resource *r)
+{
+	/* "PATH[:OFFSET]:NAME" */
+	const char *colon = NULL;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == ':')
+			colon = s + i;
+	if (!colon || colon == s || (size_t)(colon - s) >= SM_LOCATION_MAX || r->nlocations == 3)
+		return -SM_EBAD_ARGUMENT;
+	size_t nlen = len - (size_t)(colon + 1 - s);
+	if (nlen == 0 || nlen > SM_NAME_MAX)
+		return -SM_EBAD_NAME;
+	char name[64];
+	memcpy(name, colon + 1, nlen);
+	name[nlen] = '\0';
+	if (r->name[0] && strcmp(r->name, name) != 0)
+		return -SM_EBAD_ARGUMENT; /* one resource, several volumes: same name */
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	memcpy(r->location[r->nlocations], s, (size_t)(colon - s));
+	r->location[r->nlocations][colon - s] = '\0';
+	r->nlocations++;
+	return 0;
+}
+
+int sm_resource_parse(const char *spec, struct sm_resource *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->mode = SM_EXCLUSIVE;
+	if (!spec || !*spec)
+		return -SM_EBAD_ARGUMENT;
+	if (spec[0] == '/') {
+		/* one or three "PATH[:OFFSET]:NAME", comma separated */
+		const char *p = spec;
+		while (*p) {
+			const char *comma = strchr(p, ',');
+			size_t len = comma ? (size_t)(comma - p) : strlen(p);
+			int rc = parse_location_name(p, len, r);
+			if (rc < 0)
+				return rc;
+			p += len + (comma ? 1 : 0);
+		}
+		if (r->nlocations == 2)
+			return -SM_EBAD_ARGUMENT;
+		return sm_name_valid(r->name) ? 0 : -SM_EBAD_NAME;
+	}
+	const char *colon = strchr(spec, ':');
+	if (!colon)
+		return -SM_EBAD_ARGUMENT;
+	size_t alen = (size_t)(colon - spec);
+	if (alen == 0 || alen > SM_NAME_MAX)
+		return -SM_EBAD_NAME;
+	if (colon[1] == '/') {
+		/* the seed's form: NAME:PATH[:OFFSET] */
+		if (strlen(colon + 1) >= SM_LOCATION_MAX)
+			return -SM_EBAD_ARGUMENT;
+		memcpy(r->name, spec, alen);
+		snprintf(r->location[0], SM_LOCATION_MAX, "%s", colon + 1);
+		r->nlocations = 1;
+		return sm_name_valid(r->name) ? 0 : -SM_EBAD_NAME;
+	}
+	memcpy(r->lockspace, spec, alen);
+	if (strlen(colon + 1) > SM_NAME_MAX)
+		return -SM_EBAD_NAME;
+	snprintf(r->name, sizeof(r->name), "%s", colon + 1);
+	return sm_name_valid(r->lockspace) && sm_name_valid(r->name) ? 0 : -SM_EBAD_NAME;
+}
+
+static void put_resource(struct sm_msgbuf *b, const struct sm_resource *r, uint32_t mode)
+{
+	size_t g = sm_mb_begin(b, SM_T_RESOURCE);
+	if (r->lockspace[0])
+		sm_mb_str(b, SM_T_LOCKSPACE, r->lockspace);
+	for (int i = 0; i < r->nlocations && i < 3; i++)
+		sm_mb_str(b, SM_T_LOCATION, r->location[i]);
+	sm_mb_str(b, SM_T_NAME, r->name);
+	sm_mb_u32(b, SM_T_MODE, mode ? mode : (r->mode ? r->mode : SM_EXCLUSIVE));
+	if (r->at_version)
+		sm_mb_u64(b, SM_T_VERSION, r->version);
+	sm_mb_end(b, g);
+}
+
+/* Parse RESOURCE groups of the last reply into lease infos. */
+static int parse_leases(sm_conn *c, struct sm_lease_info *out, int max)
+{
+	struct sm_tlv_reader r, in;
+	struct sm_tlv t, x;
+	int n = 0, rc;
+	sm_tr_init(&r, c->reply, c->reply_len);
+	while ((rc = sm_tr_next(&r, &t)) > 0) {
+		if (t.tag != SM_T_RESOURCE)
+			continue;
+		struct sm_lease_info li = {0};
+		sm_tlv_group(&t, &in);
+		while ((rc = sm_tr_next(&in, &x)) > 0) {
+			if (x.tag == SM_T_NAME)
+				rc = sm_tlv_str(&x, li.name, sizeof(li.name));
+			else if (x.tag == SM_T_LOCKSPACE)
+				rc = sm_tlv_str(&x, li.lockspace, sizeof(li.lockspace));
+			else if (x.tag == SM_T_LVER)
+				rc = sm_tlv_u64(&x, &li.lver);
+			else if (x.tag == SM_T_MODE)
+				rc = sm_tlv_u32(&x, &li.mode);
+			if (rc < 0)
+				return rc;
+		}
+		if (rc < 0)
+			return rc;
+		if (out && n < max)
+			out[n] = li;
+		n++;
+	}
+	return rc < 0 ? rc : n;
+}
+
+int sm_acquire(sm_conn *c, pid_t pid, const struct sm_resource *res, int n, unsigned flags,
+	       struct sm_lease_info *out)
+{
+	if (n <= 0)
+		return -SM_EBAD_ARGUMENT;
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
+	for (int i = 0; i < n; i++)
+		put_resource(&b, &res[i], 0);
+	int rc = transact(c, SM_CMD_ACQUIRE, (flags & SM_ACQUIRE_CREATE) ? SM_F_CREATE : 0, &b);
+	if (rc == 0 && out)
+		rc = parse_leases(c, out, n) < 0 ? -SM_EPROTO : 0;
+	return rc;
+}
+
+int sm_release(sm_conn *c, pid_t pid, const struct sm_resource *res, int n)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
+	for (int i = 0; i < n; i++)
+		put_resource(&b, &res[i], 0);
+	return transact(c, SM_CMD_RELEASE, n == 0 ? SM_F_ALL : 0, &b);
+}
+
+int sm_release_handoff(sm_conn *c, pid_t pid)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
+	return transact(c, SM_CMD_RELEASE, SM_F_ALL | SM_F_HANDOFF, &b);
+}
+
+int sm_receive(sm_conn *c, pid_t pid, const struct sm_resource *res, unsigned wait_ms, struct sm_lease_info *out)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
+	sm_mb_u32(&b, SM_T_WAIT_MS, wait_ms);
+	put_resource(&b, res, SM_EXCLUSIVE);
+	int rc = transact(c, SM_CMD_RECEIVE, 0, &b);
+	if (rc == 0 && out)
+		rc = parse_leases(c, out, 1) < 0 ? -SM_EPROTO : 0;
+	return rc;
+}
+
+int sm_inquire(sm_conn *c, pid_t pid, struct sm_lease_info **out)
+{
+	*out = NULL;
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
+	int rc = transact(c, SM_CMD_INQUIRE, 0, &b);
+	if (rc < 0)
+		return rc;
+	int n = parse_leases(c, NULL, 0);
+	if (n <= 0)
+		return n;
+	*out = calloc((size_t)n, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	return parse_leases(c, *out, n);
+}
+
+int sm_convert(sm_conn *c, pid_t pid, const struct sm_resource *res, uint32_t mode)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
+	put_resource(&b, res, mode);
+	return transact(c, SM_CMD_CONVERT, 0, &b);
+}
+
+int sm_set_kill(sm_conn *c, pid_t pid, int signal, const char *path, const char *const *args, int nargs)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
+	if (signal)
+		sm_mb_u32(&b, SM_T_KILL_SIGNAL, (uint32_t)signal);
+	if (path) {
+		sm_mb_str(&b, SM_T_KILL_PATH, path);
+		for (int i = 0; i < nargs; i++)
+			sm_mb_str(&b, SM_T_KILL_ARG, args[i]);
+	}
+	return transact(c, SM_CMD_SET_KILL, 0, &b);
+}
+
+/* ---- admin ---------------------------------------------------------------- */
+
+int sm_join(sm_conn *c, const char *location, uint32_t host_id, const char *host_name, unsigned flags)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	sm_mb_str(&b, SM_T_LOCATION, location);
+	if (host_id)
+		sm_mb_u32(&b, SM_T_HOST_ID, host_id);
+	if (host_name)
+		sm_mb_str(&b, SM_T_HOST_NAME, host_name);
+	return transact(c, SM_CMD_JOIN, (flags & SM_JOIN_WAIT) ? SM_F_WAIT : 0, &b);
+}
+
+int sm_leave(sm_conn *c, const char *lockspace, bool force)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	sm_mb_str(&b, SM_T_LOCKSPACE, lockspace);
+	return transact(c, SM_CMD_LEAVE, force ? SM_F_FORCE : 0, &b);
+}
+
+void sm_report_free(struct sm_report *r)
+{
+	if (!r)
+		return;
+	for (int s = 0; s < r->nsections; s++) {
+		for (int i = 0; i < r->sections[s].nrecords; i++)
+			free(r->sections[s].records[i].fields);
+		free(r->sections[s].records);
+	}
+	free(r->sections);
+	free(r);
+}
+
+const struct sm_section *sm_report_section(const struct sm_report *r, const char *name)
+{
+	for (int s = 0; s < r->nsections; s++)
+		if (strcmp(r->sections[s].name, name) == 0)
+			return &r->sections[s];
+	return NULL;
+}
+
+const struct sm_field *sm_record_field(const struct sm_record *rec, const char *key)
+{
+	for (int i = 0; i < rec->nfields; i++)
+		if (strcmp(rec->fields[i].key, key) == 0)
+			return &rec->fields[i];
+	return NULL;
+}
+
+static void *grow(void *p, int n, size_t size)
+{
+	return realloc(p, (size_t)(n + 1) * size);
+}
+
+static int parse_record(const struct sm_tlv *t, struct sm_record *rec)
+{
+	struct sm_tlv_reader r;
+	struct sm_tlv x;
+	int rc;
+	sm_tlv_group(t, &r);
+	while ((rc = sm_tr_next(&r, &x)) > 0) {
+		struct sm_field *f = grow(rec->fields, rec->nfields, sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		rec->fields = f;
+		if ((rc = sm_field_decode(&x, &rec->fields[rec->nfields])) < 0)
+			return rc;
+		rec->nfields++;
+	}
+	return rc;
+}
+
+static int parse_report(sm_conn *c, struct sm_report **out)
+{
+	struct sm_report *rep = calloc(1, sizeof(*rep));
+	if (!rep)
+		return -ENOMEM;
+	struct sm_tlv_reader r, in;
+	struct sm_tlv t, x;
+	int rc;
+	sm_tr_init(&r, c->reply, c->reply_len);
+	while ((rc = sm_tr_next(&r, &t)) > 0) {
+		if (t.tag != SM_T_SECTION)
+			continue;
+		struct sm_section *s = grow(rep->sections, rep->nsections, sizeof(*s));
+		if (!s) {
+			rc = -ENOMEM;
+			break;
+		}
+		rep->sections = s;
+		s = &rep->sections[rep->nsections++];
+		memset(s, 0, sizeof(*s));
+		sm_tlv_group(&t, &in);
+		while ((rc = sm_tr_next(&in, &x)) > 0) {
+			if (x.tag == SM_T_NAME) {
+				rc = sm_tlv_str(&x, s->name, sizeof(s->name));
+			} else if (x.tag == SM_T_RECORD) {
+				struct sm_record *rec = grow(s->records, s->nrecords, sizeof(*rec));
+				if (!rec) {
+					rc = -ENOMEM;
+					break;
+				}
+				s->records = rec;
+				rec = &s->records[s->nrecords++];
+				memset(rec, 0, sizeof(*rec));
+				rc = parse_record(&x, rec);
+			}
+			if (rc < 0)
+				break;
+		}
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0) {
+		sm_report_free(rep);
+		return rc;
+	}
+	*out = rep;
+	return 0;
+}
+
+static int report_call(sm_conn *c, uint16_t cmd, const char *lockspace, struct sm_report **out)
+{
+	*out = NULL;
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	if (lockspace)
+		sm_mb_str(&b, SM_T_LOCKSPACE, lockspace);
+	int rc = transact(c, cmd, 0, &b);
+	return rc < 0 ? rc : parse_report(c, out);
+}
+
+int sm_status(sm_conn *c, struct sm_report **out) { return report_call(c, SM_CMD_STATUS, NULL, out); }
+int sm_hosts(sm_conn *c, const char *ls, struct sm_report **out) { return report_call(c, SM_CMD_HOSTS, ls, out); }
+int sm_renewals(sm_conn *c, const char *ls, struct sm_report **out)
+{
+	return report_call(c, SM_CMD_RENEWALS, ls, out);
+}
+
+static int resource_call(sm_conn *c, uint16_t cmd, const char *lockspace, const char *name)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	sm_mb_str(&b, SM_T_LOCKSPACE, lockspace);
+	sm_mb_str(&b, SM_T_NAME, name);
+	return transact(c, cmd, 0, &b);
+}
+
+int sm_resource_create(sm_conn *c, const char *ls, const char *name)
+{
+	return resource_call(c, SM_CMD_RESOURCE_ADD, ls, name);
+}
+
+int sm_resource_delete(sm_conn *c, const char *ls, const char *name)
+{
+	return resource_call(c, SM_CMD_RESOURCE_RM, ls, name);
+}
+
+int sm_request(sm_conn *c, const struct sm_resource *res, int kind)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	put_resource(&b, res, 0);
+	sm_mb_u32(&b, SM_T_KIND, (uint32_t)kind);
+	return transact(c, SM_CMD_REQUEST, 0, &b);
+}
+
+int sm_metrics(sm_conn *c, char **text)
+{
+	*text = NULL;
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	int rc = transact(c, SM_CMD_METRICS, 0, &b);
+	if (rc < 0)
+		return rc;
+	struct sm_tlv_reader r;
+	struct sm_tlv t;
+	sm_tr_init(&r, c->reply, c->reply_len);
+	while (sm_tr_next(&r, &t) > 0)
+		if (t.tag == SM_T_TEXT) {
+			*text = strndup((const char *)t.val, t.len);
+			return *text ? 0 : -ENOMEM;
+		}
+	return -SM_EPROTO;
+}
+
+int sm_shutdown(sm_conn *c, unsigned flags)
+{
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	uint32_t f = ((flags & SM_SHUTDOWN_FORCE) ? SM_F_FORCE : 0) | ((flags & SM_SHUTDOWN_KEEP) ? SM_F_KEEP : 0);
+	return transact(c, SM_CMD_SHUTDOWN, f, &b);
+}
