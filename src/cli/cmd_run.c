@@ -8,6 +8,7 @@
  * another host asked for a hand-off, handed to that host. */
 #include "cli.h"
 
+#include "common/clock.h"
 #include "common/util.h"
 #include "sync_manager/admin.h"
 
@@ -81,9 +82,22 @@ static int run_command(const struct run_opts *o, char **cmd)
 	if (rc == 0 && (o->kill_signal || o->kill_program))
 		rc = sm_set_kill(c, pid, o->kill_signal, o->kill_program, NULL, 0);
 	struct sm_lease_info info[16];
-	if (rc == 0)
-		rc = o->receive ? sm_receive(c, pid, &res[0], o->wait_ms, info)
+	uint64_t give_up = sm_now_mono_ms() + o->wait_ms;
+	bool said = false;
+	while (rc == 0) {
+		rc = o->receive ? sm_receive(c, pid, &res[0], o->wait_ms ? o->wait_ms : 60000, info)
 				: sm_acquire(c, pid, res, o->nleases, o->create ? SM_ACQUIRE_CREATE : 0, info);
+		bool transient = rc == -SM_EHELD || rc == -SM_EUNKNOWN_HOST || rc == -SM_ESHARED_HELD ||
+				 rc == -SM_EBALLOT_ABORTED;
+		if (o->receive || !transient || sm_now_mono_ms() >= give_up || cli_interrupted)
+			break;
+		if (!said) {
+			fprintf(stderr, "sync_manager: %s; waiting up to %u s\n", sm_conn_message(c), o->wait_ms / 1000);
+			said = true;
+		}
+		usleep(500000);
+		rc = 0;
+	}
 	if (rc < 0) {
 		cli_daemon_fail(c, rc, o->receive ? "cannot receive the lease" : "cannot acquire the leases");
 		close(go[1]);
@@ -140,7 +154,7 @@ int cmd_run(int argc, char **argv)
 		{"name", required_argument, NULL, 'n'}, {"receive", no_argument, NULL, 'R'},
 		{"create", no_argument, NULL, 'c'}, {"kill-signal", required_argument, NULL, 'k'},
 		{"kill-program", required_argument, NULL, 'K'}, {"wait", required_argument, NULL, 'w'}, {0}};
-	struct run_opts o = {.wait_ms = 60000};
+	struct run_opts o = {0};
 	uint64_t ms;
 	int c;
 	optind = 1;
@@ -161,7 +175,7 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'K': o.kill_program = optarg; break;
 		case 'w':
-			if (sm_parse_seconds_ms(optarg, 1000, 3600000, &ms) < 0)
+			if (sm_parse_seconds_ms(optarg, 0, 3600000, &ms) < 0)
 				return cli_usage_error("run", "--wait must be seconds");
 			o.wait_ms = (unsigned)ms;
 			break;
@@ -174,6 +188,7 @@ int cmd_run(int argc, char **argv)
 		return cli_usage_error("run", "--receive takes exactly one exclusive lease");
 	if (optind >= argc)
 		return cli_usage_error("run", "missing the command (after --)");
+	cli_catch_interrupts();
 	return run_command(&o, argv + optind);
 }
 

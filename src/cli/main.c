@@ -20,7 +20,7 @@ static const struct cli_cmd commands[] = {
 	{"hosts", cmd_hosts, "LOCKSPACE [--json]", "hosts of a lockspace and their liveness as this host sees it"},
 	{"renewals", cmd_renewals, "LOCKSPACE [--json]", "recent delta-lease renewals of this host"},
 	{"run", cmd_run,
-	 "-l LEASE [-l LEASE]... [--shared] [--name NAME] [--create] [--receive [--wait SEC]]\n"
+	 "-l LEASE [-l LEASE]... [--shared] [--name NAME] [--create] [--receive] [--wait SEC]\n"
 	 "      [--kill-signal SIG | --kill-program PATH] -- COMMAND [ARGS]",
 	 "run a command holding leases; it is killed if they are lost"},
 	{"acquire", cmd_acquire, "RESOURCE... --pid P [--shared] [--version V] [--create]",

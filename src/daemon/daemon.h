@@ -218,6 +218,13 @@ struct daemon {
 	bool wd_refused_logged;
 	struct daemon_metrics m;
 	bool state_dirty;
+	/* lockspaces to rejoin after fencing, retried until storage answers */
+	struct {
+		char location[SM_LOCATION_MAX];
+		uint32_t host_id;
+		uint64_t next_mono;
+	} rejoin[8];
+	int nrejoin;
 };
 
 /* ---- module interfaces ----------------------------------------------------- */

@@ -66,5 +66,7 @@ void jobs_submit(struct daemon *d, struct job *j);
 /* Submit now, or park until its leases are no longer busy. */
 void leaseops_schedule(struct daemon *d, struct job *j);
 void leaseops_complete(struct daemon *d, struct job *j);
+/* Try parked jobs again (after a job completes or a lockspace joins). */
+void leaseops_retry_parked(struct daemon *d);
 
 #endif

@@ -145,6 +145,11 @@ static enum start_result start_acquire(struct daemon *d, struct job *j)
 
 static enum start_result start_simple(struct daemon *d, struct job *j)
 {
+	/* Work on behalf of a lockspace still being joined or resumed waits:
+	 * until then we do not know our identity in it. */
+	for (int i = 0; i < j->nres; i++)
+		if (j->res[i].ls->state == LS_JOINING)
+			return START_WAIT;
 	/* release, convert, resolve, receive, request, resource add/rm: one
 	 * disk job per lease at a time */
 	for (int i = 0; i < j->nres; i++) {
@@ -226,7 +231,7 @@ void leaseops_schedule(struct daemon *d, struct job *j)
 		park(d, j);
 }
 
-static void retry_parked(struct daemon *d)
+void leaseops_retry_parked(struct daemon *d)
 {
 	struct job *list = d->waiting;
 	d->waiting = NULL;
@@ -406,7 +411,7 @@ void leaseops_complete(struct daemon *d, struct job *j)
 	}
 	default: finish(d, j, NULL); break;
 	}
-	retry_parked(d);
+	leaseops_retry_parked(d);
 }
 
 /* ---- settling leases ------------------------------------------------------- */

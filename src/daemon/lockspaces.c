@@ -5,7 +5,7 @@
  * raises attention marks on request, and leaves when asked.  The loop polls
  * it every tick: a lockspace whose last good renewal started more than F
  * ago, or whose record was taken, is fenced. */
-#include "daemon.h"
+#include "jobs.h"
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -337,17 +337,47 @@ static void rejoin(struct daemon *d, struct ls_entry *old)
 	uint32_t id = 0;
 	uint64_t gen = 0;
 	sm_lockspace_me(old->ls, &id, &gen, NULL);
+	if (!id)
+		id = old->resume ? old->resume_host_id : old->want_host_id;
 	unlink_entry(d, old);
 	int rc = ls_join(d, loc, id, NULL, &e);
-	if (rc < 0)
-		sm_error("cannot rejoin lockspace at %s: %s", loc, sm_strerror(rc));
-	else
+	if (rc >= 0) {
 		sm_warn("rejoining lockspace %s as host_id %u (waits H for our old record to expire)", e->name, id);
+		return;
+	}
+	sm_error("cannot rejoin the lockspace at %s yet: %s (retrying)", loc, sm_strerror(rc));
+	if (d->nrejoin < (int)SM_ARRAY_SIZE(d->rejoin)) {
+		snprintf(d->rejoin[d->nrejoin].location, SM_LOCATION_MAX, "%s", loc);
+		d->rejoin[d->nrejoin].host_id = id;
+		d->rejoin[d->nrejoin].next_mono = mono_ms() + 2000;
+		d->nrejoin++;
+	}
+}
+
+static void retry_rejoins(struct daemon *d)
+{
+	uint64_t now = mono_ms();
+	for (int i = 0; i < d->nrejoin;) {
+		if (now < d->rejoin[i].next_mono || d->quitting) {
+			i++;
+			continue;
+		}
+		struct ls_entry *e;
+		int rc = ls_join(d, d->rejoin[i].location, d->rejoin[i].host_id, NULL, &e);
+		if (rc < 0) {
+			d->rejoin[i].next_mono = now + 2000;
+			i++;
+			continue;
+		}
+		sm_warn("rejoining lockspace %s as host_id %u", e->name, d->rejoin[i].host_id);
+		d->rejoin[i] = d->rejoin[--d->nrejoin];
+	}
 }
 
 void ls_tick(struct daemon *d)
 {
 	uint64_t now = mono_ms();
+	retry_rejoins(d);
 	for (struct ls_entry *e = d->lockspaces, *next; e; e = next) {
 		next = e->next;
 		reap_thread(e);
@@ -360,13 +390,20 @@ void ls_tick(struct daemon *d)
 				sm_lockspace_info(e->ls, &info);
 				e->state = LS_JOINED;
 				d->state_dirty = true;
-				sm_info("lockspace %s joined as host_id %u generation %llu", e->name, info.host_id,
-					(unsigned long long)info.generation);
+				sm_info("lockspace %s %s as host_id %u generation %llu", e->name,
+					e->resume ? "resumed" : "joined", info.host_id, (unsigned long long)info.generation);
 				reply_waiters(d, e, 0);
+				leaseops_retry_parked(d);
 			} else {
 				e->join_error = atomic_load(&e->t_join_rc);
-				sm_error("lockspace %s: join failed: %s", e->name, sm_strerror(e->join_error));
+				sm_error("lockspace %s: %s failed: %s", e->name, e->resume ? "resuming" : "join",
+					 sm_strerror(e->join_error));
 				reply_waiters(d, e, e->join_error);
+				if (e->resume) {
+					/* Our leases in it can no longer be trusted. */
+					fence_lockspace(d, e, "it could not be resumed after the restart");
+					break;
+				}
 				if (!e->thread_running)
 					unlink_entry(d, e);
 			}

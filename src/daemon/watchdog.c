@@ -46,6 +46,10 @@ static void emu_path(struct daemon *d, char *out, size_t len)
 
 static int emu_send(struct daemon *d, const char *cmd)
 {
+	/* Replies ("ok") carry nothing we need: drain them so they never pile up. */
+	char junk[256];
+	while (recv(d->wd_fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
 	size_t n = strlen(cmd);
 	return send(d->wd_fd, cmd, n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n ? 0 : -errno;
 }
@@ -64,8 +68,6 @@ static int open_emulated(struct daemon *d)
 		close(fd);
 		return -e;
 	}
-	/* Replies ("ok") are never read; keep the receive queue drained. */
-	shutdown(fd, SHUT_RD);
 	d->wd_fd = fd;
 	char arm[64];
 	snprintf(arm, sizeof(arm), "arm %u\n", d->wd_timeout_ms);
