@@ -5,6 +5,7 @@
 #include "common/util.h"
 #include "ondisk/index.h"
 #include "lease/resource.h"
+#include "sync_manager/admin.h"
 #include "lease/timeouts.h"
 #include "ondisk/volume.h"
 #include "sync_manager/errors.h"
@@ -160,6 +161,27 @@ static int resource_ls(const char *spec, bool json)
 	return CLI_OK;
 }
 
+/* With a daemon that has joined the volume's lockspace, it does the change
+ * (as this host).  Returns -SM_ENOT_JOINED when it cannot. */
+static int resource_change_via_daemon(const char *spec, const char *name, bool add)
+{
+	struct sm_volume *v = NULL;
+	int rc = sm_volume_open_spec(spec, SM_DISK_READONLY, &v);
+	if (rc < 0)
+		return rc;
+	char ls[SM_NAME_FIELD];
+	snprintf(ls, sizeof(ls), "%s", v->hdr.lockspace);
+	sm_volume_close(v);
+	sm_conn *c;
+	if (sm_conn_open(&c) < 0)
+		return -SM_ENOT_JOINED;
+	rc = add ? sm_resource_create(c, ls, name) : sm_resource_delete(c, ls, name);
+	if (rc < 0 && rc != -SM_ENOT_JOINED)
+		fprintf(stderr, "sync_manager: %s\n", sm_conn_message(c));
+	sm_conn_close(c);
+	return rc;
+}
+
 /* Without a daemon, `resource add|rm` joins the lockspace for the duration
  * of the change (under a separate admin host name, so it never waits for
  * this host's daemon slot), takes the index lease, and leaves. */
@@ -235,7 +257,17 @@ int cmd_resource(int argc, char **argv)
 			return cli_usage_error("resource", "%s takes the volume and one NAME", verb);
 		if (sm_resource_name_check(argv[optind + 2]) < 0)
 			return CLI_USAGE;
-		return resource_change(spec, argv[optind + 2], verb[0] == 'a', host_id);
+		bool add = verb[0] == 'a';
+		if (!host_id) {
+			int rc = resource_change_via_daemon(spec, argv[optind + 2], add);
+			if (rc == 0) {
+				printf("%s resource %s (through sync_managerd)\n", add ? "added" : "removed", argv[optind + 2]);
+				return CLI_OK;
+			}
+			if (rc != -SM_ENOT_JOINED)
+				return CLI_FAIL;
+		}
+		return resource_change(spec, argv[optind + 2], add, host_id);
 	}
 	return cli_usage_error("resource", "unknown action '%s' (expected add, rm or ls)", verb);
 }

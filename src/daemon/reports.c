@@ -60,9 +60,20 @@ static void put_lockspace(struct sm_msgbuf *b, struct ls_entry *e)
 	sm_mb_end(b, r);
 }
 
+static bool admin_only(struct conn *c)
+{
+	if (c->admin)
+		return true;
+	c->d->m.denied++;
+	conn_reply_error(c, -SM_EDENIED, 0, "listings need root or the admin group (use inquire for your own leases)");
+	return false;
+}
+
 void report_status(struct conn *c)
 {
 	struct daemon *d = c->d;
+	if (!admin_only(c))
+		return;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	size_t s = section(&b, "daemon");
@@ -120,6 +131,8 @@ void report_status(struct conn *c)
 
 static struct ls_entry *named_lockspace(struct conn *c, const uint8_t *p, size_t len)
 {
+	if (!admin_only(c))
+		return NULL;
 	struct sm_tlv_reader rd;
 	struct sm_tlv t;
 	char name[SM_NAME_FIELD] = "";

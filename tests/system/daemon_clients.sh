@@ -1,0 +1,89 @@
+#!/bin/bash
+# One sync_managerd: many clients and leases, malformed messages, and
+# authorization, while a legitimate holder keeps its lease throughout.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/hosts.sh"
+[[ $(id -u) -eq 0 ]] || { echo "needs root"; exit 77; }
+
+export SYNC_MANAGER_RUN_DIR=$T_DIR/run
+mkdir -p "$SYNC_MANAGER_RUN_DIR"
+printf 'watchdog = none\nmax_clients = 5000\nlog_level = warn\n' > "$T_DIR/d.conf"
+SYNC_MANAGERD_CONFIG=$T_DIR/d.conf "$SMD" -D >> "$T_DIR/daemon.log" 2>&1 &
+DPID=$!
+T_PIDS+=("$DPID")
+retry_until 10 "$SM" status >/dev/null && t_ok "daemon up" || t_fail "daemon did not start"
+
+V=$T_DIR/leases
+t_run "format a volume with room for 1100 resources" -- "$SM" init "$V" --lockspace ls --max-hosts 8 \
+	--resources 1100 --io-timeout 1 --watchdog-timeout 3 --resource keep
+t_run "join" -- "$SM" join "$V" --host-id 1
+
+"$SM" run -l ls:keep --name keeper -- sleep 1000 > "$T_DIR/keeper.log" 2>&1 &
+T_PIDS+=("$!")
+retry_until 10 grep -q "acquired ls:keep" "$T_DIR/keeper.log" && t_ok "a holder keeps ls:keep" || t_fail "keeper"
+keeper=$(sed -n 's/.*running sleep as pid \([0-9]*\).*/\1/p' "$T_DIR/keeper.log" | head -n1)
+
+# Malformed messages.
+t_run "malformed, truncated, oversized and random messages" -- python3 "$(dirname "$0")/proto_abuse.py" \
+	"$SYNC_MANAGER_RUN_DIR/sync_managerd.sock" 7
+echo "$T_OUT" | sed 's/^/    /'
+
+# Restricted connections may do nothing.
+t_run "a restricted registration may issue no requests" -- "$SM_BIN/tests/sm_clients" restricted
+t_match "denied with a reason" "restricted" "$T_OUT"
+
+# Ordinary users: only for themselves.  (The socket is 0660 root; open it up
+# for this test so an unprivileged user can reach the daemon at all.)
+chmod 0666 "$SYNC_MANAGER_RUN_DIR/sync_managerd.sock"
+chmod 0755 "$T_DIR" "$SYNC_MANAGER_RUN_DIR"
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups env SYNC_MANAGER_RUN_DIR="$SYNC_MANAGER_RUN_DIR")
+"$SM" resource add "$V" userlease >/dev/null 2>&1 || true
+t_run "an ordinary user acquires and releases for itself" -- "${NOBODY[@]}" "$SM_BIN/tests/sm_clients" self ls:userlease
+t_run "an ordinary user may not act for another process" -- "${NOBODY[@]}" "$SM_BIN/tests/sm_clients" other "$keeper" ls:x
+t_match "the refusal explains itself" "not yours" "$T_OUT"
+t_refused "an ordinary user may not join lockspaces" "root or the admin group" -- "${NOBODY[@]}" "$SM" join "$V"
+
+# acquire/inquire/convert/release for a process, as an administrator.
+sleep 1000 &
+victim=$!
+T_PIDS+=("$victim")
+"$SM" resource add "$V" adm1 >/dev/null
+t_run "acquire for a process by pid" -- "$SM" acquire ls:adm1 --pid "$victim"
+t_run "inquire it" -- "$SM" inquire --pid "$victim"
+t_match "holds adm1 EX" "ls:adm1 EX lver 1" "$T_OUT"
+t_run "convert to shared" -- "$SM" convert ls:adm1 --pid "$victim" --shared
+t_run "inquire again" -- "$SM" inquire --pid "$victim" --json
+t_match "now SH" '"mode": "SH"' "$T_OUT"
+t_run "release it" -- "$SM" release ls:adm1 --pid "$victim"
+t_run "inquire: nothing" -- "$SM" inquire --pid "$victim"
+t_match "no leases" "holds no leases" "$T_OUT"
+kill "$victim"
+
+# 1000 registered processes, each holding its own lease.
+coproc MANY { "$SM_BIN/tests/sm_clients" many 1000 ls c 2>&1; }
+many_in=${MANY[1]} many_out=${MANY[0]} many_pid=$MANY_PID
+read -r -t 300 line <&"$many_out" && echo "    $line"
+t_match "1000 processes and 1000 leases" "1000 processes registered and 1000 leases" "$line"
+rss=$(awk '/VmRSS/ {print $2}' /proc/$DPID/status)
+echo "    daemon RSS with 1001 leases: ${rss} kB"
+t_run "status lists them" -- "$SM" status --json
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["daemon"]["leases"] == 1001, d["daemon"]' <<<"$T_OUT" \
+	&& t_ok "status --json counts 1001 leases" || t_fail "status count"
+exec {many_in}>&-
+read -r -t 300 line <&"$many_out" && echo "    $line"
+t_match "all released when the processes die" "all 1000 leases released" "$line"
+wait "$many_pid" && t_ok "many-clients helper succeeded" || t_fail "many-clients helper failed"
+
+grep -q "acquired ls:keep" "$T_DIR/keeper.log" && kill -0 "$keeper" && t_ok "the keeper held its lease throughout" \
+	|| t_fail "keeper lost"
+t_run "keeper's lease is intact" -- "$SM" inquire --pid "$keeper"
+t_match "keep held" "ls:keep EX" "$T_OUT"
+t_run "metrics" -- "$SM" metrics
+t_match "Prometheus exposition" "^sync_manager_leases_held 1$" "$T_OUT"
+t_match "bad messages counted" "^sync_manager_bad_messages_total [1-9]" "$T_OUT"
+t_refused "shutdown is refused while leases are held" "lease\(s\) are held" -- "$SM" shutdown
+kill "$keeper"
+retry_until 10 bash -c "\"$SM\" status --json | grep -q '\"leases\": 0'" && t_ok "keeper's lease released" || t_fail "release"
+t_run "clean shutdown" -- "$SM" shutdown
+retry_until 10 bash -c "! kill -0 $DPID 2>/dev/null" && t_ok "daemon exited" || t_fail "daemon still running"
+t_done

@@ -1,0 +1,196 @@
+/* Client-side helper for the daemon system tests, using libsync_manager.
+ *
+ *   sm_clients many N LOCKSPACE PREFIX   N child processes, each registered on
+ *       its own connection and holding LOCKSPACE:PREFIXi; prints timings, then
+ *       waits for stdin to close, then ends the children and checks that the
+ *       daemon released everything.
+ *   sm_clients restricted               register with RESTRICT, then any call must be denied
+ *   sm_clients self LOCKSPACE:RES        register self, acquire, inquire, release (as any user)
+ *   sm_clients other PID LOCKSPACE:RES   try to acquire for another process (must be denied
+ *       unless root)
+ * Exit 0 when the behaviour was as expected. */
+#include "sync_manager/admin.h"
+#include "sync_manager/client.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int fail(const char *what, sm_conn *c, int rc)
+{
+	fprintf(stderr, "sm_clients: %s: %s (%s)\n", what, c ? sm_conn_message(c) : "", sm_strerror(rc));
+	return 1;
+}
+
+static int count_leases(void)
+{
+	sm_conn *c;
+	struct sm_report *r;
+	if (sm_conn_open(&c) < 0)
+		return -1;
+	int n = -1;
+	if (sm_status(c, &r) == 0) {
+		const struct sm_section *d = sm_report_section(r, "daemon");
+		const struct sm_field *f = d && d->nrecords ? sm_record_field(&d->records[0], "leases") : NULL;
+		n = f ? (int)f->u64 : -1;
+		sm_report_free(r);
+	}
+	sm_conn_close(c);
+	return n;
+}
+
+static int many(int n, const char *ls, const char *prefix)
+{
+	pid_t *kids = calloc((size_t)n, sizeof(pid_t));
+	sm_conn **conns = calloc((size_t)n, sizeof(sm_conn *));
+	int base = count_leases();
+	double t0 = now_s();
+	for (int i = 0; i < n; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			for (;;)
+				pause();
+		}
+	}
+	double t1 = now_s();
+	for (int i = 0; i < n; i++) {
+		int rc = sm_conn_open(&conns[i]);
+		if (rc < 0)
+			return fail("connect", NULL, rc);
+		char name[32];
+		snprintf(name, sizeof(name), "client%d", i);
+		if ((rc = sm_register_pid(conns[i], kids[i], name)) < 0)
+			return fail("register", conns[i], rc);
+		struct sm_resource r;
+		char spec[160];
+		snprintf(spec, sizeof(spec), "%s:%s%d", ls, prefix, i);
+		sm_resource_parse(spec, &r);
+		if ((rc = sm_acquire(conns[i], kids[i], &r, 1, SM_ACQUIRE_CREATE, NULL)) < 0)
+			return fail(spec, conns[i], rc);
+	}
+	double t2 = now_s();
+	int held = count_leases();
+	printf("many: %d processes registered and %d leases acquired in %.2f s (%.0f/s); daemon reports %d leases\n",
+	       n, n, t2 - t1, n / (t2 - t1), held);
+	fflush(stdout);
+	if (held != base + n)
+		return fail("lease count", NULL, -1);
+	/* hold until told */
+	char b;
+	while (read(0, &b, 1) > 0)
+		;
+	for (int i = 0; i < n; i++)
+		kill(kids[i], SIGKILL);
+	for (int i = 0; i < n; i++)
+		waitpid(kids[i], NULL, 0);
+	double t3 = now_s();
+	for (int i = 0; i < n; i++)
+		sm_conn_close(conns[i]); /* the processes died: release follows */
+	int left = -1;
+	for (int k = 0; k < 600; k++) {
+		left = count_leases() - base;
+		if (left == 0)
+			break;
+		usleep(100000);
+	}
+	printf("many: all %d leases released %.2f s after the processes were killed\n", n, now_s() - t3);
+	(void)t0;
+	return left == 0 ? 0 : fail("leases left after exit", NULL, -1);
+}
+
+static int restricted(void)
+{
+	sm_conn *c;
+	int rc = sm_conn_open(&c);
+	if (rc < 0)
+		return fail("connect", NULL, rc);
+	if ((rc = sm_register(c, "restricted", SM_REGISTER_RESTRICT)) < 0)
+		return fail("register", c, rc);
+	struct sm_lease_info *l = NULL;
+	rc = sm_inquire(c, 0, &l);
+	free(l);
+	if (rc != -SM_EDENIED)
+		return fail("inquire on a restricted connection was not denied", c, rc);
+	printf("restricted: %s\n", sm_conn_message(c));
+	struct sm_report *r;
+	rc = sm_status(c, &r);
+	if (rc != -SM_EDENIED)
+		return fail("status on a restricted connection was not denied", c, rc);
+	sm_conn_close(c);
+	return 0;
+}
+
+static int self(const char *spec)
+{
+	sm_conn *c;
+	int rc = sm_conn_open(&c);
+	if (rc < 0)
+		return fail("connect", NULL, rc);
+	if ((rc = sm_register(c, "self", 0)) < 0)
+		return fail("register", c, rc);
+	struct sm_resource r;
+	sm_resource_parse(spec, &r);
+	struct sm_lease_info info;
+	if ((rc = sm_acquire(c, 0, &r, 1, 0, &info)) < 0)
+		return fail("acquire for myself", c, rc);
+	struct sm_lease_info *l = NULL;
+	int n = sm_inquire(c, 0, &l);
+	if (n != 1 || strcmp(l[0].name, r.name) != 0)
+		return fail("inquire", c, n);
+	free(l);
+	if ((rc = sm_release(c, 0, &r, 1)) < 0)
+		return fail("release", c, rc);
+	printf("self: acquired and released %s at lver %llu as uid %d\n", spec, (unsigned long long)info.lver,
+	       (int)getuid());
+	/* admin-only calls are refused for ordinary users */
+	struct sm_report *rep;
+	rc = sm_status(c, &rep);
+	if (getuid() != 0 && rc != -SM_EDENIED)
+		return fail("status as an ordinary user was not denied", c, rc);
+	if (rc == 0)
+		sm_report_free(rep);
+	sm_conn_close(c);
+	return 0;
+}
+
+static int other(pid_t pid, const char *spec)
+{
+	sm_conn *c;
+	int rc = sm_conn_open(&c);
+	if (rc < 0)
+		return fail("connect", NULL, rc);
+	struct sm_resource r;
+	sm_resource_parse(spec, &r);
+	rc = sm_acquire(c, pid, &r, 1, 0, NULL);
+	if (rc != -SM_EDENIED)
+		return fail("acquiring for another process was not denied", c, rc);
+	printf("other: %s\n", sm_conn_message(c));
+	sm_conn_close(c);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 5 && !strcmp(argv[1], "many"))
+		return many(atoi(argv[2]), argv[3], argv[4]);
+	if (argc >= 2 && !strcmp(argv[1], "restricted"))
+		return restricted();
+	if (argc >= 3 && !strcmp(argv[1], "self"))
+		return self(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "other"))
+		return other((pid_t)atoi(argv[2]), argv[3]);
+	fprintf(stderr, "usage: see the comment at the top of sm_clients.c\n");
+	return 2;
+}
