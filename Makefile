@@ -5,6 +5,7 @@
 #   make demo       the main demo
 #   make torture    long mutual-exclusion torture run (minutes)
 #   make bench      benchmarks, side by side with sanlock
+#   make fuzz       run every libFuzzer target FUZZ_SECONDS (60) each
 #   make install    install (DESTDIR and PREFIX honoured)
 
 BUILD      ?= build
@@ -13,7 +14,7 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CTEST      := ctest --output-on-failure --no-tests=error
 
-.PHONY: all build deps check check-asan demo demo-processes torture bench install clean
+.PHONY: all build deps check check-asan demo demo-processes torture bench install clean fuzz
 
 all: build
 
@@ -53,8 +54,16 @@ bench: build
 	@scripts/deps bench
 	@bench/run $(BUILD)
 
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@scripts/deps test
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_FUZZ=ON
+	ninja -C $(FUZZ_BUILD)
+	@scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -45,43 +45,44 @@ static bool peer_in_group(pid_t pid, gid_t gid, gid_t want)
 	return found;
 }
 
+struct conn *conn_new(struct daemon *d, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return NULL;
+	struct conn_box *box = calloc(1, sizeof(*box));
+	if (!box)
+		return NULL;
+	struct conn *c = &box->c;
+	c->d = d;
+	c->fd = fd;
+	c->peer_pid = cred.pid;
+	c->peer_uid = cred.uid;
+	c->peer_gid = cred.gid;
+	c->admin = cred.uid == 0 || (d->have_admin_gid && peer_in_group(cred.pid, cred.gid, d->admin_gid));
+	c->id = ++d->next_conn_id;
+	box->tag = (struct ev_tag){EV_CONN, c};
+	if (ev_add(d, fd, EPOLLIN | EPOLLRDHUP, &box->tag) < 0) {
+		free(box);
+		return NULL;
+	}
+	c->next = d->conns;
+	d->conns = c;
+	d->nconns++;
+	sm_debug("connection %llu from pid %d uid %d%s", (unsigned long long)c->id, (int)c->peer_pid,
+		 (int)c->peer_uid, c->admin ? " (admin)" : "");
+	return c;
+}
+
 int conn_accept(struct daemon *d)
 {
 	for (;;) {
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return errno == EAGAIN ? 0 : -errno;
-		struct ucred cred;
-		socklen_t len = sizeof(cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-		    (uint64_t)d->nconns >= d->cfg.max_clients + 64) {
+		if ((uint64_t)d->nconns >= d->cfg.max_clients + 64 || !conn_new(d, fd))
 			close(fd);
-			continue;
-		}
-		struct conn_box *box = calloc(1, sizeof(*box));
-		if (!box) {
-			close(fd);
-			continue;
-		}
-		struct conn *c = &box->c;
-		c->d = d;
-		c->fd = fd;
-		c->peer_pid = cred.pid;
-		c->peer_uid = cred.uid;
-		c->peer_gid = cred.gid;
-		c->admin = cred.uid == 0 || (d->have_admin_gid && peer_in_group(cred.pid, cred.gid, d->admin_gid));
-		c->id = ++d->next_conn_id;
-		box->tag = (struct ev_tag){EV_CONN, c};
-		if (ev_add(d, fd, EPOLLIN | EPOLLRDHUP, &box->tag) < 0) {
-			close(fd);
-			free(box);
-			continue;
-		}
-		c->next = d->conns;
-		d->conns = c;
-		d->nconns++;
-		sm_debug("connection %llu from pid %d uid %d%s", (unsigned long long)c->id, (int)c->peer_pid,
-			 (int)c->peer_uid, c->admin ? " (admin)" : "");
 	}
 }
 

@@ -241,6 +241,8 @@ void ev_del(struct daemon *d, int fd);
 
 /* conn.c */
 int conn_accept(struct daemon *d);
+/* Wrap an accepted socket (also used by the request fuzzer). */
+struct conn *conn_new(struct daemon *d, int fd);
 void conn_on_event(struct conn *c, uint32_t events);
 /* Queue a reply to c's current request and resume reading requests. */
 void conn_reply(struct conn *c, int result, struct sm_msgbuf *payload);

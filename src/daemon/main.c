@@ -58,30 +58,6 @@ static const struct sm_config_key config_keys[] = {
 	 "error, warn, info or debug"},
 };
 
-uint64_t mono_ms(void)
-{
-	return sm_now_mono_ms();
-}
-
-/* ---- epoll helpers --------------------------------------------------------- */
-
-int ev_add(struct daemon *d, int fd, uint32_t events, struct ev_tag *tag)
-{
-	struct epoll_event ev = {.events = events, .data.ptr = tag};
-	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
-}
-
-int ev_mod(struct daemon *d, int fd, uint32_t events, struct ev_tag *tag)
-{
-	struct epoll_event ev = {.events = events, .data.ptr = tag};
-	return epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
-}
-
-void ev_del(struct daemon *d, int fd)
-{
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
-}
-
 /* ---- startup --------------------------------------------------------------- */
 
 static void config_defaults(struct daemon_config *c)

@@ -143,6 +143,11 @@ static int arm(struct daemon *d)
 	return 0;
 }
 
+static uint64_t pet_interval(struct daemon *d)
+{
+	return SM_MIN(1000u, d->wd_timeout_ms / 4);
+}
+
 /* Every lockspace fresh, or with nobody holding its leases. */
 static bool safe_to_pet(struct daemon *d)
 {
@@ -156,7 +161,11 @@ static bool safe_to_pet(struct daemon *d)
 			continue;
 		if (e->state == LS_JOINING && !atomic_load(&e->t_join_done))
 			return false; /* resuming: not yet known to be fresh */
-		if (!e->ls || sm_lockspace_remaining_ms(e->ls) <= 0)
+		if (e->state == LS_FAILED || e->fencing)
+			return false; /* expired: only dead holders let us pet again */
+		/* Stop one pet interval before F: the host then dies by F + W - P,
+		 * which leaves P of slack for clock-rate and scheduling delays. */
+		if (!e->ls || sm_lockspace_remaining_ms(e->ls) <= (int64_t)pet_interval(d))
 			return false;
 		struct sm_lockspace_info info;
 		sm_lockspace_info(e->ls, &info);
@@ -176,8 +185,7 @@ void watchdog_tick(struct daemon *d)
 		return;
 	}
 	uint64_t now = mono_ms();
-	uint64_t pet_every = SM_MIN(1000u, d->wd_timeout_ms / 4);
-	if (now - d->wd_last_pet_mono < pet_every)
+	if (now - d->wd_last_pet_mono < pet_interval(d))
 		return;
 	if (!safe_to_pet(d)) {
 		if (!d->wd_refused_logged) {

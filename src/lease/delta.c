@@ -15,6 +15,8 @@
 
 #define MAX_ATTENTION 64
 #define MAX_PENDING_WRITES 4
+/* internal: a join attempt must start over */
+#define SM_EAGAIN_CLAIM (SM_ERR_BASE + 999)
 
 /* What we have seen of one host_id's record. */
 struct host_obs {
@@ -22,7 +24,8 @@ struct host_obs {
 	bool changed;   /* the bytes changed while we watched */
 	uint8_t bytes[SM_HOST_SIZE];
 	uint64_t first_seen; /* completion of the first read that returned these bytes */
-	uint64_t last_ok;    /* completion of the latest read that returned them */
+	uint64_t last_ok;    /* ISSUE time of the latest read that returned them: the disk
+			      * may have been sampled that early, not later */
 	int status;
 	struct sm_host_record rec;
 	uint64_t attention_seq; /* last attention_seq of this host we acted on */
@@ -56,6 +59,8 @@ struct sm_lockspace {
 
 	uint32_t attention[MAX_ATTENTION];
 	int attention_count;
+	uint64_t last_read_issue; /* of the latest host-area read (join's decision) */
+	bool expired;             /* F passed without a good renewal: never renew again */
 };
 
 const char *sm_liveness_name(enum sm_liveness l)
@@ -151,6 +156,7 @@ void sm_lockspace_info(struct sm_lockspace *ls, struct sm_lockspace_info *o)
 	o->max_hosts = ls->vol->hdr.max_hosts;
 	o->joined = ls->joined;
 	o->lost = ls->lost;
+	o->expired = ls->expired;
 	o->host_id = ls->host_id;
 	o->generation = ls->generation;
 	memcpy(o->host_name, ls->host_name, SM_NAME_FIELD);
@@ -173,8 +179,9 @@ void sm_lockspace_me(struct sm_lockspace *ls, uint32_t *host_id, uint64_t *gener
 
 /* ---- observation ---------------------------------------------------------- */
 
-/* Record one successful read of the host area that completed at now. */
-static void observe_locked(struct sm_lockspace *ls, const uint8_t *area, uint64_t now)
+/* Record one successful read of the host area, issued at `issued` and
+ * completed at `now`. */
+static void observe_locked(struct sm_lockspace *ls, const uint8_t *area, uint64_t issued, uint64_t now)
 {
 	const struct sm_volume_header *h = &ls->vol->hdr;
 	for (uint32_t i = 0; i < h->max_hosts; i++) {
@@ -185,11 +192,13 @@ static void observe_locked(struct sm_lockspace *ls, const uint8_t *area, uint64_
 			o->seen = true;
 			memcpy(o->bytes, b, SM_HOST_SIZE);
 			o->first_seen = now;
+			o->last_ok = now;
 			o->status = sm_host_decode(b, &o->rec, h->lockspace, h->sector_size);
 			if (o->status == 0 && o->rec.host_id != i + 1)
 				o->status = -SM_EBAD_GEOMETRY;
+		} else if (issued > o->last_ok) {
+			o->last_ok = issued;
 		}
-		o->last_ok = now;
 		/* A new request aimed at us? */
 		if (ls->joined && o->status == 0 && o->rec.attention_host_id == ls->host_id &&
 		    o->rec.attention_seq != o->attention_seq && i + 1 != ls->host_id) {
@@ -203,13 +212,15 @@ static void observe_locked(struct sm_lockspace *ls, const uint8_t *area, uint64_
 static int read_host_area(struct sm_lockspace *ls)
 {
 	const struct sm_volume_header *h = &ls->vol->hdr;
+	uint64_t issued = sm_now_mono_ms();
+	ls->last_read_issue = issued;
 	int rc = sm_disk_read(ls->vol->disk, h->host_area_offset, ls->area_buf, (size_t)h->max_hosts * h->sector_size,
 			      h->io_timeout_ms);
 	if (rc < 0)
 		return rc;
 	uint64_t now = sm_now_mono_ms();
 	pthread_mutex_lock(&ls->mu);
-	observe_locked(ls, ls->area_buf, now);
+	observe_locked(ls, ls->area_buf, issued, now);
 	pthread_mutex_unlock(&ls->mu);
 	return 0;
 }
@@ -219,13 +230,20 @@ int sm_lockspace_observe(struct sm_lockspace *ls)
 	return read_host_area(ls);
 }
 
+/* How long the bytes are known to have stayed the same: from the completion
+ * of the first read that showed them to the issue of the latest one. */
+static uint64_t unchanged_ms(const struct host_obs *o)
+{
+	return o->last_ok > o->first_seen ? o->last_ok - o->first_seen : 0;
+}
+
 static enum sm_liveness liveness_locked(const struct sm_lockspace *ls, const struct host_obs *o, uint64_t now)
 {
 	if (!o->seen)
 		return SM_LIVE_UNKNOWN;
 	if (o->status == 0 && o->rec.flags == SM_HOST_FREE)
 		return SM_LIVE_FREE;
-	if (o->last_ok - o->first_seen > ls->to.host_dead_ms)
+	if (unchanged_ms(o) > ls->to.host_dead_ms)
 		return SM_LIVE_DEAD;
 	if (!o->changed)
 		return SM_LIVE_UNKNOWN;
@@ -246,7 +264,7 @@ int sm_lockspace_host_status(struct sm_lockspace *ls, uint32_t host_id, struct s
 	out->rec = o->rec;
 	out->state = liveness_locked(ls, o, now);
 	if (o->seen) {
-		out->unchanged_ms = o->last_ok - o->first_seen;
+		out->unchanged_ms = unchanged_ms(o);
 		out->since_change_ms = now - o->first_seen;
 	}
 	pthread_mutex_unlock(&ls->mu);
@@ -361,6 +379,16 @@ int sm_lockspace_renew(struct sm_lockspace *ls)
 		return -SM_ENOT_JOINED;
 	if (ls->lost)
 		return -SM_ELOCKSPACE_LOST;
+	if (!ls->expired && sm_lockspace_remaining_ms(ls) <= 0) {
+		/* F has passed: our holders are being fenced and others may take
+		 * our leases after H.  A renewal now must not revive anything. */
+		pthread_mutex_lock(&ls->mu);
+		ls->expired = true;
+		pthread_mutex_unlock(&ls->mu);
+		sm_error("lockspace %s: no successful renewal for F: its leases have expired", ls->vol->hdr.lockspace);
+	}
+	if (ls->expired)
+		return -SM_ELOCKSPACE_LOST;
 	int rc = read_host_area(ls);
 	if (rc == 0) {
 		pthread_mutex_lock(&ls->mu);
@@ -453,24 +481,13 @@ static void withdraw_claim(struct sm_lockspace *ls, const struct sm_host_record 
 	write_record(ls, &fr);
 }
 
-int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts)
+/* One join attempt; -SM_EAGAIN_CLAIM when it must start over. */
+static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts, const char *name)
 {
 	const struct sm_volume_header *h = &ls->vol->hdr;
-	char name[SM_NAME_FIELD];
-	if (ls->joined)
-		return -SM_EBUSY;
-	if (opts->host_name) {
-		if (!sm_name_valid(opts->host_name)) {
-			sm_error("invalid host name '%s'", opts->host_name);
-			return -SM_EBAD_NAME;
-		}
-		snprintf(name, sizeof(name), "%s", opts->host_name);
-	} else {
-		sm_default_host_name(name);
-	}
-
 	uint32_t slot = 0;
 	struct sm_host_record old;
+	uint64_t decided_at; /* issue time of the read that found the slot claimable */
 	for (;;) {
 		int rc = read_host_area(ls);
 		if (rc < 0)
@@ -488,11 +505,12 @@ int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts)
 			return o.status;
 		}
 		old = o.rec;
+		decided_at = ls->last_read_issue;
 		if (l == SM_LIVE_FREE || l == SM_LIVE_DEAD)
 			break;
 		/* Held by someone (maybe an earlier us): wait until it has been
 		 * unchanged for more than H, watching for renewals. */
-		uint64_t unchanged = o.last_ok - o.first_seen;
+		uint64_t unchanged = unchanged_ms(&o);
 		uint64_t remaining = h->io_timeout_ms + ls->to.host_dead_ms - SM_MIN(unchanged, ls->to.host_dead_ms);
 		if (opts->progress) {
 			char what[200];
@@ -528,6 +546,15 @@ int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts)
 	rc = write_record(ls, &claim);
 	if (rc < 0)
 		return rc;
+	if (sm_now_mono_ms() - decided_at > 2ull * h->io_timeout_ms) {
+		/* We stalled between reading the slot and our claim landing: a
+		 * competitor that joined meanwhile would not see our write in its
+		 * 2d window.  Take the claim back (if still ours) and start over. */
+		sm_warn("lockspace %s: claiming host_id %u took longer than 2d after reading it; retrying",
+			h->lockspace, slot);
+		withdraw_claim(ls, &claim);
+		return -SM_EAGAIN_CLAIM;
+	}
 	if (opts->progress) {
 		char what[160];
 		snprintf(what, sizeof(what), "claimed host_id %u (generation %llu); waiting 2d to see that no other host "
@@ -562,6 +589,28 @@ int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts)
 	sm_info("joined lockspace %s as host_id %u generation %llu", h->lockspace, slot,
 		(unsigned long long)claim.generation);
 	return 0;
+}
+
+int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts)
+{
+	char name[SM_NAME_FIELD];
+	if (ls->joined)
+		return -SM_EBUSY;
+	if (opts->host_name) {
+		if (!sm_name_valid(opts->host_name)) {
+			sm_error("invalid host name '%s'", opts->host_name);
+			return -SM_EBAD_NAME;
+		}
+		snprintf(name, sizeof(name), "%s", opts->host_name);
+	} else {
+		sm_default_host_name(name);
+	}
+
+	for (int attempt = 0;; attempt++) {
+		int rc = join_attempt(ls, opts, name);
+		if (rc != -SM_EAGAIN_CLAIM || attempt == 3)
+			return rc == -SM_EAGAIN_CLAIM ? -SM_EHOSTID_BUSY : rc;
+	}
 }
 
 int sm_lockspace_resume(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation, const uint8_t instance[16],

@@ -70,6 +70,7 @@ struct sm_lockspace_info {
 	uint32_t max_hosts;
 	bool joined;
 	bool lost;               /* our record was taken over: fence now */
+	bool expired;            /* no good renewal for F: never renewed again */
 	uint32_t host_id;
 	uint64_t generation;
 	char host_name[SM_NAME_FIELD];

@@ -233,7 +233,10 @@ static int scan_dblocks(struct ballot *b, uint64_t inst, struct scan *s)
 				s->best_bal = d.bal;
 				s->best = (struct pvalue){d.inp_owner_id, d.inp_owner_generation, d.inp_mode};
 			}
-			if (hidx + 1 == b->me.host_id && (!s->have_own || d.mbal > s->own.mbal)) {
+			/* Of our own copies (they may differ between disks), keep
+			 * the one with the highest bal: it may carry a chosen value. */
+			if (hidx + 1 == b->me.host_id &&
+			    (!s->have_own || d.bal > s->own.bal || (d.bal == s->own.bal && d.mbal > s->own.mbal))) {
 				s->own = d;
 				s->have_own = true;
 			}

@@ -9,7 +9,7 @@ void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts
 	t->renew_ms = 2 * io_ms;
 	t->fail_ms = 8 * io_ms;
 	t->host_dead_ms = t->fail_ms + watchdog_ms;
-	t->join_wait_ms = 2 * io_ms;
+	t->join_wait_ms = 2 * io_ms + 100; /* strictly more than 2d */
 	t->kill_grace_ms = SM_MIN(watchdog_ms / 2, 30000u);
 	t->pet_ms = SM_MIN(io_ms, 1000u);
 }
@@ -27,7 +27,7 @@ void sm_timeouts_print(FILE *out, const struct sm_timeouts *t)
 		{"renewal fail", "F", "8d", t->fail_ms, "no good renewal for F (from its start): holders are killed"},
 		{"kill grace", "G", "min(W/2, 30 s)", t->kill_grace_ms, "SIGTERM at F, SIGKILL at F + G"},
 		{"host dead", "H", "F + W", t->host_dead_ms, "others take over after no renewal for more than H"},
-		{"join, free slot", "J", "2d", t->join_wait_ms, "wait after claiming a free host_id"},
+		{"join, free slot", "J", "2d + 0.1 s", t->join_wait_ms, "wait after claiming a free host_id"},
 		{"join, held slot", "", "H + J", (uint64_t)t->host_dead_ms + t->join_wait_ms,
 		 "claiming a host_id last held by another host"},
 	};

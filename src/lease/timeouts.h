@@ -8,7 +8,8 @@
  *                           successful renewal: lease holders are killed at F
  *   H  = F + W              host-dead time: another host may take over after
  *                           seeing the record unchanged for MORE than H
- *   J  = 2d                 wait between claiming a free host_id and re-reading
+ *   J  = 2d + 100 ms        wait between claiming a free host_id and re-reading
+ *                           (strictly more than 2d)
  *   G  = min(W/2, 30 s)     grace between SIGTERM (at F) and SIGKILL
  *   P  = min(d, 1 s)        watchdog pet interval; pets stop at F
  */

@@ -19,15 +19,25 @@
  *   W2  write our dblock (mbal, bal := mbal, inp).
  *   R3  read every other dblock; abort if some mbal > ours.
  *   decide inp.
- * An abort restarts at R1 keeping memory.  A host may crash after any disk write
- * (memory lost, restart at R1 with recovery) at most CRASHES times, including
- * after deciding (the daemon re-runs an in-doubt instance).  A host that stops
- * for ever needs no modelling: it is a prefix of the runs where it is slow.
+ * An abort (or a step that got fewer than MAJ disks) restarts at R1 keeping
+ * memory.  A host may crash after any single-disk write (memory lost; restart at
+ * R1 with recovery), also after deciding (the daemon re-runs an in-doubt
+ * instance); CRASHES bounds the restarts of all hosts together.  A host that
+ * stops for ever needs no modelling: it is a prefix of the runs where it is slow.
  *
  * Property (assertion): agreement -- every decision equals the first one.
  *
- * Each block read and each per-disk write is one atomic step, so other hosts'
- * writes interleave between the sectors of one "area read".
+ * Granularity: in W1/R2/W2/R3 each per-disk write and each dblock read is one
+ * atomic step, so other hosts' writes interleave between the sectors of one
+ * "area read"; these steps visit the disks in a rotation starting at disk h
+ * (-DANY_ORDER: any order, far larger state space).  R1 is one atomic step in any
+ * disk order: it only chooses the ballot number (safety needs only uniqueness)
+ * and recovers our own dblock, which no other host writes.
+ * Knobs: NH, ND, KMAX (ballots per host), CRASHES, -DNO_DISK_LOSS,
+ * -DNO_SLOW_DISK.
+ *
+ * Vacuity checks (-DREACH=n, SPIN must find the "violation"): 1 two hosts
+ * decide; 2 a host decides a value adopted from another host.
  *
  * Mutants (-DMUTANT=n):
  *   1  no abort check after phase 2 (R3)
@@ -47,11 +57,14 @@
 #ifndef KMAX            /* ballots per host: k = 0 .. KMAX-1 */
 #define KMAX 2
 #endif
-#ifndef CRASHES         /* restarts per host */
+#ifndef CRASHES         /* restarts, all hosts together */
 #define CRASHES 1
 #endif
 #ifndef MUTANT
 #define MUTANT 0
+#endif
+#ifndef REACH           /* vacuity checks, must FAIL: see run.sh */
+#define REACH 0
 #endif
 
 #if MUTANT == 4
@@ -68,10 +81,19 @@ typedef Disk { Block b[NH] };
 Disk disk[ND];
 byte lost = NONE;       /* the disk that failed for ever, NONE = all good */
 byte chosen = 0;        /* value of the first decision, 0 = none yet */
-byte decisions = 0;     /* number of decisions (for the statistics only) */
+#if REACH == 1
+byte decisions = 0;     /* number of decisions (vacuity check only) */
+#endif
+byte crashes = 0;       /* restarts so far, all hosts together */
 
-/* pick any disk still pending */
-inline pick() {
+/*
+ * Next disk to access.  R1 (one atomic step) takes the disks in any order; the
+ * other steps take them in a fixed rotation that starts at disk h (so two hosts
+ * that stop after a majority use different majorities, e.g. {0,1} and {1,2}).
+ * -DANY_ORDER makes every step pick any pending disk (much larger state space).
+ */
+#define pend_count() ((pend & 1) + ((pend >> 1) & 1) + ((pend >> 2) & 1))
+inline pick_any() {
   if
   :: pend & 1 -> d = 0
   :: pend & 2 -> d = 1
@@ -79,6 +101,14 @@ inline pick() {
   fi;
   pend = pend & ~(1 << d)
 }
+#ifdef ANY_ORDER
+#define pick() pick_any()
+#else
+inline pick() {
+  d = (h + ND - pend_count()) % ND;
+  pend = pend & ~(1 << d)
+}
+#endif
 
 /*
  * Read dblocks of disk d: all of them with own_too, else all but ours.
@@ -127,13 +157,16 @@ inline read_disk(own_too) {
 }
 
 /* read from every disk, stop once a majority answered (or nothing is pending) */
-inline read_all(own_too) {
+inline read_all(own_too, anyorder) {
   pend = ALLDISKS; nok = 0;
   do
   :: pend == 0 -> break
+  #ifndef NO_SLOW_DISK
   :: nok >= MAJ && pend != 0 -> break      /* remaining disks slow: ignored */
+#endif
+
   :: pend != 0 ->
-     pick();
+     if :: anyorder -> pick_any() :: else -> pick() fi;
      read_disk(own_too);
      if :: ok -> nok++ :: else fi
   od;
@@ -152,7 +185,10 @@ inline write_all() {
   pend = ALLDISKS; nok = 0;
   do
   :: pend == 0 -> break
+  #ifndef NO_SLOW_DISK
   :: nok >= MAJ && pend != 0 -> break      /* write to the slow disk dropped */
+#endif
+
   :: pend != 0 ->
      atomic {
        pick();
@@ -174,7 +210,6 @@ proctype Host(byte h) {
   byte maxm, bb, bi;                /* highest mbal seen; highest (bal, inp) seen */
   byte rm, rb, ri;                  /* recovery of our own dblock after a crash */
   byte d, j, nok, pend, k;
-  byte crashes = 0;
   bool ok, gotown;
   bool fresh = false;               /* memory lost: recover from disk at R1 */
 
@@ -184,7 +219,7 @@ ballot:
    * is unique) and recovers our own dblock, which nobody else writes. */
   atomic {
     maxm = mbal; bb = 0; bi = 0; rm = 0; rb = 0; ri = 0; gotown = false;
-    read_all(fresh);
+    read_all(fresh, true);
     if
     :: nok < MAJ -> goto abort          /* I/O error before W2: nothing chosen */
     :: else
@@ -217,7 +252,7 @@ ballot:
 
   /* ---- R2: read others, abort on a higher mbal, adopt highest-bal input ---- */
   maxm = 0; bb = bal; bi = inp;       /* our own dblock takes part */
-  read_all(false);
+  read_all(false, false);
   atomic {
     if
     :: nok < MAJ || maxm > mbal -> bb = 0; bi = 0; maxm = 0; goto abort
@@ -240,7 +275,7 @@ ballot:
 
   /* ---- R3: read others, abort on a higher mbal ---- */
   maxm = 0;
-  read_all(false);
+  read_all(false, false);
   bb = 0; bi = 0;
 #if MUTANT != 1
   if
@@ -254,7 +289,12 @@ ballot:
   atomic {
     assert(chosen == 0 || chosen == inp);
     chosen = inp;
-    decisions++
+#if REACH == 1
+    decisions++;
+    assert(decisions < 2);        /* vacuity check: two decisions happen */
+#elif REACH == 2
+    assert(inp == h + 1);         /* vacuity check: a host decides an adopted value */
+#endif
   }
   /* the host may crash before announcing and run the instance again */
   crashpoint();
@@ -274,7 +314,7 @@ done:
   skip
 }
 
-#if ND == 3
+#if ND == 3 && !defined(NO_DISK_LOSS)
 active proctype DiskLoss() {
   if
   :: lost = 0

@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "disk/disk.h"
 #include "disk/fault.h"
+#include "disk/syscalls.h"
 #include "lease/delta.h"
 #include "ondisk/volume.h"
 #include "sync_manager/errors.h"
@@ -53,7 +54,7 @@ static void timeouts_follow_the_formulas(void **state)
 	assert_int_equal(t.renew_ms, 20000);
 	assert_int_equal(t.fail_ms, 80000);
 	assert_int_equal(t.host_dead_ms, 140000); /* sanlock's default */
-	assert_int_equal(t.join_wait_ms, 20000);
+	assert_int_equal(t.join_wait_ms, 20100); /* strictly more than 2d */
 	assert_true(t.kill_grace_ms < t.watchdog_ms);
 }
 
@@ -62,7 +63,7 @@ static void join_free_slot_waits_2d_and_sets_generation_1(void **state)
 	struct sm_lockspace *a = host();
 	uint64_t t0 = tu_fake_clock_now();
 	join_as(a, 2, "host-a");
-	assert_int_equal(tu_fake_clock_now() - t0, 2000);
+	assert_int_equal(tu_fake_clock_now() - t0, 2100);
 	struct sm_lockspace_info info;
 	sm_lockspace_info(a, &info);
 	assert_true(info.joined);
@@ -162,7 +163,7 @@ static void join_of_held_slot_waits_h_then_takes_over_and_old_holder_is_lost(voi
 	assert_int_equal(info.generation, 2);
 	assert_int_equal(sm_lockspace_renew(a), -SM_ELOCKSPACE_LOST);
 	sm_lockspace_info(a, &info);
-	assert_true(info.lost);
+	assert_true(info.lost || info.expired);
 	assert_int_equal(sm_lockspace_renew(b), 0);
 	sm_lockspace_free(a);
 	sm_lockspace_free(b);
@@ -369,6 +370,92 @@ static void attention_mark_reaches_the_owner_through_its_renewals(void **state)
 	sm_lockspace_free(req);
 }
 
+static void a_renewal_after_f_never_revives_the_lockspace(void **state)
+{
+	struct sm_lockspace *a = host();
+	join_as(a, 1, "a");
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	tu_fake_clock_advance(8001); /* storage was away for more than F */
+	assert_true(sm_lockspace_remaining_ms(a) < 0);
+	assert_int_equal(sm_lockspace_renew(a), -SM_ELOCKSPACE_LOST); /* storage works, still no */
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	assert_true(info.expired);
+	assert_true(sm_lockspace_remaining_ms(a) < 0);
+	assert_int_equal(sm_lockspace_renew(a), -SM_ELOCKSPACE_LOST);
+	sm_lockspace_free(a);
+}
+
+/* The host stalls for 3 s (3d) between reading the slot and its claim. */
+static int stall_writes;
+static int stalling_submit(io_context_t ctx, long nr, struct iocb **cbs)
+{
+	if (stall_writes > 0 && cbs[0]->aio_lio_opcode == IO_CMD_PWRITE) {
+		stall_writes--;
+		tu_fake_clock_advance(3000);
+	}
+	return sm_disk_sys_real.io_submit(ctx, nr, cbs);
+}
+
+static void a_claim_landing_more_than_2d_after_its_read_is_retried(void **state)
+{
+	struct sm_lockspace *a = host();
+	stall_writes = 1;
+	sm_disk_sys.io_submit = stalling_submit;
+	join_as(a, 1, "a");
+	sm_disk_sys.io_submit = sm_disk_sys_real.io_submit;
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	/* the stalled claim (generation 1) was withdrawn, the retry got 2 */
+	assert_int_equal(info.generation, 2);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	sm_lockspace_free(a);
+}
+
+/* Reads that take 2 s each: a read can only vouch for the disk as it was
+ * when the read was issued. */
+static int slow_reads;
+static int slow_read_submit(io_context_t ctx, long nr, struct iocb **cbs)
+{
+	if (slow_reads && cbs[0]->aio_lio_opcode == IO_CMD_PREAD)
+		tu_fake_clock_advance(2000);
+	return sm_disk_sys_real.io_submit(ctx, nr, cbs);
+}
+
+static void death_is_judged_from_read_issue_times(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	join_as(a, 1, "a");
+	sm_disk_sys.io_submit = slow_read_submit;
+	slow_reads = 1;
+	assert_int_equal(sm_lockspace_observe(b), 0); /* issued t, completes t+2000: first_seen */
+	uint64_t first_seen = tu_fake_clock_now();
+	struct sm_host_status st;
+	/* keep reading until just before the issue time passes first_seen + H */
+	while (tu_fake_clock_now() + 2000 <= first_seen + 11000) {
+		tu_fake_clock_advance(500);
+		assert_int_equal(sm_lockspace_observe(b), 0);
+		sm_lockspace_host_status(b, 1, &st);
+		assert_int_not_equal(st.state, SM_LIVE_DEAD);
+	}
+	/* completion alone is past first_seen + H, but the issue time is not:
+	 * still not dead */
+	tu_fake_clock_advance(500);
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	sm_lockspace_host_status(b, 1, &st);
+	assert_true(tu_fake_clock_now() - first_seen > 11000); /* completion is past H */
+	assert_true(st.unchanged_ms <= 11000);                 /* issue time is not */
+	assert_int_not_equal(st.state, SM_LIVE_DEAD);
+	tu_fake_clock_advance(3000);
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	sm_lockspace_host_status(b, 1, &st);
+	assert_int_equal(st.state, SM_LIVE_DEAD);
+	slow_reads = 0;
+	sm_disk_sys.io_submit = sm_disk_sys_real.io_submit;
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -387,6 +474,9 @@ int main(void)
 		T(auto_join_prefers_the_slot_with_our_name_then_a_free_one),
 		T(resume_continues_only_with_the_same_instance),
 		T(attention_mark_reaches_the_owner_through_its_renewals),
+		T(a_renewal_after_f_never_revives_the_lockspace),
+		T(a_claim_landing_more_than_2d_after_its_read_is_retried),
+		T(death_is_judged_from_read_issue_times),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Run the SPIN models of the lease protocols (see README.md in this directory).
+#
+#   bash tests/model/run.sh [MODEL]      MODEL = disk_paxos | delta_lease | timing | handoff
+#
+# Every run: spin -a with the run's -D flags, gcc -O2 pan.c, ./pan, all in a
+# private temp dir (pan.*, *.trail never land in the source tree).  A run's verdict
+# comes from pan's "errors: N" line:
+#   model    a correct model: errors: 0, a complete search (no depth or memory
+#            truncation), and at least MIN states stored -- else FAIL
+#   mutant   a seeded bug: SPIN must find it (errors > 0) -- else FAIL
+#   reach    vacuity check: an assert(false)-style probe at the event the
+#            property is about; SPIN must reach it (errors > 0) -- else FAIL
+#   sweep    a parameter point with a declared expectation (pass/fail)
+#   finding  documents a hole in docs/algorithms.md: expected to fail as written
+#   fix      the proposed remedy for a finding: must pass like a model
+# Exit status: 0 if every run met its expectation, 1 otherwise, 2 on usage errors.
+# Environment: SM_MODEL_JOBS (parallel runs, default nproc capped at 2),
+# SM_MODEL_MEMLIM (MiB for one pan, default 4096; the largest run needs ~1 GiB),
+# SM_MODEL_KEEP=1 keeps the temp dir (it is also kept when a run is unexpected).
+
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+only=${1:-}
+memlim=${SM_MODEL_MEMLIM:-4096}
+
+case "$only" in
+  ""|disk_paxos|delta_lease|timing|handoff) ;;
+  -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+  *) echo "usage: $0 [disk_paxos|delta_lease|timing|handoff]" >&2; exit 2 ;;
+esac
+for tool in spin gcc; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "run.sh: $tool not found" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sm-model.XXXXXX") || exit 2
+keep=${SM_MODEL_KEEP:-0}
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() { if [ "$keep" = 1 ]; then echo "temp dir kept: $tmp"; else rm -rf "$tmp"; fi; }
+trap cleanup EXIT
+
+# model | variant | kind | expect (pass/fail) | min states | spin -D flags | pan flags
+runs=(
+  # ---- Disk Paxos agreement: 1 disk, 3 disks with a lost and a slow disk, crashes
+  "disk_paxos|2h-1d|model|pass|100000|-DNH=2 -DND=1 -DKMAX=3 -DCRASHES=2|"
+  "disk_paxos|3h-1d|model|pass|1000000|-DNH=3 -DND=1 -DKMAX=2 -DCRASHES=2|"
+  "disk_paxos|2h-3d|model|pass|1000000|-DNH=2 -DND=3 -DKMAX=2 -DCRASHES=1|"
+  "disk_paxos|reach:two-decide|reach|fail|0|-DNH=2 -DND=1 -DREACH=1|"
+  "disk_paxos|reach:adopted-3d|reach|fail|0|-DNH=2 -DND=3 -DREACH=2|"
+  "disk_paxos|m1:no-phase2-abort|mutant|fail|0|-DNH=2 -DND=1 -DKMAX=3 -DCRASHES=2 -DMUTANT=1|"
+  "disk_paxos|m1:no-phase2-abort-3h|mutant|fail|0|-DNH=3 -DND=1 -DKMAX=2 -DCRASHES=2 -DMUTANT=1|"
+  "disk_paxos|m2:no-adopt|mutant|fail|0|-DNH=2 -DND=1 -DKMAX=3 -DCRASHES=2 -DMUTANT=2|"
+  "disk_paxos|m3:w1-drops-bal|mutant|fail|0|-DNH=2 -DND=1 -DKMAX=3 -DCRASHES=2 -DMUTANT=3|"
+  "disk_paxos|m4:minority-disks|mutant|fail|0|-DNH=2 -DND=3 -DKMAX=2 -DCRASHES=1 -DMUTANT=4|"
+  "disk_paxos|m5:recover-first-copy|mutant|fail|0|-DNH=2 -DND=3 -DKMAX=2 -DCRASHES=1 -DNO_DISK_LOSS -DMUTANT=5|"
+
+  # ---- delta leases: join race, renew verification
+  "delta_lease|2h|model|pass|10000|-DNH=2|-E"
+  "delta_lease|3h|model|pass|100000|-DNH=3|-E"
+  "delta_lease|2h-stall:P2|model|pass|10000|-DNH=2 -DSTALL=6 -DCHECK_P1=0|-E"
+  "delta_lease|reach:all-claims-one-owner|reach|fail|0|-DNH=3 -DREACH=1|-E"
+  "delta_lease|m1:no-wait|mutant|fail|0|-DNH=2 -DMUTANT=1|-E"
+  "delta_lease|m2:no-reread|mutant|fail|0|-DNH=2 -DMUTANT=2|-E"
+  "delta_lease|m3:renew-no-verify|mutant|fail|0|-DNH=2 -DSTALL=6 -DCHECK_P1=0 -DMUTANT=3|-E"
+  "delta_lease|m4:wait-d|mutant|fail|0|-DNH=2 -DMUTANT=4|-E"
+  "delta_lease|finding:wait-exactly-2d|finding|fail|0|-DNH=2 -DWAIT=4|-E"
+  "delta_lease|finding:stalled-claimant|finding|fail|0|-DNH=2 -DSTALL=6|-E"
+  "delta_lease|fix:stall+latecheck|fix|pass|10000|-DNH=2 -DSTALL=6 -DLATECHECK=1|-E"
+
+  # ---- timing rule for H (F=4, W=3 ticks, I/O <= D=1 tick)
+  "timing|H=7(F+W)|model|pass|10000|-DF=4 -DW=3 -DH=7|-E"
+  "timing|H=7,D=3(=W)|model|pass|10000|-DF=4 -DW=3 -DH=7 -DD=3|-E"
+  "timing|H=6(F+W-1)|sweep|fail|0|-DF=4 -DW=3 -DH=6|-E"
+  "timing|H=5(F+W-2)|mutant|fail|0|-DF=4 -DW=3 -DH=5|-E"
+  "timing|reach:takeover-at-death+1|reach|fail|0|-DF=4 -DW=3 -DH=7 -DREACH=1|-E"
+  "timing|m1:deadline-from-completion|mutant|fail|0|-DF=4 -DW=3 -DH=7 -DMUTANT=1|-E"
+  "timing|finding:late-renewal-revives|finding|fail|0|-DF=4 -DW=3 -DH=7 -DREVIVE|-E"
+  "timing|finding:D=4(>W)|finding|fail|0|-DF=4 -DW=3 -DH=7 -DD=4|-E"
+  "timing|fix:lastok=issue,revive,D=4|fix|pass|10000|-DF=4 -DW=3 -DH=7 -DD=4 -DREVIVE -DLASTOK_ISSUE -DNREN=2|-E"
+
+  # ---- migration hand-off, only-at-version
+  "handoff|S-D-T(NT=3)|model|pass|5000|-DNT=3|"
+  "handoff|reach:D-resumes|reach|fail|0|-DREACH=1|"
+  "handoff|reach:S-resumes|reach|fail|0|-DREACH=2|"
+  "handoff|m1:D-no-version-check|mutant|fail|0|-DMUTANT=1|"
+  "handoff|m2:S-no-version-check|mutant|fail|0|-DMUTANT=2|"
+  "handoff|m3:lver-truncated|mutant|fail|0|-DMUTANT=3|"
+  "handoff|finding:stale-W3+ours-shortcut|finding|fail|0|-DSTALE_LEADER|"
+  "handoff|fix:no-shortcut-after-release|fix|pass|5000|-DSTALE_LEADER -DFIX_SHORTCUT=1 -DNT=3|"
+)
+
+now() { date +%s.%N; }
+
+# One run, in its own directory; leaves "line" (the report line), "ok" (1/0),
+# "secs" and, for unexpected results, "detail".
+run_one() {
+  local entry=$1 dir=$2
+  local model variant kind expect minstates dflags panflags
+  IFS='|' read -r model variant kind expect minstates dflags panflags <<<"$entry"
+  mkdir -p "$dir"
+  cp "$here/$model.pml" "$dir/"
+  local t0 t1 secs verdict="" errors="" states="-" ok=0 note="" truncated=0 result
+  t0=$(now)
+  # shellcheck disable=SC2086
+  if ! (cd "$dir" && spin -a $dflags "$model.pml" >spin.out 2>&1); then
+    verdict="SPIN-ERROR"
+  elif ! (cd "$dir" && gcc -O2 -w -DSAFETY -DCOLLAPSE -DMEMLIM="$memlim" -o pan pan.c >gcc.out 2>&1); then
+    verdict="GCC-ERROR"
+  else
+    # shellcheck disable=SC2086
+    (cd "$dir" && ./pan -m200000 $panflags >pan.out 2>&1)
+    errors=$(sed -n 's/.*errors: \([0-9][0-9]*\).*/\1/p' "$dir/pan.out" | head -n1)
+    states=$(sed -n 's/^ *\([0-9][0-9]*\) states, stored.*/\1/p' "$dir/pan.out" | head -n1)
+    states=${states:--}
+    if [ -z "$errors" ]; then verdict="NO-VERDICT"
+    elif [ "$errors" -gt 0 ]; then verdict="errors=$errors"
+    else verdict="errors=0"; fi
+    if grep -qE 'max search depth too small|reached -DMEMLIM bound|out of memory' "$dir/pan.out"; then
+      truncated=1
+    fi
+  fi
+  t1=$(now)
+  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  case "$verdict" in
+    errors=0)
+      if [ "$expect" = pass ]; then
+        if [ "$truncated" = 1 ]; then note=" (search truncated)"
+        elif [ "$states" = - ] || [ "$states" -lt "$minstates" ]; then note=" (too few states, need $minstates)"
+        else ok=1; fi
+      fi ;;
+    errors=*)
+      [ "$expect" = fail ] && ok=1 ;;
+  esac
+  if [ "$ok" = 1 ]; then
+    case "$verdict" in errors=0) result="PASS" ;; *) result="FAIL(as expected)" ;; esac
+  else
+    result="UNEXPECTED:$verdict$note"
+    if [ -f "$dir/pan.out" ]; then
+      grep -E 'violated|errors:|states, stored|too small|MEMLIM|out of memory' "$dir/pan.out"
+    else
+      cat "$dir"/spin.out "$dir"/gcc.out 2>/dev/null
+    fi | sed -n '1,15p' | sed 's/^/    | /' >"$dir/detail"
+    echo "    | dir: $dir  (flags: $dflags)" >>"$dir/detail"
+  fi
+  printf '%-12s %-34s %-8s %-6s %-18s %12s %8s\n' \
+    "$model" "$variant" "$kind" "$expect" "$result" "$states" "$secs" >"$dir/line"
+  echo "$secs" >"$dir/secs"
+  echo "$ok" >"$dir/ok"
+}
+
+jobs_max=${SM_MODEL_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[ "$jobs_max" -gt 2 ] && jobs_max=2     # the big runs want ~1 GiB each
+total_start=$(now)
+sel=()
+for entry in "${runs[@]}"; do
+  model=${entry%%|*}
+  [ -n "$only" ] && [ "$only" != "$model" ] && continue
+  sel+=("$entry")
+done
+[ "${#sel[@]}" = 0 ] && { echo "run.sh: no runs selected" >&2; exit 2; }
+
+printf '%-12s %-34s %-8s %-6s %-18s %12s %8s\n' MODEL VARIANT KIND EXPECT RESULT STATES SECONDS
+bad=0 next=0
+declare -A model_secs=()
+flush() {   # print finished results in order
+  while [ "$next" -lt "${#sel[@]}" ] && [ -f "$tmp/$next/ok" ]; do
+    local d="$tmp/$next" m=${sel[$next]%%|*}
+    cat "$d/line"
+    [ -f "$d/detail" ] && cat "$d/detail"
+    [ "$(cat "$d/ok")" = 1 ] || bad=1
+    model_secs[$m]=$(awk -v a="${model_secs[$m]:-0}" -v b="$(cat "$d/secs")" 'BEGIN { printf "%.2f", a + b }')
+    next=$((next + 1))
+  done
+}
+for i in "${!sel[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; flush; done
+  run_one "${sel[$i]}" "$tmp/$i" &
+done
+wait
+flush
+
+total_end=$(now)
+echo
+for m in disk_paxos delta_lease timing handoff; do
+  [ -n "${model_secs[$m]:-}" ] && printf 'time %-12s %8s s (sum of its runs)\n' "$m" "${model_secs[$m]}"
+done
+printf 'time %-12s %8s s (wall clock, %s parallel jobs)\n' total \
+  "$(awk -v a="$total_start" -v b="$total_end" 'BEGIN { printf "%.2f", b - a }')" "$jobs_max"
+if [ "$bad" != 0 ]; then
+  keep=1
+  echo "RESULT: FAILED (a correct model failed or proved too little, or a mutant/finding/vacuity probe was not caught)"
+  exit 1
+fi
+echo "RESULT: OK (all correct models verified; every mutant, finding and vacuity probe caught)"
+exit 0
