@@ -280,6 +280,7 @@ static void cmd_register(struct conn *c, const uint8_t *p, size_t len)
 		pr->restricted = true;
 	}
 	sm_debug("registered pid %d (%s)%s", (int)target, name, c->restricted ? " restricted" : "");
+	state_save(c->d);
 	conn_reply(c, 0, NULL);
 }
 

@@ -39,6 +39,10 @@ static void lease_unbind(struct daemon *d, struct job_res *r)
 /* Unbind every lease of j, reply if it has a connection, free it. */
 static void finish(struct daemon *d, struct job *j, struct sm_msgbuf *reply)
 {
+	/* Persist before telling anyone: a daemon killed right after this
+	 * reply must come back knowing every process that may use a lease. */
+	if (d->state_dirty)
+		state_save(d);
 	struct conn *c = j->conn_id ? conn_find(d, j->conn_id) : NULL;
 	if (c) {
 		if (j->rc < 0)
