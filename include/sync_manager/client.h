@@ -51,6 +51,12 @@ enum sm_register_flags {
  * its leases live as long as this connection stays open. */
 int sm_register(sm_conn *c, const char *name, unsigned flags);
 
+/* Register as sm_register() does, and set the kill action (see sm_set_kill)
+ * in the same step — needed with SM_REGISTER_RESTRICT, which forbids any
+ * later call on the connection. */
+int sm_register_kill(sm_conn *c, const char *name, unsigned flags, int signal, const char *path,
+		     const char *const *args, int nargs);
+
 /* Register another process: a child of the caller (typically a command it
  * is about to exec), or any process when the caller is root or in the admin
  * group.  Its leases live while this connection is open and, once it

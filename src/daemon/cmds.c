@@ -248,6 +248,40 @@ static pid_t parent_of(pid_t pid)
 	return 0;
 }
 
+/* KILL_SIGNAL / KILL_PATH / KILL_ARG fields, validated. */
+static int parse_kill(const uint8_t *p, size_t len, struct kill_action *k, char *why, size_t whylen)
+{
+	memset(k, 0, sizeof(*k));
+	uint32_t sig = 0;
+	struct sm_tlv_reader r;
+	struct sm_tlv t;
+	int rc = 0;
+	sm_tr_init(&r, p, len);
+	while (sm_tr_next(&r, &t) > 0) {
+		if (t.tag == SM_T_KILL_SIGNAL)
+			rc = sm_tlv_u32(&t, &sig);
+		else if (t.tag == SM_T_KILL_PATH)
+			rc = sm_tlv_str(&t, k->path, sizeof(k->path));
+		else if (t.tag == SM_T_KILL_ARG)
+			rc = k->nargs < SM_MAX_KILL_ARGS ? sm_tlv_str(&t, k->args[k->nargs++], sizeof(k->args[0]))
+							 : -SM_ETOO_BIG;
+		if (rc < 0) {
+			snprintf(why, whylen, "malformed kill action");
+			return rc;
+		}
+	}
+	if (sig >= (uint32_t)SIGRTMIN || (sig && (sig == SIGSTOP || sig == SIGCONT))) {
+		snprintf(why, whylen, "signal %u cannot end a process", sig);
+		return -SM_EBAD_ARGUMENT;
+	}
+	if (k->path[0] && (k->path[0] != '/' || access(k->path, X_OK) < 0)) {
+		snprintf(why, whylen, "kill program %s is not an executable absolute path", k->path);
+		return -SM_EBAD_ARGUMENT;
+	}
+	k->signal = (int)sig;
+	return 0;
+}
+
 static void cmd_register(struct conn *c, const uint8_t *p, size_t len)
 {
 	char name[SM_NAME_FIELD] = "";
@@ -267,7 +301,13 @@ static void cmd_register(struct conn *c, const uint8_t *p, size_t len)
 		conn_reply_error(c, -SM_EDENIED, 0, "pid %d is not your child", (int)target);
 		return;
 	}
-	int rc;
+	struct kill_action kill;
+	char why[200];
+	int rc = parse_kill(p, len, &kill, why, sizeof(why));
+	if (rc < 0) {
+		conn_reply_error(c, rc, 0, "%s", why);
+		return;
+	}
 	struct proc *pr = proc_register(c->d, target, name, c, child, &rc);
 	if (!pr) {
 		conn_reply_error(c, rc, 0, "cannot register pid %d: %s", (int)target,
@@ -275,6 +315,7 @@ static void cmd_register(struct conn *c, const uint8_t *p, size_t len)
 		return;
 	}
 	c->registered = pr;
+	pr->kill = kill;
 	if (c->req.flags & SM_F_RESTRICT) {
 		c->restricted = true;
 		pr->restricted = true;
@@ -547,7 +588,7 @@ static void cmd_resource(struct conn *c, const uint8_t *p, size_t len, bool add)
 
 static void cmd_set_kill(struct conn *c, const uint8_t *p, size_t len)
 {
-	uint32_t target = 0, sig = 0;
+	uint32_t target = 0;
 	int rc;
 	find_u32(p, len, SM_T_PID, &target);
 	struct proc *pr = authorize(c, target, &rc);
@@ -555,31 +596,12 @@ static void cmd_set_kill(struct conn *c, const uint8_t *p, size_t len)
 		deny(c, rc, target);
 		return;
 	}
-	struct kill_action k = {0};
-	struct sm_tlv_reader r;
-	struct sm_tlv t;
-	sm_tr_init(&r, p, len);
-	while (sm_tr_next(&r, &t) > 0) {
-		if (t.tag == SM_T_KILL_SIGNAL)
-			rc = sm_tlv_u32(&t, &sig);
-		else if (t.tag == SM_T_KILL_PATH)
-			rc = sm_tlv_str(&t, k.path, sizeof(k.path));
-		else if (t.tag == SM_T_KILL_ARG)
-			rc = k.nargs < SM_MAX_KILL_ARGS ? sm_tlv_str(&t, k.args[k.nargs++], sizeof(k.args[0])) : -SM_ETOO_BIG;
-		if (rc < 0) {
-			conn_reply_error(c, rc, 0, "malformed kill action");
-			return;
-		}
-	}
-	if (sig >= (uint32_t)SIGRTMIN || (sig && (sig == SIGSTOP || sig == SIGCONT))) {
-		conn_reply_error(c, -SM_EBAD_ARGUMENT, 0, "signal %u cannot end a process", sig);
+	struct kill_action k;
+	char why[200];
+	if ((rc = parse_kill(p, len, &k, why, sizeof(why))) < 0) {
+		conn_reply_error(c, rc, 0, "%s", why);
 		return;
 	}
-	if (k.path[0] && (k.path[0] != '/' || access(k.path, X_OK) < 0)) {
-		conn_reply_error(c, -SM_EBAD_ARGUMENT, 0, "kill program %s is not an executable absolute path", k.path);
-		return;
-	}
-	k.signal = (int)sig;
 	pr->kill = k;
 	c->d->state_dirty = true;
 	conn_reply(c, 0, NULL);

@@ -191,6 +191,7 @@ struct daemon {
 	struct proc *procs;
 	struct conn *conns;
 	struct conn *dead_conns;    /* closed, freed after the current epoll batch */
+	struct proc *dead_procs;    /* forgotten, freed after the current epoll batch */
 	struct lease *leases;
 	int nconns, nprocs, nleases;
 	uint64_t next_conn_id;
@@ -281,6 +282,7 @@ void proc_conn_closed(struct proc *p);
 void proc_on_pidfd(struct proc *p);
 void proc_tick(struct daemon *d);
 void proc_forget(struct proc *p);
+void proc_free_dead(struct daemon *d);
 uint64_t proc_starttime(pid_t pid);
 struct lease *lease_find(struct daemon *d, struct ls_entry *ls, const char *name);
 struct lease *lease_new(struct daemon *d, struct ls_entry *ls, const char *name);

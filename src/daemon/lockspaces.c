@@ -130,7 +130,10 @@ static void *ls_thread(void *arg)
 		atomic_store(&e->t_exited, true);
 		return NULL;
 	}
-	uint64_t next = sm_now_mono_ms() + e->to.renew_ms;
+	/* The join's claim counts as the first renewal: the next is R after it. */
+	struct sm_lockspace_info info;
+	sm_lockspace_info(e->ls, &info);
+	uint64_t next = (info.last_renewal_mono_ms ? info.last_renewal_mono_ms : sm_now_mono_ms()) + e->to.renew_ms;
 	while (!e->stop) {
 		sleep_until(e, next);
 		if (e->stop)

@@ -241,6 +241,7 @@ static void run_loop(struct daemon *d)
 			}
 		}
 		conn_free_dead(d);
+		proc_free_dead(d);
 	}
 }
 

@@ -132,11 +132,26 @@ void proc_forget(struct proc *p)
 	if (p->pidfd >= 0) {
 		ev_del(d, p->pidfd);
 		close(p->pidfd);
+		p->pidfd = -1;
 	}
 	if (p->reg)
 		p->reg->registered = NULL;
-	free((struct proc_box *)p);
+	p->reg = NULL;
+	p->state = PROC_DEAD;
+	/* Free after the current epoll batch: an event for its pidfd may be
+	 * waiting in it. */
+	p->next = d->dead_procs;
+	d->dead_procs = p;
 	d->state_dirty = true;
+}
+
+void proc_free_dead(struct daemon *d)
+{
+	while (d->dead_procs) {
+		struct proc *p = d->dead_procs;
+		d->dead_procs = p->next;
+		free((struct proc_box *)p);
+	}
 }
 
 static void proc_done(struct daemon *d, struct proc *p)
@@ -161,7 +176,7 @@ void proc_conn_closed(struct proc *p)
 void proc_on_pidfd(struct proc *p)
 {
 	struct daemon *d = p->d;
-	p->exited = true;
+	p->exited = true; /* (a forgotten proc has no pidfd and is PROC_DEAD: no-op below) */
 	if (p->pidfd >= 0) {
 		ev_del(d, p->pidfd);
 		close(p->pidfd);

@@ -149,10 +149,23 @@ static int transact(sm_conn *c, uint16_t cmd, uint32_t flags, struct sm_msgbuf *
 
 int sm_register(sm_conn *c, const char *name, unsigned flags)
 {
+	return sm_register_kill(c, name, flags, 0, NULL, NULL, 0);
+}
+
+int sm_register_kill(sm_conn *c, const char *name, unsigned flags, int signal, const char *path,
+		     const char *const *args, int nargs)
+{
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	if (name)
 		sm_mb_str(&b, SM_T_NAME, name);
+	if (signal)
+		sm_mb_u32(&b, SM_T_KILL_SIGNAL, (uint32_t)signal);
+	if (path) {
+		sm_mb_str(&b, SM_T_KILL_PATH, path);
+		for (int i = 0; i < nargs; i++)
+			sm_mb_str(&b, SM_T_KILL_ARG, args[i]);
+	}
 	int rc = transact(c, SM_CMD_REGISTER, (flags & SM_REGISTER_RESTRICT) ? SM_F_RESTRICT : 0, &b);
 	if (rc == 0 && (flags & SM_REGISTER_INHERIT)) {
 		int fl = fcntl(c->fd, F_GETFD);

@@ -70,5 +70,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		proc_forget(d.procs);
 	while (d.leases)
 		lease_drop(&d, d.leases);
+	proc_free_dead(&d);
 	return 0;
 }

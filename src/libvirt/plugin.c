@@ -1,0 +1,683 @@
+/* sync_manager.so: libvirt's lock driver backed by sync_managerd (DESIGN §5-6).
+ *
+ * What libvirt calls when (see the shared libvirt-lock-driver notes):
+ *  - guest start, in the forked QEMU child: New(NEW_STARTED) .. Acquire with
+ *    REGISTER_ONLY|RESTRICT: we register the child (its pid survives exec)
+ *    on a connection it inherits, with the kill program for <on_lockfailure>;
+ *    no disk I/O here.  The leases die with QEMU's descriptor.
+ *  - CPUs start (start, resume, migration Finish/Confirm): Acquire in
+ *    libvirtd for the QEMU pid, "only at version V" when a state is given.
+ *  - CPUs stop: Release (twice on one suspend: idempotent, same state).
+ *  - migration Begin: Inquire.  Hot-plug: Acquire/Release of one disk.
+ *  - guest exit or crash: nothing; the daemon notices QEMU's exit.
+ *
+ * Resources: a lease per domain ("vm-UUID"), a lease per read-write file or
+ * block disk ("disk-" + hash of its canonical path), shared for
+ * <shareable/>, none for <readonly/> (configurable), and <lease> elements
+ * as named resources of the volume at their path. */
+#include "lock_driver.h"
+#include "lvstate.h"
+#include "plugconf.h"
+
+#include "common/util.h"
+#include "sync_manager/admin.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_RES 64
+
+struct plug_res {
+	struct sm_resource r;
+	bool disk;
+	bool implicit; /* the domain lease: part of every context, never unplugged */
+	char what[SM_LOCATION_MAX + 64]; /* for messages */
+};
+
+struct plug_ctx {
+	unsigned char uuid[16];
+	char uuidstr[37];
+	char name[64];
+	pid_t pid;
+	char uri[256];
+	unsigned new_flags;
+	int nres;
+	struct plug_res res[MAX_RES];
+	int unleased_rw_disks;
+	char first_unleased[SM_LOCATION_MAX];
+};
+
+static struct plug_config conf;
+static bool initialized;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Release states per domain, so a second Release returns the first one's. */
+#define STATE_CACHE 64
+static struct {
+	char uuid[37];
+	char *state;
+	pid_t pid; /* the QEMU that released */
+} cache[STATE_CACHE];
+
+static void plog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void plog(int prio, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* libvirtd's stderr goes to its log; in the QEMU child, to the guest's log */
+	char line[800];
+	int n = snprintf(line, sizeof(line), "sync_manager lock driver: %s\n", msg);
+	if (write(STDERR_FILENO, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1)) < 0) {
+	}
+	syslog(prio, "sync_manager lock driver: %s", msg);
+}
+
+/* Errors users see in `virsh`: libvirt exports its reporting function, so
+ * look it up at run time (no link-time dependency on libvirt); without it,
+ * the message still reaches libvirtd's log. */
+enum { FROM_LOCKING = 42, ERR_INTERNAL = 1, ERR_OPERATION_FAILED = 9, ERR_CONFIG_UNSUPPORTED = 67,
+       ERR_RESOURCE_BUSY = 87 };
+typedef void (*report_helper_fn)(int domcode, int errcode, const char *file, const char *func, size_t line,
+				 const char *fmt, ...);
+
+static void report(int errcode, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(int errcode, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	plog(LOG_ERR, "%s", msg);
+	report_helper_fn fn = (report_helper_fn)dlsym(RTLD_DEFAULT, "virReportErrorHelper");
+	if (fn)
+		fn(FROM_LOCKING, errcode, __FILE__, __func__, __LINE__, "sync_manager: %s", msg);
+}
+
+/* ---- init --------------------------------------------------------------- */
+
+static int drv_init(unsigned int version, const char *config_file, unsigned int flags)
+{
+	(void)version;
+	(void)flags;
+	pthread_mutex_lock(&mu);
+	if (initialized) {
+		pthread_mutex_unlock(&mu);
+		return 0; /* libvirt may call it once per hypervisor driver */
+	}
+	plug_config_defaults(&conf);
+	char err[512];
+	if (config_file && plug_config_load(&conf, config_file, err, sizeof(err)) < 0) {
+		pthread_mutex_unlock(&mu);
+		report(ERR_CONFIG_UNSUPPORTED, "bad configuration: %s", err);
+		return -1;
+	}
+	initialized = true;
+	pthread_mutex_unlock(&mu);
+	if (conf.volumes.count == 0) {
+		plog(LOG_WARNING, "no lease volumes in %s: guests start without leases (set volumes = [ \"/path\" ])",
+		     config_file ? config_file : "(no configuration)");
+		return 0;
+	}
+	/* Join asynchronously: libvirtd's start must not wait for 2d (or H). */
+	sm_conn *c;
+	int rc = sm_conn_open(&c);
+	if (rc < 0) {
+		plog(LOG_WARNING, "sync_managerd is not running: guests with leases cannot start until it is");
+		return 0;
+	}
+	for (size_t i = 0; i < conf.volumes.count; i++) {
+		rc = sm_join(c, conf.volumes.items[i], (uint32_t)conf.host_id, conf.host_name[0] ? conf.host_name : NULL, 0);
+		if (rc < 0)
+			plog(LOG_ERR, "cannot join the lockspace of %s: %s", conf.volumes.items[i], sm_conn_message(c));
+	}
+	sm_conn_close(c);
+	return 0;
+}
+
+static int drv_deinit(void)
+{
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < STATE_CACHE; i++) {
+		free(cache[i].state);
+		cache[i].state = NULL;
+		cache[i].uuid[0] = '\0';
+	}
+	initialized = false;
+	pthread_mutex_unlock(&mu);
+	return 0;
+}
+
+/* ---- contexts ---------------------------------------------------------------- */
+
+static void format_uuid(const unsigned char u[16], char out[37])
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
+		 u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+static int add_res(struct plug_ctx *ctx, const char *spec, uint32_t mode, bool disk, const char *what)
+{
+	if (ctx->nres == MAX_RES) {
+		plog(LOG_ERR, "domain %s has more than %d leases", ctx->name, MAX_RES);
+		return -1;
+	}
+	struct plug_res *p = &ctx->res[ctx->nres];
+	if (sm_resource_parse(spec, &p->r) < 0) {
+		plog(LOG_ERR, "domain %s: '%s' is not a valid lease", ctx->name, spec);
+		return -1;
+	}
+	p->r.mode = mode;
+	p->disk = disk;
+	snprintf(p->what, sizeof(p->what), "%s", what);
+	ctx->nres++;
+	return 0;
+}
+
+static int drv_new(virLockManager *man, unsigned int type, size_t nparams, virLockManagerParam *params,
+		   unsigned int flags)
+{
+	if (type != VIR_LOCK_MANAGER_OBJECT_TYPE_DOMAIN) {
+		plog(LOG_ERR, "unsupported object type %u", type);
+		return -1;
+	}
+	struct plug_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -1;
+	ctx->new_flags = flags;
+	for (size_t i = 0; i < nparams; i++) {
+		const virLockManagerParam *p = &params[i];
+		if (!p->key)
+			continue;
+		if (!strcmp(p->key, "uuid") && p->type == VIR_LOCK_MANAGER_PARAM_TYPE_UUID)
+			memcpy(ctx->uuid, p->value.uuid, 16);
+		else if (!strcmp(p->key, "name") && p->value.str)
+			snprintf(ctx->name, sizeof(ctx->name), "%s", p->value.str);
+		else if (!strcmp(p->key, "pid"))
+			ctx->pid = (pid_t)p->value.iv;
+		else if (!strcmp(p->key, "uri") && p->value.cstr)
+			snprintf(ctx->uri, sizeof(ctx->uri), "%s", p->value.cstr);
+	}
+	format_uuid(ctx->uuid, ctx->uuidstr);
+	/* process names in the daemon: printable, no ':' '/' or spaces */
+	for (char *c = ctx->name; *c; c++)
+		if (*c <= ' ' || *c == ':' || *c == '/' || *c >= 0x7f)
+			*c = '_';
+	if (conf.vm_lease && conf.volumes.count) {
+		char spec[SM_LOCATION_MAX + 64];
+		snprintf(spec, sizeof(spec), "%s:vm-%s", conf.volumes.items[0], ctx->uuidstr);
+		if (add_res(ctx, spec, SM_EXCLUSIVE, false, "the domain lease") < 0) {
+			free(ctx);
+			return -1;
+		}
+		ctx->res[ctx->nres - 1].implicit = true;
+	}
+	man->privateData = ctx;
+	return 0;
+}
+
+static void drv_free(virLockManager *man)
+{
+	free(man->privateData);
+	man->privateData = NULL;
+}
+
+/* A stable name for a disk: its canonical path, hashed (FNV-1a, 64 bits). */
+static void disk_resource_name(const char *path, char out[32])
+{
+	char real[PATH_MAX];
+	const char *p = realpath(path, real) ? real : path;
+	uint64_t h = 14695981039346656037ull;
+	for (; *p; p++) {
+		h ^= (uint8_t)*p;
+		h *= 1099511628211ull;
+	}
+	snprintf(out, 32, "disk-%016llx", (unsigned long long)h);
+}
+
+static int drv_add_resource(virLockManager *man, unsigned int type, const char *name, size_t nparams,
+			    virLockManagerParam *params, unsigned int flags)
+{
+	struct plug_ctx *ctx = man->privateData;
+	char spec[SM_LOCATION_MAX + 80];
+	if (type == VIR_LOCK_MANAGER_RESOURCE_TYPE_LEASE) {
+		const char *path = NULL, *lockspace = NULL;
+		unsigned long long offset = 0;
+		for (size_t i = 0; i < nparams; i++) {
+			if (!params[i].key)
+				continue;
+			if (!strcmp(params[i].key, "path"))
+				path = params[i].value.str;
+			else if (!strcmp(params[i].key, "offset"))
+				offset = params[i].value.ul;
+			else if (!strcmp(params[i].key, "lockspace"))
+				lockspace = params[i].value.str;
+		}
+		if (path && path[0] == '/')
+			snprintf(spec, sizeof(spec), "%s:%llu:%s", path, offset, name);
+		else if (lockspace)
+			snprintf(spec, sizeof(spec), "%s:%s", lockspace, name);
+		else {
+			plog(LOG_ERR, "domain %s: <lease> %s names neither a volume path nor a lockspace", ctx->name, name);
+			return -1;
+		}
+		char what[SM_LOCATION_MAX + 32];
+		snprintf(what, sizeof(what), "lease %s", name);
+		return add_res(ctx, spec, (flags & VIR_LOCK_MANAGER_RESOURCE_SHARED) ? SM_SHARED : SM_EXCLUSIVE, false,
+			       what);
+	}
+	if (type != VIR_LOCK_MANAGER_RESOURCE_TYPE_DISK) {
+		plog(LOG_ERR, "unsupported resource type %u", type);
+		return -1;
+	}
+	if (!conf.volumes.count)
+		return 0;
+	bool ro = flags & VIR_LOCK_MANAGER_RESOURCE_READONLY;
+	if (ro && conf.readonly_disks == RO_NONE)
+		return 0;
+	if (!conf.auto_disk_leases) {
+		if (!ro && !ctx->unleased_rw_disks++)
+			snprintf(ctx->first_unleased, sizeof(ctx->first_unleased), "%s", name);
+		return 0;
+	}
+	char rname[32];
+	disk_resource_name(name, rname);
+	snprintf(spec, sizeof(spec), "%s:%s", conf.volumes.items[0], rname);
+	char what[SM_LOCATION_MAX + 32];
+	snprintf(what, sizeof(what), "disk %s", name);
+	uint32_t mode = (ro || (flags & VIR_LOCK_MANAGER_RESOURCE_SHARED)) ? SM_SHARED : SM_EXCLUSIVE;
+	return add_res(ctx, spec, mode, true, what);
+}
+
+/* ---- talking to the daemon ----------------------------------------------------- */
+
+static int connect_daemon(sm_conn **c, const struct plug_ctx *ctx)
+{
+	int rc = sm_conn_open(c);
+	if (rc < 0)
+		report(ERR_OPERATION_FAILED, "domain %s: cannot reach sync_managerd: %s", ctx->name, sm_strerror(rc));
+	return rc;
+}
+
+/* Wait while a lockspace this context needs is still joining (and start a
+ * join if the daemon has none for a configured volume). */
+static void wait_for_joins(sm_conn *c, const struct plug_ctx *ctx)
+{
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	bool asked = false;
+	for (;;) {
+		struct sm_report *r = NULL;
+		if (sm_status(c, &r) < 0)
+			return;
+		const struct sm_section *s = sm_report_section(r, "lockspaces");
+		int joining = 0;
+		for (int i = 0; s && i < s->nrecords; i++) {
+			const struct sm_field *st = sm_record_field(&s->records[i], "state");
+			if (st && strcmp(st->str, "joining") == 0)
+				joining++;
+		}
+		bool none = !s || s->nrecords == 0;
+		sm_report_free(r);
+		if (none && !asked && conf.volumes.count) {
+			for (size_t i = 0; i < conf.volumes.count; i++)
+				sm_join(c, conf.volumes.items[i], (uint32_t)conf.host_id,
+					conf.host_name[0] ? conf.host_name : NULL, 0);
+			asked = true;
+			continue;
+		}
+		if (!joining)
+			return;
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		uint64_t waited = (uint64_t)(now.tv_sec - start.tv_sec) * 1000 + (uint64_t)(now.tv_nsec - start.tv_nsec) / 1000000;
+		if (waited >= conf.join_wait_ms) {
+			plog(LOG_ERR, "domain %s: this host is still joining the lockspace after %llu ms", ctx->name,
+			     (unsigned long long)waited);
+			return;
+		}
+		usleep(250000);
+	}
+}
+
+static int fence_args(const struct plug_ctx *ctx, int failure_action, const char **args, const char **action)
+{
+	switch (failure_action) {
+	case VIR_DOMAIN_LOCK_FAILURE_POWEROFF: *action = "poweroff"; break;
+	case VIR_DOMAIN_LOCK_FAILURE_PAUSE: *action = "pause"; break;
+	case VIR_DOMAIN_LOCK_FAILURE_DEFAULT: *action = conf.default_action == ACT_PAUSE ? "pause" : "poweroff"; break;
+	default:
+		report(ERR_CONFIG_UNSUPPORTED,
+		       "domain %s: <on_lockfailure>%s</on_lockfailure> is not supported; use poweroff or pause",
+		       ctx->name, failure_action == VIR_DOMAIN_LOCK_FAILURE_RESTART ? "restart" : "ignore");
+		return -1;
+	}
+	args[0] = *action;
+	args[1] = ctx->uri[0] ? ctx->uri : "qemu:///system";
+	args[2] = ctx->uuidstr;
+	return 3;
+}
+
+/* In the forked QEMU child: register it; nothing slow, no disk I/O. */
+static int register_child(struct plug_ctx *ctx, unsigned int flags, int failure_action, int *fd)
+{
+	if (conf.require_lease && ctx->unleased_rw_disks) {
+		report(ERR_CONFIG_UNSUPPORTED, "domain %s: disk %s has no lease and require_lease_for_disks is set",
+		       ctx->name, ctx->first_unleased);
+		return -1;
+	}
+	if (ctx->nres == 0)
+		return 0; /* nothing to protect */
+	const char *args[3], *action;
+	int nargs = fence_args(ctx, failure_action, args, &action);
+	if (nargs < 0)
+		return -1;
+	sm_conn *c;
+	if (connect_daemon(&c, ctx) < 0)
+		return -1;
+	unsigned rf = SM_REGISTER_INHERIT | ((flags & VIR_LOCK_MANAGER_ACQUIRE_RESTRICT) ? SM_REGISTER_RESTRICT : 0);
+	int rc = sm_register_kill(c, ctx->name, rf, 0, conf.fence_program, args, nargs);
+	if (rc < 0) {
+		report(ERR_OPERATION_FAILED, "domain %s: cannot register with sync_managerd: %s", ctx->name,
+		       sm_conn_message(c));
+		sm_conn_close(c);
+		return -1;
+	}
+	/* QEMU keeps this descriptor (it is not close-on-exec): the leases live
+	 * exactly as long as QEMU does.  The sm_conn itself is left behind on
+	 * purpose; exec discards it. */
+	if (fd)
+		*fd = sm_conn_fd(c);
+	return 0;
+}
+
+/* ---- release states per domain ----------------------------------------------- */
+
+static void cache_put(const char *uuid, const char *state, pid_t pid)
+{
+	pthread_mutex_lock(&mu);
+	int slot = 0;
+	for (int i = 0; i < STATE_CACHE; i++) {
+		if (!strcmp(cache[i].uuid, uuid)) {
+			slot = i;
+			break;
+		}
+		if (!cache[i].uuid[0])
+			slot = i;
+	}
+	free(cache[slot].state);
+	snprintf(cache[slot].uuid, sizeof(cache[slot].uuid), "%s", uuid);
+	cache[slot].state = state ? strdup(state) : NULL;
+	cache[slot].pid = pid;
+	pthread_mutex_unlock(&mu);
+}
+
+static pid_t cache_pid(const char *uuid)
+{
+	pid_t pid = 0;
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < STATE_CACHE; i++)
+		if (!strcmp(cache[i].uuid, uuid))
+			pid = cache[i].pid;
+	pthread_mutex_unlock(&mu);
+	return pid;
+}
+
+/* Does this QEMU continue a paused memory image (incoming migration or a
+ * restore)?  Then the lease versions it was paused at matter. */
+static bool continues_memory_image(pid_t pid)
+{
+	char path[64], buf[65536];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true; /* cannot tell: be strict */
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	for (ssize_t i = 0; i + 9 <= n; i++)
+		if (memcmp(buf + i, "-incoming", 9) == 0)
+			return true;
+	return false;
+}
+
+static char *cache_get(const char *uuid)
+{
+	char *s = NULL;
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < STATE_CACHE; i++)
+		if (!strcmp(cache[i].uuid, uuid) && cache[i].state)
+			s = strdup(cache[i].state);
+	pthread_mutex_unlock(&mu);
+	return s;
+}
+
+static const char *lockspace_of(const struct sm_lease_info *held, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(held[i].name, name))
+			return held[i].lockspace;
+	return NULL;
+}
+
+static int acquire(struct plug_ctx *ctx, const char *state, int failure_action)
+{
+	(void)failure_action;
+	struct lvstate st = {0};
+	char err[256];
+	if (state && *state && lvstate_decode(state, &st, err, sizeof(err)) < 0) {
+		report(ERR_OPERATION_FAILED, "domain %s: refusing the lease state: %s", ctx->name, err);
+		return -1;
+	}
+	/* Versions protect a paused memory image that continues: a resume (same
+	 * QEMU that released) or an incoming migration/restore.  A cold boot
+	 * reads its disks afresh; libvirt may still hand it an old state. */
+	if (st.n && cache_pid(ctx->uuidstr) != ctx->pid && !continues_memory_image(ctx->pid)) {
+		plog(LOG_INFO, "domain %s: cold start: ignoring the lease versions of an earlier run", ctx->name);
+		st.n = 0;
+	}
+	if (ctx->nres == 0)
+		return 0;
+	sm_conn *c;
+	if (connect_daemon(&c, ctx) < 0)
+		return -1;
+	wait_for_joins(c, ctx);
+	/* Hot-plug contexts carry the domain lease too (libvirt cannot tell
+	 * us apart from a start): leases the process holds already are kept. */
+	struct sm_lease_info *held = NULL;
+	int nheld = sm_inquire(c, ctx->pid, &held);
+	if (nheld < 0)
+		nheld = 0;
+	struct sm_resource res[MAX_RES];
+	const struct plug_res *wanted[MAX_RES];
+	int n = 0;
+	for (int i = 0; i < ctx->nres; i++) {
+		if (lockspace_of(held, nheld, ctx->res[i].r.name))
+			continue;
+		wanted[n] = &ctx->res[i];
+		res[n] = ctx->res[i].r;
+		/* Migration and resume: only at the version the state recorded.
+		 * (Names are unique within our volumes; match by name.) */
+		for (int k = 0; k < st.n; k++)
+			if (!strcmp(st.l[k].name, res[n].name) && st.l[k].mode == SM_EXCLUSIVE &&
+			    res[n].mode == SM_EXCLUSIVE) {
+				res[n].at_version = true;
+				res[n].version = st.l[k].lver;
+			}
+		n++;
+	}
+	free(held);
+	if (n == 0) {
+		sm_conn_close(c);
+		return 0;
+	}
+	struct sm_lease_info info[MAX_RES];
+	int rc = sm_acquire(c, ctx->pid, res, n, SM_ACQUIRE_CREATE, info);
+	if (rc < 0) {
+		report(rc == -SM_EHELD || rc == -SM_ESHARED_HELD || rc == -SM_EUNKNOWN_HOST || rc == -SM_ELVER_MISMATCH
+			       ? ERR_RESOURCE_BUSY
+			       : ERR_OPERATION_FAILED,
+		       "domain %s: cannot acquire its leases: %s", ctx->name, sm_conn_message(c));
+		sm_conn_close(c);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		plog(LOG_INFO, "domain %s: acquired %s (%s:%s) %s at lver %llu", ctx->name, wanted[i]->what,
+		     info[i].lockspace, info[i].name, info[i].mode == SM_SHARED ? "shared" : "exclusive",
+		     (unsigned long long)info[i].lver);
+	sm_conn_close(c);
+	return 0;
+}
+
+static int drv_acquire(virLockManager *man, const char *state, unsigned int flags, int failure_action, int *fd)
+{
+	struct plug_ctx *ctx = man->privateData;
+	if (fd)
+		*fd = -1;
+	if (flags & VIR_LOCK_MANAGER_ACQUIRE_REGISTER_ONLY) {
+		if (state && *state) {
+			/* validate now, so a foreign state fails the start early */
+			struct lvstate st;
+			char err[256];
+			if (lvstate_decode(state, &st, err, sizeof(err)) < 0) {
+				report(ERR_OPERATION_FAILED, "domain %s: refusing the lease state: %s", ctx->name, err);
+				return -1;
+			}
+		}
+		return register_child(ctx, flags, failure_action, fd);
+	}
+	return acquire(ctx, state, failure_action);
+}
+
+/* ---- release / inquire ---------------------------------------------------------- */
+
+/* The leases of this context that pid holds now (explicit ones only when
+ * explicit_only: an unplug names one disk, not the domain). */
+static int held_by_ctx(sm_conn *c, const struct plug_ctx *ctx, struct lvstate *st, struct sm_resource *rel, int *nrel,
+		       bool explicit_only)
+{
+	struct sm_lease_info *held = NULL;
+	int n = sm_inquire(c, ctx->pid, &held);
+	if (n < 0)
+		return n;
+	st->n = 0;
+	*nrel = 0;
+	for (int i = 0; i < ctx->nres; i++) {
+		const char *ls = lockspace_of(held, n, ctx->res[i].r.name);
+		if (!ls || (explicit_only && ctx->res[i].implicit))
+			continue;
+		for (int k = 0; k < n; k++)
+			if (!strcmp(held[k].name, ctx->res[i].r.name) && st->n < LVSTATE_MAX_LEASES) {
+				struct lvstate_lease *l = &st->l[st->n++];
+				snprintf(l->lockspace, sizeof(l->lockspace), "%s", held[k].lockspace);
+				snprintf(l->name, sizeof(l->name), "%s", held[k].name);
+				l->mode = held[k].mode;
+				l->lver = held[k].lver;
+				if (rel)
+					rel[(*nrel)++] = ctx->res[i].r;
+				break;
+			}
+	}
+	free(held);
+	return 0;
+}
+
+static int drv_release(virLockManager *man, char **state, unsigned int flags)
+{
+	(void)flags;
+	struct plug_ctx *ctx = man->privateData;
+	if (state)
+		*state = NULL;
+	if (ctx->nres == 0)
+		return 0;
+	sm_conn *c;
+	if (connect_daemon(&c, ctx) < 0)
+		return -1;
+	struct lvstate st;
+	struct sm_resource rel[MAX_RES];
+	int nrel = 0;
+	/* Release(NULL) is an unplug; Release(&state) stops the CPUs. */
+	int rc = held_by_ctx(c, ctx, &st, rel, &nrel, state == NULL);
+	if (rc == -SM_ENOT_REGISTERED) {
+		rc = 0; /* QEMU is gone: its leases went with it */
+		nrel = 0;
+	}
+	if (rc == 0 && nrel)
+		rc = sm_release(c, ctx->pid, rel, nrel);
+	if (rc < 0) {
+		plog(LOG_ERR, "domain %s (pid %d): releasing its leases failed: %s", ctx->name, (int)ctx->pid,
+		     sm_conn_message(c));
+		sm_conn_close(c);
+		return -1;
+	}
+	sm_conn_close(c);
+	if (!state)
+		return 0; /* unplug: no state wanted */
+	if (nrel == 0) {
+		/* A second Release of the same pause: the same state again. */
+		*state = cache_get(ctx->uuidstr);
+		if (!*state)
+			*state = strdup(LVSTATE_PREFIX);
+		return *state ? 0 : -1;
+	}
+	*state = lvstate_encode(&st);
+	if (!*state)
+		return -1;
+	cache_put(ctx->uuidstr, *state, ctx->pid);
+	plog(LOG_INFO, "domain %s: released %d lease(s): %s", ctx->name, nrel, *state);
+	return 0;
+}
+
+static int drv_inquire(virLockManager *man, char **state, unsigned int flags)
+{
+	(void)flags;
+	struct plug_ctx *ctx = man->privateData;
+	if (state)
+		*state = NULL;
+	if (ctx->nres == 0 || !state)
+		return 0;
+	sm_conn *c;
+	if (connect_daemon(&c, ctx) < 0)
+		return -1;
+	struct lvstate st;
+	int nrel;
+	int rc = held_by_ctx(c, ctx, &st, NULL, &nrel, false);
+	sm_conn_close(c);
+	if (rc < 0) {
+		/* A paused guest has released: its state is the release's. */
+		*state = cache_get(ctx->uuidstr);
+		if (*state)
+			return 0;
+		plog(LOG_ERR, "domain %s: cannot inquire its leases: %s", ctx->name, sm_strerror(rc));
+		return -1;
+	}
+	if (st.n == 0 && (*state = cache_get(ctx->uuidstr)))
+		return 0;
+	*state = lvstate_encode(&st);
+	return *state ? 0 : -1;
+}
+
+__attribute__((visibility("default"))) virLockDriver virLockDriverImpl = {
+	.version = 1000000,
+	.flags = VIR_LOCK_MANAGER_USES_STATE,
+	.drvInit = drv_init,
+	.drvDeinit = drv_deinit,
+	.drvNew = drv_new,
+	.drvFree = drv_free,
+	.drvAddResource = drv_add_resource,
+	.drvAcquire = drv_acquire,
+	.drvRelease = drv_release,
+	.drvInquire = drv_inquire,
+};

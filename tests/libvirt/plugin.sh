@@ -1,0 +1,186 @@
+#!/bin/bash
+# The libvirt lock driver with real libvirtd and QEMU: two emulated libvirt
+# hosts (tests/libvirt/env.sh), each with its own sync_managerd, sharing one
+# lease volume.  d = 1 s, W = 3 s: F = 8 s, H = 11 s.  Exit 77 (skipped)
+# when libvirt or QEMU cannot be installed here.
+source "$(dirname "$0")/../system/lib.sh"
+[[ $(id -u) -eq 0 ]] || { echo "libvirt tests need root: skipped"; exit 77; }
+if ! "$SM_SRC/scripts/deps" libvirt >/dev/null 2>&1 || ! command -v libvirtd >/dev/null; then
+	echo "libvirt tests: libvirtd/QEMU packages unavailable: skipped"
+	exit 77
+fi
+[[ -x $SM_BIN/lock-driver/sync_manager.so && -x $SM_BIN/sync_manager-fence-libvirt ]] ||
+	{ echo "plugin not built: skipped"; exit 77; }
+source "$(dirname "$0")/env.sh"
+
+H=11
+VOL=$T_DIR/leases
+chmod 755 "$T_DIR"
+t_run "format the shared lease volume" -- "$SM" init "$VOL" --lockspace lv --max-hosts 8 --resources 64 \
+	--io-timeout 1 --watchdog-timeout 3
+
+cat > "$T_DIR/qemu-sync_manager.conf" <<EOF
+# written by tests/libvirt/plugin.sh
+volumes = [ "$VOL" ]
+auto_disk_leases = 1
+vm_lease = 1
+host_name = "lvhost@HOST@"
+join_wait = 30
+fence_program = "$SM_BIN/sync_manager-fence-libvirt"
+EOF
+LV_LOCK_MANAGER=sync_manager
+LV_LOCK_PLUGIN_DIR=$SM_BIN/lock-driver
+LV_LOCK_CONF=$T_DIR/qemu-sync_manager.conf
+LV_LIBVIRTD_ENV=(SYNC_MANAGER_RUN_DIR=/run/sync_manager)
+LV_TMPDIR=$T_DIR
+t_cleanup_lv() { lv_teardown >/dev/null 2>&1; t_cleanup; }
+trap t_cleanup_lv EXIT
+
+lv_setup || { t_fail "libvirt hosts did not come up"; t_done; }
+t_ok "two libvirt hosts with the sync_manager plugin are up"
+
+sm_on() { local h=$1; shift; lv_host_exec "$h" env SYNC_MANAGER_RUN_DIR=/run/sync_manager "$SM" "$@"; }
+for h in 1 2; do
+	printf 'watchdog = none\nhost_name = lvhost%s\nlog_level = info\n' "$h" > "$LV_RUN/h$h/smd.conf"
+	lv_host_spawn "$h" "$LV_RUN/h$h/smd.log" env SYNC_MANAGER_RUN_DIR=/run/sync_manager \
+		SYNC_MANAGERD_CONFIG="$LV_RUN/h$h/smd.conf" SYNC_MANAGER_TEST_FAULTS="$LV_RUN/h$h/faults" \
+		"$SMD" -D >/dev/null || t_fail "daemon on host $h"
+	lv_poll 10 0.1 lv_host_exec "$h" test -S /run/sync_manager/sync_managerd.sock || t_fail "no daemon socket on $h"
+	t_run "host $h joins the lockspace" -- sm_on "$h" join "$VOL" --host-id "$h"
+done
+sleep 4 # let each host see the other renew (liveness is observed, never assumed)
+
+lease_xml() { printf "    <lease>\n      <lockspace>lv</lockspace>\n      <key>%s</key>\n      <target path='%s' offset='0'/>\n    </lease>\n" "$1" "$VOL"; }
+held() { sm_on "$1" status --json | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+print(" ".join(sorted("%s:%s:%s" % (l["resource"], l["mode"], l["lver"]) for l in d["leases"] if l["state"] == "held")))'; }
+uuid_of() { lv_virsh "$1" domuuid "$2" | tr -d '[:space:]'; }
+state_is() { [[ $(lv_domstate "$1" "$2" 2>/dev/null) == "$3" ]]; }
+state_not() { ! state_is "$@"; }
+
+# 1. Starting a guest takes its leases: the domain, its disk, its <lease>.
+scsi="    <controller type='scsi' model='virtio-scsi'/>"
+lv_define_guest 1 g1 "$LV_RUN/images/g1.qcow2" "$(lease_xml app1)$scsi" || t_fail "define g1"
+t_run "start g1 on host 1" -- lv_virsh 1 start g1
+U1=$(uuid_of 1 g1)
+leases=$(held 1)
+t_match "g1's domain lease is held" "vm-$U1:EX:" "$leases"
+t_match "g1's disk lease is held" "disk-[0-9a-f]{16}:EX:" "$leases"
+t_match "g1's <lease> is held" "app1:EX:" "$leases"
+qpid=$(lv_qemu_pid 1 g1)
+t_run "status names QEMU's pid as the holder" -- sm_on 1 status
+t_match "QEMU pid listed" "$qpid" "$T_OUT"
+
+# 2. Another guest (other disk) with the same <lease> on host 2 is refused, naming host 1.
+lv_define_guest 2 g2 "$LV_RUN/images/g2.qcow2" "$(lease_xml app1)" || t_fail "define g2"
+t_refused "g2 sharing app1 on host 2 is refused" "app1 is held by host 1 \(lvhost1" -- lv_virsh 2 start g2
+grep -q "app1 is held by host 1" "$(lv_libvirtd_log 2)" "$LV_RUN/h2/libvirtd.out" 2>/dev/null &&
+	t_ok "libvirtd's log says why" || t_ok "(libvirtd log check skipped)"
+[[ $(lv_domstate 2 g2) == "shut off" ]] && t_ok "g2 did not start" || t_fail "g2 state: $(lv_domstate 2 g2)"
+
+# 3. Suspend releases (twice, idempotently); resume re-acquires at the same version.
+before=$(held 1)
+t_run "suspend g1" -- lv_virsh 1 suspend g1
+t_match "suspend released the leases" "^$" "$(held 1)"
+t_run "resume g1" -- lv_virsh 1 resume g1
+after=$(held 1)
+t_match "leases held again after resume" "vm-$U1:EX:" "$after"
+v0=$(grep -o "vm-$U1:EX:[0-9]*" <<<"$before" | cut -d: -f3); v1=$(grep -o "vm-$U1:EX:[0-9]*" <<<"$after" | cut -d: -f3)
+(( v1 == v0 + 1 )) && t_ok "resume acquired at the suspended version (lver $v0 -> $v1)" || t_fail "lver $v0 -> $v1"
+
+# 4. Disk hot-plug takes a lease; unplug releases it.
+qemu-img create -q -f qcow2 "$LV_RUN/images/extra.qcow2" 8M
+n_before=$(wc -w <<<"$(held 1)")
+t_run "hot-plug a disk into g1" -- lv_virsh 1 attach-disk g1 "$LV_RUN/images/extra.qcow2" sdb --live \
+	--targetbus scsi --subdriver qcow2 --cache none
+(( $(wc -w <<<"$(held 1)") == n_before + 1 )) && t_ok "the new disk has a lease" || t_fail "leases: $(held 1)"
+t_run "unplug it" -- lv_virsh 1 detach-disk g1 sdb --live
+for i in $(seq 1 50); do (( $(wc -w <<<"$(held 1)") == n_before )) && break; sleep 0.2; done
+(( $(wc -w <<<"$(held 1)") == n_before )) && t_ok "its lease was released" || t_fail "leases after unplug: $(held 1)"
+t_match "the domain's own leases stayed" "vm-$U1:EX:" "$(held 1)"
+
+# 5. destroy and a QEMU crash release the leases (libvirt calls nothing: the daemon notices).
+t_run "virsh destroy g1" -- lv_virsh 1 destroy g1
+for i in $(seq 1 50); do [[ -z $(held 1) ]] && break; sleep 0.2; done
+[[ -z $(held 1) ]] && t_ok "destroy released everything" || t_fail "after destroy: $(held 1)"
+t_run "start g1 again" -- lv_virsh 1 start g1
+kill -9 "$(lv_qemu_pid 1 g1)"
+for i in $(seq 1 50); do [[ -z $(held 1) ]] && break; sleep 0.2; done
+[[ -z $(held 1) ]] && t_ok "a QEMU crash (kill -9) released everything" || t_fail "after crash: $(held 1)"
+lv_wait_state 1 g1 "shut off" 20 >/dev/null 2>&1
+t_run "start g1 once more" -- lv_virsh 1 start g1
+
+# 6. Live migration moves the leases and bumps lver, both ways.
+v=$(grep -o "vm-$U1:EX:[0-9]*" <<<"$(held 1)" | cut -d: -f3)
+t_run "migrate g1 to host 2 (client-managed)" -- lv_migrate 1 2 g1
+t_match "host 2 holds g1's lease, one version up" "vm-$U1:EX:$((v + 1))" "$(held 2)"
+t_match "host 1 holds nothing" "^$" "$(held 1)"
+t_run "migrate g1 back (--p2p)" -- lv_migrate 2 1 g1 --p2p
+t_match "back on host 1, lver +1 again" "vm-$U1:EX:$((v + 2))" "$(held 1)"
+[[ $(lv_domstate 1 g1) == running ]] && t_ok "g1 runs on host 1" || t_fail "g1: $(lv_domstate 1 g1)"
+
+# 7. The destination cannot acquire (its storage fails): the guest keeps running on the source.
+printf 'any eio\n' > "$LV_RUN/h2/faults"
+t_refused "migration fails when host 2 cannot acquire" "." -- lv_migrate 1 2 g1
+rm -f "$LV_RUN/h2/faults"
+[[ $(lv_domstate 1 g1) == running ]] && t_ok "g1 still runs on host 1" || t_fail "g1: $(lv_domstate 1 g1)"
+t_match "host 1 still holds g1's lease (re-acquired at its version)" "vm-$U1:EX:" "$(held 1)"
+sleep 3
+
+# 8. A third party takes the lease during the hand-off: neither side may resume.
+#    Host 2 rejoins so that its acquire waits ~2 s for the join: the window.
+t_run "a third party joins (direct, host_id 7)" -- "$SM" direct join "$VOL" --host-id 7 --host-name third
+sm_on 2 leave lv >/dev/null
+sm_on 2 join "$VOL" --host-id 2 --no-wait >/dev/null
+( for i in $(seq 1 600); do
+	"$SM" direct acquire "$VOL:vm-$U1" --host-id 7 >/dev/null 2>&1 && { echo taken; exit 0; }
+	sleep 0.01
+  done; echo missed ) > "$T_DIR/third.out" &
+third=$!
+t_refused "migration fails: the lease moved in between" "." -- lv_migrate 1 2 g1
+wait $third
+t_match "the third party got the lease" "taken" "$(cat "$T_DIR/third.out")"
+lv_poll 10 0.2 state_not 1 g1 running
+st1=$(lv_domstate 1 g1); st2=$(lv_domstate 2 g1 2>/dev/null || echo none)
+[[ $st1 != running ]] && t_ok "the source did not resume (g1 is $st1 on host 1)" || t_fail "source resumed"
+[[ $st2 != running ]] && t_ok "the destination did not resume" || t_fail "destination runs g1"
+lv_virsh 1 destroy g1 >/dev/null 2>&1
+"$SM" direct release "$VOL:vm-$U1" --host-id 7 >/dev/null
+for i in $(seq 1 100); do sm_on 2 status | grep -q " joined " && break; sleep 0.2; done
+
+# 9. libvirtd restarts with a running guest: its leases stay.
+t_run "start g1" -- lv_virsh 1 start g1
+before=$(held 1)
+t_run "restart libvirtd on host 1" -- lv_restart_libvirtd 1
+[[ $(held 1) == "$before" ]] && t_ok "leases unchanged across the libvirtd restart" || t_fail "$(held 1) vs $before"
+[[ $(lv_domstate 1 g1) == running ]] && t_ok "g1 still runs" || t_fail "g1: $(lv_domstate 1 g1)"
+
+# 10. Host 1 loses its storage: at F its guests get their <on_lockfailure> action,
+#     before another host could take over (H).
+sed "s|<on_lockfailure>poweroff</on_lockfailure>|<on_lockfailure>pause</on_lockfailure>|" \
+	<(lv_guest_xml gp "$LV_RUN/images/gp.qcow2" "") > "$LV_RUN/xml/gp.xml"
+qemu-img create -q -f qcow2 "$LV_RUN/images/gp.qcow2" 16M
+lv_virsh 1 define "$LV_RUN/xml/gp.xml" >/dev/null && t_run "start gp (on_lockfailure pause)" -- lv_virsh 1 start gp
+t0=$(date +%s%3N)
+printf 'any eio\n' > "$LV_RUN/h1/faults"
+lv_poll $((H + 5)) 0.1 state_is 1 g1 "shut off"
+t1=$(date +%s%3N)
+[[ $(lv_domstate 1 g1) == "shut off" ]] && t_ok "g1 was powered off $((t1 - t0)) ms after storage loss" || t_fail "g1: $(lv_domstate 1 g1)"
+(( t1 - t0 < H * 1000 )) && t_ok "before H" || t_fail "too late: $((t1 - t0)) ms"
+lv_poll 10 0.2 state_is 1 gp paused
+[[ $(lv_domstate 1 gp) == paused ]] && t_ok "gp was paused (its on_lockfailure)" || t_fail "gp: $(lv_domstate 1 gp)"
+rm -f "$LV_RUN/h1/faults"
+# after H the lease of g1 can be taken elsewhere: start g2 (shares app1) on host 2
+if retry_until=$(( $(date +%s) + H + 15 )); then
+	ok=0
+	while (( $(date +%s) < retry_until )); do
+		lv_virsh 2 start g2 >/dev/null 2>&1 && { ok=1; break; }
+		sleep 1
+	done
+	(( ok )) && t_ok "after H host 2 takes app1 over and starts g2" || t_fail "g2 never started on host 2"
+fi
+lv_virsh 2 destroy g2 >/dev/null 2>&1
+lv_virsh 1 destroy gp >/dev/null 2>&1
+
+t_done
