@@ -106,6 +106,8 @@ static int many(int n, const char *ls, const char *prefix)
 	}
 	printf("many: all %d leases released %.2f s after the processes were killed\n", n, now_s() - t3);
 	(void)t0;
+	free(kids);
+	free(conns);
 	return left == 0 ? 0 : fail("leases left after exit", NULL, -1);
 }
 
