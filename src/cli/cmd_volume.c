@@ -1,6 +1,7 @@
 /* sync_manager init / resource: formatting volumes and managing names. */
 #include "cli.h"
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/util.h"
 #include "ondisk/index.h"
@@ -37,6 +38,19 @@ static int parse_seconds_opt(const char *cmd, const char *what, const char *arg,
 	}
 	*out = (uint32_t)ms;
 	return 0;
+}
+
+/* Progress of a format that takes a while: a line at most every 2 s. */
+static void format_progress(void *arg, uint64_t done, uint64_t total)
+{
+	uint64_t *started = arg, now = sm_now_mono_ms();
+	static uint64_t last;
+	if (now - *started < 2000 || now - last < 2000)
+		return;
+	last = now;
+	char d[32], t[32];
+	fprintf(stderr, "sync_manager: formatting: %s of %s written (%.0f%%; Ctrl-C stops, leaving no volume)\n",
+		sm_format_bytes(done, d, sizeof(d)), sm_format_bytes(total, t, sizeof(t)), 100.0 * (double)done / (double)total);
 }
 
 int cmd_init(int argc, char **argv)
@@ -92,6 +106,11 @@ int cmd_init(int argc, char **argv)
 	}
 	p.resource_names = names;
 	p.resource_name_count = nnames;
+	uint64_t started = sm_now_mono_ms();
+	p.progress = format_progress;
+	p.progress_arg = &started;
+	cli_catch_interrupts();
+	p.cancel = (volatile int *)&cli_interrupted;
 
 	char *path = NULL;
 	uint64_t off = 0;
@@ -112,8 +131,10 @@ int cmd_init(int argc, char **argv)
 		       sm_format_bytes(h.volume_size, sz, sizeof(sz)));
 		printf("  io_timeout %s, watchdog %s (see 'sync_manager timeouts' for the derived waits)\n",
 		       sm_format_ms(h.io_timeout_ms, d, sizeof(d)), sm_format_ms(h.watchdog_timeout_ms, w, sizeof(w)));
-		for (size_t i = 0; i < nnames; i++)
+		for (size_t i = 0; i < nnames && i < 10; i++)
 			printf("  resource %s in area %zu\n", names[i], i);
+		if (nnames > 10)
+			printf("  ... and %zu more resources ('sync_manager resource ls' lists them)\n", nnames - 10);
 	}
 	free(path);
 out:

@@ -233,6 +233,19 @@ int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_p
 	if ((rc = check_existing(disk, &h, p->force, timeout)) < 0)
 		goto out;
 
+	uint64_t total = (uint64_t)h.max_hosts * h.sector_size + sm_volume_area_bytes(&h) +
+			 (h.areas_offset - h.index_offset) + p->resource_name_count * sm_volume_area_bytes(&h);
+	uint64_t done = 0;
+#define STEP(bytes)                                                                  \
+	do {                                                                          \
+		done += (bytes);                                                      \
+		if (p->progress)                                                      \
+			p->progress(p->progress_arg, done, total);                    \
+		if (p->cancel && *p->cancel) {                                        \
+			rc = -SM_EINTERRUPTED;                                        \
+			goto out;                                                     \
+		}                                                                     \
+	} while (0)
 	/* Invalidate any old header first, so a crash from here on leaves "not formatted". */
 	if (posix_memalign((void **)&sec, 4096, h.sector_size)) {
 		rc = -ENOMEM;
@@ -246,17 +259,23 @@ int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_p
 
 	if ((rc = write_hosts(disk, &h, timeout)) < 0)
 		goto out;
+	STEP((uint64_t)h.max_hosts * h.sector_size);
 	{
 		struct sm_volume v = {.disk = disk, .hdr = h};
 		v.hdr.io_timeout_ms = timeout;
 		if ((rc = sm_area_init(&v, SM_INDEX_LEASE_AREA, SM_INDEX_LEASE_NAME)) < 0)
 			goto out;
+		STEP(sm_volume_area_bytes(&h));
 		if ((rc = write_index(disk, &h, p, timeout)) < 0)
 			goto out;
-		for (size_t i = 0; i < p->resource_name_count; i++)
+		STEP(h.areas_offset - h.index_offset);
+		for (size_t i = 0; i < p->resource_name_count; i++) {
 			if ((rc = sm_area_init(&v, (uint32_t)i, p->resource_names[i])) < 0)
 				goto out;
+			STEP(sm_volume_area_bytes(&h));
+		}
 	}
+#undef STEP
 	/* Areas never added are not initialized: nothing reads an area until the
 	 * index points at it, and `resource add` initializes it then. */
 	if ((rc = sm_disk_sync(disk)) < 0)
@@ -270,7 +289,7 @@ int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_p
 	if (rc == 0 && out)
 		*out = h;
 out:
-	if (rc < 0 && rc != -SM_EALREADY_FORMATTED && rc != -SM_ETOO_SMALL)
+	if (rc < 0 && rc != -SM_EALREADY_FORMATTED && rc != -SM_ETOO_SMALL && rc != -SM_EINTERRUPTED)
 		sm_error("formatting %s failed: %s", path, sm_strerror(rc));
 	free(sec);
 	sm_disk_close(disk);

@@ -41,6 +41,12 @@ struct sm_format_params {
 	 * valid until the header is written). */
 	const char *const *resource_names;
 	size_t resource_name_count;
+	/* Optional: called after each write with bytes done of the total, and a
+	 * flag that interrupts the format (the volume then reads as not
+	 * formatted: the header is written last). */
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+	void *progress_arg;
+	volatile int *cancel;
 };
 
 struct sm_volume {
