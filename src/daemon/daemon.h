@@ -92,6 +92,9 @@ struct ls_entry {
 	uint64_t resume_generation;
 	uint8_t resume_instance[16];
 	uint64_t resume_last_renewal_boot;
+	/* renewal latency histogram (metrics.c buckets), fed every tick */
+	uint64_t renewals_counted;
+	uint64_t rlat_buckets[12], rlat_count, rlat_sum_ms;
 	/* fencing */
 	bool fencing;
 	uint64_t fence_started_mono;
@@ -313,6 +316,7 @@ void state_remove(struct daemon *d);
 
 /* metrics.c */
 void metrics_observe_acquire(struct daemon *d, uint64_t us);
+void metrics_count_renewals(struct ls_entry *e);
 void metrics_render(struct daemon *d, struct sm_msgbuf *b);
 
 /* Helpers. */

@@ -384,6 +384,7 @@ void ls_tick(struct daemon *d)
 	for (struct ls_entry *e = d->lockspaces, *next; e; e = next) {
 		next = e->next;
 		reap_thread(e);
+		metrics_count_renewals(e);
 		switch (e->state) {
 		case LS_JOINING:
 			if (!atomic_load(&e->t_join_done))

@@ -24,6 +24,34 @@ void metrics_observe_acquire(struct daemon *d, uint64_t us)
 	d->m.lat_sum_us += us;
 }
 
+/* Count renewals done since the last call into the lockspace's histogram.
+ * The renewal history keeps the last 64, and this runs every 100 ms. */
+void metrics_count_renewals(struct ls_entry *e)
+{
+	if (!e->ls)
+		return;
+	struct sm_lockspace_info info;
+	sm_lockspace_info(e->ls, &info);
+	uint64_t total = info.renewals + info.renewal_failures;
+	if (total <= e->renewals_counted)
+		return;
+	int n = (int)SM_MIN(total - e->renewals_counted, (uint64_t)SM_RENEWAL_HISTORY);
+	struct sm_renewal_record hist[SM_RENEWAL_HISTORY];
+	n = sm_lockspace_renewal_history(e->ls, hist, n);
+	for (int i = 0; i < n; i++) {
+		if (hist[i].result != 0)
+			continue;
+		uint64_t us = (uint64_t)hist[i].duration_ms * 1000;
+		size_t b = 0;
+		while (b < NBOUNDS && us > lat_bounds_us[b])
+			b++;
+		e->rlat_buckets[b]++;
+		e->rlat_count++;
+		e->rlat_sum_ms += hist[i].duration_ms;
+	}
+	e->renewals_counted = total;
+}
+
 struct text {
 	char *buf;
 	size_t len, cap;
@@ -104,6 +132,24 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 	add(&t, "# HELP sync_manager_watchdog_last_pet_age_seconds seconds since the watchdog was last petted\n"
 		"# TYPE sync_manager_watchdog_last_pet_age_seconds gauge\nsync_manager_watchdog_last_pet_age_seconds %g\n",
 	    d->wd_armed ? (double)(mono_ms() - d->wd_last_pet_mono) / 1000.0 : 0.0);
+
+	add(&t, "# HELP sync_manager_renewal_latency_seconds duration of successful delta-lease renewals\n"
+		"# TYPE sync_manager_renewal_latency_seconds histogram\n");
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
+		if (!e->ls || e->state == LS_GONE)
+			continue;
+		uint64_t c = 0;
+		for (size_t i = 0; i < NBOUNDS; i++) {
+			c += e->rlat_buckets[i];
+			add(&t, "sync_manager_renewal_latency_seconds_bucket{lockspace=\"%s\",le=\"%g\"} %llu\n", e->name,
+			    lat_bounds_us[i] / 1e6, (unsigned long long)c);
+		}
+		add(&t, "sync_manager_renewal_latency_seconds_bucket{lockspace=\"%s\",le=\"+Inf\"} %llu\n", e->name,
+		    (unsigned long long)e->rlat_count);
+		add(&t, "sync_manager_renewal_latency_seconds_sum{lockspace=\"%s\"} %g\n", e->name, e->rlat_sum_ms / 1000.0);
+		add(&t, "sync_manager_renewal_latency_seconds_count{lockspace=\"%s\"} %llu\n", e->name,
+		    (unsigned long long)e->rlat_count);
+	}
 
 	static const char *const ls_metrics[][2] = {
 		{"sync_manager_lockspace_joined", "1 when this host holds a host_id in the lockspace"},
