@@ -69,11 +69,12 @@ static void end_op(struct opstat *s)
 	sm_disk_global_stats(&s->io);
 }
 
-static enum sm_owner_verdict all_alive(void *arg, uint32_t id, uint64_t gen)
+static enum sm_owner_verdict all_alive(void *arg, uint32_t id, uint64_t gen, uint64_t read_done_ms)
 {
 	(void)arg;
 	(void)id;
 	(void)gen;
+	(void)read_done_ms;
 	return SM_OWNER_ALIVE;
 }
 

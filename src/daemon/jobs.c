@@ -224,7 +224,7 @@ static int do_release(struct worker *w, struct job *j, struct job_res *r)
 		if (sm_paxos_inquire(&ref, &v) == 0 && v.request_status == 0 && v.request.kind == SM_REQ_HANDOFF &&
 		    v.request.lver == r->held.lver && v.request.requester_id != r->me.host_id) {
 			struct sm_oracle live = sm_oracle_of(r->ls->ls);
-			if (live.verdict(live.arg, v.request.requester_id, v.request.requester_generation) !=
+			if (live.verdict(live.arg, v.request.requester_id, v.request.requester_generation, 0) !=
 			    SM_OWNER_DEAD) {
 				rc = sm_paxos_handoff(&ref, &r->me, &r->held, v.request.requester_id,
 						      v.request.requester_generation, &r->out);

@@ -148,6 +148,11 @@ static int wrap_io_submit(io_context_t ctx, long nr, struct iocb **cbs)
 		struct rule_state *r = match_locked(cbs[i]);
 		struct sm_fault_rule rule = r ? r->rule : (struct sm_fault_rule){0};
 		int err = rule.err ? rule.err : EIO;
+		if (r)
+			sm_debug("fault: %s %s at offset %lld (%lu bytes)",
+				 rule.kind == SM_FAULT_HANG ? "hang" : rule.kind == SM_FAULT_SHORT ? "short" : "error",
+				 cbs[i]->aio_lio_opcode == IO_CMD_PWRITE ? "write" : "read", (long long)cbs[i]->u.c.offset,
+				 (unsigned long)cbs[i]->u.c.nbytes);
 		if (r && (rule.kind == SM_FAULT_ERRNO || rule.kind == SM_FAULT_HANG)) {
 			if (nheld >= MAX_HELD) {
 				pthread_mutex_unlock(&fault_lock);
@@ -282,6 +287,8 @@ static void release_hung_locked(bool complete)
 		}
 		if (complete) {
 			struct iocb *cb = held[i].cb;
+			sm_debug("fault: hung %s at offset %lld lands now",
+				 cb->aio_lio_opcode == IO_CMD_PWRITE ? "write" : "read", (long long)cb->u.c.offset);
 			io_context_t ctx = held[i].ctx;
 			held[i] = held[--nheld];
 			if (sm_disk_sys_real.io_submit(ctx, 1, &cb) != 1)

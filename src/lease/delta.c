@@ -271,7 +271,8 @@ int sm_lockspace_host_status(struct sm_lockspace *ls, uint32_t host_id, struct s
 	return 0;
 }
 
-enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation)
+enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation,
+					       uint64_t read_done_ms)
 {
 	if (host_id < 1 || host_id > ls->vol->hdr.max_hosts)
 		return SM_OWNER_UNKNOWN;
@@ -289,20 +290,30 @@ enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32
 		v = SM_OWNER_UNKNOWN;
 	} else {
 		enum sm_liveness l = liveness_locked(ls, o, now);
-		if (l == SM_LIVE_DEAD)
-			v = SM_OWNER_DEAD;
-		else if (o->status != 0)
-			v = SM_OWNER_UNKNOWN; /* corrupt record: only time can tell */
+		if (o->status != 0)
+			/* Unreadable record: nobody wrote the slot for H, and the
+			 * owner joined before read_done_ms <= last_ok, so it was
+			 * not renewing either.  Otherwise only time can tell. */
+			v = l == SM_LIVE_DEAD && read_done_ms && o->last_ok >= read_done_ms ? SM_OWNER_DEAD
+											  : SM_OWNER_UNKNOWN;
 		else if (o->rec.generation > generation)
 			v = SM_OWNER_DEAD; /* the host rejoined since: the old incarnation is gone */
 		else if (o->rec.generation < generation)
-			v = SM_OWNER_UNKNOWN; /* inconsistent: never guess */
-		else if (l == SM_LIVE_FREE)
-			v = SM_OWNER_DEAD; /* it left the lockspace */
+			/* That incarnation joined after our latest read: what we
+			 * saw (even an expired record) says nothing about it. */
+			v = SM_OWNER_UNKNOWN;
+		else if (l == SM_LIVE_DEAD || l == SM_LIVE_FREE)
+			v = SM_OWNER_DEAD; /* not renewed for H, or it left the lockspace */
 		else if (l == SM_LIVE_UNKNOWN)
 			v = SM_OWNER_UNKNOWN;
 		else
 			v = SM_OWNER_ALIVE;
+		if (v == SM_OWNER_DEAD)
+			sm_debug("host %u/%llu judged dead: record gen %llu flags %u seq %llu unchanged %llu ms "
+				 "(first_seen %llu last_ok %llu)",
+				 host_id, (unsigned long long)generation, (unsigned long long)o->rec.generation,
+				 o->rec.flags, (unsigned long long)o->rec.sequence, (unsigned long long)unchanged_ms(o),
+				 (unsigned long long)o->first_seen, (unsigned long long)o->last_ok);
 	}
 	pthread_mutex_unlock(&ls->mu);
 	return v;

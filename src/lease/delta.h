@@ -122,8 +122,14 @@ void sm_lockspace_me(struct sm_lockspace *ls, uint32_t *host_id, uint64_t *gener
 
 /* Liveness of host_id as observed so far (now: monotonic ms). */
 int sm_lockspace_host_status(struct sm_lockspace *ls, uint32_t host_id, struct sm_host_status *out);
-/* Can a lease owned by (host_id, generation) be taken over? */
-enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation);
+/* Can a lease owned by (host_id, generation) be taken over?  read_done_ms
+ * is when (monotonic ms) the read that showed this owner completed, 0 if
+ * unknown.  An owner generation newer than the record we observed is never
+ * judged dead: we have not yet seen that incarnation join.  An unreadable
+ * record counts as dead only when it stayed unchanged for H up to a read
+ * issued after read_done_ms (so the owner's join is inside the window). */
+enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation,
+					       uint64_t read_done_ms);
 
 /* Copy up to max renewal records, newest last; returns the count. */
 int sm_lockspace_renewal_history(struct sm_lockspace *ls, struct sm_renewal_record *out, int max);

@@ -44,13 +44,14 @@ struct ballot {
 	uint8_t *mysec; /* our dblock sector as we will write it */
 	bool wrote_phase2;
 	bool mode_block_set; /* our SH flag is (maybe) on disk from W2 */
+	uint64_t read_done;  /* when the latest read_sectors() completed (monotonic ms) */
 };
 
 static int majority(int n) { return n / 2 + 1; }
 
-static enum sm_owner_verdict ls_verdict(void *arg, uint32_t host_id, uint64_t gen)
+static enum sm_owner_verdict ls_verdict(void *arg, uint32_t host_id, uint64_t gen, uint64_t read_done_ms)
 {
-	return sm_lockspace_owner_verdict(arg, host_id, gen);
+	return sm_lockspace_owner_verdict(arg, host_id, gen, read_done_ms);
 }
 
 struct sm_oracle sm_oracle_of(struct sm_lockspace *ls)
@@ -143,6 +144,7 @@ static int read_sectors(struct ballot *b, uint32_t first, uint32_t count)
 		if (rc < 0)
 			disk_failed(b, i, rc);
 	}
+	b->read_done = sm_now_mono_ms();
 	return check_majority(b);
 }
 
@@ -260,7 +262,7 @@ static uint32_t live_shared_holder(struct ballot *b, const struct sm_oracle *liv
 				return hidx + 1; /* unreadable: assume held (fail closed) */
 			if (!(m.flags & SM_MODEB_SHARED))
 				continue;
-			if (live->verdict(live->arg, hidx + 1, m.generation) != SM_OWNER_DEAD) {
+			if (live->verdict(live->arg, hidx + 1, m.generation, b->read_done) != SM_OWNER_DEAD) {
 				*gen_out = m.generation;
 				return hidx + 1;
 			}
@@ -372,6 +374,9 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 	out->owner_id = leader.owner_id;
 	out->owner_generation = leader.owner_generation;
 	out->mode = leader.mode;
+	sm_debug("paxos %s: R1 leader lver %llu owner %u/%llu %s flags %#x (writer %u/%llu)", b->r->name,
+		 (unsigned long long)leader.lver, leader.owner_id, (unsigned long long)leader.owner_generation,
+		 sm_mode_name(leader.mode), leader.flags, leader.write_id, (unsigned long long)leader.write_generation);
 
 	if (a->handoff_from) {
 		if (leader.owner_id != b->me.host_id || leader.owner_generation != b->me.generation ||
@@ -381,7 +386,11 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 		if (o->at_version && leader.lver != o->version)
 			return -SM_ELVER_MISMATCH;
 		if (leader.owner_id && leader.mode == SM_MODE_EX) {
-			switch (o->live.verdict(o->live.arg, leader.owner_id, leader.owner_generation)) {
+			enum sm_owner_verdict ov =
+				o->live.verdict(o->live.arg, leader.owner_id, leader.owner_generation, b->read_done);
+			sm_debug("paxos %s: owner %u/%llu verdict %d", b->r->name, leader.owner_id,
+				 (unsigned long long)leader.owner_generation, (int)ov);
+			switch (ov) {
 			case SM_OWNER_ALIVE: return -SM_EHELD;
 			case SM_OWNER_UNKNOWN: return -SM_EUNKNOWN_HOST;
 			case SM_OWNER_DEAD:
@@ -419,6 +428,8 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 			return rc;
 	}
 	uint64_t mbal = next_mbal(s.max_mbal, b->me.host_id, b->nhosts);
+	sm_debug("paxos %s: instance %llu%s mbal %llu (max_lver %llu)", b->r->name, (unsigned long long)inst,
+		 catchup ? " (catch-up)" : "", (unsigned long long)mbal, (unsigned long long)s.max_lver);
 
 	/* W1: phase 1 keeps our own (bal, inp) of this instance. */
 	struct sm_dblock d = {.host_id = b->me.host_id, .lver = inst, .mbal = mbal, .timestamp = sm_now_wall_s()};
@@ -443,6 +454,9 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 		return RETRY; /* nothing to adopt yet: let its proposer finish */
 	struct pvalue v = s.best_bal ? s.best : a->propose;
 	bool ours = !catchup && v.owner == a->propose.owner && v.gen == a->propose.gen && v.mode == a->propose.mode;
+	sm_debug("paxos %s: R2 inst %llu value %u/%llu %s (best_bal %llu) ours %d", b->r->name,
+		 (unsigned long long)inst, v.owner, (unsigned long long)v.gen, sm_mode_name(v.mode),
+		 (unsigned long long)s.best_bal, ours);
 
 	/* W2: from here on our value may be chosen. */
 	d.bal = mbal;
@@ -466,6 +480,8 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 	if (s.newer_instance || s.max_other_mbal > mbal)
 		return RETRY;
 
+	sm_debug("paxos %s: chosen inst %llu value %u/%llu %s", b->r->name, (unsigned long long)inst, v.owner,
+		 (unsigned long long)v.gen, sm_mode_name(v.mode));
 	/* v is chosen for instance inst.  W3 announces it.  A shared value is
 	 * announced as "no exclusive owner": its holders are in mode blocks. */
 	struct sm_leader nl;
@@ -625,6 +641,7 @@ static int release_leader(const struct sm_resource_ref *r, const struct sm_me *m
 	fill_leader(&b, &nl, l.lver, 0, 0, SM_MODE_FREE);
 	nl.flags = flags;
 	rc = write_leader(&b, &nl);
+	sm_debug("paxos %s: released lver %llu: %d", r->name, (unsigned long long)l.lver, rc);
 out:
 	ballot_free(&b);
 	return rc;

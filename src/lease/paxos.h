@@ -32,7 +32,9 @@ struct sm_me {
 
 /* Decides whether a lease owner may be overtaken. */
 struct sm_oracle {
-	enum sm_owner_verdict (*verdict)(void *arg, uint32_t host_id, uint64_t generation);
+	/* read_done_ms: completion (monotonic ms) of the read that showed
+	 * this owner, 0 if unknown. */
+	enum sm_owner_verdict (*verdict)(void *arg, uint32_t host_id, uint64_t generation, uint64_t read_done_ms);
 	void *arg;
 };
 /* Liveness from a lockspace's observation table. */

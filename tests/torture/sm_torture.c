@@ -21,6 +21,7 @@
  * Exit status: 0 when no violation was seen and enough work was done. */
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "disk/fault.h"
 #include "lease/delta.h"
 #include "lease/paxos.h"
@@ -35,6 +36,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +60,7 @@ struct shared {
 
 struct opts {
 	const char *volume, *data;
+	const char *trace; /* directory for per-host debug traces, or NULL */
 	int hosts, resources;
 	unsigned seconds;
 	bool faults, mutant, quiet;
@@ -68,6 +71,20 @@ struct opts {
 static struct shared *sh;
 static struct opts opt;
 static volatile sig_atomic_t stop;
+
+static int trace_fd = -1;
+
+/* Trace sink: one line per message, monotonic ms first, so the files of all
+ * hosts can be merged with sort -n. */
+static void trace_sink(enum sm_log_level level, const char *msg, void *arg)
+{
+	(void)level;
+	char line[1200];
+	int n = snprintf(line, sizeof(line), "%llu h%d p%d %s\n", (unsigned long long)sm_now_mono_ms(),
+			 (int)(intptr_t)arg, (int)getpid(), msg);
+	if (n > 0 && write(trace_fd, line, (size_t)SM_MIN(n, (int)sizeof(line) - 1)) < 0)
+		return;
+}
 
 static void on_term(int s)
 {
@@ -123,6 +140,8 @@ static void *renew_thread(void *arg)
 	while (!atomic_load(&w->renewer_stop)) {
 		sm_sleep_ms(info.to.renew_ms);
 		int rc = sm_lockspace_renew(w->ls);
+		sm_debug("torture: renew -> %s (remaining %lld ms)", rc < 0 ? sm_errname(rc) : "ok",
+			 (long long)sm_lockspace_remaining_ms(w->ls));
 		if (rc == -SM_ELOCKSPACE_LOST) {
 			atomic_fetch_add(&sh->lost, 1);
 			break;
@@ -138,6 +157,7 @@ static void fence_check(struct worker *w)
 	struct sm_lockspace_info info;
 	sm_lockspace_info(w->ls, &info);
 	if (info.lost || sm_lockspace_remaining_ms(w->ls) < 150) {
+		sm_debug("torture: fenced (lost %d)", info.lost);
 		atomic_fetch_add(&sh->fenced, 1);
 		_exit(3);
 	}
@@ -209,6 +229,7 @@ static void hold(struct worker *w, int r, const struct sm_lease *l)
 		}
 	}
 	atomic_store(&sh->holder[w->id][r], 0);
+	sm_debug("torture: done holding r%d", r);
 }
 
 static void maybe_inject_fault(void)
@@ -222,15 +243,20 @@ static void maybe_inject_fault(void)
 					  .count = 1 + rnd(2)};
 		sm_fault_clear();
 		sm_fault_add(&r);
+		sm_debug("torture: fault rule op %d kind %d nth %u count %u", (int)r.op, (int)r.kind, r.nth, r.count);
 	}
-	if (rnd(60) == 0)
+	if (rnd(60) == 0) {
+		sm_debug("torture: releasing hung I/O");
 		sm_fault_release_hung(true); /* the storage path recovers: hung writes land late */
+	}
 }
 
 static void resolve_doubts(struct worker *w, const struct sm_me *me, const struct sm_oracle *live)
 {
 	for (int i = 0; i < w->n_in_doubt;) {
-		if (sm_paxos_resolve(&w->res[w->in_doubt[i]], me, live) == 0) {
+		int rc = sm_paxos_resolve(&w->res[w->in_doubt[i]], me, live);
+		sm_debug("torture: resolve r%u -> %s", w->in_doubt[i], rc < 0 ? sm_errname(rc) : "ok");
+		if (rc == 0) {
 			atomic_fetch_add(&sh->resolved, 1);
 			w->in_doubt[i] = w->in_doubt[--w->n_in_doubt];
 		} else {
@@ -270,18 +296,34 @@ static int worker_main(int id)
 	srandom(opt.seed ^ (unsigned)(id * 7919) ^ (unsigned)getpid());
 	signal(SIGTERM, on_term);
 	sm_log_set_level(SM_LOG_ERROR);
+	if (opt.trace) {
+		char path[512];
+		snprintf(path, sizeof(path), "%s/host%d.log", opt.trace, id + 1);
+		trace_fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (trace_fd >= 0) {
+			sm_log_set_sink(trace_sink, (void *)(intptr_t)(id + 1));
+			sm_log_set_level(SM_LOG_DEBUG);
+		}
+	}
 	if (sm_lockspace_open(opt.volume, 0, &w.ls) < 0 || sm_volume_open(opt.volume, 0, 0, &w.vol) < 0)
 		return 2;
 	char name[32];
 	snprintf(name, sizeof(name), "torture-%d", id + 1);
 	struct sm_join_opts jo = {.host_id = (uint32_t)id + 1, .host_name = name, .cancel = &stop};
 	int rc;
+	sm_debug("torture: joining");
 	while ((rc = sm_lockspace_join(w.ls, &jo)) < 0) {
 		if (stop)
 			return 0;
 		sm_sleep_ms(100);
 	}
 	atomic_fetch_add(&sh->joins, 1);
+	{
+		uint32_t hid;
+		uint64_t gen;
+		sm_lockspace_me(w.ls, &hid, &gen, NULL);
+		sm_debug("torture: joined as host %u generation %llu", hid, (unsigned long long)gen);
+	}
 	for (int r = 0; r < opt.resources; r++) {
 		char rn[16];
 		snprintf(rn, sizeof(rn), "r%d", r);
@@ -313,6 +355,8 @@ static int worker_main(int id)
 		} else {
 			rc = sm_paxos_acquire(&w.res[r], &me, &o, &l);
 		}
+		sm_debug("torture: acquire r%d %s -> %s lver %llu%s%s", r, sm_mode_name(mode), rc < 0 ? sm_errname(rc) : "ok",
+			 (unsigned long long)l.lver, l.in_doubt ? " in-doubt" : "", l.took_over_from ? " takeover" : "");
 		if (rc < 0) {
 			count_refusal(rc);
 			if (l.in_doubt)
@@ -327,6 +371,7 @@ static int worker_main(int id)
 		if (opt.mutant)
 			continue;
 		rc = sm_paxos_release(&w.res[r], &me, &l);
+		sm_debug("torture: release r%d lver %llu -> %s", r, (unsigned long long)l.lver, rc < 0 ? sm_errname(rc) : "ok");
 		if (rc == 0) {
 			atomic_fetch_add(&sh->releases, 1);
 		} else if (rc == -SM_ENOT_OWNER) {
@@ -388,7 +433,7 @@ static int setup_files(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: sm_torture --volume PATH --data PATH [--hosts N] [--resources R] [--seconds S]\n"
-			"                  [--faults] [--kill-every-ms MS] [--seed N] [--mutant]\n");
+			"                  [--faults] [--kill-every-ms MS] [--seed N] [--mutant] [--trace DIR]\n");
 }
 
 int main(int argc, char **argv)
@@ -398,7 +443,7 @@ int main(int argc, char **argv)
 		{"hosts", required_argument, NULL, 'n'}, {"resources", required_argument, NULL, 'r'},
 		{"seconds", required_argument, NULL, 's'}, {"faults", no_argument, NULL, 'f'},
 		{"kill-every-ms", required_argument, NULL, 'k'}, {"seed", required_argument, NULL, 'S'},
-		{"mutant", no_argument, NULL, 'M'}, {0}};
+		{"mutant", no_argument, NULL, 'M'}, {"trace", required_argument, NULL, 'T'}, {0}};
 	opt = (struct opts){.hosts = 4, .resources = 3, .seconds = 20, .kill_every_ms = 2500,
 			    .seed = (unsigned)getpid()};
 	int c;
@@ -413,6 +458,7 @@ int main(int argc, char **argv)
 		case 'k': opt.kill_every_ms = (unsigned)atoi(optarg); break;
 		case 'S': opt.seed = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'M': opt.mutant = true; break;
+		case 'T': opt.trace = optarg; break;
 		default: usage(); return 2;
 		}
 	}
@@ -456,6 +502,9 @@ int main(int argc, char **argv)
 		if (opt.kill_every_ms && now >= next_kill) {
 			int i = (int)rnd((unsigned)opt.hosts);
 			if (pid[i] > 0) {
+				if (opt.trace)
+					fprintf(stderr, "%llu parent: SIGKILL host %d pid %d\n",
+						(unsigned long long)sm_now_mono_ms(), i + 1, (int)pid[i]);
 				kill(pid[i], SIGKILL);
 				waitpid(pid[i], NULL, 0);
 				for (int r = 0; r < MAX_RES; r++)

@@ -92,13 +92,13 @@ static void liveness_moves_from_unknown_to_live_failing_dead(void **state)
 	assert_int_equal(sm_lockspace_observe(b), 0);
 	sm_lockspace_host_status(b, 1, &st);
 	assert_int_equal(st.state, SM_LIVE_LIVE);
-	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1), SM_OWNER_ALIVE);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, 0), SM_OWNER_ALIVE);
 
 	tu_fake_clock_advance(8001); /* > F without a renewal */
 	assert_int_equal(sm_lockspace_observe(b), 0);
 	sm_lockspace_host_status(b, 1, &st);
 	assert_int_equal(st.state, SM_LIVE_FAILING);
-	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1), SM_OWNER_ALIVE);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, 0), SM_OWNER_ALIVE);
 
 	tu_fake_clock_advance(2999); /* unchanged for exactly H: not yet */
 	assert_int_equal(sm_lockspace_observe(b), 0);
@@ -109,7 +109,7 @@ static void liveness_moves_from_unknown_to_live_failing_dead(void **state)
 	assert_int_equal(sm_lockspace_observe(b), 0);
 	sm_lockspace_host_status(b, 1, &st);
 	assert_int_equal(st.state, SM_LIVE_DEAD);
-	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1), SM_OWNER_DEAD);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, 0), SM_OWNER_DEAD);
 	sm_lockspace_free(a);
 	sm_lockspace_free(b);
 }
@@ -123,7 +123,61 @@ static void time_without_a_successful_read_is_not_evidence_of_death(void **state
 	struct sm_host_status st;
 	sm_lockspace_host_status(b, 1, &st);
 	assert_int_equal(st.state, SM_LIVE_UNKNOWN);
-	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1), SM_OWNER_UNKNOWN);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, 0), SM_OWNER_UNKNOWN);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
+/* Found by the torture test: host 1 died (its record went stale for more
+ * than H in b's view), rejoined as generation 2 and acquired a lease before
+ * b's next read.  b must not call the new incarnation dead. */
+static void expired_record_says_nothing_about_a_newer_generation(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	join_as(a, 1, "a");
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	tu_fake_clock_advance(11001); /* a stopped renewing: > H unchanged */
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, 0), SM_OWNER_DEAD);
+	struct sm_lockspace *a2 = host();
+	join_as(a2, 1, "a"); /* generation 2; b has not read since */
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a2, &info);
+	assert_int_equal(info.generation, 2);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 2, tu_fake_clock_now()), SM_OWNER_UNKNOWN);
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, 0), SM_OWNER_DEAD); /* the old one is gone */
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 2, 0), SM_OWNER_ALIVE); /* the record changed */
+	sm_lockspace_free(a);
+	sm_lockspace_free(a2);
+	sm_lockspace_free(b);
+}
+
+/* An unreadable record is evidence of death only when it stayed unchanged
+ * for H as seen by a read issued after the owner was seen. */
+static void unreadable_record_needs_a_fresh_read_to_count_as_dead(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	join_as(a, 1, "a");
+	/* Corrupt host 1's record (one byte of its checksummed fields). */
+	const struct sm_volume_header *h = sm_lockspace_header(a);
+	int fd = open(vol, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t byte = 0x5a;
+	assert_int_equal(pwrite(fd, &byte, 1, (off_t)sm_volume_host_offset(h, 1) + 40), 1);
+	close(fd);
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	struct sm_host_status st;
+	sm_lockspace_host_status(b, 1, &st);
+	assert_int_not_equal(st.record_status, 0);
+	tu_fake_clock_advance(11001);
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	uint64_t leader_read_done = tu_fake_clock_now() + 1; /* an owner seen after b's latest read */
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, leader_read_done), SM_OWNER_UNKNOWN);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, 0), SM_OWNER_UNKNOWN);
+	tu_fake_clock_advance(10);
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, leader_read_done), SM_OWNER_DEAD);
 	sm_lockspace_free(a);
 	sm_lockspace_free(b);
 }
@@ -138,13 +192,13 @@ static void generation_change_or_free_slot_means_old_owner_dead(void **state)
 	sm_lockspace_info(a, &info);
 	assert_int_equal(info.generation, 2);
 	assert_int_equal(sm_lockspace_observe(b), 0);
-	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1), SM_OWNER_DEAD);
-	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 2), SM_OWNER_UNKNOWN);
-	assert_int_equal(sm_lockspace_owner_verdict(a, 1, 2), SM_OWNER_SELF);
-	assert_int_equal(sm_lockspace_owner_verdict(a, 1, 1), SM_OWNER_DEAD);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, 0), SM_OWNER_DEAD);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 2, 0), SM_OWNER_UNKNOWN);
+	assert_int_equal(sm_lockspace_owner_verdict(a, 1, 2, 0), SM_OWNER_SELF);
+	assert_int_equal(sm_lockspace_owner_verdict(a, 1, 1, 0), SM_OWNER_DEAD);
 	assert_int_equal(sm_lockspace_leave(a), 0);
 	assert_int_equal(sm_lockspace_observe(b), 0);
-	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 2), SM_OWNER_DEAD);
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 2, 0), SM_OWNER_DEAD);
 	sm_lockspace_free(a);
 	sm_lockspace_free(b);
 }
@@ -465,6 +519,8 @@ int main(void)
 		T(liveness_moves_from_unknown_to_live_failing_dead),
 		T(time_without_a_successful_read_is_not_evidence_of_death),
 		T(generation_change_or_free_slot_means_old_owner_dead),
+		T(expired_record_says_nothing_about_a_newer_generation),
+		T(unreadable_record_needs_a_fresh_read_to_count_as_dead),
 		T(join_of_held_slot_waits_h_then_takes_over_and_old_holder_is_lost),
 		T(join_never_takes_a_slot_whose_holder_keeps_renewing),
 		T(concurrent_claim_of_a_free_slot_loses_with_hostid_busy),

@@ -20,9 +20,10 @@ struct fake_live {
 	uint32_t self;
 	uint64_t self_gen;
 };
-static enum sm_owner_verdict fake_verdict(void *arg, uint32_t id, uint64_t gen)
+static enum sm_owner_verdict fake_verdict(void *arg, uint32_t id, uint64_t gen, uint64_t read_done_ms)
 {
 	struct fake_live *f = arg;
+	(void)read_done_ms;
 	if (id == f->self)
 		return gen == f->self_gen ? SM_OWNER_SELF : gen < f->self_gen ? SM_OWNER_DEAD : SM_OWNER_UNKNOWN;
 	return id < 16 ? f->v[id] : SM_OWNER_UNKNOWN;
