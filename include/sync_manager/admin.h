@@ -13,10 +13,16 @@ enum sm_join_flags {
 	SM_JOIN_WAIT = 1 << 0, /* return once joined (else right away; see status) */
 };
 
-/* Join the lockspace of the volume at location "PATH[:OFFSET]" as host_id
- * (0 = by host name, else a free one), with host_name (NULL = the daemon's). */
+/* Join the lockspace of the volume at location "PATH[:OFFSET]" (absolute
+ * path), or the lockspace of that name when the daemon knows its volume
+ * (joined since it started, or listed under `join` in its configuration), as
+ * host_id (0 = by host name, else a free one), with host_name (NULL = the
+ * daemon's).  -SM_ENO_LOCKSPACE for an unknown name; -SM_EBUSY while the
+ * lockspace is still being left. */
 int sm_join(sm_conn *c, const char *location, uint32_t host_id, const char *host_name, unsigned flags);
-/* Leave a lockspace (by name); refused while leases are held unless force. */
+/* Leave a lockspace (by name); refused while leases are held unless force.
+ * Returns once our host_id is written free; if that write failed, still 0,
+ * and sm_conn_message() says that other hosts will see us dead after H. */
 int sm_leave(sm_conn *c, const char *lockspace, bool force);
 
 /* Listings come back as sections of records of typed fields, so new fields

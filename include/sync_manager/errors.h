@@ -54,7 +54,8 @@ extern "C" {
 	X(BAD_STATE, "malformed or foreign lease state string")                                  \
 	X(CONFIG, "configuration error")                                                         \
 	X(BUSY, "the object is busy (an operation on it is already in progress)")                \
-	X(UNKNOWN_HOST, "owner host's liveness is not known yet (observe it for longer)")
+	X(UNKNOWN_HOST, "owner host's liveness is not known yet (observe it for longer)")          \
+	X(NO_LOCKSPACE, "no lockspace by that name is known to sync_managerd (give its volume instead)")
 
 enum sm_error {
 	SM_ERR_FIRST_ = SM_ERR_BASE,

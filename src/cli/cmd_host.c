@@ -6,10 +6,12 @@
 
 #include "common/clock.h"
 #include "common/util.h"
+#include "disk/disk.h"
 #include "sync_manager/admin.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +68,25 @@ int cli_parse_resources(const char *cmd, int argc, char **argv, struct sm_resour
 }
 
 /* ---- join ----------------------------------------------------------------------- */
+
+/* The daemon runs elsewhere (cwd /): send it absolute volume paths.  An
+ * argument that is no existing file and has no '/' is a lockspace name. */
+static void join_target(const char *arg, char *out, size_t n)
+{
+	char *path = NULL;
+	uint64_t off = 0;
+	char real[PATH_MAX];
+	if (sm_disk_parse_location(arg, &path, &off) == 0 && realpath(path, real)) {
+		bool has_off = strchr(arg, ':') != NULL;
+		if (has_off)
+			snprintf(out, n, "%s:%llu", real, (unsigned long long)off);
+		else
+			snprintf(out, n, "%s", real);
+	} else {
+		snprintf(out, n, "%s", arg); /* a name, or a path the daemon reports missing */
+	}
+	free(path);
+}
 
 struct join_call {
 	const char *location;
@@ -184,17 +205,19 @@ int cmd_join(int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error("join", "expected one VOLUME (PATH[:OFFSET])");
+		return cli_usage_error("join", "expected one LOCKSPACE or VOLUME (PATH[:OFFSET])");
+	char target[PATH_MAX + 32];
+	join_target(argv[optind], target, sizeof(target));
 	if (wait)
-		return cli_join_and_wait(argv[optind], host_id, host_name);
+		return cli_join_and_wait(target, host_id, host_name);
 	sm_conn *conn;
 	if (cli_connect(&conn))
 		return CLI_FAIL;
-	int rc = sm_join(conn, argv[optind], host_id, host_name, 0);
+	int rc = sm_join(conn, target, host_id, host_name, 0);
 	if (rc < 0)
 		cli_daemon_fail(conn, rc, "join");
 	else
-		printf("joining the lockspace of %s (see 'sync_manager status')\n", argv[optind]);
+		printf("joining lockspace %s (see 'sync_manager status')\n", argv[optind]);
 	sm_conn_close(conn);
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
@@ -219,7 +242,7 @@ int cmd_leave(int argc, char **argv)
 	if (rc < 0)
 		rc = cli_daemon_fail(conn, rc, "leave");
 	else
-		printf("leaving lockspace %s\n", argv[optind]);
+		printf("lockspace %s: %s\n", argv[optind], sm_conn_message(conn)[0] ? sm_conn_message(conn) : "left");
 	sm_conn_close(conn);
 	return rc < 0 ? CLI_FAIL : rc;
 }

@@ -14,8 +14,8 @@
 
 static const struct cli_cmd commands[] = {
 	{"status", cmd_status, "[--json] [--watch[=SECONDS]]", "this host's lockspaces, processes and leases"},
-	{"join", cmd_join, "VOLUME [--host-id N] [--host-name NAME] [--no-wait]",
-	 "join the lockspace of a lease volume (waits 2d, or H + 2d for a slot held before)"},
+	{"join", cmd_join, "LOCKSPACE|VOLUME [--host-id N] [--host-name NAME] [--no-wait]",
+	 "join a lockspace by volume, or by name if sync_managerd knows it (waits 2d, or H + 2d)"},
 	{"leave", cmd_leave, "LOCKSPACE [--force]", "leave a lockspace (refused while leases are held)"},
 	{"hosts", cmd_hosts, "LOCKSPACE [--json]", "hosts of a lockspace and their liveness as this host sees it"},
 	{"renewals", cmd_renewals, "LOCKSPACE [--json]", "recent delta-lease renewals of this host"},

@@ -522,6 +522,19 @@ static void cmd_join(struct conn *c, const uint8_t *p, size_t len)
 		conn_reply_error(c, -SM_EBAD_NAME, 0, "invalid host name '%s'", name);
 		return;
 	}
+	if (!strchr(loc, '/')) {
+		/* LOCKSPACE instead of VOLUME */
+		char named[SM_LOCATION_MAX];
+		if (ls_resolve_name(c->d, loc, named, sizeof(named)) < 0) {
+			conn_reply_error(c, -SM_ENO_LOCKSPACE, 0,
+					 "no lockspace named '%s' is known to this daemon: give its volume "
+					 "(sync_manager join /path/to/volume) or list the volume under 'join' in "
+					 "sync_managerd.conf",
+					 loc);
+			return;
+		}
+		snprintf(loc, sizeof(loc), "%s", named);
+	}
 	struct ls_entry *e;
 	int rc = ls_join(c->d, loc, host_id, name, &e);
 	if (rc < 0) {
@@ -551,11 +564,18 @@ static void cmd_leave(struct conn *c, const uint8_t *p, size_t len)
 		return;
 	}
 	int rc = ls_leave(c->d, e, c->req.flags & SM_F_FORCE);
-	if (rc == -SM_EBUSY)
+	if (rc == -SM_EBUSY) {
 		conn_reply_error(c, rc, 0, "lockspace %s has leases held by processes on this host (use --force to kill them)",
 				 name);
-	else
-		conn_reply(c, rc, NULL);
+	} else if (rc == 0 && (c->req.flags & SM_F_WAIT) && e->nleave_waiters < (int)SM_ARRAY_SIZE(e->leave_waiter_ids)) {
+		e->leave_waiter_ids[e->nleave_waiters++] = c->id; /* replied once our slot is written free */
+	} else {
+		struct sm_msgbuf b;
+		sm_mb_init(&b);
+		sm_mb_str(&b, SM_T_LOCKSPACE, e->name);
+		sm_mb_str(&b, SM_T_MESSAGE, "leaving");
+		conn_reply(c, rc, &b);
+	}
 }
 
 static void cmd_resource(struct conn *c, const uint8_t *p, size_t len, bool add)

@@ -84,6 +84,9 @@ struct ls_entry {
 	uint64_t progress_left_ms;
 	uint64_t waiter_ids[16];     /* connections waiting for the join to finish */
 	int nwaiters;
+	uint64_t leave_waiter_ids[16]; /* connections waiting for the leave to finish */
+	int nleave_waiters;
+	atomic_int t_leave_rc;       /* result of writing our slot free */
 	atomic_uint attention_to;    /* host_id to raise attention for, 0 none */
 	atomic_bool attention_seen;  /* someone raised attention for us */
 	/* resume after a restart */
@@ -191,6 +194,12 @@ struct daemon {
 	int timer_fd;
 	int job_event_fd;
 	struct ls_entry *lockspaces;
+	/* lockspaces joined since start (name -> location), for `join NAME` */
+	struct {
+		char name[SM_NAME_FIELD];
+		char location[SM_LOCATION_MAX];
+	} known_ls[32];
+	int nknown_ls;
 	struct proc *procs;
 	struct conn *conns;
 	struct conn *dead_conns;    /* closed, freed after the current epoll batch */
@@ -263,6 +272,7 @@ void cmds_dispatch(struct conn *c, const uint8_t *payload, size_t len);
 /* lockspaces.c */
 struct ls_entry *ls_find(struct daemon *d, const char *name);
 struct ls_entry *ls_find_location(struct daemon *d, const char *location);
+int ls_resolve_name(struct daemon *d, const char *name, char *location, size_t n);
 int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char *host_name,
 	    struct ls_entry **out);
 int ls_leave(struct daemon *d, struct ls_entry *e, bool force);

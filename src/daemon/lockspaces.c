@@ -151,6 +151,7 @@ static void *ls_thread(void *arg)
 	}
 	if (e->stop == 2) {
 		rc = sm_lockspace_leave(e->ls);
+		atomic_store(&e->t_leave_rc, rc);
 		if (rc < 0)
 			sm_warn("lockspace %s: leaving failed: %s (others will see it dead after H)", e->name,
 				sm_strerror(rc));
@@ -209,6 +210,51 @@ static int open_entry(struct daemon *d, struct ls_entry *e)
 	return 0;
 }
 
+/* A bare lockspace name (no '/'): the volume of a lockspace this daemon
+ * knows — joined now, joined before (and left), or listed in `join` of the
+ * configuration.  Configured volumes are identified by reading their
+ * headers (one small read each). */
+static void remember_lockspace(struct daemon *d, const struct ls_entry *e)
+{
+	int i = 0;
+	while (i < d->nknown_ls && strcmp(d->known_ls[i].name, e->name) != 0)
+		i++;
+	if (i == d->nknown_ls) {
+		if (d->nknown_ls == (int)SM_ARRAY_SIZE(d->known_ls))
+			i = 0; /* full: forget the oldest */
+		else
+			d->nknown_ls++;
+	}
+	snprintf(d->known_ls[i].name, sizeof(d->known_ls[i].name), "%s", e->name);
+	snprintf(d->known_ls[i].location, sizeof(d->known_ls[i].location), "%s", e->location);
+}
+
+int ls_resolve_name(struct daemon *d, const char *name, char *location, size_t n)
+{
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
+		if (e->name[0] && strcmp(e->name, name) == 0) {
+			snprintf(location, n, "%s", e->location);
+			return 0;
+		}
+	for (int i = 0; i < d->nknown_ls; i++)
+		if (strcmp(d->known_ls[i].name, name) == 0) {
+			snprintf(location, n, "%s", d->known_ls[i].location);
+			return 0;
+		}
+	for (size_t i = 0; i < d->cfg.join.count; i++) {
+		struct sm_volume *v;
+		if (sm_volume_open_spec(d->cfg.join.items[i], 0, &v) < 0)
+			continue;
+		bool match = strncmp(v->hdr.lockspace, name, SM_NAME_FIELD) == 0;
+		sm_volume_close(v);
+		if (match) {
+			snprintf(location, n, "%s", d->cfg.join.items[i]);
+			return 0;
+		}
+	}
+	return -SM_ENO_LOCKSPACE;
+}
+
 int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char *host_name, struct ls_entry **out)
 {
 	*out = NULL;
@@ -217,6 +263,10 @@ int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char
 	if (rc < 0)
 		return rc;
 	struct ls_entry *e = ls_find_location(d, location);
+	if (e && e->state == LS_LEAVING) {
+		sm_error("lockspace %s is still being left; join it again once that has finished", e->name);
+		return -SM_EBUSY;
+	}
 	if (e) {
 		*out = e;
 		return e->state == LS_JOINED ? 0 : 1; /* already there, or on its way */
@@ -233,6 +283,7 @@ int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char
 	}
 	e->next = d->lockspaces;
 	d->lockspaces = e;
+	remember_lockspace(d, e);
 	sm_info("joining lockspace %s on %s%s", e->name, e->location, host_id ? "" : " (host_id by name)");
 	*out = e;
 	return 1;
@@ -275,6 +326,7 @@ int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t
 	}
 	e->next = d->lockspaces;
 	d->lockspaces = e;
+	remember_lockspace(d, e);
 	*out = e;
 	return 0;
 }
@@ -311,6 +363,33 @@ static void reply_waiters(struct daemon *d, struct ls_entry *e, int rc)
 		}
 	}
 	e->nwaiters = 0;
+}
+
+/* The leave finished: our slot is free, or writing it failed (then other
+ * hosts see us dead after H, which is safe: we hold no leases there). */
+static void reply_leave_waiters(struct daemon *d, struct ls_entry *e)
+{
+	int rc = atomic_load(&e->t_leave_rc);
+	for (int i = 0; i < e->nleave_waiters; i++) {
+		struct conn *c = conn_find(d, e->leave_waiter_ids[i]);
+		if (!c)
+			continue;
+		if (rc == 0) {
+			struct sm_msgbuf b;
+			sm_mb_init(&b);
+			sm_mb_str(&b, SM_T_LOCKSPACE, e->name);
+			sm_mb_str(&b, SM_T_MESSAGE, "left; its host_id is free");
+			conn_reply(c, 0, &b);
+		} else {
+			struct sm_msgbuf b;
+			sm_mb_init(&b);
+			sm_mb_str(&b, SM_T_LOCKSPACE, e->name);
+			sm_mb_str(&b, SM_T_MESSAGE, "left, but marking its host_id free failed; other hosts will see this "
+						  "host dead after H");
+			conn_reply(c, 0, &b);
+		}
+	}
+	e->nleave_waiters = 0;
 }
 
 static void unlink_entry(struct daemon *d, struct ls_entry *e)
@@ -452,6 +531,8 @@ void ls_tick(struct daemon *d)
 		case LS_LEAVING:
 			if (!e->thread_running && atomic_load(&e->t_exited)) {
 				sm_info("left lockspace %s", e->name);
+				reply_waiters(d, e, -SM_EINTERRUPTED); /* a join the leave cancelled */
+				reply_leave_waiters(d, e);
 				unlink_entry(d, e);
 				d->state_dirty = true;
 			}

@@ -409,7 +409,7 @@ int sm_leave(sm_conn *c, const char *lockspace, bool force)
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	sm_mb_str(&b, SM_T_LOCKSPACE, lockspace);
-	return transact(c, SM_CMD_LEAVE, force ? SM_F_FORCE : 0, &b);
+	return transact(c, SM_CMD_LEAVE, (force ? SM_F_FORCE : 0) | SM_F_WAIT, &b);
 }
 
 void sm_report_free(struct sm_report *r)

@@ -84,6 +84,26 @@ t_match "bad messages counted" "^sync_manager_bad_messages_total [1-9]" "$T_OUT"
 t_refused "shutdown is refused while leases are held" "lease\(s\) are held" -- "$SM" shutdown
 kill "$keeper"
 retry_until 10 bash -c "\"$SM\" status --json | grep -q '\"leases\": 0'" && t_ok "keeper's lease released" || t_fail "release"
+# join by lockspace name, and by a path relative to the caller's directory.
+t_refused "join by an unknown lockspace name" "no lockspace named 'nosuch' is known.*give its volume" -- "$SM" join nosuch
+t_run "leave" -- "$SM" leave ls
+t_run "rejoin by name (the daemon knows ls)" -- "$SM" join ls --host-id 1
+t_match "joined again, next generation" "joined lockspace ls as host_id 1 generation 2" "$T_OUT"
+t_run "leave again" -- "$SM" leave ls
+t_run "join by a relative path" -- bash -c "cd '$T_DIR' && '$SM' join leases --host-id 1"
+t_match "joined from the relative path" "joined lockspace ls as host_id 1 generation 3" "$T_OUT"
+
+# --check-config: names the file, line and key of the first error; prints a
+# valid file with every effective value.
+printf 'watchdog = none\nworkers = 99999\n' > "$T_DIR/bad.conf"
+t_refused "--check-config rejects an out-of-range value" "bad.conf:2: workers: '99999' is out of range \(1 \.\. 64\)" -- \
+	env SYNC_MANAGERD_CONFIG="$T_DIR/bad.conf" "$SMD" --check-config
+printf 'watchdog = none\nbogus_key = 1\n' > "$T_DIR/bad2.conf"
+t_refused "--check-config rejects an unknown key" "bad2.conf:2: .*bogus_key" -- \
+	env SYNC_MANAGERD_CONFIG="$T_DIR/bad2.conf" "$SMD" --check-config
+t_run "--check-config accepts the running configuration" -- env SYNC_MANAGERD_CONFIG="$T_DIR/d.conf" "$SMD" --check-config
+t_match "and prints effective values" "max_clients = 5000" "$T_OUT"
+
 t_run "clean shutdown" -- "$SM" shutdown
 retry_until 10 bash -c "! kill -0 $DPID 2>/dev/null" && t_ok "daemon exited" || t_fail "daemon still running"
 t_done
