@@ -2,7 +2,8 @@
 #   make            build (installs missing build packages first)
 #   make check      build, run every test, then the unit and fast system tests
 #                   again under AddressSanitizer + UBSan
-#   make demo       the main demo
+#   make demo       the main demo (libvirt + QEMU guests; needs root)
+#   make demo-processes  the same scenario with plain processes (no libvirt needed)
 #   make torture    long mutual-exclusion torture run (minutes)
 #   make bench      benchmarks, side by side with sanlock
 #   make fuzz       run every libFuzzer target FUZZ_SECONDS (60) each

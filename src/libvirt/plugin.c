@@ -77,9 +77,18 @@ static void plog(int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* libvirtd's stderr goes to its log; in the QEMU child, to the guest's log */
-	char line[800];
-	int n = snprintf(line, sizeof(line), "sync_manager lock driver: %s\n", msg);
+	/* libvirtd's stderr goes to its log; in the QEMU child, to the guest's log.
+	 * Wall-clock UTC with milliseconds, in libvirt's own log format, so lines
+	 * of two hosts can be compared (e.g. a migration's hand-off window). */
+	struct timespec ts;
+	struct tm tm;
+	char stamp[40] = "";
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm)) {
+		size_t k = strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+		snprintf(stamp + k, sizeof(stamp) - k, ".%03ld+0000: ", ts.tv_nsec / 1000000);
+	}
+	char line[840];
+	int n = snprintf(line, sizeof(line), "%ssync_manager lock driver: %s\n", stamp, msg);
 	if (write(STDERR_FILENO, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1)) < 0) {
 	}
 	syslog(prio, "sync_manager lock driver: %s", msg);

@@ -1,9 +1,11 @@
 # shellcheck shell=bash
-# tests/libvirt/env.sh — two emulated libvirt hosts on one machine, for lock-driver tests.
+# tests/libvirt/env.sh — two (or more) emulated libvirt hosts on one machine, for lock-driver
+# tests and the demo.
 #
 # Source this file (bash >= 5), set the LV_* knobs below if needed, then:
 #
 #   lv_setup                                 # netns + host 1 (127.0.0.1) + host 2 (127.0.0.2)
+#                                            # (+ host 3 (127.0.0.3) ... with LV_HOSTS=3)
 #   lv_define_guest 1 g1 "$LV_RUN/images/g1.qcow2"
 #   lv_virsh 1 start g1
 #   lv_migrate 1 2 g1                        # client-managed live migration
@@ -11,23 +13,24 @@
 #   lv_teardown                              # everything gone again
 #
 # Layout.  All state of one run lives below LV_RUN=$LV_TMPDIR/lvtest.XXXXXX (LV_ID = the
-# XXXXXX part).  Both hosts share one network namespace "lvt-$LV_ID" that has only `lo`.
-# Each host N (1 or 2) is a mount+UTS namespace (hostname lvt-$LV_ID-hN) held open by a
+# XXXXXX part).  All hosts share one network namespace "lvt-$LV_ID" that has only `lo`.
+# Each host N (1..LV_HOSTS) is a mount+UTS namespace (hostname lvt-$LV_ID-hN) held open by a
 # small perl "holder" process, with private bind mounts
 #     $LV_RUN/hN/etc   -> /etc/libvirt        $LV_RUN/hN/lib   -> /var/lib/libvirt
 #     $LV_RUN/hN/run   -> /run  (so /run/libvirt is private too)
 #     $LV_RUN/hN/log   -> /var/log/libvirt    $LV_RUN/hN/cache -> /var/cache/libvirt
 #     $LV_RUN/hN/hosts -> /etc/hosts          $LV_RUN/hN/extra/* -> each of LV_EXTRA_DIRS
 # libvirtd of host N listens on 127.0.0.N:16509 (TCP, auth none); reach it with lv_virsh N.
-# Guest disks are meant to live in $LV_RUN/images (same path on both hosts: "shared storage").
+# Guest disks are meant to live in $LV_RUN/images (same path on all hosts: "shared storage").
 #
 # Knobs (set before lv_setup; arrays may be left unset):
+#   LV_HOSTS           number of hosts, 2..9 (default 2)
 #   LV_TMPDIR          parent of the run directory (default /tmp)
 #   LV_LOCK_MANAGER    qemu.conf lock_manager (default empty: libvirt's built-in "nop")
 #   LV_LOCK_PLUGIN_DIR exported to libvirtd as LIBVIRT_LOCK_MANAGER_PLUGIN_DIR if non-empty
 #   LV_LOCK_CONF       file copied to /etc/libvirt/qemu-$LV_LOCK_MANAGER.conf on each host
-#                      (the string @HOST@ in it is replaced by the host number 1/2)
-#   LV_LIBVIRTD_ENV    array of VAR=VALUE for libvirtd (@HOST@ replaced by 1/2),
+#                      (the string @HOST@ in it is replaced by the host number 1, 2, ...)
+#   LV_LIBVIRTD_ENV    array of VAR=VALUE for libvirtd (@HOST@ replaced by 1, 2, ...),
 #                      e.g. LV_LIBVIRTD_ENV=(SYNC_MANAGER_RUN_DIR=/run/sync_manager)
 #   LV_EXTRA_DIRS      array of absolute dirs that get a private, initially empty, per-host
 #                      bind mount (from $LV_RUN/hN/extra/...).  A dir must exist on the real
@@ -46,7 +49,7 @@
 #
 # Conventions: functions return 0 on success and non-zero on failure with a message
 # "lv: ..." on stderr; none calls exit; none relies on `set -e` (but all work under
-# `set -euo pipefail`).  Host arguments are 1 or 2.
+# `set -euo pipefail`).  Host arguments are 1..LV_HOSTS.
 #
 # GOTCHAS found while building this (kept here so nobody has to find them again):
 #  * PID 1 of this machine is a VM agent, not systemd: it reaps orphans only ~1.7 s after
@@ -64,7 +67,9 @@
 #    command line), so the holder does not set $0.
 #  * Namespace inode numbers (mnt:[4026532247]) are reused as soon as a namespace dies:
 #    a later run got the very same inode as the previous run.  Never kill by inode alone;
-#    lv_teardown requires a marked process in the namespace.
+#    lv_teardown requires a marked process in the namespace.  (So after a host's holder
+#    was killed, teardown used to find an unrelated namespace under the old inode and fail
+#    "not touching them"; lv_crash_host records the crash and teardown skips that host.)
 #  * A process whose parent has died is re-parented to PID 1; the holders are started
 #    with `setsid --fork --wait` so their parent (setsid) stays and reaps them (without
 #    --fork, setsid execs directly when not a process-group leader).
@@ -101,6 +106,7 @@
 #    including the copy of /run/netns/NAME) alive after its last process is gone.
 
 : "${LV_TMPDIR:=/tmp}"
+: "${LV_HOSTS:=2}"
 : "${LV_LOCK_MANAGER:=}"
 : "${LV_LOCK_PLUGIN_DIR:=}"
 : "${LV_LOCK_CONF:=}"
@@ -126,9 +132,9 @@ _lv_err() { printf 'lv: %s\n' "$*" >&2; }
 _lv_log() { [[ $LV_VERBOSE == 1 ]] && printf 'lv: [%s] %s\n' "$(date +%T.%3N)" "$*" >&2; return 0; }
 _lv_now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
 
-# _lv_check_host N: N must be 1 or 2 and lv_setup must have run.
+# _lv_check_host N: N must be 1..LV_HOSTS and lv_setup must have run.
 _lv_check_host() {
-	if [[ $1 != 1 && $1 != 2 ]]; then _lv_err "host must be 1 or 2, got '$1'"; return 1; fi
+	if [[ ! $1 =~ ^[1-9]$ ]] || (($1 > LV_HOSTS)); then _lv_err "host must be 1..$LV_HOSTS, got '$1'"; return 1; fi
 	if [[ -z $LV_RUN || ! -d $LV_RUN/state ]]; then _lv_err "no environment: run lv_setup first"; return 1; fi
 	return 0
 }
@@ -163,13 +169,11 @@ _lv_ps() {
 }
 
 # _lv_pids_in_mntns INODE-STRING: pids whose mount namespace is INODE-STRING ("mnt:[...]").
-#   Slow (one readlink per process); used once per teardown to find a reference process.
+#   Used once per teardown to find a reference process when the holder is gone (one find
+#   for all processes: a readlink per process took over a second with 1000 processes).
 _lv_pids_in_mntns() {
-	local p ns
-	for p in /proc/[0-9]*; do
-		ns=$(readlink "$p/ns/mnt" 2>/dev/null) || continue
-		[[ $ns == "$1" ]] && echo "${p#/proc/}"
-	done
+	find /proc/[0-9]*/ns/mnt -maxdepth 0 -printf '%h %l\n' 2>/dev/null |
+		awk -v ns="$1" '$2 == ns { sub("^/proc/", "", $1); sub("/ns$", "", $1); print $1 }'
 	return 0
 }
 
@@ -433,6 +437,36 @@ lv_stop_libvirtd() {
 	return 0
 }
 
+# lv_crash_host N: crash host N, like pulling its power cord: SIGKILL to every process in
+#   it (holder, libvirtd, QEMUs, lv_host_spawn jobs) at once, repeated until none is left.
+#   Prints the killed processes as "PID:COMM ..." on stdout.  Host N is then gone for good:
+#   lv_host_exec & co. fail, and lv_teardown skips it (its mount namespace died with its last
+#   process, and the namespace's inode number may at once belong to an unrelated one).
+lv_crash_host() {
+	local h=$1 holder fd p pids round out=()
+	_lv_check_host "$h" || return 2
+	read -r holder <"$LV_RUN/state/h$h.holder" || return 2
+	if ! _lv_alive "$holder"; then _lv_err "host $h: holder process $holder is gone already"; return 1; fi
+	# a handle on the namespace, to find its processes even after the holder died ($BASHPID:
+	# the fd is ours also when we run in a subshell, e.g. out=$(lv_crash_host 2))
+	exec {fd}<"/proc/$holder/ns/mnt" || return 1
+	for ((round = 0; round < 200; round++)); do
+		pids=()
+		for p in /proc/[0-9]*; do
+			[[ $p/ns/mnt -ef /proc/$BASHPID/fd/$fd ]] && _lv_alive "${p#/proc/}" && pids+=("${p#/proc/}")
+		done
+		((${#pids[@]})) || break
+		for p in "${pids[@]}"; do ((round)) || out+=("$p:$(cat "/proc/$p/comm" 2>/dev/null)"); done
+		kill -KILL "${pids[@]}" 2>/dev/null
+		_lv_wait_dead 2 "${pids[@]}"
+	done
+	exec {fd}<&-
+	if ((${#pids[@]})); then _lv_err "host $h: processes survive SIGKILL: $(_lv_ps "${pids[@]}")"; return 1; fi
+	if ((${#out[@]} == 0)); then _lv_err "host $h: found no process to kill"; return 1; fi
+	echo "$(date '+%F %T') crashed by lv_crash_host" >"$LV_RUN/state/h$h.crashed"
+	echo "${out[*]}"
+}
+
 # lv_restart_libvirtd N: lv_stop_libvirtd N then lv_start_libvirtd N.  Guests keep running
 #   and the new libvirtd reconnects to them (their QEMU pids do not change).
 lv_restart_libvirtd() {
@@ -516,8 +550,8 @@ lv_migrate() {
 # ---------------------------------------------------------------------------------------
 # setup / teardown
 
-# lv_setup: create the run directory, the network namespace and both hosts, start both
-#   libvirtds and wait until they answer; sets and exports LV_RUN, LV_ID, LV_NETNS,
+# lv_setup: create the run directory, the network namespace and the LV_HOSTS hosts, start
+#   their libvirtds and wait until they answer; sets and exports LV_RUN, LV_ID, LV_NETNS,
 #   LV_VIRT_TYPE.  Reaps leftovers of crashed earlier runs first (see lv_gc) unless LV_GC=0.
 #   On failure it prints why, stops what it started, keeps $LV_RUN (logs; a later lv_gc
 #   removes it once this shell has exited) and returns 1.  Call once per shell (again
@@ -526,6 +560,7 @@ lv_setup() {
 	if [[ -n $LV_RUN && -d $LV_RUN/state ]]; then _lv_err "lv_setup: already set up ($LV_RUN)"; return 1; fi
 	local c
 	if [[ $(id -u) != 0 ]]; then _lv_err "lv_setup: must run as root"; return 1; fi
+	if [[ ! $LV_HOSTS =~ ^[2-9]$ ]]; then _lv_err "lv_setup: LV_HOSTS must be 2..9, got '$LV_HOSTS'"; return 1; fi
 	for c in libvirtd virsh qemu-img qemu-system-x86_64 ip unshare nsenter perl timeout; do
 		command -v "$c" >/dev/null || { _lv_err "lv_setup: '$c' not found (apt-get install -y --no-install-recommends libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils libvirt-clients)"; return 1; }
 	done
@@ -540,6 +575,7 @@ lv_setup() {
 	chmod 700 "$LV_RUN/client/runtime"
 	echo "$$ $(_lv_starttime $$)" >"$LV_RUN/state/owner"
 	echo "$LV_NETNS" >"$LV_RUN/state/netns"
+	echo "$LV_HOSTS" >"$LV_RUN/state/hosts"
 	_lv_log "run dir $LV_RUN"
 	if ! _lv_setup_inner; then
 		_lv_err "lv_setup failed; tearing down (logs kept in $LV_RUN)"
@@ -561,11 +597,11 @@ _lv_setup_inner() {
 	_lv_write_helpers
 	out=$(ip netns add "$LV_NETNS" 2>&1) || { _lv_err "ip netns add $LV_NETNS: $out"; return 1; }
 	out=$(ip -n "$LV_NETNS" link set lo up 2>&1) || { _lv_err "ip -n $LV_NETNS link set lo up: $out"; return 1; }
-	for h in 1 2; do _lv_prepare_host "$h" || return 1; done
-	for h in 1 2; do _lv_start_holder "$h" || return 1; done
-	# both libvirtds start in parallel (QEMU capability probing takes a few seconds each)
-	for h in 1 2; do _lv_spawn_libvirtd "$h" || return 1; done
-	for h in 1 2; do _lv_wait_libvirtd "$h" || return 1; done
+	for ((h = 1; h <= LV_HOSTS; h++)); do _lv_prepare_host "$h" || return 1; done
+	for ((h = 1; h <= LV_HOSTS; h++)); do _lv_start_holder "$h" || return 1; done
+	# the libvirtds start in parallel (QEMU capability probing takes a few seconds each)
+	for ((h = 1; h <= LV_HOSTS; h++)); do _lv_spawn_libvirtd "$h" || return 1; done
+	for ((h = 1; h <= LV_HOSTS; h++)); do _lv_wait_libvirtd "$h" || return 1; done
 	if [[ -z $LV_VIRT_TYPE ]]; then
 		if [[ -r /dev/kvm && -w /dev/kvm ]] &&
 			lv_virsh 1 domcapabilities --virttype kvm --arch x86_64 >/dev/null 2>&1; then
@@ -576,7 +612,7 @@ _lv_setup_inner() {
 	fi
 	export LV_VIRT_TYPE
 	echo "$LV_VIRT_TYPE" >"$LV_RUN/state/virt_type"
-	_lv_log "ready: host 1 $(lv_uri 1), host 2 $(lv_uri 2), guests type $LV_VIRT_TYPE"
+	_lv_log "ready: $LV_HOSTS hosts, $(lv_uri 1) ... $(lv_uri "$LV_HOSTS"), guests type $LV_VIRT_TYPE"
 	return 0
 }
 
@@ -698,8 +734,11 @@ EOF
 		sed "s/@HOST@/$h/g" "$LV_LOCK_CONF" >"$d/etc/qemu-$LV_LOCK_MANAGER.conf" ||
 			{ _lv_err "cannot read LV_LOCK_CONF $LV_LOCK_CONF"; return 1; }
 	fi
-	printf '127.0.0.1\tlocalhost lvt-%s-h1\n127.0.0.2\tlvt-%s-h2\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
-		"$LV_ID" "$LV_ID" >"$d/hosts"
+	{
+		printf '127.0.0.1\tlocalhost lvt-%s-h1\n' "$LV_ID"
+		for ((e = 2; e <= LV_HOSTS; e++)); do printf '127.0.0.%d\tlvt-%s-h%d\n' "$e" "$LV_ID" "$e"; done
+		printf '::1\tlocalhost ip6-localhost ip6-loopback\n'
+	} >"$d/hosts"
 	: >"$d/extra-mounts"
 	for dst in ${LV_EXTRA_DIRS[@]+"${LV_EXTRA_DIRS[@]}"}; do
 		if [[ $dst != /* || $dst == *$'\t'* ]]; then _lv_err "LV_EXTRA_DIRS: '$dst' is not an absolute path"; return 1; fi
@@ -752,8 +791,10 @@ _lv_start_holder() {
 lv_teardown() {
 	local run=${1:-$LV_RUN} rc=0 h ns
 	[[ -n $run && -d $run/state ]] || return 0
-	local id=${run##*.}
-	for h in 1 2; do _lv_teardown_host "$run" "$id" "$h" || rc=1; done
+	local id=${run##*.} n
+	n=$(cat "$run/state/hosts" 2>/dev/null) || n=2 # runs of older versions had 2
+	[[ $n =~ ^[2-9]$ ]] || n=2
+	for ((h = 1; h <= n; h++)); do _lv_teardown_host "$run" "$id" "$h" || rc=1; done
 	ns=$(cat "$run/state/netns" 2>/dev/null)
 	if [[ -n $ns && -e /run/netns/$ns ]]; then
 		local out
@@ -771,6 +812,7 @@ lv_teardown() {
 
 _lv_teardown_host() {
 	local run=$1 id=$2 h=$3 holder mntns ref="" lvd pids p ours=0 others=()
+	[[ -e $run/state/h$h.crashed ]] && return 0 # lv_crash_host left nothing
 	holder=$(cat "$run/state/h$h.holder" 2>/dev/null) || return 0
 	mntns=$(cat "$run/state/h$h.mntns" 2>/dev/null) || return 0
 	[[ -n $mntns ]] || return 0
