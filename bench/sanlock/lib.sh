@@ -63,6 +63,9 @@ sl_setup() {
 }
 
 sl_pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+# sl__ours PID: PID is still a direct child of this shell (guards against
+# signalling a recycled pid).  Everything we start with & is our child.
+sl__ours() { [ -n "$1" ] && [ "$(awk '{print $4}' "/proc/$1/stat" 2>/dev/null)" = "$$" ]; }
 
 # Remember a pid we started so that sl_cleanup can kill it.
 sl_track_pid() { SLB_PIDS+=("$1"); }
@@ -70,7 +73,7 @@ sl_track_pid() { SLB_PIDS+=("$1"); }
 # sl_kill_pid PID [TIMEOUT_S]: TERM, wait, then KILL (only our own pids).
 sl_kill_pid() {
 	local pid=$1 t=${2:-5} i
-	sl_pid_alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
+	{ sl_pid_alive "$pid" && sl__ours "$pid"; } || { wait "$pid" 2>/dev/null; return 0; }
 	kill -TERM "$pid" 2>/dev/null
 	for ((i = 0; i < t * 10; i++)); do
 		sl_pid_alive "$pid" || break
@@ -106,6 +109,9 @@ sl_host_start() {
 	unshare -m --propagation private sh -c "$mountcmd && exec sanlock daemon -w 0 -U root -G root -D \"\$@\" 2>/var/log/sanlock.stderr" \
 		sanlock-host "$@" </dev/null >/dev/null 2>"$dir/start.err" &
 	pid=$!
+	# no "Killed" job notice when a failover test kill -9s it; bash still
+	# reaps it (and sl_host_stop polls the pid instead of relying on wait)
+	disown "$pid"
 	echo "$pid" >"$dir/pid"
 	SLB_HOSTS+=("$name")
 	SLB_LAST_PID=$pid
@@ -156,7 +162,7 @@ sl_host_stop() {
 	dir=$(sl_host_dir "$name")
 	pid=$(sl_host_pid "$name")
 	[ -n "$pid" ] || return 0
-	if sl_pid_alive "$pid"; then
+	if sl_pid_alive "$pid" && sl__ours "$pid"; then
 		timeout 15 env SANLOCK_RUN_DIR="$dir/run" sanlock client shutdown -f 1 -w 1 >/dev/null 2>&1
 		for ((i = 0; i < 100; i++)); do
 			sl_pid_alive "$pid" || break
@@ -174,7 +180,7 @@ sl_host_stop() {
 sl_host_kill9() {
 	local pid
 	pid=$(sl_host_pid "$1")
-	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	sl__ours "$pid" && kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	sl__reap_children "$(sl_host_dir "$1")"
 	return 0

@@ -10,11 +10,11 @@
 # for what every metric means and how it is counted.
 #
 # Tunables (environment):
-#   SLB_METRICS           comma list of: join,idle,latency,cli,tput,strace,rss,failover
+#   SLB_METRICS           comma list of: join,idle,latency,cli,rss,tput,strace,failover
 #                         (default: all; failover only if IO_TIMEOUT <= 2,
 #                         force it with SLB_FAILOVER=1, skip with SLB_FAILOVER=0)
 #   SLB_JOIN_ITERS        add_lockspace repetitions (3 if IO_TIMEOUT<=2, else 1)
-#   SLB_IDLE_RENEWALS     idle window length in renewal intervals (3)
+#   SLB_IDLE_RENEWALS     idle window length in renewals (3), aligned to renewals
 #   SLB_LAT_ITERS         acquire+release cycles for latency (200)
 #   SLB_LAT_WARMUP        untimed warm-up cycles (10)
 #   SLB_CLI_ITERS         CLI acquire+release cycles (50)
@@ -47,7 +47,7 @@ STRACE_OPS=${SLB_STRACE_OPS:-20}
 RSS_LEASES=${SLB_RSS_LEASES:-1000}
 POLL_MS=${SLB_FAILOVER_POLL_MS:-100}
 FO_TIMEOUT=${SLB_FAILOVER_TIMEOUT:-300}
-METRICS=${SLB_METRICS:-join,idle,latency,cli,tput,strace,rss,failover}
+METRICS=${SLB_METRICS:-join,idle,latency,cli,rss,tput,strace,failover}
 if [ "${SLB_FAILOVER:-}" = 0 ]; then
 	METRICS=${METRICS//failover/}
 elif [ "${SLB_FAILOVER:-}" != 1 ] && [ "$IO" -gt 2 ] && [ -z "${SLB_METRICS:-}" ]; then
@@ -68,7 +68,7 @@ emit() { printf 'sanlock.%s %s %s\n' "$1" "$2" "$3"; }
 emit_all() { awk -v p="$1" 'NF == 3 { printf "sanlock.%s%s %s %s\n", p, $1, $2, $3 }'; }
 calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
 # median of numbers on stdin
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit } i = int((NR + 1) / 2); if (NR % 2) print v[i]; else printf "%.6f\n", (v[i] + v[i + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit } i = int((NR + 1) / 2); if (NR % 2) print v[i]; else printf "%.3f\n", (v[i] + v[i + 1]) / 2 }'; }
 
 # wait_for_line FILE REGEX TIMEOUT_S PID
 wait_for_line() {
@@ -94,6 +94,16 @@ stop_hold() {
 	wait "$1" 2>/dev/null
 }
 
+# task_io PID -> lines "TID read_bytes write_bytes" for every daemon thread
+task_io() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		awk -v t="${t##*/}" '/^read_bytes/ { r = $2 } /^write_bytes/ { w = $2 } END { print t, r, w }' "$t/io" 2>/dev/null
+	done
+}
+# ls_tids BEFORE AFTER -> tids whose read_bytes grew by >= 1 MiB (renewal reads)
+ls_tids() { awk -v m="$SLB_MIB" 'NR == FNR { r[$1] = $2; next } ($1 in r) && $2 - r[$1] >= m { print $1 }' "$1" "$2"; }
+
 T_START=$(sl_now)
 sl_setup
 sl_build_slbench
@@ -107,6 +117,17 @@ sl_log "creating lease file: lockspace + $NRES resources ($((NRES + 1)) MiB)"
 sl_lease_file "$LEASES" "$NRES"
 sl_init_lockspace "$LEASES" "$LS" "$IO"
 sl_init_resources "$LEASES" "$LS" "$NRES"
+
+# Raw storage baseline on the same file system: what one sanlock-sized
+# I/O costs here (512 B O_DIRECT|O_DSYNC write, 1 MiB O_DIRECT read).
+dd_secs() { sed -n 's/.* copied, \([0-9.e-]*\) s,.*/\1/p' | tail -1; }
+dd if=/dev/zero of="$SLB_TMP/ddprobe" bs=1M count=64 conv=fsync status=none
+s_w=$(dd if=/dev/zero of="$SLB_TMP/ddprobe" bs=512 count=500 oflag=direct,dsync conv=notrunc 2>&1 | dd_secs)
+s_r=$(dd if="$SLB_TMP/ddprobe" of=/dev/null bs=1M count=64 iflag=direct 2>&1 | dd_secs)
+rm -f "$SLB_TMP/ddprobe"
+emit disk_write512_dsync_latency "$(calc "$s_w / 500 * 1e6" 1)" us
+emit disk_read1m_direct_latency "$(calc "$s_r / 64 * 1e6" 1)" us
+echo "# loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine adds noise)"
 
 sl_host_start A
 PID_A=$SLB_LAST_PID
@@ -139,45 +160,59 @@ fi
 emit rss_daemon_lockspace "$(sl_rss "$PID_A")" kB
 
 # ---------------------------------------------------------------- idle I/O
-IDLE_R_RATE=0 IDLE_W_RATE=0
+# The window is aligned to renewals: it opens right after one renewal has
+# been recorded in the daemon's renewal history and closes right after the
+# N-th next one, so it holds exactly N renewals' I/O.  It also identifies the
+# daemon's lockspace (renewal) thread: the only thread whose read_bytes
+# grows while nothing else happens.  Its I/O is excluded (-x) from the
+# per-operation byte counts below.
+# wait_renewal AFTER_TS -> prints the newest renewal timestamp once it is > AFTER_TS
+wait_renewal() {
+	local after=$1 last i
+	for ((i = 0; i < (4 * IO + 10) * 10; i++)); do
+		last=$(sl_renewal_ts A "$LS" | tail -1)
+		if [ -n "$last" ] && [ "$last" -gt "$after" ]; then echo "$last"; return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+if want idle; then nwin=$IDLE_RENEWALS; else nwin=1; fi
+sl_log "idle: holding the lockspace only, window of $nwin renewal interval(s)"
+ts=$(sl_renewal_ts A "$LS" | tail -1)
+ts=$(wait_renewal "${ts:-0}") || sl_die "no renewal recorded"
+task_io "$PID_A" >"$SLB_TMP/tio0"
+read -r r0 w0 < <(sl_io "$PID_A"); t0=$(sl_now)
+ts0=$ts
+for ((k = 0; k < nwin; k++)); do ts=$(wait_renewal "$ts") || sl_die "renewal missing"; done
+read -r r1 w1 < <(sl_io "$PID_A"); t1=$(sl_now)
+task_io "$PID_A" >"$SLB_TMP/tio1"
+LS_TIDS=$(ls_tids "$SLB_TMP/tio0" "$SLB_TMP/tio1")
+XOPT=()
+for t in $LS_TIDS; do XOPT+=(-x "$t"); done
+echo "# daemon threads: $(wc -l <"$SLB_TMP/tio1"), lockspace renewal thread(s): ${LS_TIDS:-none found}"
 if want idle; then
-	win=$((IDLE_RENEWALS * 2 * IO))
-	sl_log "idle I/O: holding the lockspace only, window $win s"
-	sleep 1
-	before_ts=$(sl_renewal_ts A "$LS" | tail -1)
-	read -r r0 w0 < <(sl_io "$PID_A"); t0=$(sl_now)
-	sleep "$win"
-	read -r r1 w1 < <(sl_io "$PID_A"); t1=$(sl_now)
-	sl_renewal_ts A "$LS" >"$SLB_TMP/renew_ts"
-	nren=$(awk -v b="${before_ts:-0}" '$1 > b' "$SLB_TMP/renew_ts" | wc -l)
-	ivl=$(tail -n $((nren + 1)) "$SLB_TMP/renew_ts" | awk 'NR > 1 { s += $1 - p; n++ } { p = $1 } END { if (n) printf "%.2f", s / n; else print "nan" }')
+	nren=$(sl_renewal_ts A "$LS" | awk -v a="$ts0" -v b="$ts" '$1 > a && $1 <= b' | wc -l)
 	dt=$(calc "$t1 - $t0")
-	IDLE_R_RATE=$(calc "($r1 - $r0) / $dt" 1)
-	IDLE_W_RATE=$(calc "($w1 - $w0) / $dt" 1)
 	emit idle_window "$dt" s
 	emit idle_renewals "$nren" count
-	emit renewal_interval "$ivl" s
-	emit idle_read_rate "$IDLE_R_RATE" B/s
-	emit idle_write_rate "$IDLE_W_RATE" B/s
-	emit idle_io_rate "$(calc "$IDLE_R_RATE + $IDLE_W_RATE" 1)" B/s
-	if [ "$nren" -gt 0 ]; then
-		emit renewal_read_bytes "$(calc "($r1 - $r0) / $nren" 0)" B/renewal
-		emit renewal_write_bytes "$(calc "($w1 - $w0) / $nren" 0)" B/renewal
-	fi
+	emit renewal_interval "$(calc "($ts - $ts0) / $nren" 2)" s
+	emit idle_read_rate "$(calc "($r1 - $r0) / $dt" 1)" B/s
+	emit idle_write_rate "$(calc "($w1 - $w0) / $dt" 1)" B/s
+	emit idle_io_rate "$(calc "($r1 - $r0 + $w1 - $w0) / $dt" 1)" B/s
+	emit renewal_read_bytes "$(calc "($r1 - $r0) / $nren" 0)" B/renewal
+	emit renewal_write_bytes "$(calc "($w1 - $w0) / $nren" 0)" B/renewal
 fi
 
 # ---------------------------------------------------------------- latency
 if want latency; then
 	sl_log "latency: $LAT_ITERS acquire+release cycles of one free lease (libsanlock)"
 	sl_env A "$SLB_SLBENCH" latency -f "$LEASES" -s "$LS" -n "$LAT_ITERS" -w "$LAT_WARMUP" \
-		-i "$R_LAT" -p "$PID_A" >"$SLB_TMP/lat" || sl_die "latency run failed"
+		-i "$R_LAT" -p "$PID_A" "${XOPT[@]}" >"$SLB_TMP/lat" || sl_die "latency run failed"
 	grep -v -e _min -e latency_window "$SLB_TMP/lat" | emit_all ""
-	# bytes per cycle from /proc/<daemon>/io, renewal background subtracted
-	win=$(awk '$1 == "latency_window" { print $2 }' "$SLB_TMP/lat")
 	rb=$(awk '$1 == "latency_window_read_bytes" { print $2 }' "$SLB_TMP/lat")
 	wb=$(awk '$1 == "latency_window_write_bytes" { print $2 }' "$SLB_TMP/lat")
-	emit cycle_read_bytes "$(calc "($rb - $IDLE_R_RATE * $win) / $LAT_ITERS" 0)" B/op
-	emit cycle_write_bytes "$(calc "($wb - $IDLE_W_RATE * $win) / $LAT_ITERS" 0)" B/op
+	emit cycle_read_bytes "$(calc "$rb / $LAT_ITERS" 0)" B/op
+	emit cycle_write_bytes "$(calc "$wb / $LAT_ITERS" 0)" B/op
 fi
 
 # ---------------------------------------------------------------- CLI latency
@@ -209,21 +244,37 @@ if want cli; then
 	emit cli_noop_roundtrip_median "$(median <"$SLB_TMP/cli_s")" us
 fi
 
+# ---------------------------------------------------------------- RSS
+if want rss; then
+	sl_log "RSS: one client holds $RSS_LEASES leases"
+	rss0=$(sl_rss "$PID_A")
+	start_hold A "$RSS_LEASES" "$R_BULK" "$SLB_TMP/rssholder"
+	sleep 1
+	rss1=$(sl_rss "$PID_A")
+	emit rss_daemon_before_leases "$rss0" kB
+	emit rss_leases_held "$RSS_LEASES" count
+	emit rss_daemon_with_leases "$rss1" kB
+	emit rss_daemon_hwm "$(awk '/^VmHWM/ { print $2 }' "/proc/$PID_A/status")" kB
+	emit rss_per_lease "$(calc "($rss1 - $rss0) * 1024 / $RSS_LEASES" 0)" B
+	emit rss_daemon_threads "$(awk '/^Threads/ { print $2 }' "/proc/$PID_A/status")" count
+	stop_hold "$HOLD_PID"
+fi
+
 # ---------------------------------------------------------------- throughput
 if want tput; then
 	for c in $TPUT_CLIENTS; do
 		sl_log "throughput: $TPUT_LEASES leases acquired then released by $c client(s)"
 		sl_env A "$SLB_SLBENCH" tput -f "$LEASES" -s "$LS" -n "$TPUT_LEASES" -c "$c" -i "$R_BULK" \
-			-p "$PID_A" >"$SLB_TMP/tput$c" || sl_die "tput run failed"
+			-p "$PID_A" "${XOPT[@]}" >"$SLB_TMP/tput$c" || sl_die "tput run failed"
 		grep -v -e _min -e _phase_read -e _phase_write -e '^leases' -e '^clients' "$SLB_TMP/tput$c" | emit_all "tput_c${c}_"
 		if [ "$c" = 1 ]; then
-			# per-operation bytes from the single-client run (/proc/<daemon>/io)
+			# per-operation bytes from the single-client run (/proc/<daemon>/io,
+			# renewal thread excluded)
 			get() { awk -v k="$1" '$1 == k { print $2 }' "$SLB_TMP/tput1"; }
-			ap=$(get acquire_phase); rp=$(get release_phase)
-			emit acquire_read_bytes "$(calc "($(get acquire_phase_read_bytes) - $IDLE_R_RATE * $ap) / $TPUT_LEASES" 0)" B/op
-			emit acquire_write_bytes "$(calc "($(get acquire_phase_write_bytes) - $IDLE_W_RATE * $ap) / $TPUT_LEASES" 0)" B/op
-			emit release_read_bytes "$(calc "($(get release_phase_read_bytes) - $IDLE_R_RATE * $rp) / $TPUT_LEASES" 0)" B/op
-			emit release_write_bytes "$(calc "($(get release_phase_write_bytes) - $IDLE_W_RATE * $rp) / $TPUT_LEASES" 0)" B/op
+			emit acquire_read_bytes "$(calc "$(get acquire_phase_read_bytes) / $TPUT_LEASES" 0)" B/op
+			emit acquire_write_bytes "$(calc "$(get acquire_phase_write_bytes) / $TPUT_LEASES" 0)" B/op
+			emit release_read_bytes "$(calc "$(get release_phase_read_bytes) / $TPUT_LEASES" 0)" B/op
+			emit release_write_bytes "$(calc "$(get release_phase_write_bytes) / $TPUT_LEASES" 0)" B/op
 		fi
 	done
 fi
@@ -285,7 +336,7 @@ if want strace && [ "$STRACE_OPS" -gt 0 ]; then
 		stop_hold "$HOLD_PID"
 		strace_stop
 		strace_start "$SLB_TMP/st_idle"
-		sleep $((4 * IO + 1))
+		sleep $((2 * IO + 1))
 		strace_stop
 		read -r ar aw _ _ _ < <(strace_sum "$SLB_TMP/st_acq")
 		read -r rr rw _ _ _ < <(strace_sum "$SLB_TMP/st_rel")
@@ -302,21 +353,6 @@ if want strace && [ "$STRACE_OPS" -gt 0 ]; then
 	else
 		echo "# strace not installed: strace cross-check skipped"
 	fi
-fi
-
-# ---------------------------------------------------------------- RSS
-if want rss; then
-	sl_log "RSS: one client holds $RSS_LEASES leases"
-	rss0=$(sl_rss "$PID_A")
-	start_hold A "$RSS_LEASES" "$R_BULK" "$SLB_TMP/rssholder"
-	sleep 1
-	rss1=$(sl_rss "$PID_A")
-	emit rss_daemon_before_leases "$rss0" kB
-	emit rss_leases_held "$RSS_LEASES" count
-	emit rss_daemon_with_leases "$rss1" kB
-	emit rss_per_lease "$(calc "($rss1 - $rss0) * 1024 / $RSS_LEASES" 0)" B
-	emit rss_daemon_threads "$(awk '/^Threads/ { print $2 }' "/proc/$PID_A/status")" count
-	stop_hold "$HOLD_PID"
 fi
 
 # ---------------------------------------------------------------- failover
@@ -347,4 +383,5 @@ elif [ "${FAILOVER_SKIPPED:-0}" = 1 ]; then
 	echo "# failover skipped at io_timeout $IO (takes > 8*io_timeout+60 s); run with SLB_FAILOVER=1 to force"
 fi
 
+echo "# loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 emit measure_runtime "$(calc "$(sl_now) - $T_START" 1)" s

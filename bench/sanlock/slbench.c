@@ -11,6 +11,10 @@
  *   offset 0                 lockspace LS (delta leases, 1 MiB)
  *   offset (1 + i) * 1 MiB   resource "r<i>" (paxos lease, 1 MiB)
  *
+ * I/O: with -p DAEMON_PID the daemon's /proc/<pid>/io read_bytes and
+ * write_bytes are sampled around each phase; -x TID (repeatable) subtracts
+ * the given daemon threads (the lockspace renewal thread).
+ *
  * Output: "metric value unit" lines on stdout (measure.sh prefixes them
  * with "sanlock."), diagnostics on stderr.
  *
@@ -98,15 +102,10 @@ struct iost {
 	unsigned long long rb, wb;
 };
 
-static int read_io(pid_t pid, struct iost *st)
+static int read_io_file(const char *p, struct iost *st)
 {
-	char p[64], line[256];
-	FILE *f;
-	memset(st, 0, sizeof(*st));
-	if (!pid)
-		return -1;
-	snprintf(p, sizeof(p), "/proc/%d/io", (int)pid);
-	f = fopen(p, "r");
+	char line[256];
+	FILE *f = fopen(p, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
@@ -114,6 +113,36 @@ static int read_io(pid_t pid, struct iost *st)
 		sscanf(line, "write_bytes: %llu", &st->wb);
 	}
 	fclose(f);
+	return 0;
+}
+
+/*
+ * Bytes the daemon process read/wrote (all threads, /proc/<pid>/io) minus
+ * what the excluded threads did (-x: the lockspace renewal thread, whose
+ * delta-lease renewals are not part of the operation being measured).
+ */
+static pid_t opt_exclude_tid[16];
+static int opt_exclude_n;
+
+static int read_io(pid_t pid, struct iost *st)
+{
+	char p[96];
+	struct iost t;
+	int i;
+	memset(st, 0, sizeof(*st));
+	if (!pid)
+		return -1;
+	snprintf(p, sizeof(p), "/proc/%d/io", (int)pid);
+	if (read_io_file(p, st) < 0)
+		return -1;
+	for (i = 0; i < opt_exclude_n; i++) {
+		memset(&t, 0, sizeof(t));
+		snprintf(p, sizeof(p), "/proc/%d/task/%d/io", (int)pid, (int)opt_exclude_tid[i]);
+		if (read_io_file(p, &t) == 0) {
+			st->rb -= t.rb;
+			st->wb -= t.wb;
+		}
+	}
 	return 0;
 }
 
@@ -538,8 +567,8 @@ static void usage(void)
 		"  init-res  -n COUNT [-i FIRST]          write resources r<i> (direct, no daemon)\n"
 		"  join      -H HOSTID -o IO_TIMEOUT      add_lockspace, print join time\n"
 		"  leave     -H HOSTID                    rem_lockspace\n"
-		"  latency   -n ITERS [-i IDX] [-w WARMUP] [-p DAEMON_PID]\n"
-		"  tput      -n LEASES -c CLIENTS [-i FIRST] [-p DAEMON_PID]\n"
+		"  latency   -n ITERS [-i IDX] [-w WARMUP] [-p DAEMON_PID [-x TID]...]\n"
+		"  tput      -n LEASES -c CLIENTS [-i FIRST] [-p DAEMON_PID [-x TID]...]\n"
 		"  hold      -n COUNT [-i FIRST]          hold leases until SIGTERM/SIGINT\n"
 		"  failover  -k PID_TO_KILL [-i IDX] [-O OWNER_HOSTID] [-P POLL_MS] [-t TIMEOUT_S]\n");
 	exit(2);
@@ -554,7 +583,7 @@ int main(int argc, char **argv)
 		usage();
 	cmd = argv[1];
 	optind = 2;
-	while ((o = getopt(argc, argv, "f:s:n:i:c:H:o:w:p:k:P:t:O:")) != -1) {
+	while ((o = getopt(argc, argv, "f:s:n:i:c:H:o:w:p:k:P:t:O:x:")) != -1) {
 		switch (o) {
 		case 'f': opt_path = optarg; break;
 		case 's': opt_ls = optarg; break;
@@ -569,6 +598,10 @@ int main(int argc, char **argv)
 		case 'P': opt_poll_ms = atol(optarg); break;
 		case 't': opt_timeout_s = atol(optarg); break;
 		case 'O': opt_owner = atol(optarg); break;
+		case 'x':
+			if (opt_exclude_n < 16)
+				opt_exclude_tid[opt_exclude_n++] = atoi(optarg);
+			break;
 		default: usage();
 		}
 	}
