@@ -18,16 +18,7 @@
 #define MAX_VOLS 32
 #define CACHE_BUCKETS 4096
 
-struct area_cache_ent {
-	struct area_cache_ent *next;
-	char location[SM_LOCATION_MAX];
-	char name[SM_NAME_FIELD];
-	uint32_t area;
-};
-
-/* Per-worker state: volume handles (an sm_disk is single-threaded) and a
- * name -> area cache (safe: a removed area is marked in its leader, and a
- * reused one names another resource, so a stale entry fails and is refreshed). */
+/* Per-worker state: volume handles (an sm_disk is single-threaded). */
 struct worker {
 	struct daemon *d;
 	struct {
@@ -35,8 +26,27 @@ struct worker {
 		struct sm_volume *vol;
 	} vols[MAX_VOLS];
 	int nvols;
-	struct area_cache_ent *cache[CACHE_BUCKETS];
 };
+
+/* The name -> area cache, shared by all workers.  Loading a volume's index
+ * (one read of the whole index) records every name in it, so later lookups
+ * of any resource of that volume, by any worker, read nothing.  A stale
+ * entry is safe: a removed area is marked in its leader and a reused one
+ * names another resource, so acquiring through it fails with NO_RESOURCE or
+ * WRONG_RESOURCE, and the volume's names are dropped and reloaded. */
+struct name_ent {
+	struct name_ent *next;
+	uint32_t vol;  /* index in names.locs */
+	uint32_t area;
+	char name[SM_NAME_FIELD];
+};
+
+static struct {
+	pthread_mutex_t mu;
+	char (*locs)[SM_LOCATION_MAX];
+	uint32_t nlocs, cap;
+	struct name_ent *bucket[CACHE_BUCKETS];
+} names = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 struct job *job_new(enum job_kind kind, int nres)
 {
@@ -80,45 +90,122 @@ static struct sm_volume *get_volume(struct worker *w, const char *location, int 
 	return v;
 }
 
-static unsigned bucket(const char *loc, const char *name)
+/* Index of location in names.locs, added if new (names.mu held); -1 on ENOMEM. */
+static int names_vol_locked(const char *loc)
 {
-	uint32_t h = 2166136261u;
-	for (const char *p = loc; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (uint32_t i = 0; i < names.nlocs; i++)
+		if (strcmp(names.locs[i], loc) == 0)
+			return (int)i;
+	if (names.nlocs == names.cap) {
+		uint32_t cap = names.cap ? names.cap * 2 : 8;
+		void *n = realloc(names.locs, cap * sizeof(*names.locs));
+		if (!n)
+			return -1;
+		names.locs = n;
+		names.cap = cap;
+	}
+	snprintf(names.locs[names.nlocs], SM_LOCATION_MAX, "%s", loc);
+	return (int)names.nlocs++;
+}
+
+static unsigned name_bucket(uint32_t vol, const char *name)
+{
+	uint32_t h = 2166136261u ^ vol;
 	for (const char *p = name; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
 	return h % CACHE_BUCKETS;
 }
 
-static struct area_cache_ent **cache_slot(struct worker *w, const char *loc, const char *name)
+static struct name_ent **names_slot_locked(uint32_t vol, const char *name)
 {
-	struct area_cache_ent **pp = &w->cache[bucket(loc, name)];
-	while (*pp && (strcmp((*pp)->location, loc) || strcmp((*pp)->name, name)))
+	struct name_ent **pp = &names.bucket[name_bucket(vol, name)];
+	while (*pp && ((*pp)->vol != vol || strcmp((*pp)->name, name) != 0))
 		pp = &(*pp)->next;
 	return pp;
 }
 
-static void cache_put(struct worker *w, const char *loc, const char *name, uint32_t area)
+static void names_put_locked(uint32_t vol, const char *name, uint32_t area)
 {
-	struct area_cache_ent **pp = cache_slot(w, loc, name);
+	struct name_ent **pp = names_slot_locked(vol, name);
 	if (!*pp) {
 		*pp = calloc(1, sizeof(**pp));
 		if (!*pp)
 			return;
-		snprintf((*pp)->location, SM_LOCATION_MAX, "%s", loc);
+		(*pp)->vol = vol;
 		snprintf((*pp)->name, SM_NAME_FIELD, "%s", name);
 	}
 	(*pp)->area = area;
 }
 
-static void cache_drop(struct worker *w, const char *loc, const char *name)
+static void names_put(const char *loc, const char *name, uint32_t area)
 {
-	struct area_cache_ent **pp = cache_slot(w, loc, name);
-	if (*pp) {
-		struct area_cache_ent *e = *pp;
-		*pp = e->next;
-		free(e);
-	}
+	pthread_mutex_lock(&names.mu);
+	int vol = names_vol_locked(loc);
+	if (vol >= 0)
+		names_put_locked((uint32_t)vol, name, area);
+	pthread_mutex_unlock(&names.mu);
+}
+
+static bool names_get(const char *loc, const char *name, uint32_t *area)
+{
+	pthread_mutex_lock(&names.mu);
+	int vol = names_vol_locked(loc);
+	struct name_ent **pp = vol >= 0 ? names_slot_locked((uint32_t)vol, name) : NULL;
+	bool found = pp && *pp;
+	if (found)
+		*area = (*pp)->area;
+	pthread_mutex_unlock(&names.mu);
+	return found;
+}
+
+/* Forget every name of one volume (one of them proved stale). */
+static void names_drop_volume(const char *loc)
+{
+	pthread_mutex_lock(&names.mu);
+	int vol = names_vol_locked(loc);
+	for (unsigned b = 0; vol >= 0 && b < CACHE_BUCKETS; b++)
+		for (struct name_ent **pp = &names.bucket[b]; *pp;) {
+			if ((*pp)->vol == (uint32_t)vol) {
+				struct name_ent *e = *pp;
+				*pp = e->next;
+				free(e);
+			} else {
+				pp = &(*pp)->next;
+			}
+		}
+	pthread_mutex_unlock(&names.mu);
+}
+
+/* Read the volume's index and record all its names. */
+static int names_load(struct sm_volume *v, const char *loc)
+{
+	struct sm_index *idx = NULL;
+	int rc = sm_index_load(v, &idx);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&names.mu);
+	int vol = names_vol_locked(loc);
+	for (uint32_t i = 0; vol >= 0 && i < idx->count; i++)
+		if (idx->status[i] == 0 && idx->entries[i].flags == SM_INDEX_USED)
+			names_put_locked((uint32_t)vol, idx->entries[i].name, i);
+	pthread_mutex_unlock(&names.mu);
+	sm_index_free(idx);
+	return 0;
+}
+
+static void names_free_all(void)
+{
+	pthread_mutex_lock(&names.mu);
+	for (unsigned b = 0; b < CACHE_BUCKETS; b++)
+		while (names.bucket[b]) {
+			struct name_ent *e = names.bucket[b];
+			names.bucket[b] = e->next;
+			free(e);
+		}
+	free(names.locs);
+	names.locs = NULL;
+	names.nlocs = names.cap = 0;
+	pthread_mutex_unlock(&names.mu);
 }
 
 static const char *res_location(const struct job_res *r, int i)
@@ -142,21 +229,21 @@ static int resolve(struct worker *w, struct job *j, struct job_res *r, bool crea
 			return rc;
 		}
 		ref->disk[i].vol = v;
-		struct area_cache_ent **ce = cache_slot(w, loc, r->name);
-		if (*ce) {
-			ref->disk[i].area = (*ce)->area;
+		uint32_t area;
+		if (names_get(loc, r->name, &area)) {
+			ref->disk[i].area = area;
 			continue;
 		}
-		struct sm_resource_ref one;
-		rc = sm_resource_ref_init(&one, v, r->name);
+		if (!sm_name_valid(r->name))
+			rc = -SM_EBAD_NAME;
+		else if ((rc = names_load(v, loc)) == 0 && !names_get(loc, r->name, &area))
+			rc = -SM_ENO_RESOURCE;
 		if (rc == -SM_ENO_RESOURCE && create) {
 			struct sm_oracle live = sm_oracle_of(r->ls->ls);
-			uint32_t area;
 			rc = sm_resource_add(v, r->name, &r->me, &live, r->ls->to.io_ms * 4, &area);
-			if (rc == -SM_ERESOURCE_EXISTS) /* another host added it meanwhile */
-				rc = sm_resource_ref_init(&one, v, r->name);
-			else if (rc == 0)
-				one.disk[0].area = area;
+			if (rc == -SM_ERESOURCE_EXISTS && /* another host added it meanwhile */
+			    (rc = names_load(v, loc)) == 0 && !names_get(loc, r->name, &area))
+				rc = -SM_ENO_RESOURCE;
 		}
 		if (rc < 0) {
 			if (rc == -SM_ENO_RESOURCE)
@@ -167,16 +254,17 @@ static int resolve(struct worker *w, struct job *j, struct job_res *r, bool crea
 					 sm_strerror(rc));
 			return rc;
 		}
-		ref->disk[i].area = one.disk[0].area;
-		cache_put(w, loc, r->name, one.disk[0].area);
+		ref->disk[i].area = area;
+		names_put(loc, r->name, area);
 	}
 	return 0;
 }
 
 static void forget_resource(struct worker *w, const struct job_res *r)
 {
+	(void)w;
 	for (int i = 0; i < (r->nlocations ? r->nlocations : 1); i++)
-		cache_drop(w, res_location(r, i), r->name);
+		names_drop_volume(res_location(r, i));
 }
 
 static void describe_refusal(struct job *j, struct job_res *r, int rc, const struct sm_lease *l)
@@ -494,12 +582,6 @@ static void *worker_main(void *arg)
 	}
 	for (int i = 0; i < w->nvols; i++)
 		sm_volume_close(w->vols[i].vol);
-	for (int b = 0; b < CACHE_BUCKETS; b++)
-		while (w->cache[b]) {
-			struct area_cache_ent *e = w->cache[b];
-			w->cache[b] = e->next;
-			free(e);
-		}
 	free(w);
 	return NULL;
 }
@@ -569,5 +651,6 @@ void jobs_stop(struct daemon *d)
 	pthread_mutex_unlock(&d->jq_mu);
 	for (int i = 0; i < d->nworkers; i++)
 		pthread_join(d->workers[i], NULL);
+	names_free_all();
 	jobs_on_event(d); /* apply what finished */
 }
