@@ -105,7 +105,9 @@ int sm_disk_open(const char *path, uint64_t base_offset, unsigned sector_size, u
 	if (rc < 0)
 		goto fail;
 
-	int oflags = O_DIRECT | O_CLOEXEC | ((flags & SM_DISK_READONLY) ? O_RDONLY : O_RDWR);
+	/* O_DSYNC: a write we count as done (a renewal, a ballot, a leader) is on
+	 * stable storage, not in a volatile device cache a power cut would lose. */
+	int oflags = O_DIRECT | O_CLOEXEC | ((flags & SM_DISK_READONLY) ? O_RDONLY : O_RDWR | O_DSYNC);
 	if (flags & SM_DISK_CREATE)
 		oflags |= O_CREAT;
 	rc = sm_disk_sys.open(path, oflags, 0660);

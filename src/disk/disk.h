@@ -1,6 +1,7 @@
 /* Direct I/O to lease storage with a per-I/O timeout (DESIGN §3).
  *
  * An sm_disk is a path (regular file or block device) opened with O_DIRECT
+ * (and O_DSYNC when writable: a completed write is on stable storage)
  * at a base offset.  All offsets passed to read/write are relative to that
  * base and must be multiples of the sector size, as must lengths.
  *
