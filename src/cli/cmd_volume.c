@@ -296,12 +296,16 @@ int cmd_resource(int argc, char **argv)
 int cmd_timeouts(int argc, char **argv)
 {
 	static const struct option opts[] = {{"io-timeout", required_argument, NULL, 't'},
-					     {"watchdog-timeout", required_argument, NULL, 'w'}, {0}};
+					     {"watchdog-timeout", required_argument, NULL, 'w'},
+					     {"json", no_argument, NULL, 'j'}, {0}};
 	uint32_t d = SM_DEFAULT_IO_TIMEOUT_MS, w = SM_DEFAULT_WATCHDOG_MS;
-	int c, rc;
+	bool json = false;
+	int c, rc = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:w:", opts, NULL)) != -1) {
-		if (c == 't')
+		if (c == 'j')
+			json = true;
+		else if (c == 't')
 			rc = parse_seconds_opt("timeouts", "--io-timeout", optarg, 100, 600000, &d);
 		else if (c == 'w')
 			rc = parse_seconds_opt("timeouts", "--watchdog-timeout", optarg, 1000, 600000, &w);
@@ -325,6 +329,10 @@ int cmd_timeouts(int argc, char **argv)
 	}
 	struct sm_timeouts t;
 	sm_timeouts_derive(d, w, &t);
+	if (json) {
+		sm_timeouts_print_json(stdout, &t, source);
+		return CLI_OK;
+	}
 	printf("Timeouts (%s):\n", source);
 	sm_timeouts_print(stdout, &t);
 	return CLI_OK;

@@ -71,19 +71,23 @@ static void print_human(const char *spec, const struct sm_volume_view *vv)
 		printf("  host area unreadable: %s\n", sm_strerror(vv->hosts_status));
 	} else {
 		uint32_t shown = 0;
+		int nw = 4; /* NAME column: as wide as the longest name */
+		for (uint32_t i = 0; i < h->max_hosts; i++)
+			if (!host_pristine(&vv->hosts[i]) && !vv->hosts[i].status)
+				nw = SM_MAX(nw, (int)strnlen(vv->hosts[i].rec.host_name, SM_NAME_FIELD));
 		for (uint32_t i = 0; i < h->max_hosts; i++) {
 			const struct sm_host_view *hv = &vv->hosts[i];
 			if (host_pristine(hv))
 				continue;
 			if (!shown++)
-				printf("  %-7s %-24s %-10s %-14s %-10s %s\n", "HOST_ID", "NAME", "GENERATION", "TIMESTAMP",
+				printf("  %-7s %-*s %-10s %-14s %-10s %s\n", "HOST_ID", nw, "NAME", "GENERATION", "TIMESTAMP",
 				       "IO_TIMEOUT", "STATE");
 			if (hv->status) {
-				printf("  %-7u %-24s %-10s %-14s %-10s corrupt: %s\n", i + 1, "-", "-", "-", "-",
+				printf("  %-7u %-*s %-10s %-14s %-10s corrupt: %s\n", i + 1, nw, "-", "-", "-", "-",
 				       sm_strerror(hv->status));
 				continue;
 			}
-			printf("  %-7u %-24s %-10llu %-14llu %-10s %s\n", i + 1,
+			printf("  %-7u %-*s %-10llu %-14llu %-10s %s\n", i + 1, nw,
 			       hv->rec.host_name[0] ? hv->rec.host_name : "-", (unsigned long long)hv->rec.generation,
 			       (unsigned long long)hv->rec.timestamp, sm_format_ms(hv->rec.io_timeout_ms, d, sizeof(d)),
 			       hv->rec.flags == SM_HOST_HELD ? "held" : "free");
@@ -97,8 +101,12 @@ static void print_human(const char *spec, const struct sm_volume_view *vv)
 		printf("  index unreadable: %s\n", sm_strerror(vv->index_io_status));
 		return;
 	}
+	int nw = 4; /* NAME column: as wide as the longest name */
+	for (uint32_t r = 0; r < vv->resource_count; r++)
+		if (!vv->resources[r].index_status)
+			nw = SM_MAX(nw, (int)strnlen(vv->resources[r].entry.name, SM_NAME_FIELD));
 	if (vv->resource_count)
-		printf("  %-24s %-5s %-6s %-10s %-8s %-4s %-12s %s\n", "NAME", "AREA", "OWNER", "GENERATION", "LVER",
+		printf("  %-*s %-5s %-6s %-10s %-8s %-4s %-12s %s\n", nw, "NAME", "AREA", "OWNER", "GENERATION", "LVER",
 		       "MODE", "SHARED", "STATE");
 	for (uint32_t r = 0; r < vv->resource_count; r++) {
 		const struct sm_resource_view *rv = &vv->resources[r];
@@ -119,7 +127,7 @@ static void print_human(const char *spec, const struct sm_volume_view *vv)
 			}
 			snprintf(lver, sizeof(lver), "%llu", (unsigned long long)rv->leader.lver);
 		}
-		printf("  %-24s %-5u %-6s %-10s %-8s %-4s %-12s %s\n", rv->index_status ? "?" : rv->entry.name,
+		printf("  %-*s %-5u %-6s %-10s %-8s %-4s %-12s %s\n", nw, rv->index_status ? "?" : rv->entry.name,
 		       rv->area, owner, gen, lver, ok ? sm_mode_name(rv->leader.mode) : "-", shared, state);
 	}
 	printf("  %u of %u resource areas in use\n", vv->resource_count, h->resource_count);

@@ -1,6 +1,9 @@
 #include "timeouts.h"
 
+#include "common/json.h"
 #include "common/util.h"
+
+#include <string.h>
 
 void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts *t)
 {
@@ -14,13 +17,16 @@ void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts
 	t->pet_ms = SM_MIN(io_ms, 1000u);
 }
 
-void sm_timeouts_print(FILE *out, const struct sm_timeouts *t)
+struct timeout_row {
+	const char *name, *sym, *formula;
+	uint64_t ms;
+	const char *meaning;
+};
+
+/* Fills rows (room for 9); returns the count. */
+static size_t timeout_rows(const struct sm_timeouts *t, struct timeout_row *rows)
 {
-	const struct {
-		const char *name, *sym, *formula;
-		uint64_t ms;
-		const char *meaning;
-	} rows[] = {
+	const struct timeout_row r[] = {
 		{"io timeout", "d", "(volume)", t->io_ms, "an I/O not done within d has failed"},
 		{"watchdog", "W", "(volume)", t->watchdog_ms, "the watchdog resets the host W after its last pet"},
 		{"renewal", "R", "2d", t->renew_ms, "each host rewrites its delta lease every R"},
@@ -30,11 +36,43 @@ void sm_timeouts_print(FILE *out, const struct sm_timeouts *t)
 		{"join, free slot", "J", "2d + 0.1 s", t->join_wait_ms, "wait after claiming a free host_id"},
 		{"join, held slot", "", "H + J", (uint64_t)t->host_dead_ms + t->join_wait_ms,
 		 "claiming a host_id last held by another host"},
+		{"watchdog pet", "P", "min(d, 1 s)", t->pet_ms, "the watchdog is petted every P, and not within P of F"},
 	};
+	memcpy(rows, r, sizeof(r));
+	return SM_ARRAY_SIZE(r);
+}
+
+void sm_timeouts_print(FILE *out, const struct sm_timeouts *t)
+{
+	struct timeout_row rows[9];
+	size_t n = timeout_rows(t, rows);
 	fprintf(out, "  %-16s %-3s %-15s %-8s %s\n", "TIMEOUT", "", "FORMULA", "VALUE", "MEANING");
-	for (size_t i = 0; i < SM_ARRAY_SIZE(rows); i++) {
+	for (size_t i = 0; i < n; i++) {
 		char v[24];
 		fprintf(out, "  %-16s %-3s %-15s %-8s %s\n", rows[i].name, rows[i].sym, rows[i].formula,
 			sm_format_ms(rows[i].ms, v, sizeof(v)), rows[i].meaning);
 	}
+}
+
+void sm_timeouts_print_json(FILE *out, const struct sm_timeouts *t, const char *source)
+{
+	struct timeout_row rows[9];
+	size_t n = timeout_rows(t, rows);
+	struct sm_json j;
+	sm_json_init(&j, out, true);
+	sm_json_obj_begin(&j, NULL);
+	sm_json_str(&j, "source", source);
+	sm_json_arr_begin(&j, "timeouts");
+	for (size_t i = 0; i < n; i++) {
+		sm_json_obj_begin(&j, NULL);
+		sm_json_str(&j, "name", rows[i].name);
+		sm_json_str(&j, "symbol", rows[i].sym[0] ? rows[i].sym : NULL);
+		sm_json_str(&j, "formula", rows[i].formula);
+		sm_json_u64(&j, "ms", rows[i].ms);
+		sm_json_str(&j, "meaning", rows[i].meaning);
+		sm_json_obj_end(&j);
+	}
+	sm_json_arr_end(&j);
+	sm_json_obj_end(&j);
+	fputc('\n', out);
 }

@@ -34,5 +34,7 @@ void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts
 
 /* Human table (one line per value with its formula). */
 void sm_timeouts_print(FILE *out, const struct sm_timeouts *t);
+/* The same as JSON: {"source": ..., "timeouts": [{name, symbol, formula, ms, meaning}]}. */
+void sm_timeouts_print_json(FILE *out, const struct sm_timeouts *t, const char *source);
 
 #endif

@@ -27,6 +27,33 @@ PY
 t_run "resource ls" -- "$SM" resource ls "$V"
 t_match "ls lists both" "^vm-1$" "$T_OUT"
 
+# Long names (libvirt's vm-<UUID>) keep the dump's columns aligned.
+long=vm-4ff6400c-7b2a-4ee7-8916-90e759a0ade4
+t_run "add a resource with a 39-character name" -- "$SM" resource add "$V" "$long"
+t_run "dump with a long name" -- "$SM" dump "$V"
+python3 - "$T_OUT" <<'PY' && t_ok "dump columns stay aligned with long names" || t_fail "dump misaligned: $T_OUT"
+import sys
+lines = sys.argv[1].splitlines()
+hdr = next(l for l in lines if l.strip().startswith("NAME") and "AREA" in l)
+col = hdr.index("AREA")
+rows = [l for l in lines[lines.index(hdr) + 1:] if l.startswith("  ") and "resource areas in use" not in l]
+assert len(rows) == 3, rows
+for r in rows:
+    assert r[col - 1] == " " and r[col] != " ", (col, r)
+PY
+
+# The derived timeouts, for given values and as JSON.
+t_run "timeouts for d = 1 s, W = 3 s" -- "$SM" timeouts --io-timeout 1 --watchdog-timeout 3
+t_match "H = F + W = 11 s" "host dead +H +F \+ W +11 s" "$T_OUT"
+t_run "timeouts of the volume as JSON" -- "$SM" timeouts "$V" --json
+python3 - "$T_OUT" <<'PY' && t_ok "timeouts --json carries every value with its formula" || t_fail "timeouts json: $T_OUT"
+import json, sys
+d = json.loads(sys.argv[1])
+t = {r["symbol"]: r for r in d["timeouts"] if r["symbol"]}
+assert t["d"]["ms"] == 1000 and t["R"]["ms"] == 2000 and t["F"]["ms"] == 8000, t
+assert t["H"]["ms"] == t["F"]["ms"] + t["W"]["ms"] and t["H"]["formula"] == "F + W", t
+PY
+
 # A region at an offset inside a larger file.
 R=$T_DIR/region
 truncate -s 8M "$R"
