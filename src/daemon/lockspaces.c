@@ -134,7 +134,21 @@ static void *ls_thread(void *arg)
 	struct sm_lockspace_info info;
 	sm_lockspace_info(e->ls, &info);
 	uint64_t next = (info.last_renewal_mono_ms ? info.last_renewal_mono_ms : sm_now_mono_ms()) + e->to.renew_ms;
+	uint64_t checked = 0; /* latest extra read done for a death check */
 	while (!e->stop) {
+		/* A failing host becomes provably dead H after we first saw its
+		 * last record: read then, not at our next renewal (up to R later). */
+		uint64_t check = sm_lockspace_next_death_check(e->ls);
+		if (check < next && check > checked) {
+			sleep_until(e, check);
+			if (e->stop)
+				break;
+			checked = sm_now_mono_ms();
+			if (checked < next) {
+				sm_lockspace_observe(e->ls);
+				continue;
+			}
+		}
 		sleep_until(e, next);
 		if (e->stop)
 			break;
@@ -499,7 +513,10 @@ void ls_tick(struct daemon *d)
 				fence_lockspace(d, e, "another host took our host_id");
 			else if (rem <= 0)
 				fence_lockspace(d, e, "no successful renewal for F");
-			else if (rem < (int64_t)(e->to.fail_ms - 2 * e->to.renew_ms) && now - e->last_warned_mono > 5000) {
+			else if (rem < (int64_t)(e->to.fail_ms - 2 * e->to.renew_ms - e->to.io_ms) &&
+				 now - e->last_warned_mono > 5000) {
+				/* more than 2R + d since the last good renewal started:
+				 * at least one renewal failed or took its whole timeout */
 				e->last_warned_mono = now;
 				sm_warn("lockspace %s: renewals failing, leases expire in %lld ms", e->name, (long long)rem);
 			}

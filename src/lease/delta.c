@@ -761,6 +761,22 @@ int sm_lockspace_take_attention(struct sm_lockspace *ls, uint32_t *host_ids, int
 	return n;
 }
 
+uint64_t sm_lockspace_next_death_check(struct sm_lockspace *ls)
+{
+	uint64_t best = UINT64_MAX;
+	pthread_mutex_lock(&ls->mu);
+	for (uint32_t i = 0; i < ls->vol->hdr.max_hosts; i++) {
+		const struct host_obs *o = &ls->obs[i];
+		if (!o->seen || (ls->joined && i + 1 == ls->host_id))
+			continue;
+		if ((o->status == 0 && o->rec.flags == SM_HOST_FREE) || unchanged_ms(o) > ls->to.host_dead_ms)
+			continue;
+		best = SM_MIN(best, o->first_seen + ls->to.host_dead_ms + 1);
+	}
+	pthread_mutex_unlock(&ls->mu);
+	return best;
+}
+
 int sm_lockspace_renewal_history(struct sm_lockspace *ls, struct sm_renewal_record *out, int max)
 {
 	pthread_mutex_lock(&ls->mu);

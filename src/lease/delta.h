@@ -131,6 +131,12 @@ int sm_lockspace_host_status(struct sm_lockspace *ls, uint32_t host_id, struct s
 enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation,
 					       uint64_t read_done_ms);
 
+/* When (monotonic ms) a read would first prove some other host dead: the
+ * earliest first_seen + H + 1 over hosts that are held and not yet dead;
+ * UINT64_MAX if none.  The renewal thread reads then, so a takeover need
+ * not wait for the next renewal. */
+uint64_t sm_lockspace_next_death_check(struct sm_lockspace *ls);
+
 /* Copy up to max renewal records, newest last; returns the count. */
 int sm_lockspace_renewal_history(struct sm_lockspace *ls, struct sm_renewal_record *out, int max);
 

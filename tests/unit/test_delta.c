@@ -182,6 +182,25 @@ static void unreadable_record_needs_a_fresh_read_to_count_as_dead(void **state)
 	sm_lockspace_free(b);
 }
 
+/* The renewal thread reads right when a failing host becomes provably dead. */
+static void next_death_check_is_first_sighting_plus_h(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	join_as(a, 1, "a");
+	join_as(b, 2, "b");
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	assert_int_equal(sm_lockspace_observe(b), 0);
+	uint64_t seen = tu_fake_clock_now();
+	assert_int_equal(sm_lockspace_next_death_check(b), seen + 11000 + 1); /* H = 11 s; b itself is excluded */
+	tu_fake_clock_advance(11001);
+	assert_int_equal(sm_lockspace_observe(b), 0); /* issued at seen + H + 1: dead now */
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, 0), SM_OWNER_DEAD);
+	assert_int_equal(sm_lockspace_next_death_check(b), UINT64_MAX); /* nobody left to watch */
+	assert_int_equal(sm_lockspace_leave(a), 0);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
 static void generation_change_or_free_slot_means_old_owner_dead(void **state)
 {
 	struct sm_lockspace *a = host(), *b = host();
@@ -521,6 +540,7 @@ int main(void)
 		T(generation_change_or_free_slot_means_old_owner_dead),
 		T(expired_record_says_nothing_about_a_newer_generation),
 		T(unreadable_record_needs_a_fresh_read_to_count_as_dead),
+		T(next_death_check_is_first_sighting_plus_h),
 		T(join_of_held_slot_waits_h_then_takes_over_and_old_holder_is_lost),
 		T(join_never_takes_a_slot_whose_holder_keeps_renewing),
 		T(concurrent_claim_of_a_free_slot_loses_with_hostid_busy),
