@@ -43,6 +43,7 @@ check-asan: deps $(ASAN_BUILD)/build.ninja
 		$(CTEST) -j$(JOBS) -L 'unit|asan'
 
 demo: build
+	@scripts/deps libvirt || echo "make demo: could not install libvirt and QEMU (see above)"
 	@scripts/demo
 
 demo-processes: build
