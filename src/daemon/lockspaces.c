@@ -388,20 +388,13 @@ static void reply_leave_waiters(struct daemon *d, struct ls_entry *e)
 		struct conn *c = conn_find(d, e->leave_waiter_ids[i]);
 		if (!c)
 			continue;
-		if (rc == 0) {
-			struct sm_msgbuf b;
-			sm_mb_init(&b);
-			sm_mb_str(&b, SM_T_LOCKSPACE, e->name);
-			sm_mb_str(&b, SM_T_MESSAGE, "left; its host_id is free");
-			conn_reply(c, 0, &b);
-		} else {
-			struct sm_msgbuf b;
-			sm_mb_init(&b);
-			sm_mb_str(&b, SM_T_LOCKSPACE, e->name);
-			sm_mb_str(&b, SM_T_MESSAGE, "left, but marking its host_id free failed; other hosts will see this "
-						  "host dead after H");
-			conn_reply(c, 0, &b);
-		}
+		struct sm_msgbuf b;
+		sm_mb_init(&b);
+		sm_mb_str(&b, SM_T_LOCKSPACE, e->name);
+		sm_mb_str(&b, SM_T_MESSAGE,
+			  rc == 0 ? "left; its host_id is free"
+				  : "left, but marking its host_id free failed; other hosts will see this host dead after H");
+		conn_reply(c, 0, &b);
 	}
 	e->nleave_waiters = 0;
 }
