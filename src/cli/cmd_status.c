@@ -15,7 +15,8 @@
 static const struct column ls_cols[] = {
 	{"name", "LOCKSPACE", COL_PLAIN},       {"state", "STATE", COL_PLAIN},
 	{"host_id", "HOST_ID", COL_PLAIN},      {"generation", "GEN", COL_PLAIN},
-	{"last_renewal_age_ms", "RENEWED", COL_AGE_MS}, {"leases_expire_in_ms", "EXPIRES IN", COL_DURATION_MS},
+	{"last_renewal_age_ms", "RENEWED", COL_AGE_MS}, {"last_renewal_took_ms", "TOOK", COL_DURATION_MS},
+	{"renewal_max_ms", "MAX TOOK", COL_DURATION_MS}, {"leases_expire_in_ms", "EXPIRES IN", COL_DURATION_MS},
 	{"leases", "LEASES", COL_PLAIN},        {"volume", "VOLUME", COL_PLAIN},
 };
 static const struct column proc_cols[] = {

@@ -64,6 +64,8 @@ void report_format_field(const struct sm_field *f, enum col_fmt fmt, char *buf, 
 		int64_t v = f->type == SM_FIELD_I64 ? f->i64 : (int64_t)f->u64;
 		if (v < 0)
 			snprintf(buf, len, "-");
+		else if (v < 1000 && fmt == COL_DURATION_MS)
+			snprintf(buf, len, "%" PRId64 " ms", v); /* renewal and I/O times */
 		else if (v < 10000)
 			snprintf(buf, len, "%.1f s%s", v / 1000.0, fmt == COL_AGE_MS ? " ago" : "");
 		else

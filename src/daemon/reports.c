@@ -38,6 +38,13 @@ static void put_lockspace(struct sm_msgbuf *b, struct ls_entry *e)
 		sm_mb_kv_i64(b, "last_renewal_age_ms",
 			     renewing && info.last_renewal_mono_ms ? (int64_t)(now - info.last_renewal_mono_ms) : -1);
 		sm_mb_kv_i64(b, "leases_expire_in_ms", renewing ? sm_lockspace_remaining_ms(e->ls) : -1);
+		struct sm_renewal_record hist[SM_RENEWAL_HISTORY];
+		int nh = sm_lockspace_renewal_history(e->ls, hist, SM_RENEWAL_HISTORY);
+		uint32_t worst = 0;
+		for (int i = 0; i < nh; i++)
+			worst = SM_MAX(worst, hist[i].duration_ms);
+		sm_mb_kv_i64(b, "last_renewal_took_ms", nh ? (int64_t)hist[nh - 1].duration_ms : -1);
+		sm_mb_kv_i64(b, "renewal_max_ms", nh ? (int64_t)worst : -1); /* over the last 64 */
 		sm_mb_kv_u64(b, "renewals", info.renewals);
 		sm_mb_kv_u64(b, "renewal_failures", info.renewal_failures);
 		sm_mb_kv_u64(b, "io_timeout_ms", e->to.io_ms);

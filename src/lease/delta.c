@@ -321,11 +321,11 @@ enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32
 
 /* ---- writing our record --------------------------------------------------- */
 
-static void record_history_locked(struct sm_lockspace *ls, uint64_t start, int rc)
+static void record_history_locked(struct sm_lockspace *ls, uint64_t start, uint64_t end, int rc)
 {
 	struct sm_renewal_record *r = &ls->hist[ls->hist_next];
 	r->start_mono_ms = start;
-	r->duration_ms = (uint32_t)(sm_now_mono_ms() - start);
+	r->duration_ms = (uint32_t)(end - start);
 	r->result = rc;
 	ls->hist_next = (ls->hist_next + 1) % SM_RENEWAL_HISTORY;
 	if (ls->hist_count < SM_RENEWAL_HISTORY)
@@ -423,7 +423,7 @@ int sm_lockspace_renew(struct sm_lockspace *ls)
 		ls->last_renew_mono = t0m;
 		ls->last_renew_boot = t0b;
 	}
-	record_history_locked(ls, t0m, rc);
+	record_history_locked(ls, t0m, sm_now_mono_ms(), rc);
 	pthread_mutex_unlock(&ls->mu);
 	return rc;
 }
@@ -557,6 +557,7 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 	rc = write_record(ls, &claim);
 	if (rc < 0)
 		return rc;
+	uint64_t claimed = sm_now_mono_ms(); /* the claim counts as our first renewal */
 	if (sm_now_mono_ms() - decided_at > 2ull * h->io_timeout_ms) {
 		/* We stalled between reading the slot and our claim landing: a
 		 * competitor that joined meanwhile would not see our write in its
@@ -590,7 +591,7 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		memcpy(ls->host_name, name, SM_NAME_FIELD);
 		ls->last_renew_mono = t0m;
 		ls->last_renew_boot = t0b;
-		record_history_locked(ls, t0m, 0);
+		record_history_locked(ls, t0m, claimed, 0);
 	}
 	pthread_mutex_unlock(&ls->mu);
 	if (!ours) {

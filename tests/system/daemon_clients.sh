@@ -17,6 +17,10 @@ V=$T_DIR/leases
 t_run "format a volume with room for 1100 resources" -- "$SM" init "$V" --lockspace ls --max-hosts 8 \
 	--resources 1100 --io-timeout 1 --watchdog-timeout 3 --resource keep
 t_run "join" -- "$SM" join "$V" --host-id 1
+t_run "status" -- "$SM" status
+t_match "status shows the renewal age, duration and worst duration" \
+	"RENEWED +TOOK +MAX TOOK +EXPIRES IN" "$T_OUT"
+t_match "the claim counts as a renewal of a few ms, not the 2d join wait" "ls +joined +1 +1 +[0-9.]+ s ago +[0-9]+ ms +[0-9]+ ms" "$T_OUT"
 
 "$SM" run -l ls:keep --name keeper -- sleep 1000 > "$T_DIR/keeper.log" 2>&1 &
 T_PIDS+=("$!")
