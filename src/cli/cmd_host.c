@@ -133,9 +133,13 @@ int cli_join_and_wait(const char *location, uint32_t host_id, const char *host_n
 	pthread_t t;
 	pthread_create(&t, NULL, join_thread, &jc);
 	char last[256] = "";
-	uint64_t started = sm_now_mono_ms(), last_print = 0;
+	uint64_t started = sm_now_mono_ms(), last_print = 0, next_poll = started + 200;
 	while (!jc.done) {
-		usleep(200000);
+		/* notice the end at once; ask for progress every 200 ms */
+		usleep(10000);
+		if (sm_now_mono_ms() < next_poll && !cli_interrupted)
+			continue;
+		next_poll = sm_now_mono_ms() + 200;
 		struct sm_report *r = NULL;
 		if (sm_status(conn, &r) < 0)
 			continue;
