@@ -37,11 +37,11 @@
 #   SMB_KEEP_TMP=1        keep the temp dirs (volumes, daemon logs) for inspection
 set -u -o pipefail
 
-IO=${1:-10}
-case $IO in ''|*[!0-9]*) echo "usage: $0 [IO_TIMEOUT_SECONDS]" >&2; exit 2 ;; esac
-[ "$IO" -ge 1 ] || { echo "io_timeout must be >= 1" >&2; exit 2; }
-
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_SIDE=ours
+# shellcheck source=common.sh
+. "$HERE/common.sh"
+bench_io_arg "$@"
 ROOT=$(cd "$HERE/.." && pwd)
 BUILD=$(cd "${SMB_BUILD:-$ROOT/build}" 2>/dev/null && pwd) || { echo "no build dir ${SMB_BUILD:-$ROOT/build} (make build)" >&2; exit 2; }
 SM=$BUILD/sync_manager
@@ -85,12 +85,6 @@ MIB=1048576
 log() { printf '[sm-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 now() { printf '%s\n' "${EPOCHREALTIME/,/.}"; }
-emit() { printf 'ours.%s %s %s\n' "$1" "$2" "$3"; }
-# prefix every "metric value unit" line of smbench output
-emit_all() { awk -v p="$1" 'NF == 3 { printf "ours.%s%s %s %s\n", p, $1, $2, $3 }'; }
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit } i = int((NR + 1) / 2); if (NR % 2) print v[i]; else printf "%.3f\n", (v[i] + v[i + 1]) / 2 }'; }
-pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 ppid_of() { awk '{print $4}' "/proc/$1/stat" 2>/dev/null; }
 rss_of() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 io_of() { awk '/^read_bytes/{r=$2} /^write_bytes/{w=$2} END{print r, w}' "/proc/$1/io"; }
@@ -228,29 +222,17 @@ format_volume() {
 # Holders: smbench hold with stdin from a FIFO whose write end we keep open
 # on fd 7; closing fd 7 makes the holder release everything and exit.
 start_hold() {   # HOST N FIRST OUT -> HOLD_PID (outer pid of the nsenter wrapper), HOLD_NSPID
-	local host=$1 n=$2 first=$3 out=$4 i
+	local host=$1 n=$2 first=$3 out=$4
 	rm -f "$TMP/holdfifo"; mkfifo "$TMP/holdfifo"
 	hb "$host" hold -l "$LS" -n "$n" -i "$first" <"$TMP/holdfifo" >"$out" 2>"$out.err" &
 	HOLD_PID=$!
 	PIDS+=("$HOLD_PID")
 	exec 7>"$TMP/holdfifo"
-	for ((i = 0; i < 6000; i++)); do
-		grep -q '^HELD' "$out" 2>/dev/null && break
-		pid_alive "$HOLD_PID" || break
-		sleep 0.05
-	done
-	grep -q '^HELD' "$out" || { cat "$out.err" >&2; die "holder failed"; }
+	wait_for_line "$out" '^HELD' 300 "$HOLD_PID" || { cat "$out.err" >&2; die "holder failed"; }
 	HOLD_NSPID=$(awk '/^HELD/ { print $5 }' "$out")
 }
 stop_hold() { exec 7>&-; wait "$HOLD_PID" 2>/dev/null; rm -f "$TMP/holdfifo"; }
 
-# per-thread I/O of the daemon: "TID read_bytes write_bytes"
-task_io() {
-	local t
-	for t in /proc/"$1"/task/*; do
-		awk -v t="${t##*/}" '/^read_bytes/ { r = $2 } /^write_bytes/ { w = $2 } END { print t, r, w }' "$t/io" 2>/dev/null
-	done
-}
 thread_rb() { awk '/^read_bytes/ { print $2 }' "/proc/$1/task/$2/io" 2>/dev/null; }
 # wait_thread_read PID TID BASE TIMEOUT_S: until the thread's read_bytes moves past BASE; prints the new value
 wait_thread_read() {
@@ -266,7 +248,7 @@ wait_thread_read() {
 # ------------------------------------------------------------------ start
 T_START=$(now)
 SMBENCH=$TMP/smbench
-${CC:-gcc} -O2 -std=gnu11 -Wall -I"$ROOT/include" -I"$ROOT/src" -o "$SMBENCH" "$HERE/smbench.c" \
+${CC:-gcc} -O2 -std=gnu11 -Wall -Wextra -I"$ROOT/include" -I"$ROOT/src" -o "$SMBENCH" "$HERE/smbench.c" \
 	"$BUILD/libsync_manager_client.a" "$BUILD/libsm_core.a" -laio -lpthread || die "building smbench failed"
 
 echo "# sync_manager $("$SM" --help 2>&1 | sed -n 's/.*(version \(.*\)).*/\1/p') ($BUILD), kernel $(uname -r), $(nproc) cpus"
@@ -281,22 +263,21 @@ echo "# volume $(stat -c %s "$VOL") bytes: $NAREAS resource areas of $((512 * (2
 
 # Raw storage baseline on the same file system (as on the sanlock side),
 # plus our read shape: one resource area (2 + max_hosts sectors).
-dd_secs() { sed -n 's/.* copied, \([0-9.e-]*\) s,.*/\1/p' | tail -1; }
-dd if=/dev/zero of="$TMP/ddprobe" bs=1M count=64 conv=fsync status=none
-s_w=$(dd if=/dev/zero of="$TMP/ddprobe" bs=512 count=500 oflag=direct,dsync conv=notrunc 2>&1 | dd_secs)
+dd_probe "$TMP/ddprobe"
+us_w=$(dd_write512_us "$TMP/ddprobe" direct,dsync)
 # our lease writes are O_DIRECT without O_DSYNC (sanlock opens O_DIRECT|O_SYNC)
-s_wn=$(dd if=/dev/zero of="$TMP/ddprobe" bs=512 count=500 oflag=direct conv=notrunc 2>&1 | dd_secs)
-s_r=$(dd if="$TMP/ddprobe" of=/dev/null bs=1M count=64 iflag=direct 2>&1 | dd_secs)
+us_wn=$(dd_write512_us "$TMP/ddprobe" direct)
+us_r=$(dd_read_direct_us "$TMP/ddprobe" 1M 64)
 area=$((512 * (2 + MAX_HOSTS)))
-s_a=$(dd if="$TMP/ddprobe" of=/dev/null bs=$area count=$((64 * MIB / area)) iflag=direct 2>&1 | dd_secs)
+us_a=$(dd_read_direct_us "$TMP/ddprobe" "$area" $((64 * MIB / area)))
 rm -f "$TMP/ddprobe"
-emit disk_write512_dsync_latency "$(calc "$s_w / 500 * 1e6" 1)" us
-emit disk_write512_direct_latency "$(calc "$s_wn / 500 * 1e6" 1)" us
+emit disk_write512_dsync_latency "$us_w" us
+emit disk_write512_direct_latency "$us_wn" us
 wc_dev=$(basename "$(df --output=source "$TMP" | tail -1)")
 [ -e "/sys/block/$wc_dev" ] || wc_dev=$(lsblk -no pkname "/dev/$wc_dev" 2>/dev/null | head -1)
 echo "# disk $wc_dev write cache: $(cat "/sys/block/$wc_dev/queue/write_cache" 2>/dev/null || echo unknown) (a write-back cache makes O_SYNC/O_DSYNC writes flush it)"
-emit disk_read1m_direct_latency "$(calc "$s_r / 64 * 1e6" 1)" us
-emit disk_read_area_direct_latency "$(calc "$s_a / ($((64 * MIB / area))) * 1e6" 1)" us
+emit disk_read1m_direct_latency "$us_r" us
+emit disk_read_area_direct_latency "$us_a" us
 echo "# loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine adds noise)"
 
 h_start A "$WD"
@@ -322,11 +303,7 @@ if want join; then
 			calc "$t1 - $t0" >>"$TMP/leave"; echo >>"$TMP/leave"
 		fi
 	done
-	emit join_iterations "$JOIN_ITERS" count
-	emit join_time_median "$(median <"$TMP/join")" s
-	emit join_time_min "$(sort -g "$TMP/join" | head -1)" s
-	emit join_time_max "$(sort -g "$TMP/join" | tail -1)" s
-	[ -s "$TMP/leave" ] && emit leave_time_median "$(median <"$TMP/leave")" s
+	emit_join "$TMP/join" "$TMP/leave" "$JOIN_ITERS"
 else
 	h_join A "$VOL" 1 || die "join failed"
 fi
@@ -364,14 +341,7 @@ if [ "$nwin" -gt 0 ]; then
 	sleep 0.2
 	read -r r1 w1 < <(io_of "$DP"); t1=$(now)
 	dt=$(calc "$t1 - $t0")
-	emit idle_window "$dt" s
-	emit idle_renewals "$nwin" count
-	emit renewal_interval "$(calc "$dt / $nwin" 2)" s
-	emit idle_read_rate "$(calc "($r1 - $r0) / $dt" 1)" B/s
-	emit idle_write_rate "$(calc "($w1 - $w0) / $dt" 1)" B/s
-	emit idle_io_rate "$(calc "($r1 - $r0 + $w1 - $w0) / $dt" 1)" B/s
-	emit renewal_read_bytes "$(calc "($r1 - $r0) / $nwin" 0)" B/renewal
-	emit renewal_write_bytes "$(calc "($w1 - $w0) / $nwin" 0)" B/renewal
+	emit_idle "$dt" "$nwin" "$(calc "$dt / $nwin" 2)" "$r0" "$w0" "$r1" "$w1"
 fi
 
 # ------------------------------------------------------------------ latency
@@ -379,11 +349,7 @@ if want latency; then
 	log "latency: $LAT_ITERS acquire+release cycles of one free lease (client library)"
 	hb A latency -l "$LS" -n "$LAT_ITERS" -w "$LAT_WARMUP" -i "$R_LAT" -p "$DP" "${XOPT[@]}" \
 		>"$TMP/lat" 2>"$TMP/lat.err" || { cat "$TMP/lat.err" >&2; die "latency run failed"; }
-	grep -v -e _min -e latency_window "$TMP/lat" | emit_all ""
-	rb=$(awk '$1 == "latency_window_read_bytes" { print $2 }' "$TMP/lat")
-	wb=$(awk '$1 == "latency_window_write_bytes" { print $2 }' "$TMP/lat")
-	emit cycle_read_bytes "$(calc "$rb / $LAT_ITERS" 0)" B/op
-	emit cycle_write_bytes "$(calc "$wb / $LAT_ITERS" 0)" B/op
+	emit_latency "$TMP/lat" "$LAT_ITERS"
 fi
 
 # ------------------------------------------------------------------ CLI latency
@@ -424,16 +390,10 @@ if want tput; then
 		log "throughput: $TPUT_LEASES leases acquired then released by $c client(s)"
 		hb A tput -l "$LS" -n "$TPUT_LEASES" -c "$c" -i "$R_BULK" -p "$DP" "${XOPT[@]}" \
 			>"$TMP/tput$c" 2>"$TMP/tput$c.err" || { cat "$TMP/tput$c.err" >&2; die "tput run failed"; }
-		grep -v -e _min -e _phase_read -e _phase_write -e '^leases' -e '^clients' "$TMP/tput$c" | emit_all "tput_c${c}_"
-		get() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/tput$c"; }
-		if [ "$c" = 1 ]; then
-			emit acquire_read_bytes "$(calc "$(get acquire_phase_read_bytes) / $TPUT_LEASES" 0)" B/op
-			emit acquire_write_bytes "$(calc "$(get acquire_phase_write_bytes) / $TPUT_LEASES" 0)" B/op
-			emit release_read_bytes "$(calc "$(get release_phase_read_bytes) / $TPUT_LEASES" 0)" B/op
-			emit release_write_bytes "$(calc "$(get release_phase_write_bytes) / $TPUT_LEASES" 0)" B/op
-		else
-			emit "tput_c${c}_acquire_read_bytes" "$(calc "$(get acquire_phase_read_bytes) / $TPUT_LEASES" 0)" B/op
-			emit "tput_c${c}_release_read_bytes" "$(calc "$(get release_phase_read_bytes) / $TPUT_LEASES" 0)" B/op
+		emit_tput "$TMP/tput$c" "$c" "$TPUT_LEASES"
+		if [ "$c" != 1 ]; then
+			emit "tput_c${c}_acquire_read_bytes" "$(calc "$(tput_get "$TMP/tput$c" acquire_phase_read_bytes) / $TPUT_LEASES" 0)" B/op
+			emit "tput_c${c}_release_read_bytes" "$(calc "$(tput_get "$TMP/tput$c" release_phase_read_bytes) / $TPUT_LEASES" 0)" B/op
 		fi
 	done
 fi
@@ -445,12 +405,7 @@ if want rss; then
 	start_hold A "$RSS_LEASES" "$R_BULK" "$TMP/rssholder"
 	sleep 1
 	rss1=$(rss_of "$DP")
-	emit rss_daemon_before_leases "$rss0" kB
-	emit rss_leases_held "$RSS_LEASES" count
-	emit rss_daemon_with_leases "$rss1" kB
-	emit rss_daemon_hwm "$(awk '/^VmHWM/ { print $2 }' "/proc/$DP/status")" kB
-	emit rss_per_lease "$(calc "($rss1 - $rss0) * 1024 / $RSS_LEASES" 0)" B
-	emit rss_daemon_threads "$(awk '/^Threads/ { print $2 }' "/proc/$DP/status")" count
+	emit_rss "$DP" "$rss0" "$rss1" "$RSS_LEASES"
 	emit state_file_with_leases "$(stat -c %s "${H_DIR[A]}/state" 2>/dev/null || echo 0)" B
 	emit hold_acquire_time "$(awk '/^HELD/ { print $3 }' "$TMP/rssholder")" s
 	stop_hold
@@ -498,12 +453,7 @@ failover_run() {
 	hx "$owner" "$SM" run -l "$ls:r$idx" --name fo-holder -- sleep 100000 >"$TMP/$tag.holder" 2>&1 </dev/null &
 	holder=$!
 	PIDS+=("$holder")
-	for ((i = 0; i < 200; i++)); do
-		grep -q acquired "$TMP/$tag.holder" && break
-		pid_alive "$holder" || break
-		sleep 0.05
-	done
-	grep -q acquired "$TMP/$tag.holder" || { cat "$TMP/$tag.holder" >&2; die "holder on $owner did not get $ls:r$idx"; }
+	wait_for_line "$TMP/$tag.holder" acquired 10 "$holder" || { cat "$TMP/$tag.holder" >&2; die "holder on $owner did not get $ls:r$idx"; }
 	# let the survivor observe the owner's delta lease being renewed
 	sleep $((4 * IO + 1))
 	rm -f "$TMP/fofifo"; mkfifo "$TMP/fofifo"
@@ -512,12 +462,7 @@ failover_run() {
 	fopid=$!
 	PIDS+=("$fopid")
 	exec 8>"$TMP/fofifo"
-	for ((i = 0; i < 200; i++)); do
-		grep -q READY "$TMP/$tag.out" && break
-		pid_alive "$fopid" || break
-		sleep 0.05
-	done
-	grep -q READY "$TMP/$tag.out" || { cat "$TMP/$tag.err" >&2; die "failover client did not start"; }
+	wait_for_line "$TMP/$tag.out" READY 10 "$fopid" || { cat "$TMP/$tag.err" >&2; die "failover client did not start"; }
 	[ "$(ppid_of "${H_DAEMON[$owner]}")" = "${H_INIT[$owner]}" ] || die "host $owner's sync_managerd is gone before the kill"
 	t_kill=$(now)
 	kill -KILL "${H_DAEMON[$owner]}"

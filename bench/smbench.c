@@ -31,38 +31,21 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sync_manager/admin.h"
 #include "sync_manager/client.h"
 #include "sync_manager/errors.h"
 
-static const char *opt_ls = "bench";
-static long opt_n = 1;
-static long opt_first;
-static long opt_clients = 1;
-static long opt_warmup = 10;
-static long opt_poll_ms = 100;
-static long opt_timeout_s = 600;
-static long opt_owner = 1;
-static pid_t opt_daemon_pid;
+#define BENCH_PROG "smbench"
+#include "benchutil.h" /* options, timing, /proc sampling, output, tput */
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static const char *opt_ls = "bench";
 
 static void die(sm_conn *c, const char *what, int rv)
 {
@@ -92,112 +75,6 @@ static sm_conn *connect_registered(const char *name)
 	if (rv < 0)
 		die(c, "sm_register", rv);
 	return c;
-}
-
-/* ---- /proc/<pid>/io ---- */
-
-struct iost {
-	unsigned long long rb, wb;
-};
-
-static int read_io_file(const char *p, struct iost *st)
-{
-	char line[256];
-	FILE *f = fopen(p, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "read_bytes: %llu", &st->rb);
-		sscanf(line, "write_bytes: %llu", &st->wb);
-	}
-	fclose(f);
-	return 0;
-}
-
-/* Bytes the daemon (all threads) read/wrote minus the excluded threads'. */
-static pid_t opt_exclude_tid[16];
-static int opt_exclude_n;
-
-static int read_io(pid_t pid, struct iost *st)
-{
-	char p[96];
-	struct iost t;
-	memset(st, 0, sizeof(*st));
-	if (!pid)
-		return -1;
-	snprintf(p, sizeof(p), "/proc/%d/io", (int)pid);
-	if (read_io_file(p, st) < 0)
-		return -1;
-	for (int i = 0; i < opt_exclude_n; i++) {
-		memset(&t, 0, sizeof(t));
-		snprintf(p, sizeof(p), "/proc/%d/task/%d/io", (int)pid, (int)opt_exclude_tid[i]);
-		if (read_io_file(p, &t) == 0) {
-			st->rb -= t.rb;
-			st->wb -= t.wb;
-		}
-	}
-	return 0;
-}
-
-/* CPU seconds (utime + stime) of the daemon process, or of one of its
- * threads (the event loop thread has tid == pid). */
-static double cpu_of(const char *path)
-{
-	char buf[1024];
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')'); /* comm may contain spaces */
-	unsigned long long ut = 0, st = 0;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-struct cpust {
-	double all, loop;
-};
-
-static void read_cpu(pid_t pid, struct cpust *c)
-{
-	char p[96];
-	c->all = c->loop = 0;
-	if (!pid)
-		return;
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	c->all = cpu_of(p);
-	snprintf(p, sizeof(p), "/proc/%d/task/%d/stat", (int)pid, (int)pid);
-	c->loop = cpu_of(p);
-}
-
-/* ---- statistics (same definitions as slbench) ---- */
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(const double *v, long n, double p)
-{
-	if (n <= 0)
-		return 0;
-	return v[(long)(p * (double)(n - 1) + 0.5)];
-}
-
-static void print_stats(const char *name, double *v, long n)
-{
-	double sum = 0;
-	qsort(v, (size_t)n, sizeof(double), cmp_d);
-	for (long i = 0; i < n; i++)
-		sum += v[i];
-	printf("%s_median %.1f us\n", name, pct(v, n, 0.5) * 1e6);
-	printf("%s_p99 %.1f us\n", name, pct(v, n, 0.99) * 1e6);
-	printf("%s_mean %.1f us\n", name, n ? sum / (double)n * 1e6 : 0);
-	printf("%s_min %.1f us\n", name, n ? v[0] * 1e6 : 0);
 }
 
 /* ---- latency: N timed acquire+release cycles of one free lease ---- */
@@ -239,15 +116,7 @@ static int cmd_latency(void)
 	}
 	double tend = now_s();
 	read_io(opt_daemon_pid, &io1);
-	printf("latency_iterations %ld count\n", opt_n);
-	print_stats("acquire_latency", acq, opt_n);
-	print_stats("release_latency", rel, opt_n);
-	print_stats("acquire_release_latency", cyc, opt_n);
-	printf("latency_window %.3f s\n", tend - tstart);
-	if (opt_daemon_pid) {
-		printf("latency_window_read_bytes %llu B\n", io1.rb - io0.rb);
-		printf("latency_window_write_bytes %llu B\n", io1.wb - io0.wb);
-	}
+	print_latency(acq, rel, cyc, tend - tstart, &io0, &io1);
 	/* A request the event loop answers by itself (no disk, no worker):
 	 * the client library + socket + loop cost that every call pays. */
 	for (long i = 0; i < opt_n; i++) {
@@ -266,155 +135,58 @@ static int cmd_latency(void)
 
 /* ---- tput: C client processes acquire N leases, then release them ---- */
 
-struct shared {
-	int fail;
-	double lat[]; /* opt_n acquire latencies, then opt_n release latencies */
-};
+/* the client process's connection and its slice [tput_lo, ...) of leases */
+static sm_conn *tput_conn;
+static struct sm_resource *tput_res;
+static long tput_lo;
 
-static void xread_n(int fd, long n)
+static int tput_setup(long lo, long hi)
 {
-	char ch;
-	while (n > 0) {
-		ssize_t k = read(fd, &ch, 1);
-		if (k == 1)
-			n--;
-		else if (k == 0 || errno != EINTR)
-			return;
-	}
-}
-
-static void wait_eof(int fd)
-{
-	char ch;
-	ssize_t k;
-	while ((k = read(fd, &ch, 1)) != 0)
-		if (k < 0 && errno != EINTR)
-			return;
-}
-
-static void client_main(struct shared *sh, long lo, long hi, int ready_w, int go_acq_r, int done_acq_w,
-			int go_rel_r, int done_rel_w)
-{
-	struct sm_resource *rs = calloc((size_t)(hi - lo + 1), sizeof(*rs));
-	sm_conn *c = NULL;
 	int rv;
-	if (!rs)
+	tput_res = calloc((size_t)(hi - lo + 1), sizeof(*tput_res));
+	if (!tput_res)
 		_exit(1);
+	tput_lo = lo;
 	for (long i = lo; i < hi; i++)
-		make_res(opt_first + i, &rs[i - lo]);
-	if ((rv = sm_conn_open(&c)) < 0 || (rv = sm_register(c, "smbench-tput", 0)) < 0) {
+		make_res(opt_first + i, &tput_res[i - lo]);
+	if ((rv = sm_conn_open(&tput_conn)) < 0 || (rv = sm_register(tput_conn, "smbench-tput", 0)) < 0) {
 		fprintf(stderr, "smbench: connect/register failed: %d %s\n", rv, sm_strerror(rv));
-		sh->fail = 1;
+		return -1;
 	}
-	if (write(ready_w, "r", 1) != 1)
-		_exit(1);
-	wait_eof(go_acq_r);
-	for (long i = lo; i < hi && !sh->fail; i++) {
-		double a = now_s();
-		rv = sm_acquire(c, 0, &rs[i - lo], 1, 0, NULL);
-		sh->lat[i] = now_s() - a;
-		if (rv < 0) {
-			fprintf(stderr, "smbench: acquire r%ld failed: %d %s\n", opt_first + i, rv, sm_conn_message(c));
-			sh->fail = 1;
-		}
-	}
-	if (write(done_acq_w, "a", 1) != 1)
-		_exit(1);
-	wait_eof(go_rel_r);
-	for (long i = lo; i < hi && !sh->fail; i++) {
-		double a = now_s();
-		rv = sm_release(c, 0, &rs[i - lo], 1);
-		sh->lat[opt_n + i] = now_s() - a;
-		if (rv < 0) {
-			fprintf(stderr, "smbench: release r%ld failed: %d %s\n", opt_first + i, rv, sm_conn_message(c));
-			sh->fail = 1;
-		}
-	}
-	if (write(done_rel_w, "d", 1) != 1)
-		_exit(1);
-	sm_conn_close(c);
-	_exit(sh->fail ? 1 : 0);
+	return 0;
+}
+
+static int tput_acquire(long i)
+{
+	return sm_acquire(tput_conn, 0, &tput_res[i - tput_lo], 1, 0, NULL);
+}
+
+static int tput_release(long i)
+{
+	return sm_release(tput_conn, 0, &tput_res[i - tput_lo], 1);
+}
+
+static void tput_failed(const char *op, long i, int rv)
+{
+	fprintf(stderr, "smbench: %s r%ld failed: %d %s\n", op, opt_first + i, rv, sm_conn_message(tput_conn));
+}
+
+static void tput_teardown(void)
+{
+	sm_conn_close(tput_conn);
 }
 
 static int cmd_tput(void)
 {
-	int ready[2], go_acq[2], done_acq[2], go_rel[2], done_rel[2];
-	size_t shsz = sizeof(struct shared) + 2 * (size_t)opt_n * sizeof(double);
-	struct iost io0, io1, io2;
-	struct cpust c0, c1, c2;
-	int status, bad = 0;
-
-	struct shared *sh = mmap(NULL, shsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
-		die(NULL, "mmap", -errno);
-	if (pipe(ready) || pipe(go_acq) || pipe(done_acq) || pipe(go_rel) || pipe(done_rel))
-		die(NULL, "pipe", -errno);
-	pid_t *kids = calloc((size_t)opt_clients, sizeof(pid_t));
-	long per = (opt_n + opt_clients - 1) / opt_clients;
-
-	for (long c = 0; c < opt_clients; c++) {
-		long lo = c * per, hi = lo + per > opt_n ? opt_n : lo + per;
-		pid_t p = fork();
-		if (p < 0)
-			die(NULL, "fork", -errno);
-		if (p == 0) {
-			close(go_acq[1]);
-			close(go_rel[1]);
-			client_main(sh, lo, hi, ready[1], go_acq[0], done_acq[1], go_rel[0], done_rel[1]);
-		}
-		kids[c] = p;
-	}
-	close(ready[1]);
-	close(done_acq[1]);
-	close(done_rel[1]);
-	close(go_acq[0]);
-	close(go_rel[0]);
-
-	xread_n(ready[0], opt_clients);
-	read_io(opt_daemon_pid, &io0);
-	read_cpu(opt_daemon_pid, &c0);
-	double t0 = now_s();
-	close(go_acq[1]); /* start the acquire phase */
-	xread_n(done_acq[0], opt_clients);
-	double t1 = now_s();
-	read_io(opt_daemon_pid, &io1);
-	read_cpu(opt_daemon_pid, &c1);
-	double s0 = now_s();
-	close(go_rel[1]); /* start the release phase */
-	xread_n(done_rel[0], opt_clients);
-	double t2 = now_s();
-	read_io(opt_daemon_pid, &io2);
-	read_cpu(opt_daemon_pid, &c2);
-
-	for (long c = 0; c < opt_clients; c++)
-		if (waitpid(kids[c], &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			bad = 1;
-	if (bad || sh->fail) {
-		fprintf(stderr, "smbench: tput failed\n");
-		return 1;
-	}
-	printf("leases %ld count\n", opt_n);
-	printf("clients %ld count\n", opt_clients);
-	printf("acquire_phase %.3f s\n", t1 - t0);
-	printf("release_phase %.3f s\n", t2 - s0);
-	printf("acquire_rate %.1f leases/s\n", (double)opt_n / (t1 - t0));
-	printf("release_rate %.1f leases/s\n", (double)opt_n / (t2 - s0));
-	printf("acquire_release_rate %.1f leases/s\n", (double)opt_n / ((t1 - t0) + (t2 - s0)));
-	print_stats("acquire_latency", sh->lat, opt_n);
-	print_stats("release_latency", sh->lat + opt_n, opt_n);
-	if (opt_daemon_pid) {
-		printf("acquire_phase_read_bytes %llu B\n", io1.rb - io0.rb);
-		printf("acquire_phase_write_bytes %llu B\n", io1.wb - io0.wb);
-		printf("release_phase_read_bytes %llu B\n", io2.rb - io1.rb);
-		printf("release_phase_write_bytes %llu B\n", io2.wb - io1.wb);
-		/* CPU the daemon used per operation: all threads, and its event
-		 * loop thread alone (which serializes request handling) */
-		printf("acquire_daemon_cpu %.1f us/op\n", (c1.all - c0.all) / (double)opt_n * 1e6);
-		printf("acquire_loop_cpu %.1f us/op\n", (c1.loop - c0.loop) / (double)opt_n * 1e6);
-		printf("release_daemon_cpu %.1f us/op\n", (c2.all - c1.all) / (double)opt_n * 1e6);
-		printf("release_loop_cpu %.1f us/op\n", (c2.loop - c1.loop) / (double)opt_n * 1e6);
-	}
-	return 0;
+	static const struct tput_ops ops = {
+		.setup = tput_setup,
+		.acquire = tput_acquire,
+		.release = tput_release,
+		.failed = tput_failed,
+		.teardown = tput_teardown,
+		.daemon_cpu = 1,
+	};
+	return run_tput(&ops);
 }
 
 /* ---- hold: register, acquire N leases, hold them until stdin closes ---- */
@@ -528,11 +300,7 @@ static int cmd_failover(void)
 		}
 		usleep((useconds_t)opt_poll_ms * 1000);
 	}
-	printf("failover_time %.3f s\n", t_acq);
-	printf("failover_owner_fail_state %.3f s\n", t_fail);
-	printf("failover_owner_dead_state %.3f s\n", t_dead);
-	printf("failover_attempts %ld count\n", attempts);
-	printf("failover_final_acquire_call %.3f s\n", call_dur);
+	print_failover(t_acq, t_fail, t_dead, attempts, call_dur);
 	if (t_acq >= 0)
 		sm_release(c, 0, &r, 1);
 	sm_conn_close(c);
@@ -558,23 +326,11 @@ int main(int argc, char **argv)
 		usage();
 	const char *cmd = argv[1];
 	optind = 2;
-	while ((o = getopt(argc, argv, "l:n:i:c:w:p:P:t:O:x:")) != -1) {
-		switch (o) {
-		case 'l': opt_ls = optarg; break;
-		case 'n': opt_n = atol(optarg); break;
-		case 'i': opt_first = atol(optarg); break;
-		case 'c': opt_clients = atol(optarg); break;
-		case 'w': opt_warmup = atol(optarg); break;
-		case 'p': opt_daemon_pid = atoi(optarg); break;
-		case 'P': opt_poll_ms = atol(optarg); break;
-		case 't': opt_timeout_s = atol(optarg); break;
-		case 'O': opt_owner = atol(optarg); break;
-		case 'x':
-			if (opt_exclude_n < 16)
-				opt_exclude_tid[opt_exclude_n++] = atoi(optarg);
-			break;
-		default: usage();
-		}
+	while ((o = getopt(argc, argv, "l:" BENCH_COMMON_OPTS)) != -1) {
+		if (o == 'l')
+			opt_ls = optarg;
+		else if (!bench_option(o, optarg))
+			usage();
 	}
 	if (opt_n < 0 || opt_clients < 1)
 		usage();

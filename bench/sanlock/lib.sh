@@ -276,7 +276,8 @@ sl_build_slbench() {
 		fi
 		[ -f /usr/include/sanlock_resource.h ] || sl_die "libsanlock-dev missing (apt-get install libsanlock-dev)"
 	fi
-	${CC:-cc} -O2 -Wall -o "$out" "$SLB_LIB_DIR/slbench.c" -lsanlock ||
+	# -I..: bench/benchutil.h, shared with bench/smbench.c
+	${CC:-cc} -O2 -Wall -Wextra -I"$SLB_LIB_DIR/.." -o "$out" "$SLB_LIB_DIR/slbench.c" -lsanlock ||
 		sl_die "building slbench failed"
 	SLB_SLBENCH=$out
 }

@@ -28,11 +28,11 @@
 #   SLB_KEEP_TMP=1        keep the temp root (lease file) for inspection
 set -u -o pipefail
 
-IO=${1:-10}
-case $IO in ''|*[!0-9]*) echo "usage: $0 [IO_TIMEOUT_SECONDS]" >&2; exit 2 ;; esac
-[ "$IO" -ge 1 ] || { echo "io_timeout must be >= 1" >&2; exit 2; }
-
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_SIDE=sanlock
+# shellcheck source=../common.sh
+. "$HERE/../common.sh"
+bench_io_arg "$@"
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
@@ -63,24 +63,6 @@ NBULK=$TPUT_LEASES; [ "$RSS_LEASES" -gt "$NBULK" ] && NBULK=$RSS_LEASES
 [ "$STRACE_OPS" -le 8 ] || R_BULK=$((R_STRACE + STRACE_OPS))
 NRES=$((R_BULK + NBULK))
 
-emit() { printf 'sanlock.%s %s %s\n' "$1" "$2" "$3"; }
-# prefix every "metric value unit" line of slbench output
-emit_all() { awk -v p="$1" 'NF == 3 { printf "sanlock.%s%s %s %s\n", p, $1, $2, $3 }'; }
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
-# median of numbers on stdin
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit } i = int((NR + 1) / 2); if (NR % 2) print v[i]; else printf "%.3f\n", (v[i] + v[i + 1]) / 2 }'; }
-
-# wait_for_line FILE REGEX TIMEOUT_S PID
-wait_for_line() {
-	local f=$1 re=$2 t=$3 pid=$4 i
-	for ((i = 0; i < t * 20; i++)); do
-		grep -qE "$re" "$f" 2>/dev/null && return 0
-		sl_pid_alive "$pid" || { grep -qE "$re" "$f" 2>/dev/null; return; }
-		sleep 0.05
-	done
-	return 1
-}
-
 # start_hold HOST N FIRST OUTFILE -> sets HOLD_PID (tracked for cleanup)
 start_hold() {
 	local host=$1 n=$2 first=$3 out=$4
@@ -94,13 +76,6 @@ stop_hold() {
 	wait "$1" 2>/dev/null
 }
 
-# task_io PID -> lines "TID read_bytes write_bytes" for every daemon thread
-task_io() {
-	local t
-	for t in /proc/"$1"/task/*; do
-		awk -v t="${t##*/}" '/^read_bytes/ { r = $2 } /^write_bytes/ { w = $2 } END { print t, r, w }' "$t/io" 2>/dev/null
-	done
-}
 # ls_tids BEFORE AFTER -> tids whose read_bytes grew by >= 1 MiB (renewal reads)
 ls_tids() { awk -v m="$SLB_MIB" 'NR == FNR { r[$1] = $2; next } ($1 in r) && $2 - r[$1] >= m { print $1 }' "$1" "$2"; }
 
@@ -120,13 +95,12 @@ sl_init_resources "$LEASES" "$LS" "$NRES"
 
 # Raw storage baseline on the same file system: what one sanlock-sized
 # I/O costs here (512 B O_DIRECT|O_DSYNC write, 1 MiB O_DIRECT read).
-dd_secs() { sed -n 's/.* copied, \([0-9.e-]*\) s,.*/\1/p' | tail -1; }
-dd if=/dev/zero of="$SLB_TMP/ddprobe" bs=1M count=64 conv=fsync status=none
-s_w=$(dd if=/dev/zero of="$SLB_TMP/ddprobe" bs=512 count=500 oflag=direct,dsync conv=notrunc 2>&1 | dd_secs)
-s_r=$(dd if="$SLB_TMP/ddprobe" of=/dev/null bs=1M count=64 iflag=direct 2>&1 | dd_secs)
+dd_probe "$SLB_TMP/ddprobe"
+us_w=$(dd_write512_us "$SLB_TMP/ddprobe" direct,dsync)
+us_r=$(dd_read_direct_us "$SLB_TMP/ddprobe" 1M 64)
 rm -f "$SLB_TMP/ddprobe"
-emit disk_write512_dsync_latency "$(calc "$s_w / 500 * 1e6" 1)" us
-emit disk_read1m_direct_latency "$(calc "$s_r / 64 * 1e6" 1)" us
+emit disk_write512_dsync_latency "$us_w" us
+emit disk_read1m_direct_latency "$us_r" us
 echo "# loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine adds noise)"
 
 sl_host_start A
@@ -149,11 +123,7 @@ if want join; then
 			calc "$t1 - $t0" >>"$SLB_TMP/leave"; echo >>"$SLB_TMP/leave"
 		fi
 	done
-	emit join_iterations "$JOIN_ITERS" count
-	emit join_time_median "$(median <"$SLB_TMP/join")" s
-	emit join_time_min "$(sort -g "$SLB_TMP/join" | head -1)" s
-	emit join_time_max "$(sort -g "$SLB_TMP/join" | tail -1)" s
-	[ -s "$SLB_TMP/leave" ] && emit leave_time_median "$(median <"$SLB_TMP/leave")" s
+	emit_join "$SLB_TMP/join" "$SLB_TMP/leave" "$JOIN_ITERS"
 else
 	sl_add_lockspace A "$LS" 1 "$LEASES" "$IO" || sl_die "add_lockspace failed"
 fi
@@ -193,14 +163,7 @@ echo "# daemon threads: $(wc -l <"$SLB_TMP/tio1"), lockspace renewal thread(s): 
 if want idle; then
 	nren=$(sl_renewal_ts A "$LS" | awk -v a="$ts0" -v b="$ts" '$1 > a && $1 <= b' | wc -l)
 	dt=$(calc "$t1 - $t0")
-	emit idle_window "$dt" s
-	emit idle_renewals "$nren" count
-	emit renewal_interval "$(calc "($ts - $ts0) / $nren" 2)" s
-	emit idle_read_rate "$(calc "($r1 - $r0) / $dt" 1)" B/s
-	emit idle_write_rate "$(calc "($w1 - $w0) / $dt" 1)" B/s
-	emit idle_io_rate "$(calc "($r1 - $r0 + $w1 - $w0) / $dt" 1)" B/s
-	emit renewal_read_bytes "$(calc "($r1 - $r0) / $nren" 0)" B/renewal
-	emit renewal_write_bytes "$(calc "($w1 - $w0) / $nren" 0)" B/renewal
+	emit_idle "$dt" "$nren" "$(calc "($ts - $ts0) / $nren" 2)" "$r0" "$w0" "$r1" "$w1"
 fi
 
 # ---------------------------------------------------------------- latency
@@ -208,11 +171,7 @@ if want latency; then
 	sl_log "latency: $LAT_ITERS acquire+release cycles of one free lease (libsanlock)"
 	sl_env A "$SLB_SLBENCH" latency -f "$LEASES" -s "$LS" -n "$LAT_ITERS" -w "$LAT_WARMUP" \
 		-i "$R_LAT" -p "$PID_A" "${XOPT[@]}" >"$SLB_TMP/lat" || sl_die "latency run failed"
-	grep -v -e _min -e latency_window "$SLB_TMP/lat" | emit_all ""
-	rb=$(awk '$1 == "latency_window_read_bytes" { print $2 }' "$SLB_TMP/lat")
-	wb=$(awk '$1 == "latency_window_write_bytes" { print $2 }' "$SLB_TMP/lat")
-	emit cycle_read_bytes "$(calc "$rb / $LAT_ITERS" 0)" B/op
-	emit cycle_write_bytes "$(calc "$wb / $LAT_ITERS" 0)" B/op
+	emit_latency "$SLB_TMP/lat" "$LAT_ITERS"
 fi
 
 # ---------------------------------------------------------------- CLI latency
@@ -251,12 +210,7 @@ if want rss; then
 	start_hold A "$RSS_LEASES" "$R_BULK" "$SLB_TMP/rssholder"
 	sleep 1
 	rss1=$(sl_rss "$PID_A")
-	emit rss_daemon_before_leases "$rss0" kB
-	emit rss_leases_held "$RSS_LEASES" count
-	emit rss_daemon_with_leases "$rss1" kB
-	emit rss_daemon_hwm "$(awk '/^VmHWM/ { print $2 }' "/proc/$PID_A/status")" kB
-	emit rss_per_lease "$(calc "($rss1 - $rss0) * 1024 / $RSS_LEASES" 0)" B
-	emit rss_daemon_threads "$(awk '/^Threads/ { print $2 }' "/proc/$PID_A/status")" count
+	emit_rss "$PID_A" "$rss0" "$rss1" "$RSS_LEASES"
 	stop_hold "$HOLD_PID"
 fi
 
@@ -266,16 +220,7 @@ if want tput; then
 		sl_log "throughput: $TPUT_LEASES leases acquired then released by $c client(s)"
 		sl_env A "$SLB_SLBENCH" tput -f "$LEASES" -s "$LS" -n "$TPUT_LEASES" -c "$c" -i "$R_BULK" \
 			-p "$PID_A" "${XOPT[@]}" >"$SLB_TMP/tput$c" || sl_die "tput run failed"
-		grep -v -e _min -e _phase_read -e _phase_write -e '^leases' -e '^clients' "$SLB_TMP/tput$c" | emit_all "tput_c${c}_"
-		if [ "$c" = 1 ]; then
-			# per-operation bytes from the single-client run (/proc/<daemon>/io,
-			# renewal thread excluded)
-			get() { awk -v k="$1" '$1 == k { print $2 }' "$SLB_TMP/tput1"; }
-			emit acquire_read_bytes "$(calc "$(get acquire_phase_read_bytes) / $TPUT_LEASES" 0)" B/op
-			emit acquire_write_bytes "$(calc "$(get acquire_phase_write_bytes) / $TPUT_LEASES" 0)" B/op
-			emit release_read_bytes "$(calc "$(get release_phase_read_bytes) / $TPUT_LEASES" 0)" B/op
-			emit release_write_bytes "$(calc "$(get release_phase_write_bytes) / $TPUT_LEASES" 0)" B/op
-		fi
+		emit_tput "$SLB_TMP/tput$c" "$c" "$TPUT_LEASES"
 	done
 fi
 

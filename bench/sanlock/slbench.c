@@ -18,20 +18,18 @@
  * Output: "metric value unit" lines on stdout (measure.sh prefixes them
  * with "sanlock."), diagnostics on stderr.
  *
- * Build: cc -O2 -o slbench slbench.c -lsanlock
+ * Build: cc -O2 -I.. -o slbench slbench.c -lsanlock   (-I..: bench/benchutil.h)
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sanlock.h>
@@ -43,26 +41,14 @@
 #define MIB (1024ULL * 1024ULL)
 #define RES_FLAGS (SANLK_RES_ALIGN1M | SANLK_RES_SECTOR512)
 
+#define BENCH_PROG "slbench"
+#include "benchutil.h" /* options, timing, /proc sampling, output, tput */
+
 static const char *opt_path;
 static const char *opt_ls = "LS";
-static long opt_n = 1;
-static long opt_first;
-static long opt_clients = 1;
 static long opt_hostid = 1;
 static long opt_iotimeout = 10;
-static long opt_warmup = 10;
-static long opt_poll_ms = 100;
-static long opt_timeout_s = 600;
-static long opt_owner = 1;
-static pid_t opt_daemon_pid;
 static pid_t opt_kill_pid;
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, int rv)
 {
@@ -94,86 +80,6 @@ static void make_ls(struct sanlk_lockspace *ls)
 	ls->flags = SANLK_LSF_ALIGN1M | SANLK_LSF_SECTOR512;
 	snprintf(ls->host_id_disk.path, SANLK_PATH_LEN, "%s", opt_path);
 	ls->host_id_disk.offset = 0;
-}
-
-/* ---- /proc/<pid>/io ---- */
-
-struct iost {
-	unsigned long long rb, wb;
-};
-
-static int read_io_file(const char *p, struct iost *st)
-{
-	char line[256];
-	FILE *f = fopen(p, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "read_bytes: %llu", &st->rb);
-		sscanf(line, "write_bytes: %llu", &st->wb);
-	}
-	fclose(f);
-	return 0;
-}
-
-/*
- * Bytes the daemon process read/wrote (all threads, /proc/<pid>/io) minus
- * what the excluded threads did (-x: the lockspace renewal thread, whose
- * delta-lease renewals are not part of the operation being measured).
- */
-static pid_t opt_exclude_tid[16];
-static int opt_exclude_n;
-
-static int read_io(pid_t pid, struct iost *st)
-{
-	char p[96];
-	struct iost t;
-	int i;
-	memset(st, 0, sizeof(*st));
-	if (!pid)
-		return -1;
-	snprintf(p, sizeof(p), "/proc/%d/io", (int)pid);
-	if (read_io_file(p, st) < 0)
-		return -1;
-	for (i = 0; i < opt_exclude_n; i++) {
-		memset(&t, 0, sizeof(t));
-		snprintf(p, sizeof(p), "/proc/%d/task/%d/io", (int)pid, (int)opt_exclude_tid[i]);
-		if (read_io_file(p, &t) == 0) {
-			st->rb -= t.rb;
-			st->wb -= t.wb;
-		}
-	}
-	return 0;
-}
-
-/* ---- statistics ---- */
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, long n, double p)
-{
-	long i;
-	if (n <= 0)
-		return 0;
-	i = (long)(p * (n - 1) + 0.5);
-	return v[i];
-}
-
-static void print_stats(const char *name, double *v, long n)
-{
-	double sum = 0;
-	long i;
-	qsort(v, n, sizeof(double), cmp_d);
-	for (i = 0; i < n; i++)
-		sum += v[i];
-	printf("%s_median %.1f us\n", name, pct(v, n, 0.5) * 1e6);
-	printf("%s_p99 %.1f us\n", name, pct(v, n, 0.99) * 1e6);
-	printf("%s_mean %.1f us\n", name, n ? sum / n * 1e6 : 0);
-	printf("%s_min %.1f us\n", name, n ? v[0] * 1e6 : 0);
 }
 
 /* ---- subcommands ---- */
@@ -264,159 +170,55 @@ static int cmd_latency(void)
 	}
 	tend = now_s();
 	read_io(opt_daemon_pid, &io1);
-	printf("latency_iterations %ld count\n", opt_n);
-	print_stats("acquire_latency", acq, opt_n);
-	print_stats("release_latency", rel, opt_n);
-	print_stats("acquire_release_latency", cyc, opt_n);
-	printf("latency_window %.3f s\n", tend - tstart);
-	if (opt_daemon_pid) {
-		printf("latency_window_read_bytes %llu B\n", io1.rb - io0.rb);
-		printf("latency_window_write_bytes %llu B\n", io1.wb - io0.wb);
-	}
+	print_latency(acq, rel, cyc, tend - tstart, &io0, &io1);
 	close(sock);
 	return 0;
 }
 
-/* Shared between the forked clients of "tput". */
-struct shared {
-	int fail;
-	double acq_lat[];	/* opt_n entries, then opt_n release entries */
-};
+/* tput: the client process's registration and its slice of leases */
+static struct sanlk_resource **tput_res;
+static long tput_lo;
+static int tput_sock;
 
-static void xread_n(int fd, long n)
+static int tput_setup(long lo, long hi)
 {
-	char c;
-	while (n > 0) {
-		ssize_t k = read(fd, &c, 1);
-		if (k == 1)
-			n--;
-		else if (k == 0)
-			return;
-		else if (errno != EINTR)
-			return;
+	long i;
+	tput_res = calloc(hi - lo + 1, sizeof(*tput_res));
+	tput_lo = lo;
+	for (i = lo; i < hi; i++)
+		tput_res[i - lo] = make_res(opt_first + i);
+	tput_sock = sanlock_register();
+	if (tput_sock < 0) {
+		fprintf(stderr, "slbench: register failed %d\n", tput_sock);
+		return -1;
 	}
+	return 0;
 }
 
-static void wait_eof(int fd)
+static int tput_acquire(long i)
 {
-	char c;
-	while (read(fd, &c, 1) != 0)
-		;
+	return sanlock_acquire(tput_sock, -1, 0, 1, &tput_res[i - tput_lo], NULL);
+}
+
+static int tput_release(long i)
+{
+	return sanlock_release(tput_sock, -1, 0, 1, &tput_res[i - tput_lo]);
+}
+
+static void tput_failed(const char *op, long i, int rv)
+{
+	fprintf(stderr, "slbench: %s r%ld failed %d\n", op, opt_first + i, rv);
 }
 
 static int cmd_tput(void)
 {
-	long c, per, i;
-	int ready[2], go_acq[2], done_acq[2], go_rel[2], done_rel[2];
-	size_t shsz = sizeof(struct shared) + 2 * opt_n * sizeof(double);
-	struct shared *sh;
-	struct iost io0, io1, io2;
-	double t0, t1, t2, s0;
-	pid_t *kids;
-	int status, bad = 0;
-
-	sh = mmap(NULL, shsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
-		die("mmap", -errno);
-	if (pipe(ready) || pipe(go_acq) || pipe(done_acq) || pipe(go_rel) || pipe(done_rel))
-		die("pipe", -errno);
-	kids = calloc(opt_clients, sizeof(pid_t));
-	per = (opt_n + opt_clients - 1) / opt_clients;
-
-	for (c = 0; c < opt_clients; c++) {
-		long lo = c * per, hi = lo + per > opt_n ? opt_n : lo + per;
-		pid_t p = fork();
-		if (p < 0)
-			die("fork", -errno);
-		if (p == 0) {
-			struct sanlk_resource **rs;
-			int sock, rv;
-			close(go_acq[1]);
-			close(go_rel[1]);
-			rs = calloc(hi - lo + 1, sizeof(*rs));
-			for (i = lo; i < hi; i++)
-				rs[i - lo] = make_res(opt_first + i);
-			sock = sanlock_register();
-			if (sock < 0) {
-				fprintf(stderr, "slbench: register failed %d\n", sock);
-				sh->fail = 1;
-			}
-			if (write(ready[1], "r", 1) != 1)
-				_exit(1);
-			wait_eof(go_acq[0]);
-			for (i = lo; i < hi && !sh->fail; i++) {
-				double a = now_s();
-				rv = sanlock_acquire(sock, -1, 0, 1, &rs[i - lo], NULL);
-				sh->acq_lat[i] = now_s() - a;
-				if (rv < 0) {
-					fprintf(stderr, "slbench: acquire r%ld failed %d\n",
-						opt_first + i, rv);
-					sh->fail = 1;
-				}
-			}
-			if (write(done_acq[1], "a", 1) != 1)
-				_exit(1);
-			wait_eof(go_rel[0]);
-			for (i = lo; i < hi && !sh->fail; i++) {
-				double a = now_s();
-				rv = sanlock_release(sock, -1, 0, 1, &rs[i - lo]);
-				sh->acq_lat[opt_n + i] = now_s() - a;
-				if (rv < 0) {
-					fprintf(stderr, "slbench: release r%ld failed %d\n",
-						opt_first + i, rv);
-					sh->fail = 1;
-				}
-			}
-			if (write(done_rel[1], "d", 1) != 1)
-				_exit(1);
-			_exit(sh->fail ? 1 : 0);
-		}
-		kids[c] = p;
-	}
-	close(ready[1]);
-	close(done_acq[1]);
-	close(done_rel[1]);
-	close(go_acq[0]);
-	close(go_rel[0]);
-
-	xread_n(ready[0], opt_clients);
-	read_io(opt_daemon_pid, &io0);
-	t0 = now_s();
-	close(go_acq[1]);		/* start acquire phase */
-	xread_n(done_acq[0], opt_clients);
-	t1 = now_s();
-	read_io(opt_daemon_pid, &io1);
-	s0 = now_s();
-	close(go_rel[1]);		/* start release phase */
-	xread_n(done_rel[0], opt_clients);
-	t2 = now_s();
-	read_io(opt_daemon_pid, &io2);
-
-	for (c = 0; c < opt_clients; c++) {
-		if (waitpid(kids[c], &status, 0) < 0 || !WIFEXITED(status) ||
-		    WEXITSTATUS(status) != 0)
-			bad = 1;
-	}
-	if (bad || sh->fail) {
-		fprintf(stderr, "slbench: tput failed\n");
-		return 1;
-	}
-	printf("leases %ld count\n", opt_n);
-	printf("clients %ld count\n", opt_clients);
-	printf("acquire_phase %.3f s\n", t1 - t0);
-	printf("release_phase %.3f s\n", t2 - s0);
-	printf("acquire_rate %.1f leases/s\n", opt_n / (t1 - t0));
-	printf("release_rate %.1f leases/s\n", opt_n / (t2 - s0));
-	printf("acquire_release_rate %.1f leases/s\n", opt_n / ((t1 - t0) + (t2 - s0)));
-	print_stats("acquire_latency", sh->acq_lat, opt_n);
-	print_stats("release_latency", sh->acq_lat + opt_n, opt_n);
-	if (opt_daemon_pid) {
-		printf("acquire_phase_read_bytes %llu B\n", io1.rb - io0.rb);
-		printf("acquire_phase_write_bytes %llu B\n", io1.wb - io0.wb);
-		printf("release_phase_read_bytes %llu B\n", io2.rb - io1.rb);
-		printf("release_phase_write_bytes %llu B\n", io2.wb - io1.wb);
-	}
-	return 0;
+	static const struct tput_ops ops = {
+		.setup = tput_setup,
+		.acquire = tput_acquire,
+		.release = tput_release,
+		.failed = tput_failed,
+	};
+	return run_tput(&ops);
 }
 
 static volatile sig_atomic_t got_term;
@@ -549,11 +351,7 @@ static int cmd_failover(void)
 		}
 		usleep(opt_poll_ms * 1000);
 	}
-	printf("failover_time %.3f s\n", t_acq);
-	printf("failover_owner_fail_state %.3f s\n", t_fail);
-	printf("failover_owner_dead_state %.3f s\n", t_dead);
-	printf("failover_attempts %ld count\n", attempts);
-	printf("failover_final_acquire_call %.3f s\n", call_dur);
+	print_failover(t_acq, t_fail, t_dead, attempts, call_dur);
 	if (t_acq >= 0)
 		sanlock_release(sock, -1, 0, 1, &r);
 	close(sock);
@@ -583,26 +381,16 @@ int main(int argc, char **argv)
 		usage();
 	cmd = argv[1];
 	optind = 2;
-	while ((o = getopt(argc, argv, "f:s:n:i:c:H:o:w:p:k:P:t:O:x:")) != -1) {
+	while ((o = getopt(argc, argv, "f:s:H:o:k:" BENCH_COMMON_OPTS)) != -1) {
 		switch (o) {
 		case 'f': opt_path = optarg; break;
 		case 's': opt_ls = optarg; break;
-		case 'n': opt_n = atol(optarg); break;
-		case 'i': opt_first = atol(optarg); break;
-		case 'c': opt_clients = atol(optarg); break;
 		case 'H': opt_hostid = atol(optarg); break;
 		case 'o': opt_iotimeout = atol(optarg); break;
-		case 'w': opt_warmup = atol(optarg); break;
-		case 'p': opt_daemon_pid = atoi(optarg); break;
 		case 'k': opt_kill_pid = atoi(optarg); break;
-		case 'P': opt_poll_ms = atol(optarg); break;
-		case 't': opt_timeout_s = atol(optarg); break;
-		case 'O': opt_owner = atol(optarg); break;
-		case 'x':
-			if (opt_exclude_n < 16)
-				opt_exclude_tid[opt_exclude_n++] = atoi(optarg);
-			break;
-		default: usage();
+		default:
+			if (!bench_option(o, optarg))
+				usage();
 		}
 	}
 	if (!opt_path)
