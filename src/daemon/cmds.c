@@ -623,7 +623,8 @@ static void cmd_set_kill(struct conn *c, const uint8_t *p, size_t len)
 		return;
 	}
 	pr->kill = k;
-	c->d->state_dirty = true;
+	state_touch_proc(c->d, pr);
+	state_save(c->d);
 	conn_reply(c, 0, NULL);
 }
 

@@ -33,6 +33,14 @@ struct daemon;
 struct conn;
 struct proc;
 struct job;
+struct state_journal;
+
+/* state.c's bookkeeping for one persisted lease or process (zeroed = not on
+ * file, not pending). */
+struct state_mark {
+	uint64_t hash;              /* hash of its record on file, 0 = none there */
+	uint32_t dirty;             /* 1 + its slot in the pending list, 0 = none */
+};
 
 /* ---- configuration -------------------------------------------------------- */
 enum watchdog_kind { WD_AUTO, WD_DEVICE, WD_EMULATED, WD_NONE };
@@ -95,6 +103,7 @@ struct ls_entry {
 	uint64_t resume_generation;
 	uint8_t resume_instance[16];
 	uint64_t resume_last_renewal_boot;
+	uint64_t persisted_renewal_boot_ms; /* last renewal on the state file (state.c) */
 	/* renewal latency histogram (metrics.c buckets), fed every tick */
 	uint64_t renewals_counted;
 	uint64_t rlat_buckets[12], rlat_count, rlat_sum_ms;
@@ -125,6 +134,7 @@ struct lease {
 	bool in_doubt;              /* an error left the disk state unknown */
 	uint64_t retry_at_mono;     /* in doubt: next attempt to settle it */
 	uint32_t release_requested_by; /* host that asked for it (request record) */
+	struct state_mark st;
 };
 
 /* ---- processes and connections ------------------------------------------- */
@@ -154,6 +164,7 @@ struct proc {
 	bool kill_program_ran;
 	bool sigkilled;
 	int nleases;
+	struct state_mark st;
 };
 
 struct conn {
@@ -230,6 +241,10 @@ struct daemon {
 	bool wd_armed;
 	bool wd_refused_logged;
 	struct daemon_metrics m;
+	/* Persistence (state.c).  Code that changes a persisted field calls
+	 * state_touch_*(); state_dirty = "something changed that was not
+	 * touched": the next state_save() writes a full snapshot (slow). */
+	struct state_journal *journal;
 	bool state_dirty;
 	/* lockspaces to rejoin after fencing, retried until storage answers */
 	struct {
@@ -319,8 +334,20 @@ void watchdog_tick(struct daemon *d);
 void watchdog_close(struct daemon *d, bool disarm);
 const char *watchdog_describe(struct daemon *d);
 
-/* state.c: persistence for restart without loss. */
+/* state.c: persistence for restart without loss (docs/restart.md).
+ * Changes are recorded per object and appended to RUN_DIR/state by the next
+ * state_save(), which must run before any reply that depends on them. */
+void state_touch_lease(struct daemon *d, struct lease *l);
+void state_touch_proc(struct daemon *d, struct proc *p);
+/* A lockspace joined, failed, left or renewed (all are compared at save). */
+void state_touch_ls(struct daemon *d);
+/* l or p is about to be freed: its delete record goes with the next save. */
+void state_forget_lease(struct daemon *d, struct lease *l);
+void state_forget_proc(struct daemon *d, struct proc *p);
+/* Append what changed (one write); cheap when nothing did. */
 void state_save(struct daemon *d);
+/* Rewrite the whole file (temp file + rename): start, clean shutdown. */
+void state_snapshot(struct daemon *d);
 int state_restore(struct daemon *d);
 void state_remove(struct daemon *d);
 

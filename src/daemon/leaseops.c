@@ -40,9 +40,13 @@ static void lease_unbind(struct daemon *d, struct job_res *r)
 static void finish(struct daemon *d, struct job *j, struct sm_msgbuf *reply)
 {
 	/* Persist before telling anyone: a daemon killed right after this
-	 * reply must come back knowing every process that may use a lease. */
-	if (d->state_dirty)
-		state_save(d);
+	 * reply must come back knowing every process that may use a lease.
+	 * Any of the job's leases may have changed (unchanged records are not
+	 * written again). */
+	for (int i = 0; i < j->nres; i++)
+		if (j->res[i].lease)
+			state_touch_lease(d, j->res[i].lease);
+	state_save(d);
 	struct conn *c = j->conn_id ? conn_find(d, j->conn_id) : NULL;
 	if (c) {
 		if (j->rc < 0)
@@ -138,6 +142,7 @@ static enum start_result start_acquire(struct daemon *d, struct job *j)
 		l->nlocations = r->nlocations;
 		for (int k = 0; k < r->nlocations; k++)
 			snprintf(l->location[k], SM_LOCATION_MAX, "%s", r->location[k]);
+		state_touch_lease(d, l);
 		lease_bind(r, l);
 		if (!r->local_only)
 			l->busy = true;
@@ -282,6 +287,7 @@ static void complete_acquire(struct daemon *d, struct job *j)
 		}
 		if (r->out.in_doubt && !r->done_on_disk)
 			l->in_doubt = true;
+		state_touch_lease(d, l);
 		if (ok) {
 			lease_add_holder(l, p, r->mode);
 			put_lease_reply(&b, r, r->local_only ? &l->held : &r->out);
@@ -308,6 +314,7 @@ static void complete_release(struct daemon *d, struct job *j)
 		if (!l || r->local_only)
 			continue;
 		l->busy = false;
+		state_touch_lease(d, l);
 		if (r->rc == 0) {
 			l->on_disk = false;
 			d->m.releases++;
@@ -334,9 +341,10 @@ static void complete_convert(struct daemon *d, struct job *j)
 		struct holder *h = p ? lease_holder(l, p) : NULL;
 		if (h)
 			h->mode = r->out.mode;
-		d->state_dirty = true;
+		state_touch_lease(d, l);
 	} else if (r->out.in_doubt) {
 		l->in_doubt = true;
+		state_touch_lease(d, l);
 	}
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
@@ -356,6 +364,7 @@ static void complete_receive(struct daemon *d, struct job *j)
 	if (j->rc == 0) {
 		l->on_disk = true;
 		l->held = r->out;
+		state_touch_lease(d, l);
 		if (p) {
 			lease_add_holder(l, p, SM_MODE_EX);
 			put_lease_reply(&b, r, &r->out);
@@ -398,6 +407,7 @@ void leaseops_complete(struct daemon *d, struct job *j)
 	case JOB_RESOLVE:
 		if (j->rc == 0) {
 			j->res[0].lease->in_doubt = false;
+			state_touch_lease(d, j->res[0].lease);
 		} else {
 			j->res[0].lease->retry_at_mono = mono_ms() + j->res[0].ls->to.renew_ms;
 			sm_warn("%s:%s: still in doubt: %s (retrying later)", j->res[0].ls->name, j->res[0].name,
@@ -458,12 +468,20 @@ void lease_settle(struct daemon *d, struct lease *l)
 	lease_drop(d, l);
 }
 
+/* An idle lease without holders that is still ours or in doubt: one whose
+ * settling failed, or one restored after a restart whose holders had exited
+ * while no daemon ran (nothing else would ever release those). */
+static bool settle_due(const struct lease *l, uint64_t now)
+{
+	return (l->in_doubt || l->on_disk) && !l->busy && !l->jobs && !l->holders && now >= l->retry_at_mono;
+}
+
 void leases_tick(struct daemon *d)
 {
 	uint64_t now = mono_ms();
 	int n = 0;
 	for (struct lease *l = d->leases; l; l = l->next)
-		if (l->in_doubt && !l->busy && !l->jobs && !l->holders && now >= l->retry_at_mono)
+		if (settle_due(l, now))
 			n++;
 	if (!n)
 		return;
@@ -472,7 +490,7 @@ void leases_tick(struct daemon *d)
 		return;
 	n = 0;
 	for (struct lease *l = d->leases; l; l = l->next)
-		if (l->in_doubt && !l->busy && !l->jobs && !l->holders && now >= l->retry_at_mono)
+		if (settle_due(l, now))
 			due[n++] = l;
 	for (int i = 0; i < n; i++)
 		for (struct lease *l = d->leases; l; l = l->next)

@@ -357,7 +357,7 @@ int ls_leave(struct daemon *d, struct ls_entry *e, bool force)
 		fence_lockspace(d, e, "left by force with leases held");
 	e->state = LS_LEAVING;
 	e->stop = 2;
-	d->state_dirty = true;
+	state_touch_ls(d);
 	return 0;
 }
 
@@ -479,7 +479,7 @@ void ls_tick(struct daemon *d)
 				struct sm_lockspace_info info;
 				sm_lockspace_info(e->ls, &info);
 				e->state = LS_JOINED;
-				d->state_dirty = true;
+				state_touch_ls(d);
 				sm_info("lockspace %s %s as host_id %u generation %llu", e->name,
 					e->resume ? "resumed" : "joined", info.host_id, (unsigned long long)info.generation);
 				reply_waiters(d, e, 0);
@@ -501,6 +501,10 @@ void ls_tick(struct daemon *d)
 		case LS_JOINED: {
 			struct sm_lockspace_info info;
 			sm_lockspace_info(e->ls, &info);
+			/* Persist each good renewal (a tiny append every R): a daemon
+			 * killed now must not come back believing F has passed. */
+			if (info.last_renewal_boot_ms != e->persisted_renewal_boot_ms)
+				state_touch_ls(d);
 			int64_t rem = sm_lockspace_remaining_ms(e->ls);
 			if (info.lost)
 				fence_lockspace(d, e, "another host took our host_id");
@@ -535,7 +539,7 @@ void ls_tick(struct daemon *d)
 				rejoin(d, e);
 			else
 				unlink_entry(d, e);
-			d->state_dirty = true;
+			state_touch_ls(d);
 			break;
 		}
 		case LS_LEAVING:
@@ -544,7 +548,7 @@ void ls_tick(struct daemon *d)
 				reply_waiters(d, e, -SM_EINTERRUPTED); /* a join the leave cancelled */
 				reply_leave_waiters(d, e);
 				unlink_entry(d, e);
-				d->state_dirty = true;
+				state_touch_ls(d);
 			}
 			break;
 		case LS_GONE: break;

@@ -216,8 +216,7 @@ static void on_tick(struct daemon *d)
 	proc_tick(d);
 	leases_tick(d);
 	watchdog_tick(d);
-	if (d->state_dirty)
-		state_save(d);
+	state_save(d); /* what the tick changed (cheap when nothing did) */
 }
 
 static void run_loop(struct daemon *d)
@@ -256,6 +255,7 @@ static void shutdown_daemon(struct daemon *d)
 			d->nleases, d->nprocs,
 			d->wd_kind == WD_NONE ? "nothing fences them (no watchdog!)" : "the watchdog resets this host");
 		ls_stop_all(d, false);
+		state_snapshot(d); /* a compact file, with the final renewal times */
 		jobs_stop(d);
 		watchdog_close(d, false);
 	} else {

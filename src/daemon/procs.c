@@ -115,7 +115,7 @@ struct proc *proc_register(struct daemon *d, pid_t pid, const char *name, struct
 	d->procs = p;
 	d->nprocs++;
 	d->m.clients_total++;
-	d->state_dirty = true;
+	state_touch_proc(d, p);
 	return p;
 }
 
@@ -123,6 +123,7 @@ struct proc *proc_register(struct daemon *d, pid_t pid, const char *name, struct
 void proc_forget(struct proc *p)
 {
 	struct daemon *d = p->d;
+	state_forget_proc(d, p);
 	for (struct proc **pp = &d->procs; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
@@ -142,7 +143,6 @@ void proc_forget(struct proc *p)
 	 * waiting in it. */
 	p->next = d->dead_procs;
 	d->dead_procs = p;
-	d->state_dirty = true;
 }
 
 void proc_free_dead(struct daemon *d)
@@ -157,6 +157,7 @@ void proc_free_dead(struct daemon *d)
 static void proc_done(struct daemon *d, struct proc *p)
 {
 	p->state = PROC_DEAD;
+	state_touch_proc(d, p);
 	proc_release_all(d, p);
 	if (p->nleases == 0)
 		proc_forget(p);
@@ -216,6 +217,7 @@ struct lease *lease_new(struct daemon *d, struct ls_entry *ls, const char *name)
 
 void lease_drop(struct daemon *d, struct lease *l)
 {
+	state_forget_lease(d, l);
 	for (struct lease **pp = &d->leases; *pp; pp = &(*pp)->next)
 		if (*pp == l) {
 			*pp = l->next;
@@ -230,7 +232,6 @@ void lease_drop(struct daemon *d, struct lease *l)
 	}
 	ls_put(l->ls);
 	free(l);
-	d->state_dirty = true;
 }
 
 struct holder *lease_holder(struct lease *l, struct proc *p)
@@ -252,7 +253,7 @@ int lease_add_holder(struct lease *l, struct proc *p, uint32_t mode)
 	l->holders = h;
 	p->nleases++;
 	l->ls->d->nleases++;
-	l->ls->d->state_dirty = true;
+	state_touch_lease(l->ls->d, l);
 	return 0;
 }
 
@@ -268,7 +269,7 @@ void lease_remove_holder(struct daemon *d, struct lease *l, struct proc *p, bool
 			break;
 		}
 	*was_last = l->holders == NULL;
-	d->state_dirty = true;
+	state_touch_lease(d, l);
 }
 
 /* ---- fencing ----------------------------------------------------------------- */
@@ -341,7 +342,7 @@ void fence_lockspace(struct daemon *d, struct ls_entry *e, const char *why)
 			n++;
 		}
 	sm_error("lockspace %s: %s: fencing %d process(es) holding its leases", e->name, why, n);
-	d->state_dirty = true;
+	state_touch_ls(d);
 }
 
 /* Drop the leases of a fenced lockspace held by processes that died or

@@ -1,18 +1,44 @@
 /* Persistence for restarting the daemon without losing leases (docs/restart.md).
  *
- * RUN_DIR/state is rewritten (temp file + rename) whenever the lease table
- * changes, and always before a reply that grants or releases a lease, so a
- * daemon killed at any moment leaves a state that lists every process that
- * may be using a lease.  A new daemon:
+ * RUN_DIR/state is a snapshot followed by a journal of changes:
+ *
+ *   sync_managerd-state 1                       magic
+ *   lockspace LOCATION ID GEN INSTANCE LAST FAILED
+ *   proc PID START BY_PARENT NAME SIGNAL PATH NARGS ARGS...
+ *   lease LS NAME MODE LVER ON_DISK IN_DOUBT NLOC LOCATIONS... PID:MODE...
+ *   ...                                         (the snapshot: earlier versions
+ *                                                wrote only these lines)
+ *   lease|proc|lockspace ...                    journal: upsert, replaces the
+ *                                                record with the same key
+ *   lease- LS NAME | proc- PID | lockspace- LOCATION   journal: delete
+ *   renewed LOCATION BOOT_MS                    journal: a lockspace renewed
+ *
+ * Keys: a lockspace by its location, a process by its pid, a lease by its
+ * lockspace and resource names.  Fields are separated by spaces; strings
+ * are %-escaped.
+ *
+ * Code that changes a persisted field touches the object (state_touch_*).
+ * state_save() formats each touched object's record, skips it when equal to
+ * what is on file (a hash per object), and appends the rest with a single
+ * write(2).  Callers save before any reply that depends on a change, so a
+ * daemon killed at any moment leaves a file listing every process that may
+ * be using a lease.  Only the last line can be torn (no newline); loading
+ * ignores it.  No fsync: the file lives on tmpfs and only has to survive
+ * the daemon, not the machine.
+ *
+ * Once the journal holds more than max(1024 lines, 2 x live records), the
+ * next save writes a snapshot instead (temp file + rename) and appends to
+ * it from then on; so do a starting daemon (after restoring) and a clean
+ * shutdown.
+ *
+ * A new daemon:
  *  - resumes each lockspace only if F has not passed since the previous
  *    daemon's last good renewal started (else others may already own our
  *    leases: the holders are fenced);
  *  - re-attaches to the processes that still run (pid + start time);
  *  - verifies on disk that each lease with a living holder is still ours,
  *    and fences the lockspace otherwise;
- *  - releases the leases of processes that exited meanwhile.
- *
- * Format: text lines; fields separated by spaces; strings %-escaped. */
+ *  - releases the leases of processes that exited meanwhile. */
 #include "jobs.h"
 
 #include "common/clock.h"
@@ -22,25 +48,82 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define STATE_MAGIC "sync_managerd-state 1"
+#define COMPACT_MIN_LINES 1024
 
-static void esc(FILE *f, const char *s)
+/* ---- output buffer ---------------------------------------------------------- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static bool sb_reserve(struct sbuf *b, size_t more)
+{
+	if (b->len + more <= b->cap)
+		return true;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+static void sb_putc(struct sbuf *b, char c)
+{
+	if (sb_reserve(b, 1))
+		b->p[b->len++] = c;
+}
+
+static __attribute__((format(printf, 2, 3))) void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		va_list ap;
+		va_start(ap, fmt);
+		size_t room = b->cap - b->len;
+		int n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		if (!sb_reserve(b, (size_t)n + 1))
+			return;
+	}
+}
+
+/* "-" stands for the empty string, so a string that is exactly "-" is
+ * escaped too. */
+static void sb_esc(struct sbuf *b, const char *s)
 {
 	if (!*s) {
-		fputc('-', f);
+		sb_putc(b, '-');
 		return;
 	}
-	for (; *s; s++) {
+	for (const char *c0 = s; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (c <= ' ' || c == '%' || c >= 0x7f || (c == '-' && s[1] == '\0' && s[-1] == '\0'))
-			fprintf(f, "%%%02X", c);
+		if (c <= ' ' || c == '%' || c >= 0x7f || (c == '-' && s == c0 && s[1] == '\0'))
+			sb_printf(b, "%%%02X", c);
 		else
-			fputc(c, f);
+			sb_putc(b, (char)c);
 	}
 }
 
@@ -61,76 +144,449 @@ static void unesc(const char *in, char *out, size_t len)
 	out[n] = '\0';
 }
 
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+	return h ? h : 1; /* 0 means "not on file" */
+}
+
+/* ---- journal bookkeeping ------------------------------------------------- */
+
+struct pending {
+	void **v; /* touched objects; NULL = forgotten since */
+	uint32_t n, cap;
+};
+
+struct ls_rec {
+	char location[SM_LOCATION_MAX];
+	uint64_t ident;   /* hash of the record without the renewal time */
+	uint64_t renewal; /* last_renewal_boot_ms on file */
+	bool seen;
+};
+
+struct state_journal {
+	int fd;            /* the state file, appended to; -1 = write a snapshot first */
+	uint64_t lines;    /* journal lines after the snapshot */
+	uint64_t live;     /* records the file holds once replayed */
+	struct pending leases, procs;
+	bool ls_touched;
+	struct sbuf dels;  /* delete records of objects freed since the last save */
+	struct sbuf out;   /* reused for every save */
+	struct ls_rec *ls; /* lockspaces on file */
+	int nls, cap_ls;
+};
+
+static struct state_journal *journal_of(struct daemon *d)
+{
+	if (!d->journal) {
+		d->journal = calloc(1, sizeof(*d->journal));
+		if (d->journal)
+			d->journal->fd = -1;
+	}
+	return d->journal;
+}
+
+static bool pending_add(struct pending *pd, void *obj, uint32_t *slot)
+{
+	if (*slot)
+		return true;
+	if (pd->n == pd->cap) {
+		uint32_t cap = pd->cap ? pd->cap * 2 : 64;
+		void **v = realloc(pd->v, cap * sizeof(*v));
+		if (!v)
+			return false;
+		pd->v = v;
+		pd->cap = cap;
+	}
+	pd->v[pd->n++] = obj;
+	*slot = pd->n;
+	return true;
+}
+
+void state_touch_lease(struct daemon *d, struct lease *l)
+{
+	struct state_journal *j = journal_of(d);
+	if (!j || !pending_add(&j->leases, l, &l->st.dirty))
+		d->state_dirty = true; /* fall back to a snapshot */
+}
+
+void state_touch_proc(struct daemon *d, struct proc *p)
+{
+	struct state_journal *j = journal_of(d);
+	if (!j || !pending_add(&j->procs, p, &p->st.dirty))
+		d->state_dirty = true;
+}
+
+void state_touch_ls(struct daemon *d)
+{
+	struct state_journal *j = journal_of(d);
+	if (j)
+		j->ls_touched = true;
+	else
+		d->state_dirty = true;
+}
+
+void state_forget_lease(struct daemon *d, struct lease *l)
+{
+	struct state_journal *j = d->journal;
+	if (!j)
+		return; /* nothing touched, nothing on file */
+	if (l->st.dirty)
+		j->leases.v[l->st.dirty - 1] = NULL;
+	l->st.dirty = 0;
+	if (l->st.hash) {
+		sb_printf(&j->dels, "lease- %s %s\n", l->ls->name, l->ref.name);
+		j->live--;
+		j->lines++;
+		l->st.hash = 0;
+	}
+	if (j->dels.oom)
+		d->state_dirty = true;
+}
+
+void state_forget_proc(struct daemon *d, struct proc *p)
+{
+	struct state_journal *j = d->journal;
+	if (!j)
+		return;
+	if (p->st.dirty)
+		j->procs.v[p->st.dirty - 1] = NULL;
+	p->st.dirty = 0;
+	if (p->st.hash) {
+		sb_printf(&j->dels, "proc- %d\n", (int)p->pid);
+		j->live--;
+		j->lines++;
+		p->st.hash = 0;
+	}
+	if (j->dels.oom)
+		d->state_dirty = true;
+}
+
+static bool has_pending(const struct state_journal *j)
+{
+	return j->leases.n || j->procs.n || j->dels.len || j->ls_touched;
+}
+
+/* ---- records ----------------------------------------------------------------- */
+
+static bool fmt_proc(struct sbuf *b, const struct proc *p)
+{
+	if (p->state == PROC_DEAD)
+		return false;
+	sb_printf(b, "proc %d %llu %d ", (int)p->pid, (unsigned long long)p->starttime, p->by_parent);
+	sb_esc(b, p->name);
+	sb_printf(b, " %d ", p->kill.signal);
+	sb_esc(b, p->kill.path);
+	sb_printf(b, " %d", p->kill.nargs);
+	for (int i = 0; i < p->kill.nargs; i++) {
+		sb_putc(b, ' ');
+		sb_esc(b, p->kill.args[i]);
+	}
+	sb_putc(b, '\n');
+	return true;
+}
+
+static bool fmt_lease(struct sbuf *b, const struct lease *l)
+{
+	if (!l->on_disk && !l->in_doubt)
+		return false;
+	sb_printf(b, "lease %s %s %u %llu %d %d %d", l->ls->name, l->ref.name, l->held.mode,
+		  (unsigned long long)l->held.lver, l->on_disk, l->in_doubt, l->nlocations);
+	for (int i = 0; i < l->nlocations; i++) {
+		sb_putc(b, ' ');
+		sb_esc(b, l->location[i]);
+	}
+	for (const struct holder *h = l->holders; h; h = h->next)
+		sb_printf(b, " %d:%u", (int)h->proc->pid, h->mode);
+	sb_putc(b, '\n');
+	return true;
+}
+
+/* Append p's record (or its delete) if it differs from what is on file. */
+static void emit_proc(struct state_journal *j, struct proc *p)
+{
+	size_t start = j->out.len;
+	if (fmt_proc(&j->out, p)) {
+		uint64_t h = hash_bytes(j->out.p + start, j->out.len - start);
+		if (h == p->st.hash) {
+			j->out.len = start;
+			return;
+		}
+		j->live += !p->st.hash;
+		p->st.hash = h;
+	} else if (p->st.hash) {
+		sb_printf(&j->out, "proc- %d\n", (int)p->pid);
+		j->live--;
+		p->st.hash = 0;
+	} else {
+		return;
+	}
+	j->lines++;
+}
+
+static void emit_lease(struct state_journal *j, struct lease *l)
+{
+	size_t start = j->out.len;
+	if (fmt_lease(&j->out, l)) {
+		uint64_t h = hash_bytes(j->out.p + start, j->out.len - start);
+		if (h == l->st.hash) {
+			j->out.len = start;
+			return;
+		}
+		j->live += !l->st.hash;
+		l->st.hash = h;
+	} else if (l->st.hash) {
+		sb_printf(&j->out, "lease- %s %s\n", l->ls->name, l->ref.name);
+		j->live--;
+		l->st.hash = 0;
+	} else {
+		return;
+	}
+	j->lines++;
+}
+
+struct ls_vals {
+	uint32_t id;
+	uint64_t gen;
+	char inst[33];
+	uint64_t last;
+	bool failed;
+};
+
+/* What the file must say about e; false if it must not list it.  A resumed
+ * lockspace is listed with the previous daemon's values until its resume
+ * finished (it must not drop off the file meanwhile). */
+static bool ls_values(struct ls_entry *e, struct ls_vals *v)
+{
+	if (e->state == LS_GONE || !e->ls)
+		return false;
+	struct sm_lockspace_info info;
+	uint8_t inst[16];
+	sm_lockspace_info(e->ls, &info);
+	if (info.joined) {
+		sm_lockspace_me(e->ls, &v->id, &v->gen, inst);
+		v->last = info.last_renewal_boot_ms;
+	} else if (e->resume) {
+		v->id = e->resume_host_id;
+		v->gen = e->resume_generation;
+		memcpy(inst, e->resume_instance, 16);
+		v->last = e->resume_last_renewal_boot;
+	} else {
+		return false;
+	}
+	for (int i = 0; i < 16; i++)
+		snprintf(v->inst + 2 * i, 3, "%02x", inst[i]);
+	v->failed = e->state == LS_FAILED;
+	return true;
+}
+
+static void fmt_ls(struct sbuf *b, const char *location, const struct ls_vals *v)
+{
+	sb_printf(b, "lockspace ");
+	sb_esc(b, location);
+	sb_printf(b, " %u %llu %s %llu %d\n", v->id, (unsigned long long)v->gen, v->inst, (unsigned long long)v->last,
+		  v->failed);
+}
+
+/* Compare every lockspace with what the file says and append the
+ * differences: a new or changed record, "renewed", or a delete. */
+static void emit_lockspaces(struct daemon *d, struct state_journal *j)
+{
+	for (int i = 0; i < j->nls; i++)
+		j->ls[i].seen = false;
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
+		struct ls_vals v;
+		if (!ls_values(e, &v))
+			continue;
+		struct ls_rec *r = NULL;
+		for (int i = 0; i < j->nls && !r; i++)
+			if (strcmp(j->ls[i].location, e->location) == 0)
+				r = &j->ls[i];
+		if (r && r->seen)
+			continue; /* two entries for one volume: the first one counts */
+		char id[128];
+		int n = snprintf(id, sizeof(id), "%u %llu %s %d", v.id, (unsigned long long)v.gen, v.inst, v.failed);
+		uint64_t ident = hash_bytes(id, (size_t)n);
+		if (!r) {
+			if (j->nls == j->cap_ls) {
+				int cap = j->cap_ls ? 2 * j->cap_ls : 4;
+				struct ls_rec *a = realloc(j->ls, (size_t)cap * sizeof(*a));
+				if (!a) {
+					d->state_dirty = true;
+					continue;
+				}
+				j->ls = a;
+				j->cap_ls = cap;
+			}
+			r = &j->ls[j->nls++];
+			snprintf(r->location, sizeof(r->location), "%s", e->location);
+			r->ident = 0;
+			j->live++;
+		}
+		if (r->ident != ident) {
+			fmt_ls(&j->out, e->location, &v);
+			j->lines++;
+		} else if (r->renewal != v.last) {
+			sb_printf(&j->out, "renewed ");
+			sb_esc(&j->out, e->location);
+			sb_printf(&j->out, " %llu\n", (unsigned long long)v.last);
+			j->lines++;
+		}
+		r->seen = true;
+		r->ident = ident;
+		r->renewal = v.last;
+		e->persisted_renewal_boot_ms = v.last;
+	}
+	for (int i = 0; i < j->nls;) {
+		if (j->ls[i].seen) {
+			i++;
+			continue;
+		}
+		sb_printf(&j->out, "lockspace- ");
+		sb_esc(&j->out, j->ls[i].location);
+		sb_putc(&j->out, '\n');
+		j->lines++;
+		j->live--;
+		j->ls[i] = j->ls[--j->nls];
+	}
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
 static void path_of(struct daemon *d, char *buf, size_t len, const char *suffix)
 {
 	snprintf(buf, len, "%s/state%s", d->cfg.run_dir, suffix);
 }
 
-void state_save(struct daemon *d)
+static int write_all(int fd, const char *p, size_t n)
 {
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void clear_pending(struct state_journal *j)
+{
+	for (uint32_t i = 0; i < j->leases.n; i++)
+		if (j->leases.v[i])
+			((struct lease *)j->leases.v[i])->st.dirty = 0;
+	for (uint32_t i = 0; i < j->procs.n; i++)
+		if (j->procs.v[i])
+			((struct proc *)j->procs.v[i])->st.dirty = 0;
+	j->leases.n = j->procs.n = 0;
+	j->dels.len = 0;
+	j->dels.oom = false;
+	j->ls_touched = false;
+}
+
+void state_snapshot(struct daemon *d)
+{
+	struct state_journal *j = journal_of(d);
+	if (!j) {
+		sm_error("cannot save daemon state: out of memory");
+		d->state_dirty = true;
+		return;
+	}
+	clear_pending(j);
+	struct sbuf *b = &j->out;
+	b->len = 0;
+	b->oom = false;
+	sb_printf(b, "%s\n", STATE_MAGIC);
+	j->nls = 0;
+	j->live = 0;
+	emit_lockspaces(d, j);
+	for (struct proc *p = d->procs; p; p = p->next) {
+		size_t start = b->len;
+		p->st.hash = fmt_proc(b, p) ? hash_bytes(b->p + start, b->len - start) : 0;
+		j->live += p->st.hash != 0;
+	}
+	for (struct lease *l = d->leases; l; l = l->next) {
+		size_t start = b->len;
+		l->st.hash = fmt_lease(b, l) ? hash_bytes(b->p + start, b->len - start) : 0;
+		j->live += l->st.hash != 0;
+	}
+	/* From here on, failing means: try a snapshot again at the next save. */
+	d->state_dirty = true;
 	char tmp[300], final[300];
 	path_of(d, tmp, sizeof(tmp), ".tmp");
 	path_of(d, final, sizeof(final), "");
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
+	if (b->oom) {
+		sm_error("cannot save daemon state to %s: out of memory", final);
+		return;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
 		sm_error("cannot write %s: %s", tmp, strerror(errno));
 		return;
 	}
-	fprintf(f, "%s\n", STATE_MAGIC);
-	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
-		if (e->state == LS_GONE || !e->ls)
-			continue;
-		struct sm_lockspace_info info;
-		uint8_t inst[16];
-		uint32_t id;
-		uint64_t gen;
-		sm_lockspace_info(e->ls, &info);
-		sm_lockspace_me(e->ls, &id, &gen, inst);
-		if (!info.joined)
-			continue;
-		char hex[33];
-		for (int i = 0; i < 16; i++)
-			snprintf(hex + 2 * i, 3, "%02x", inst[i]);
-		fprintf(f, "lockspace ");
-		esc(f, e->location);
-		fprintf(f, " %u %llu %s %llu %d\n", id, (unsigned long long)gen, hex,
-			(unsigned long long)info.last_renewal_boot_ms, e->state == LS_FAILED);
-	}
-	for (struct proc *p = d->procs; p; p = p->next) {
-		if (p->state == PROC_DEAD)
-			continue;
-		fprintf(f, "proc %d %llu %d ", (int)p->pid, (unsigned long long)p->starttime, p->by_parent);
-		esc(f, p->name);
-		fprintf(f, " %d ", p->kill.signal);
-		esc(f, p->kill.path);
-		fprintf(f, " %d", p->kill.nargs);
-		for (int i = 0; i < p->kill.nargs; i++) {
-			fputc(' ', f);
-			esc(f, p->kill.args[i]);
-		}
-		fputc('\n', f);
-	}
-	for (struct lease *l = d->leases; l; l = l->next) {
-		if (!l->on_disk && !l->in_doubt)
-			continue;
-		fprintf(f, "lease %s %s %u %llu %d %d %d", l->ls->name, l->ref.name, l->held.mode,
-			(unsigned long long)l->held.lver, l->on_disk, l->in_doubt, l->nlocations);
-		for (int i = 0; i < l->nlocations; i++) {
-			fputc(' ', f);
-			esc(f, l->location[i]);
-		}
-		for (struct holder *h = l->holders; h; h = h->next)
-			fprintf(f, " %d:%u", (int)h->proc->pid, h->mode);
-		fputc('\n', f);
-	}
-	bool ok = fflush(f) == 0 && !ferror(f);
-	fclose(f);
-	if (!ok || rename(tmp, final) < 0) {
-		sm_error("cannot save daemon state to %s: %s", final, strerror(errno));
+	int rc = write_all(fd, b->p, b->len);
+	if (rc == 0 && rename(tmp, final) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		sm_error("cannot save daemon state to %s: %s", final, strerror(-rc));
+		close(fd);
 		unlink(tmp);
 		return;
 	}
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = fd;
+	j->lines = 0;
 	d->state_dirty = false;
+}
+
+void state_save(struct daemon *d)
+{
+	struct state_journal *j = d->journal;
+	if (!d->state_dirty && (!j || !has_pending(j)))
+		return;
+	if (!j || j->fd < 0 || d->state_dirty || j->lines > SM_MAX((uint64_t)COMPACT_MIN_LINES, 2 * j->live)) {
+		state_snapshot(d);
+		return;
+	}
+	/* Deletes first: a key deleted and created again in this batch ends
+	 * with the living object's record. */
+	struct sbuf *b = &j->out;
+	b->len = 0;
+	b->oom = false;
+	if (j->dels.len && sb_reserve(b, j->dels.len)) {
+		memcpy(b->p, j->dels.p, j->dels.len);
+		b->len = j->dels.len;
+	}
+	if (j->ls_touched)
+		emit_lockspaces(d, j);
+	/* Processes before leases: a lease record names its holders' pids. */
+	for (uint32_t i = 0; i < j->procs.n; i++)
+		if (j->procs.v[i])
+			emit_proc(j, j->procs.v[i]);
+	for (uint32_t i = 0; i < j->leases.n; i++)
+		if (j->leases.v[i])
+			emit_lease(j, j->leases.v[i]);
+	clear_pending(j);
+	if (b->oom) {
+		state_snapshot(d);
+		return;
+	}
+	if (b->len == 0)
+		return;
+	int rc = write_all(j->fd, b->p, b->len);
+	if (rc < 0) {
+		/* A short write may have left a torn line: never append after
+		 * it, start over from a snapshot. */
+		sm_error("cannot append to the daemon state file: %s; rewriting it", strerror(-rc));
+		close(j->fd);
+		j->fd = -1;
+		state_snapshot(d);
+	}
 }
 
 void state_remove(struct daemon *d)
@@ -138,9 +594,15 @@ void state_remove(struct daemon *d)
 	char p[300];
 	path_of(d, p, sizeof(p), "");
 	unlink(p);
+	if (d->journal && d->journal->fd >= 0) {
+		close(d->journal->fd);
+		d->journal->fd = -1;
+	}
 }
 
-static int restore_lockspace(struct daemon *d, char **tok, int n)
+/* ---- loading ------------------------------------------------------------------ */
+
+static int restore_lockspace(struct daemon *d, char **tok, int n, uint64_t renewed)
 {
 	if (n < 7)
 		return -SM_EPROTO;
@@ -155,7 +617,7 @@ static int restore_lockspace(struct daemon *d, char **tok, int n)
 			return -SM_EPROTO;
 		inst[i] = (uint8_t)v;
 	}
-	uint64_t last = strtoull(tok[5], NULL, 10);
+	uint64_t last = renewed ? renewed : strtoull(tok[5], NULL, 10);
 	bool failed = atoi(tok[6]) != 0;
 	struct ls_entry *e;
 	int rc = ls_resume(d, loc, id, gen, inst, last, failed, &e);
@@ -184,7 +646,7 @@ static void restore_proc(struct daemon *d, char **tok, int n)
 		return;
 	p->kill.signal = atoi(tok[5]);
 	unesc(tok[6], p->kill.path, sizeof(p->kill.path));
-	p->kill.nargs = SM_MIN(atoi(tok[7]), SM_MAX_KILL_ARGS);
+	p->kill.nargs = SM_MAX(0, SM_MIN(atoi(tok[7]), SM_MAX_KILL_ARGS));
 	for (int i = 0; i < p->kill.nargs && 8 + i < n; i++)
 		unesc(tok[8 + i], p->kill.args[i], sizeof(p->kill.args[i]));
 	sm_info("re-attached to process %d (%s)", (int)pid, name);
@@ -204,7 +666,7 @@ static void restore_lease(struct daemon *d, char **tok, int n, struct job *verif
 	l->held.lver = strtoull(tok[4], NULL, 10);
 	l->on_disk = atoi(tok[5]) != 0;
 	l->in_doubt = atoi(tok[6]) != 0;
-	l->nlocations = SM_MIN(atoi(tok[7]), 3);
+	l->nlocations = SM_MAX(0, SM_MIN(atoi(tok[7]), 3));
 	int i = 8;
 	for (int k = 0; k < l->nlocations && i < n; k++, i++)
 		unesc(tok[i], l->location[k], SM_LOCATION_MAX);
@@ -230,48 +692,247 @@ static void restore_lease(struct daemon *d, char **tok, int n, struct job *verif
 	}
 }
 
+/* One record after replaying the journal: the latest line for its key. */
+struct rec {
+	char kind;          /* 'S' lockspace, 'P' process, 'L' lease */
+	bool live;          /* false: deleted */
+	char *line;         /* in the file buffer, NUL-terminated */
+	char *key;
+	uint64_t renewed;   /* lockspace: a later "renewed" line, 0 = none */
+};
+
+struct replay {
+	struct rec *recs;
+	size_t n, cap;
+	uint32_t *slots;    /* open addressing: 1 + index into recs, 0 = empty */
+	size_t nslots;
+};
+
+/* Token i (0-based) of a line as pointer and length. */
+static bool token(const char *line, int i, const char **t, size_t *len)
+{
+	const char *p = line;
+	for (int k = 0;; k++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return false;
+		const char *s = p;
+		while (*p && *p != ' ')
+			p++;
+		if (k == i) {
+			*t = s;
+			*len = (size_t)(p - s);
+			return true;
+		}
+	}
+}
+
+static struct rec *replay_find(struct replay *rp, char kind, const char *line, int nkey, bool create)
+{
+	char key[2 * SM_LOCATION_MAX + 8];
+	size_t n = 0;
+	key[n++] = kind;
+	for (int i = 1; i <= nkey; i++) {
+		const char *t;
+		size_t len;
+		if (!token(line, i, &t, &len) || n + len + 2 > sizeof(key))
+			return NULL;
+		key[n++] = ' ';
+		memcpy(key + n, t, len);
+		n += len;
+	}
+	key[n] = '\0';
+	uint64_t h = hash_bytes(key, n);
+	size_t mask = rp->nslots - 1;
+	for (size_t s = h & mask;; s = (s + 1) & mask) {
+		if (!rp->slots[s]) {
+			if (!create || rp->n == rp->cap)
+				return NULL;
+			struct rec *r = &rp->recs[rp->n];
+			if (!(r->key = strdup(key)))
+				return NULL;
+			r->kind = kind;
+			r->live = false;
+			r->line = NULL;
+			r->renewed = 0;
+			rp->slots[s] = (uint32_t)++rp->n;
+			return r;
+		}
+		struct rec *r = &rp->recs[rp->slots[s] - 1];
+		if (strcmp(r->key, key) == 0)
+			return r;
+	}
+}
+
+static void replay_line(struct replay *rp, char *line)
+{
+	const char *t;
+	size_t len;
+	if (!token(line, 0, &t, &len))
+		return;
+	struct {
+		const char *word;
+		char kind;
+		int nkey;
+		bool del;
+	} kinds[] = {{"lockspace", 'S', 1, false}, {"proc", 'P', 1, false}, {"lease", 'L', 2, false},
+		     {"lockspace-", 'S', 1, true}, {"proc-", 'P', 1, true},     {"lease-", 'L', 2, true}};
+	if (len == 7 && memcmp(t, "renewed", 7) == 0) {
+		struct rec *r = replay_find(rp, 'S', line, 1, false);
+		const char *v;
+		size_t vlen;
+		if (r && r->live && token(line, 2, &v, &vlen))
+			r->renewed = strtoull(v, NULL, 10);
+		return;
+	}
+	for (size_t k = 0; k < SM_ARRAY_SIZE(kinds); k++) {
+		if (len != strlen(kinds[k].word) || memcmp(t, kinds[k].word, len) != 0)
+			continue;
+		struct rec *r = replay_find(rp, kinds[k].kind, line, kinds[k].nkey, !kinds[k].del);
+		if (!r)
+			return;
+		r->live = !kinds[k].del;
+		r->line = kinds[k].del ? NULL : line;
+		r->renewed = 0;
+		return;
+	}
+	/* unknown line kinds are skipped (as earlier versions did) */
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap + 1);
+	int rc = 0;
+	for (;;) {
+		if (!buf) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (n == cap) {
+			char *b = realloc(buf, 2 * cap + 1);
+			if (!b) {
+				rc = -ENOMEM;
+				break;
+			}
+			buf = b;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* Replay the file into rp.  Returns the number of live lease records. */
+static int replay_file(struct replay *rp, char *buf, size_t len, const char *path)
+{
+	size_t lines = 1;
+	for (size_t i = 0; i < len; i++)
+		lines += buf[i] == '\n';
+	rp->cap = lines;
+	rp->recs = calloc(lines, sizeof(*rp->recs));
+	for (rp->nslots = 16; rp->nslots < 2 * lines; rp->nslots *= 2)
+		;
+	rp->slots = calloc(rp->nslots, sizeof(*rp->slots));
+	if (!rp->recs || !rp->slots)
+		return -ENOMEM;
+	char *p = strchr(buf, '\n');
+	p = p ? p + 1 : buf + len; /* past the magic line */
+	while (p < buf + len) {
+		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+		if (!nl) {
+			sm_warn("%s: ignoring a torn last line (%zu bytes)", path, (size_t)(buf + len - p));
+			break;
+		}
+		*nl = '\0';
+		replay_line(rp, p);
+		p = nl + 1;
+	}
+	int nleases = 0;
+	for (size_t i = 0; i < rp->n; i++)
+		nleases += rp->recs[i].live && rp->recs[i].kind == 'L';
+	return nleases;
+}
+
+static void replay_free(struct replay *rp)
+{
+	for (size_t i = 0; i < rp->n; i++)
+		free(rp->recs[i].key);
+	free(rp->recs);
+	free(rp->slots);
+}
+
 int state_restore(struct daemon *d)
 {
 	char path[300];
 	path_of(d, path, sizeof(path), "");
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
-	char line[8192];
-	if (!fgets(line, sizeof(line), f) || strncmp(line, STATE_MAGIC, strlen(STATE_MAGIC)) != 0) {
-		fclose(f);
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = read_file(path, &buf, &len);
+	if (rc < 0) {
+		state_snapshot(d); /* start the file this daemon appends to */
+		return rc == -ENOENT ? 0 : rc;
+	}
+	if (strncmp(buf, STATE_MAGIC, strlen(STATE_MAGIC)) != 0) {
+		free(buf);
 		sm_error("%s is not a sync_managerd state file; ignoring it", path);
+		state_snapshot(d);
 		return -SM_EPROTO;
 	}
 	sm_warn("resuming the previous daemon's lockspaces, processes and leases from %s", path);
-	int nleases = 0;
-	while (fgets(line, sizeof(line), f))
-		nleases += strncmp(line, "lease ", 6) == 0;
+	struct replay rp = {0};
+	int nleases = replay_file(&rp, buf, len, path);
+	if (nleases < 0) {
+		replay_free(&rp);
+		free(buf);
+		return nleases;
+	}
 	struct job *verify = job_new(JOB_VERIFY, nleases);
 	if (verify)
 		verify->nres = 0;
 	/* Three passes so references resolve: lockspaces, processes, leases. */
+	static const char pass_kind[3] = {'S', 'P', 'L'};
 	for (int pass = 0; pass < 3; pass++) {
-		rewind(f);
-		if (!fgets(line, sizeof(line), f))
-			break;
-		while (fgets(line, sizeof(line), f)) {
+		for (size_t i = 0; i < rp.n; i++) {
+			struct rec *r = &rp.recs[i];
+			if (!r->live || r->kind != pass_kind[pass])
+				continue;
 			char *tok[64];
 			int n = 0;
 			char *save = NULL;
-			for (char *t = strtok_r(line, " \n", &save); t && n < 64; t = strtok_r(NULL, " \n", &save))
+			for (char *t = strtok_r(r->line, " ", &save); t && n < 64; t = strtok_r(NULL, " ", &save))
 				tok[n++] = t;
-			if (n == 0)
-				continue;
-			if (pass == 0 && !strcmp(tok[0], "lockspace"))
-				restore_lockspace(d, tok, n);
-			else if (pass == 1 && !strcmp(tok[0], "proc"))
+			if (pass == 0)
+				restore_lockspace(d, tok, n, r->renewed);
+			else if (pass == 1)
 				restore_proc(d, tok, n);
-			else if (pass == 2 && !strcmp(tok[0], "lease"))
+			else
 				restore_lease(d, tok, n, verify);
 		}
 	}
-	fclose(f);
+	replay_free(&rp);
+	free(buf);
 	/* Expired lockspaces: their holders go now. */
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
 		if (e->state == LS_FAILED)
@@ -284,6 +945,7 @@ int state_restore(struct daemon *d)
 		leaseops_schedule(d, verify);
 	else
 		job_free(verify);
-	d->state_dirty = true;
+	/* A fresh snapshot (drops the replayed journal and any torn line). */
+	state_snapshot(d);
 	return 0;
 }
