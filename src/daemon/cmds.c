@@ -493,6 +493,8 @@ static void cmd_convert(struct conn *c, const uint8_t *p, size_t len)
 					 "%s:%s is also held shared by another process on this host", r->ls->name, r->name);
 		} else {
 			h->mode = r->mode; /* cannot happen: others imply shared */
+			state_touch_lease(c->d, l);
+			state_save(c->d);
 			conn_reply(c, 0, NULL);
 		}
 		job_free(j);

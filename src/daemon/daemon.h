@@ -84,6 +84,7 @@ struct ls_entry {
 	pthread_t thread;
 	bool thread_running;
 	volatile sig_atomic_t stop;  /* ask the thread to stop (leave when set to 2) */
+	bool leave_when_free;        /* leaving: write the slot free once no lease is left */
 	atomic_int t_join_rc;
 	atomic_bool t_join_done;
 	atomic_bool t_exited;
@@ -294,6 +295,9 @@ int ls_leave(struct daemon *d, struct ls_entry *e, bool force);
 void ls_put(struct ls_entry *e);
 void ls_tick(struct daemon *d);
 bool ls_fresh(struct ls_entry *e);
+/* Our delta lease is still ours and unexpired, whatever the entry's state
+ * (e.g. leaving): we may still write on its leases' behalf. */
+bool ls_valid(struct ls_entry *e);
 void ls_stop_all(struct daemon *d, bool leave);
 void ls_get_me(struct ls_entry *e, struct sm_me *me);
 

@@ -450,7 +450,7 @@ void lease_settle(struct daemon *d, struct lease *l)
 {
 	if (l->busy || l->jobs || l->holders)
 		return;
-	if (!ls_fresh(l->ls) && l->ls->state != LS_JOINING) {
+	if (!ls_valid(l->ls) && l->ls->state != LS_JOINING) {
 		/* The lockspace failed: nothing can be written on its behalf; the
 		 * lease expires with our delta lease and others take it over. */
 		lease_drop(d, l);

@@ -83,7 +83,12 @@ void ls_get_me(struct ls_entry *e, struct sm_me *me)
 
 bool ls_fresh(struct ls_entry *e)
 {
-	if (e->state != LS_JOINED || !e->ls)
+	return e->state == LS_JOINED && ls_valid(e);
+}
+
+bool ls_valid(struct ls_entry *e)
+{
+	if (!e->ls)
 		return false;
 	struct sm_lockspace_info info;
 	sm_lockspace_info(e->ls, &info);
@@ -349,14 +354,17 @@ int ls_leave(struct daemon *d, struct ls_entry *e, bool force)
 {
 	int held = 0;
 	for (struct lease *l = d->leases; l; l = l->next)
-		if (l->ls == e)
+		if (l->ls == e && l->holders)
 			held++;
 	if (held && !force)
 		return -SM_EBUSY;
 	if (held)
 		fence_lockspace(d, e, "left by force with leases held");
+	/* Our slot is written free (ls_tick) only once no lease of ours is
+	 * left here: fenced holders dead, releases on disk done.  A free slot
+	 * lets every other host take our leases at once. */
 	e->state = LS_LEAVING;
-	e->stop = 2;
+	e->leave_when_free = true;
 	state_touch_ls(d);
 	return 0;
 }
@@ -543,6 +551,15 @@ void ls_tick(struct daemon *d)
 			break;
 		}
 		case LS_LEAVING:
+			if (e->leave_when_free) {
+				bool any = false;
+				for (struct lease *l = d->leases; l && !any; l = l->next)
+					any = l->ls == e;
+				if (any)
+					break;
+				e->leave_when_free = false;
+				e->stop = 2;
+			}
 			if (!e->thread_running && atomic_load(&e->t_exited)) {
 				sm_info("left lockspace %s", e->name);
 				reply_waiters(d, e, -SM_EINTERRUPTED); /* a join the leave cancelled */

@@ -97,6 +97,18 @@ t_run "leave again" -- "$SM" leave ls
 t_run "join by a relative path" -- bash -c "cd '$T_DIR' && '$SM' join leases --host-id 1"
 t_match "joined from the relative path" "joined lockspace ls as host_id 1 generation 3" "$T_OUT"
 
+# leave --force: the holder dies and its lease is released before the slot is freed.
+"$SM" run -l ls:keep --name victim2 -- sleep 1000 > "$T_DIR/v2.log" 2>&1 &
+T_PIDS+=("$!")
+retry_until 10 grep -q "acquired ls:keep" "$T_DIR/v2.log" && t_ok "a holder takes ls:keep again" || t_fail "victim2"
+v2=$(sed -n 's/.*running sleep as pid \([0-9]*\).*/\1/p' "$T_DIR/v2.log" | head -n1)
+t_refused "leave is refused while a process holds a lease" "held by processes.*--force" -- "$SM" leave ls
+t_run "leave --force" -- "$SM" leave ls --force
+! kill -0 "$v2" 2>/dev/null && t_ok "the holder was dead when the leave returned" || t_fail "holder $v2 still alive"
+t_run "dump after the forced leave" -- "$SM" dump "$V"
+t_match "its lease was released on disk" "keep +[0-9]+ +- +- +[0-9]+ +free" "$T_OUT"
+t_match "and the slot is free" "^ +1 +[^ ]+ +3 .* free$" "$T_OUT"
+
 # --check-config: names the file, line and key of the first error; prints a
 # valid file with every effective value.
 printf 'watchdog = none\nworkers = 99999\n' > "$T_DIR/bad.conf"
