@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *ls_state_name(enum ls_state s)
 {
@@ -114,6 +115,15 @@ static void sleep_until(struct ls_entry *e, uint64_t when)
 	}
 }
 
+/* Have the event loop look at us now rather than at its next tick (a
+ * waiting join or leave gets its reply at once). */
+static void wake_loop(struct ls_entry *e)
+{
+	uint64_t one = 1;
+	if (write(e->d->job_event_fd, &one, sizeof(one)) < 0)
+		sm_debug("cannot wake the event loop: %s", strerror(errno));
+}
+
 static void *ls_thread(void *arg)
 {
 	struct ls_entry *e = arg;
@@ -131,8 +141,10 @@ static void *ls_thread(void *arg)
 	}
 	atomic_store(&e->t_join_rc, rc);
 	atomic_store(&e->t_join_done, true);
+	wake_loop(e);
 	if (rc < 0) {
 		atomic_store(&e->t_exited, true);
+		wake_loop(e);
 		return NULL;
 	}
 	/* The join's claim counts as the first renewal: the next is R after it. */
@@ -176,6 +188,7 @@ static void *ls_thread(void *arg)
 				sm_strerror(rc));
 	}
 	atomic_store(&e->t_exited, true);
+	wake_loop(e);
 	return NULL;
 }
 
@@ -352,10 +365,12 @@ int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t
 
 int ls_leave(struct daemon *d, struct ls_entry *e, bool force)
 {
-	int held = 0;
+	int held = 0, any = 0;
 	for (struct lease *l = d->leases; l; l = l->next)
-		if (l->ls == e && l->holders)
-			held++;
+		if (l->ls == e) {
+			any++;
+			held += l->holders != NULL;
+		}
 	if (held && !force)
 		return -SM_EBUSY;
 	if (held)
@@ -364,7 +379,9 @@ int ls_leave(struct daemon *d, struct ls_entry *e, bool force)
 	 * left here: fenced holders dead, releases on disk done.  A free slot
 	 * lets every other host take our leases at once. */
 	e->state = LS_LEAVING;
-	e->leave_when_free = true;
+	e->leave_when_free = any > 0;
+	if (!any)
+		e->stop = 2;
 	state_touch_ls(d);
 	return 0;
 }

@@ -235,7 +235,11 @@ static void run_loop(struct daemon *d)
 			case EV_CONN: conn_on_event(t->ptr, evs[i].events); break;
 			case EV_SIGNAL: on_signal(d); break;
 			case EV_TIMER: on_tick(d); break;
-			case EV_JOBS: jobs_on_event(d); break;
+			case EV_JOBS:
+				jobs_on_event(d);
+				ls_tick(d); /* a lockspace thread may have woken us too */
+				state_save(d);
+				break;
 			case EV_PIDFD: proc_on_pidfd(t->ptr); break;
 			}
 		}
