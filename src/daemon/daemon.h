@@ -35,6 +35,8 @@ struct proc;
 struct job;
 struct state_journal;
 
+#define LEASE_HASH_BUCKETS 16384
+
 /* state.c's bookkeeping for one persisted lease or process (zeroed = not on
  * file, not pending). */
 struct state_mark {
@@ -122,7 +124,8 @@ struct holder {
 };
 
 struct lease {
-	struct lease *next;
+	struct lease *next, *prev;  /* d->leases, in no particular order */
+	struct lease *hnext;        /* d->lease_hash chain (lockspace, name) */
 	struct ls_entry *ls;
 	struct sm_resource_ref ref; /* volumes are filled in by workers only */
 	char location[3][SM_LOCATION_MAX]; /* "" = the lockspace's volume */
@@ -217,6 +220,7 @@ struct daemon {
 	struct conn *dead_conns;    /* closed, freed after the current epoll batch */
 	struct proc *dead_procs;    /* forgotten, freed after the current epoll batch */
 	struct lease *leases;
+	struct lease *lease_hash[LEASE_HASH_BUCKETS]; /* lease_find() in O(1) */
 	int nconns, nprocs, nleases;
 	uint64_t next_conn_id;
 	bool quitting;

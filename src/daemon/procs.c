@@ -194,9 +194,17 @@ void proc_on_pidfd(struct proc *p)
 
 /* ---- the lease table ------------------------------------------------------- */
 
+static struct lease **lease_bucket(struct daemon *d, const struct ls_entry *ls, const char *name)
+{
+	uint64_t h = 14695981039346656037ull ^ (uint64_t)(uintptr_t)ls;
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return &d->lease_hash[h % LEASE_HASH_BUCKETS];
+}
+
 struct lease *lease_find(struct daemon *d, struct ls_entry *ls, const char *name)
 {
-	for (struct lease *l = d->leases; l; l = l->next)
+	for (struct lease *l = *lease_bucket(d, ls, name); l; l = l->hnext)
 		if (l->ls == ls && strcmp(l->ref.name, name) == 0)
 			return l;
 	return NULL;
@@ -211,16 +219,27 @@ struct lease *lease_new(struct daemon *d, struct ls_entry *ls, const char *name)
 	ls->refs++;
 	snprintf(l->ref.name, sizeof(l->ref.name), "%s", name);
 	l->next = d->leases;
+	if (d->leases)
+		d->leases->prev = l;
 	d->leases = l;
+	struct lease **b = lease_bucket(d, ls, l->ref.name);
+	l->hnext = *b;
+	*b = l;
 	return l;
 }
 
 void lease_drop(struct daemon *d, struct lease *l)
 {
 	state_forget_lease(d, l);
-	for (struct lease **pp = &d->leases; *pp; pp = &(*pp)->next)
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		d->leases = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	for (struct lease **pp = lease_bucket(d, l->ls, l->ref.name); *pp; pp = &(*pp)->hnext)
 		if (*pp == l) {
-			*pp = l->next;
+			*pp = l->hnext;
 			break;
 		}
 	while (l->holders) {
