@@ -65,6 +65,17 @@ void sm_uuid_format(const uint8_t u[16], char out[37])
 		 u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 }
 
+int sm_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int sm_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')

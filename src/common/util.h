@@ -28,6 +28,9 @@ void sm_uuid_format(const uint8_t uuid[16], char out[37]);
 
 /* Strict integer parsing: whole string, base 10 (or 0x hex), range-checked.
  * Returns 0 or -SM_EBAD_ARGUMENT. */
+/* Value of one hex digit (either case), -1 if c is not one. */
+int sm_hexval(char c);
+
 int sm_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Parse a size with optional K/M/G/T suffix (powers of 1024). */

@@ -40,6 +40,7 @@
  *    and fences the lockspace otherwise;
  *  - releases the leases of processes that exited meanwhile. */
 #include "jobs.h"
+#include "state_replay.h"
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -55,7 +56,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define STATE_MAGIC "sync_managerd-state 1"
 #define COMPACT_MIN_LINES 1024
 
 /* ---- output buffer ---------------------------------------------------------- */
@@ -125,23 +125,6 @@ static void sb_esc(struct sbuf *b, const char *s)
 		else
 			sb_putc(b, (char)c);
 	}
-}
-
-static void unesc(const char *in, char *out, size_t len)
-{
-	size_t n = 0;
-	if (strcmp(in, "-") == 0)
-		in = "";
-	for (; *in && n + 1 < len; in++) {
-		unsigned v;
-		if (in[0] == '%' && sscanf(in + 1, "%2x", &v) == 1) {
-			out[n++] = (char)v;
-			in += 2;
-		} else {
-			out[n++] = *in;
-		}
-	}
-	out[n] = '\0';
 }
 
 static uint64_t hash_bytes(const char *p, size_t n)
@@ -602,285 +585,98 @@ void state_remove(struct daemon *d)
 
 /* ---- loading ------------------------------------------------------------------ */
 
-static int restore_lockspace(struct daemon *d, char **tok, int n, uint64_t renewed)
+/* The parser's fields are copied into these as they are. */
+_Static_assert(sizeof(((struct proc *)0)->name) == SM_NAME_FIELD, "proc name");
+_Static_assert(sizeof(((struct kill_action *)0)->path) == STATE_KILL_PATH_SIZE, "kill path");
+_Static_assert(sizeof(((struct kill_action *)0)->args) ==
+		       sizeof(((struct state_proc_fields *)0)->args), "kill args");
+_Static_assert(sizeof(((struct lease *)0)->location) == sizeof(((struct state_lease_fields *)0)->location),
+	       "lease locations");
+
+static void malformed(const char *path, const struct state_rec *r, const char *kind, const char *why)
 {
-	if (n < 7)
+	sm_error("%s:%zu: ignoring a malformed %s record (%s)", path, r->lineno, kind, why);
+}
+
+static int restore_lockspace(struct daemon *d, const char *path, const struct state_rec *r)
+{
+	struct state_ls_fields f;
+	const char *why;
+	if (state_parse_lockspace(r->line, &f, &why) < 0) {
+		malformed(path, r, "lockspace", why);
 		return -SM_EPROTO;
-	char loc[SM_LOCATION_MAX];
-	unesc(tok[1], loc, sizeof(loc));
-	uint32_t id = (uint32_t)strtoul(tok[2], NULL, 10);
-	uint64_t gen = strtoull(tok[3], NULL, 10);
-	uint8_t inst[16];
-	for (int i = 0; i < 16; i++) {
-		unsigned v = 0;
-		if (sscanf(tok[4] + 2 * i, "%2x", &v) != 1)
-			return -SM_EPROTO;
-		inst[i] = (uint8_t)v;
 	}
-	uint64_t last = renewed ? renewed : strtoull(tok[5], NULL, 10);
-	bool failed = atoi(tok[6]) != 0;
+	uint64_t last = r->renewed ? r->renewed : f.last_renewal_boot_ms;
 	struct ls_entry *e;
-	int rc = ls_resume(d, loc, id, gen, inst, last, failed, &e);
+	int rc = ls_resume(d, f.location, f.host_id, f.generation, f.instance, last, f.failed, &e);
 	if (rc < 0) {
-		sm_error("cannot resume the lockspace at %s: %s", loc, sm_strerror(rc));
+		sm_error("cannot resume the lockspace at %s: %s", f.location, sm_strerror(rc));
 		return rc;
 	}
 	return 0;
 }
 
-static void restore_proc(struct daemon *d, char **tok, int n)
+static void restore_proc(struct daemon *d, const char *path, const struct state_rec *r)
 {
-	if (n < 8)
+	struct state_proc_fields f;
+	const char *why;
+	if (state_parse_proc(r->line, &f, &why) < 0) {
+		malformed(path, r, "proc", why);
 		return;
-	pid_t pid = (pid_t)atoi(tok[1]);
-	uint64_t st = strtoull(tok[2], NULL, 10);
-	if (proc_starttime(pid) != st) {
+	}
+	pid_t pid = (pid_t)f.pid;
+	if (proc_starttime(pid) != f.starttime) {
 		sm_info("process %d of the previous daemon is gone", (int)pid);
 		return;
 	}
-	char name[SM_NAME_FIELD];
-	unesc(tok[4], name, sizeof(name));
 	int err;
-	struct proc *p = proc_register(d, pid, name, NULL, atoi(tok[3]) != 0, &err);
+	struct proc *p = proc_register(d, pid, f.name, NULL, f.by_parent, &err);
 	if (!p)
 		return;
-	p->kill.signal = atoi(tok[5]);
-	unesc(tok[6], p->kill.path, sizeof(p->kill.path));
-	p->kill.nargs = SM_MAX(0, SM_MIN(atoi(tok[7]), SM_MAX_KILL_ARGS));
-	for (int i = 0; i < p->kill.nargs && 8 + i < n; i++)
-		unesc(tok[8 + i], p->kill.args[i], sizeof(p->kill.args[i]));
-	sm_info("re-attached to process %d (%s)", (int)pid, name);
+	p->kill.signal = f.signal;
+	memcpy(p->kill.path, f.kill_path, sizeof(p->kill.path));
+	p->kill.nargs = f.nargs;
+	memcpy(p->kill.args, f.args, sizeof(p->kill.args));
+	sm_info("re-attached to process %d (%s)", (int)pid, f.name);
 }
 
-static void restore_lease(struct daemon *d, char **tok, int n, struct job *verify)
+static void restore_lease(struct daemon *d, const char *path, const struct state_rec *r, struct job *verify)
 {
-	if (n < 8)
+	struct state_lease_fields f;
+	const char *why;
+	if (state_parse_lease(r->line, &f, &why) < 0) {
+		malformed(path, r, "lease", why);
 		return;
-	struct ls_entry *e = ls_find(d, tok[1]);
+	}
+	struct ls_entry *e = ls_find(d, f.ls);
 	if (!e)
 		return;
-	struct lease *l = lease_new(d, e, tok[2]);
+	struct lease *l = lease_new(d, e, f.name);
 	if (!l)
 		return;
-	l->held.mode = (uint32_t)atoi(tok[3]);
-	l->held.lver = strtoull(tok[4], NULL, 10);
-	l->on_disk = atoi(tok[5]) != 0;
-	l->in_doubt = atoi(tok[6]) != 0;
-	l->nlocations = SM_MAX(0, SM_MIN(atoi(tok[7]), 3));
-	int i = 8;
-	for (int k = 0; k < l->nlocations && i < n; k++, i++)
-		unesc(tok[i], l->location[k], SM_LOCATION_MAX);
-	for (; i < n; i++) {
-		int pid = 0;
-		unsigned mode = 0;
-		if (sscanf(tok[i], "%d:%u", &pid, &mode) != 2)
-			continue;
-		struct proc *p = proc_find(d, (pid_t)pid);
+	l->held.mode = f.mode;
+	l->held.lver = f.lver;
+	l->on_disk = f.on_disk;
+	l->in_doubt = f.in_doubt;
+	l->nlocations = f.nlocations;
+	memcpy(l->location, f.location, sizeof(l->location));
+	struct state_holder h;
+	for (const char *c = f.holders; state_next_holder(&c, &h);) {
+		struct proc *p = proc_find(d, (pid_t)h.pid);
 		if (p)
-			lease_add_holder(l, p, mode);
+			lease_add_holder(l, p, h.mode);
 	}
 	if (l->holders && l->on_disk && verify && e->state != LS_FAILED) {
-		struct job_res *r = &verify->res[verify->nres++];
-		r->ls = e;
+		struct job_res *res = &verify->res[verify->nres++];
+		res->ls = e;
 		e->refs++;
-		snprintf(r->name, sizeof(r->name), "%s", l->ref.name);
-		r->nlocations = l->nlocations;
-		memcpy(r->location, l->location, sizeof(r->location));
-		r->held = l->held;
-		r->lease = l;
+		snprintf(res->name, sizeof(res->name), "%s", l->ref.name);
+		res->nlocations = l->nlocations;
+		memcpy(res->location, l->location, sizeof(res->location));
+		res->held = l->held;
+		res->lease = l;
 		l->jobs++;
 	}
-}
-
-/* One record after replaying the journal: the latest line for its key. */
-struct rec {
-	char kind;          /* 'S' lockspace, 'P' process, 'L' lease */
-	bool live;          /* false: deleted */
-	char *line;         /* in the file buffer, NUL-terminated */
-	char *key;
-	uint64_t renewed;   /* lockspace: a later "renewed" line, 0 = none */
-};
-
-struct replay {
-	struct rec *recs;
-	size_t n, cap;
-	uint32_t *slots;    /* open addressing: 1 + index into recs, 0 = empty */
-	size_t nslots;
-};
-
-/* Token i (0-based) of a line as pointer and length. */
-static bool token(const char *line, int i, const char **t, size_t *len)
-{
-	const char *p = line;
-	for (int k = 0;; k++) {
-		while (*p == ' ')
-			p++;
-		if (!*p)
-			return false;
-		const char *s = p;
-		while (*p && *p != ' ')
-			p++;
-		if (k == i) {
-			*t = s;
-			*len = (size_t)(p - s);
-			return true;
-		}
-	}
-}
-
-static struct rec *replay_find(struct replay *rp, char kind, const char *line, int nkey, bool create)
-{
-	char key[2 * SM_LOCATION_MAX + 8];
-	size_t n = 0;
-	key[n++] = kind;
-	for (int i = 1; i <= nkey; i++) {
-		const char *t;
-		size_t len;
-		if (!token(line, i, &t, &len) || n + len + 2 > sizeof(key))
-			return NULL;
-		key[n++] = ' ';
-		memcpy(key + n, t, len);
-		n += len;
-	}
-	key[n] = '\0';
-	uint64_t h = hash_bytes(key, n);
-	size_t mask = rp->nslots - 1;
-	for (size_t s = h & mask;; s = (s + 1) & mask) {
-		if (!rp->slots[s]) {
-			if (!create || rp->n == rp->cap)
-				return NULL;
-			struct rec *r = &rp->recs[rp->n];
-			if (!(r->key = strdup(key)))
-				return NULL;
-			r->kind = kind;
-			r->live = false;
-			r->line = NULL;
-			r->renewed = 0;
-			rp->slots[s] = (uint32_t)++rp->n;
-			return r;
-		}
-		struct rec *r = &rp->recs[rp->slots[s] - 1];
-		if (strcmp(r->key, key) == 0)
-			return r;
-	}
-}
-
-static void replay_line(struct replay *rp, char *line)
-{
-	const char *t;
-	size_t len;
-	if (!token(line, 0, &t, &len))
-		return;
-	struct {
-		const char *word;
-		char kind;
-		int nkey;
-		bool del;
-	} kinds[] = {{"lockspace", 'S', 1, false}, {"proc", 'P', 1, false}, {"lease", 'L', 2, false},
-		     {"lockspace-", 'S', 1, true}, {"proc-", 'P', 1, true},     {"lease-", 'L', 2, true}};
-	if (len == 7 && memcmp(t, "renewed", 7) == 0) {
-		struct rec *r = replay_find(rp, 'S', line, 1, false);
-		const char *v;
-		size_t vlen;
-		if (r && r->live && token(line, 2, &v, &vlen))
-			r->renewed = strtoull(v, NULL, 10);
-		return;
-	}
-	for (size_t k = 0; k < SM_ARRAY_SIZE(kinds); k++) {
-		if (len != strlen(kinds[k].word) || memcmp(t, kinds[k].word, len) != 0)
-			continue;
-		struct rec *r = replay_find(rp, kinds[k].kind, line, kinds[k].nkey, !kinds[k].del);
-		if (!r)
-			return;
-		r->live = !kinds[k].del;
-		r->line = kinds[k].del ? NULL : line;
-		r->renewed = 0;
-		return;
-	}
-	/* unknown line kinds are skipped (as earlier versions did) */
-}
-
-static int read_file(const char *path, char **out, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t cap = 65536, n = 0;
-	char *buf = malloc(cap + 1);
-	int rc = 0;
-	for (;;) {
-		if (!buf) {
-			rc = -ENOMEM;
-			break;
-		}
-		if (n == cap) {
-			char *b = realloc(buf, 2 * cap + 1);
-			if (!b) {
-				rc = -ENOMEM;
-				break;
-			}
-			buf = b;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (rc < 0) {
-		free(buf);
-		return rc;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
-/* Replay the file into rp.  Returns the number of live lease records. */
-static int replay_file(struct replay *rp, char *buf, size_t len, const char *path)
-{
-	size_t lines = 1;
-	for (size_t i = 0; i < len; i++)
-		lines += buf[i] == '\n';
-	rp->cap = lines;
-	rp->recs = calloc(lines, sizeof(*rp->recs));
-	for (rp->nslots = 16; rp->nslots < 2 * lines; rp->nslots *= 2)
-		;
-	rp->slots = calloc(rp->nslots, sizeof(*rp->slots));
-	if (!rp->recs || !rp->slots)
-		return -ENOMEM;
-	char *p = strchr(buf, '\n');
-	p = p ? p + 1 : buf + len; /* past the magic line */
-	while (p < buf + len) {
-		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-		if (!nl) {
-			sm_warn("%s: ignoring a torn last line (%zu bytes)", path, (size_t)(buf + len - p));
-			break;
-		}
-		*nl = '\0';
-		replay_line(rp, p);
-		p = nl + 1;
-	}
-	int nleases = 0;
-	for (size_t i = 0; i < rp->n; i++)
-		nleases += rp->recs[i].live && rp->recs[i].kind == 'L';
-	return nleases;
-}
-
-static void replay_free(struct replay *rp)
-{
-	for (size_t i = 0; i < rp->n; i++)
-		free(rp->recs[i].key);
-	free(rp->recs);
-	free(rp->slots);
 }
 
 int state_restore(struct daemon *d)
@@ -889,49 +685,43 @@ int state_restore(struct daemon *d)
 	path_of(d, path, sizeof(path), "");
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = read_file(path, &buf, &len);
+	int rc = state_read_file(path, &buf, &len);
 	if (rc < 0) {
 		state_snapshot(d); /* start the file this daemon appends to */
 		return rc == -ENOENT ? 0 : rc;
 	}
-	if (strncmp(buf, STATE_MAGIC, strlen(STATE_MAGIC)) != 0) {
+	struct state_replay rp;
+	rc = state_replay_parse(buf, len, &rp);
+	if (rc == -SM_EPROTO) {
+		state_replay_free(&rp);
 		free(buf);
 		sm_error("%s is not a sync_managerd state file; ignoring it", path);
 		state_snapshot(d);
-		return -SM_EPROTO;
+		return rc;
 	}
 	sm_warn("resuming the previous daemon's lockspaces, processes and leases from %s", path);
-	struct replay rp = {0};
-	int nleases = replay_file(&rp, buf, len, path);
-	if (nleases < 0) {
-		replay_free(&rp);
+	if (rc < 0) {
+		state_replay_free(&rp);
 		free(buf);
-		return nleases;
+		return rc;
 	}
-	struct job *verify = job_new(JOB_VERIFY, nleases);
+	if (rp.torn)
+		sm_warn("%s: ignoring a torn last line (%zu bytes)", path, rp.torn);
+	if (rp.bad_renewed)
+		sm_error("%s:%zu: ignoring %zu malformed renewed line(s)", path, rp.first_bad_renewed,
+			 rp.bad_renewed);
+	struct job *verify = job_new(JOB_VERIFY, (int)state_replay_count(&rp, STATE_LEASE));
 	if (verify)
 		verify->nres = 0;
-	/* Three passes so references resolve: lockspaces, processes, leases. */
-	static const char pass_kind[3] = {'S', 'P', 'L'};
-	for (int pass = 0; pass < 3; pass++) {
-		for (size_t i = 0; i < rp.n; i++) {
-			struct rec *r = &rp.recs[i];
-			if (!r->live || r->kind != pass_kind[pass])
-				continue;
-			char *tok[64];
-			int n = 0;
-			char *save = NULL;
-			for (char *t = strtok_r(r->line, " ", &save); t && n < 64; t = strtok_r(NULL, " ", &save))
-				tok[n++] = t;
-			if (pass == 0)
-				restore_lockspace(d, tok, n, r->renewed);
-			else if (pass == 1)
-				restore_proc(d, tok, n);
-			else
-				restore_lease(d, tok, n, verify);
-		}
-	}
-	replay_free(&rp);
+	/* Lockspaces, then processes, then leases, so references resolve. */
+	const struct state_rec *r;
+	for (r = NULL; (r = state_replay_next(&rp, STATE_LOCKSPACE, r));)
+		restore_lockspace(d, path, r);
+	for (r = NULL; (r = state_replay_next(&rp, STATE_PROC, r));)
+		restore_proc(d, path, r);
+	for (r = NULL; (r = state_replay_next(&rp, STATE_LEASE, r));)
+		restore_lease(d, path, r, verify);
+	state_replay_free(&rp);
 	free(buf);
 	/* Expired lockspaces: their holders go now. */
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next)

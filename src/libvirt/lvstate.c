@@ -43,17 +43,6 @@ char *lvstate_encode(const struct lvstate *s)
 	return out;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static int unescape(const char *in, size_t len, char *out, size_t max)
 {
 	size_t n = 0;
@@ -61,9 +50,9 @@ static int unescape(const char *in, size_t len, char *out, size_t max)
 		char c = in[i];
 		if (c == '%') {
 			/* two hex digits follow; the decoded byte must be printable */
-			if (i + 2 >= len || hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0)
+			if (i + 2 >= len || sm_hexval(in[i + 1]) < 0 || sm_hexval(in[i + 2]) < 0)
 				return -1;
-			int v = hexval(in[i + 1]) * 16 + hexval(in[i + 2]);
+			int v = sm_hexval(in[i + 1]) * 16 + sm_hexval(in[i + 2]);
 			if (v < 0x21 || v >= 0x7f)
 				return -1;
 			c = (char)v;
