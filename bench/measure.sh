@@ -250,6 +250,9 @@ T_START=$(now)
 SMBENCH=$TMP/smbench
 ${CC:-gcc} -O2 -std=gnu11 -Wall -Wextra -I"$ROOT/include" -I"$ROOT/src" -o "$SMBENCH" "$HERE/smbench.c" \
 	"$BUILD/libsync_manager_client.a" "$BUILD/libsm_core.a" -laio -lpthread || die "building smbench failed"
+DISKCEILING=$TMP/diskceiling
+${CC:-gcc} -O2 -std=gnu11 -Wall -Wextra -o "$DISKCEILING" "$HERE/diskceiling.c" -lpthread ||
+	die "building diskceiling failed"
 
 echo "# sync_manager $("$SM" --help 2>&1 | sed -n 's/.*(version \(.*\)).*/\1/p') ($BUILD), kernel $(uname -r), $(nproc) cpus"
 echo "# volumes on $fstype ($TMP), run dirs on $(stat -f -c %T "$RUNROOT"), io_timeout $IO s, W $WD s, max_hosts $MAX_HOSTS, metrics: $METRICS"
@@ -265,11 +268,17 @@ echo "# volume $(stat -c %s "$VOL") bytes: $NAREAS resource areas of $((512 * (2
 # plus our read shape: one resource area (2 + max_hosts sectors).
 dd_probe "$TMP/ddprobe"
 us_w=$(dd_write512_us "$TMP/ddprobe" direct,dsync)
-# our lease writes are O_DIRECT without O_DSYNC (sanlock opens O_DIRECT|O_SYNC)
+# for comparison: the same write without O_DSYNC (both sides write with it)
 us_wn=$(dd_write512_us "$TMP/ddprobe" direct)
 us_r=$(dd_read_direct_us "$TMP/ddprobe" 1M 64)
 area=$((512 * (2 + MAX_HOSTS)))
 us_a=$(dd_read_direct_us "$TMP/ddprobe" "$area" $((64 * MIB / area)))
+# The ceiling for releases: one 512 B read + one O_DSYNC 512 B write each,
+# with 1 stream and with 4 (the daemon's default number of disk workers).
+for c in $TPUT_CLIENTS; do
+	emit "disk_release_ceiling_c${c}_rate" \
+		"$("$DISKCEILING" "$TMP/ddprobe" "$c" 1000 | awk '/^pairs_per_second/ { print $2 }')" pairs/s
+done
 rm -f "$TMP/ddprobe"
 emit disk_write512_dsync_latency "$us_w" us
 emit disk_write512_direct_latency "$us_wn" us
