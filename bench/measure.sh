@@ -303,8 +303,8 @@ if want join; then
 		t1=$(now)
 		calc "$t1 - $t0" >>"$TMP/join"; echo >>"$TMP/join"
 		if [ "$i" -lt "$JOIN_ITERS" ]; then
-			# leave is asynchronous: wait until the lockspace is gone (a
-			# join issued while the leave is still running is lost)
+			# leave returns once the slot is written free; status must
+			# agree before the next join
 			t0=$(now)
 			hsm A leave "$LS" >/dev/null || die "leave failed"
 			h_wait_left A "$LS" || die "leave did not finish"
