@@ -25,15 +25,24 @@ deps:
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
+# A build dir configured before libvirt-dev was installed (make demo and
+# make check install it) is configured again, so the libvirt parts get built.
 build: deps $(BUILD)/build.ninja
+	@if pkg-config --exists libvirt 2>/dev/null && ! grep -q '^LIBVIRT_FOUND:INTERNAL=1' $(BUILD)/CMakeCache.txt; then \
+		echo "libvirt-dev is installed: configuring $(BUILD) again to build the libvirt parts"; \
+		cmake $(BUILD) >/dev/null; \
+	fi
 	ninja -C $(BUILD)
 
 $(ASAN_BUILD)/build.ninja:
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSM_SANITIZE=ON
 
-check: build
+# Packages first, then the build: the libvirt parts are built only when
+# libvirt-dev is there at configure time.
+check:
 	@scripts/deps test
-	@scripts/deps libvirt || echo "libvirt/QEMU packages unavailable: the libvirt tests will be skipped" 
+	@scripts/deps libvirt || echo "libvirt/QEMU packages unavailable: the libvirt tests will be skipped"
+	@$(MAKE) --no-print-directory build
 	cd $(BUILD) && $(CTEST) -j$(JOBS) -LE 'torture-long'
 	$(MAKE) --no-print-directory check-asan
 
@@ -42,8 +51,9 @@ check-asan: deps $(ASAN_BUILD)/build.ninja
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(CTEST) -j$(JOBS) -L 'unit|asan'
 
-demo: build
+demo:
 	@scripts/deps libvirt || echo "make demo: could not install libvirt and QEMU (see above)"
+	@$(MAKE) --no-print-directory build
 	@scripts/demo
 
 demo-processes: build
