@@ -189,7 +189,7 @@ static int resource_change_via_daemon(const char *spec, const char *name, bool a
 	struct sm_volume *v = NULL;
 	int rc = sm_volume_open_spec(spec, SM_DISK_READONLY, &v);
 	if (rc < 0)
-		return rc;
+		return -SM_ENOT_JOINED; /* resource_change() opens it again and says why it cannot */
 	char ls[SM_NAME_FIELD];
 	snprintf(ls, sizeof(ls), "%s", v->hdr.lockspace);
 	sm_volume_close(v);

@@ -99,6 +99,21 @@ int cli_split_resource(const char *spec, char **volume, char **name)
 	return 0;
 }
 
+/* What to do about the errors a user meets most, or NULL. */
+static const char *fix_hint(int rc)
+{
+	switch (rc) {
+	case -ENOENT: return "check the path; a new volume is made with 'sync_manager init PATH'";
+	case -EACCES:
+	case -EPERM: return "run as root, or as a user allowed to open the device read-write";
+	case -SM_ENOT_FORMATTED: return "check the path and offset, or format it with 'sync_manager init'";
+	case -SM_EINDEX_FULL:
+		return "remove unused resources ('sync_manager resource rm') or format a volume with more --resources";
+	case -SM_ETOO_SMALL: return "give a larger file or device, or fewer --resources / --max-hosts";
+	default: return NULL;
+	}
+}
+
 int cli_fail(int rc, const char *fmt, ...)
 {
 	va_list ap;
@@ -109,6 +124,9 @@ int cli_fail(int rc, const char *fmt, ...)
 	if (rc)
 		fprintf(stderr, ": %s", sm_strerror(rc));
 	fputc('\n', stderr);
+	const char *hint = fix_hint(rc);
+	if (hint)
+		fprintf(stderr, "  (%s)\n", hint);
 	return CLI_FAIL;
 }
 

@@ -42,6 +42,22 @@ for r in rows:
     assert r[col - 1] == " " and r[col] != " ", (col, r)
 PY
 
+# Removing a resource, and the errors of resource add|rm.
+t_run "resource rm" -- "$SM" resource rm "$V" "$long"
+t_match "rm says what it did" "removed resource $long" "$T_OUT"
+"$SM" resource ls "$V" | grep -qx "$long" && t_fail "ls still lists $long" || t_ok "ls no longer lists it"
+t_refused "rm of an unknown name" "no such resource" -- "$SM" resource rm "$V" no-such-name
+t_refused "add on a missing path names it" "cannot open volume $T_DIR/missing: No such file" \
+	-- "$SM" resource add "$T_DIR/missing" r1
+t_match "... and the fix" "a new volume is made with 'sync_manager init PATH'" "$T_OUT"
+truncate -s 1M "$T_DIR/blank"
+t_refused "rm on an unformatted file" "not a sync_manager lease volume" -- "$SM" resource rm "$T_DIR/blank" r1
+t_match "... and the fix" "format it with 'sync_manager init'" "$T_OUT"
+t_run "init a volume with one resource area" -- "$SM" init "$T_DIR/small" --lockspace small --max-hosts 2 \
+	--resources 1 --io-timeout 1 --resource only
+t_refused "add to a full index" "no free resource area" -- "$SM" resource add "$T_DIR/small" another
+t_match "... says how to make room" "resource rm.*more --resources" "$T_OUT"
+
 # The derived timeouts, for given values and as JSON.
 t_run "timeouts for d = 1 s, W = 3 s" -- "$SM" timeouts --io-timeout 1 --watchdog-timeout 3
 t_match "H = F + W = 11 s" "host dead +H +F \+ W +11 s" "$T_OUT"
