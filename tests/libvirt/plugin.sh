@@ -121,32 +121,49 @@ t_match "back on host 1, lver +1 again" "vm-$U1:EX:$((v + 2))" "$(held 1)"
 [[ $(lv_domstate 1 g1) == running ]] && t_ok "g1 runs on host 1" || t_fail "g1: $(lv_domstate 1 g1)"
 
 # 7. The destination cannot acquire (its storage fails): the guest keeps running on the source.
+v7=$(held 1 | grep -o "vm-$U1:EX:[0-9]*" | cut -d: -f3)
 printf 'any eio\n' > "$LV_RUN/h2/faults"
 t_refused "migration fails when host 2 cannot acquire" "." -- lv_migrate 1 2 g1
 rm -f "$LV_RUN/h2/faults"
 [[ $(lv_domstate 1 g1) == running ]] && t_ok "g1 still runs on host 1" || t_fail "g1: $(lv_domstate 1 g1)"
-t_match "host 1 still holds g1's lease (re-acquired at its version)" "vm-$U1:EX:" "$(held 1)"
+t_match "host 1 still holds g1's lease (at its version, or re-acquired at it: +1)" \
+	"vm-$U1:EX:($v7|$((v7 + 1)))( |$)" "$(held 1)"
 sleep 3
 
-# 8. A third party takes the lease during the hand-off: neither side may resume.
+# 8. A third party takes the lease during the hand-off and gives it back: the
+#    lease is free again, but one version up, so neither side may resume
+#    (the "only at that lver" rule, not plain exclusivity, refuses them).
 #    Host 2 rejoins so that its acquire waits ~2 s for the join: the window.
 t_run "a third party joins (direct, host_id 7)" -- "$SM" direct join "$VOL" --host-id 7 --host-name third
+v8=$(held 1 | grep -o "vm-$U1:EX:[0-9]*" | cut -d: -f3)
 sm_on 2 leave lv >/dev/null
 sm_on 2 join "$VOL" --host-id 2 --no-wait >/dev/null
 ( for i in $(seq 1 600); do
-	"$SM" direct acquire "$VOL:vm-$U1" --host-id 7 >/dev/null 2>&1 && { echo taken; exit 0; }
+	if "$SM" direct acquire "$VOL:vm-$U1" --host-id 7 >/dev/null 2>&1; then
+		"$SM" direct release "$VOL:vm-$U1" --host-id 7 >/dev/null 2>&1 && echo "taken and released" ||
+			echo "taken, release failed"
+		exit 0
+	fi
 	sleep 0.01
   done; echo missed ) > "$T_DIR/third.out" &
 third=$!
-t_refused "migration fails: the lease moved in between" "." -- lv_migrate 1 2 g1
+t_refused "migration fails: the lease changed hands in between" "." -- lv_migrate 1 2 g1
+migrate_out=$T_OUT
 wait $third
-t_match "the third party got the lease" "taken" "$(cat "$T_DIR/third.out")"
+t_match "the third party took the lease and released it" "taken and released" "$(cat "$T_DIR/third.out")"
 lv_poll 10 0.2 state_not 1 g1 running
 st1=$(lv_domstate 1 g1); st2=$(lv_domstate 2 g1 2>/dev/null || echo none)
 [[ $st1 != running ]] && t_ok "the source did not resume (g1 is $st1 on host 1)" || t_fail "source resumed"
 [[ $st2 != running ]] && t_ok "the destination did not resume" || t_fail "destination runs g1"
+# Who refused, and why: the lease is free at a higher version than the
+# state the guest carries.
+why=$(printf '%s\n' "$migrate_out"; cat "$(lv_libvirtd_log 1)" "$(lv_libvirtd_log 2)" \
+	"$LV_RUN/h1/libvirtd.out" "$LV_RUN/h2/libvirtd.out" 2>/dev/null)
+t_match "refused by the version rule (vm-$U1 is at a later lease version than $v8)" \
+	"vm-$U1 is at lease version [0-9]+, not $v8" "$why"
+"$SM" direct inquire "$VOL:vm-$U1" > "$T_DIR/inq8" 2>&1
+t_match "the lease is free, nobody resumed on it" "vm-$U1: lver [0-9]+, no exclusive owner" "$(cat "$T_DIR/inq8")"
 lv_virsh 1 destroy g1 >/dev/null 2>&1
-"$SM" direct release "$VOL:vm-$U1" --host-id 7 >/dev/null
 for i in $(seq 1 100); do sm_on 2 status | grep -q " joined " && break; sleep 0.2; done
 
 # 9. libvirtd restarts with a running guest: its leases stay.
