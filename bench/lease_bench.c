@@ -1,7 +1,15 @@
 /* Lease-library benchmark: I/O count, bytes and latency per operation, on a
  * volume file on the local disk.  Prints figures; asserts nothing.
  *
- *   lease_bench DIR [--io-timeout SEC] [--max-hosts N] [--iterations N] [--resources N]
+ *   lease_bench DIR [--io-timeout SEC] [--max-hosts N] [--iterations N]
+ *                   [--resources N] [--format-resources N]
+ *
+ * --format-resources N (default 2000): the volume is formatted with N areas,
+ *   all of them named (r0 .. r<N-1>), so its index is full.  Format time, disk
+ *   I/Os, bytes and the disk layer's syscalls are printed, then name lookups in
+ *   that full index.
+ * --resources N (default 1000): how many leases the sequential run acquires
+ *   (r1 .. r<N>); the volume gets at least N + 1 areas.
  *
  * Output lines "ours.<metric> <value> <unit>" are machine-readable (bench/run
  * puts them beside sanlock's). */
@@ -9,9 +17,11 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "disk/disk.h"
+#include "disk/syscalls.h"
 #include "lease/delta.h"
 #include "lease/paxos.h"
 #include "lease/resource.h"
+#include "ondisk/index.h"
 #include "ondisk/volume.h"
 #include "sync_manager/errors.h"
 
@@ -69,6 +79,174 @@ static void end_op(struct opstat *s)
 	sm_disk_global_stats(&s->io);
 }
 
+/* Syscalls issued by the disk layer: every one goes through the table in
+ * src/disk/syscalls.h, so counting wrappers installed there see all of them.
+ * Each table entry is one kernel syscall, except io_getevents with a zero
+ * timeout, which libaio answers from the AIO ring without entering the kernel
+ * when no completion is waiting (the disk layer only does that while an
+ * abandoned I/O is pending); those calls are counted apart. */
+enum { SC_OPEN, SC_CLOSE, SC_FSTAT, SC_FTRUNCATE, SC_FDATASYNC, SC_BLKSSZGET, SC_BLKGETSIZE64, SC_IO_SETUP,
+       SC_IO_DESTROY, SC_IO_SUBMIT, SC_IO_GETEVENTS, SC_IO_CANCEL, SC_N };
+static const char *const sc_name[SC_N] = {"open", "close", "fstat", "ftruncate", "fdatasync", "ioctl(BLKSSZGET)",
+					  "ioctl(BLKGETSIZE64)", "io_setup", "io_destroy", "io_submit",
+					  "io_getevents", "io_cancel"};
+static uint64_t sc_count[SC_N], sc_nowait_reaps;
+
+static int c_open(const char *path, int flags, mode_t mode)
+{
+	sc_count[SC_OPEN]++;
+	return sm_disk_sys_real.open(path, flags, mode);
+}
+static int c_close(int fd)
+{
+	sc_count[SC_CLOSE]++;
+	return sm_disk_sys_real.close(fd);
+}
+static int c_fstat(int fd, struct stat *st)
+{
+	sc_count[SC_FSTAT]++;
+	return sm_disk_sys_real.fstat(fd, st);
+}
+static int c_ftruncate(int fd, off_t len)
+{
+	sc_count[SC_FTRUNCATE]++;
+	return sm_disk_sys_real.ftruncate(fd, len);
+}
+static int c_fdatasync(int fd)
+{
+	sc_count[SC_FDATASYNC]++;
+	return sm_disk_sys_real.fdatasync(fd);
+}
+static int c_blk_sector_size(int fd, int *out)
+{
+	sc_count[SC_BLKSSZGET]++;
+	return sm_disk_sys_real.blk_sector_size(fd, out);
+}
+static int c_blk_size_bytes(int fd, uint64_t *out)
+{
+	sc_count[SC_BLKGETSIZE64]++;
+	return sm_disk_sys_real.blk_size_bytes(fd, out);
+}
+static int c_io_setup(int maxevents, io_context_t *ctx)
+{
+	sc_count[SC_IO_SETUP]++;
+	return sm_disk_sys_real.io_setup(maxevents, ctx);
+}
+static int c_io_destroy(io_context_t ctx)
+{
+	sc_count[SC_IO_DESTROY]++;
+	return sm_disk_sys_real.io_destroy(ctx);
+}
+static int c_io_submit(io_context_t ctx, long nr, struct iocb **iocbs)
+{
+	sc_count[SC_IO_SUBMIT]++;
+	return sm_disk_sys_real.io_submit(ctx, nr, iocbs);
+}
+static int c_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *ev, struct timespec *timeout)
+{
+	if (timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0)
+		sc_nowait_reaps++;
+	else
+		sc_count[SC_IO_GETEVENTS]++;
+	return sm_disk_sys_real.io_getevents(ctx, min_nr, nr, ev, timeout);
+}
+static int c_io_cancel(io_context_t ctx, struct iocb *iocb, struct io_event *evt)
+{
+	sc_count[SC_IO_CANCEL]++;
+	return sm_disk_sys_real.io_cancel(ctx, iocb, evt);
+}
+
+static void syscalls_count_start(void)
+{
+	memset(sc_count, 0, sizeof(sc_count));
+	sc_nowait_reaps = 0;
+	sm_disk_sys = (struct sm_disk_syscalls){
+		.open = c_open,
+		.close = c_close,
+		.fstat = c_fstat,
+		.ftruncate = c_ftruncate,
+		.fdatasync = c_fdatasync,
+		.blk_sector_size = c_blk_sector_size,
+		.blk_size_bytes = c_blk_size_bytes,
+		.io_setup = c_io_setup,
+		.io_destroy = c_io_destroy,
+		.io_submit = c_io_submit,
+		.io_getevents = c_io_getevents,
+		.io_cancel = c_io_cancel,
+	};
+}
+
+/* Stop counting; returns the total and writes "name N, ..." (nonzero ones) to buf. */
+static uint64_t syscalls_count_stop(char *buf, size_t len)
+{
+	sm_disk_syscalls_reset();
+	uint64_t total = 0;
+	size_t at = 0;
+	buf[0] = 0;
+	for (int i = 0; i < SC_N; i++) {
+		if (!sc_count[i])
+			continue;
+		total += sc_count[i];
+		int n = snprintf(buf + at, len - at, "%s%s %llu", at ? ", " : "", sc_name[i],
+				 (unsigned long long)sc_count[i]);
+		if (n > 0 && (size_t)n < len - at)
+			at += (size_t)n;
+	}
+	return total;
+}
+
+static double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* n cold lookups of name: sm_resource_ref_init() reads the whole index
+ * (one read) and scans it.  expect: the area, or -SM_ENO_RESOURCE. */
+static int lookup_cold(struct opstat *s, const char *tag, struct sm_volume *vol, const char *name, int expect, int n)
+{
+	begin(s, tag, n);
+	struct sm_disk_stats tot = {0}, d;
+	for (int i = 0; i < n; i++) {
+		struct sm_resource_ref ref;
+		sm_disk_reset_global_stats();
+		double t0 = now_us();
+		int rc = sm_resource_ref_init(&ref, vol, name);
+		s->lat_us[s->n++] = now_us() - t0;
+		sm_disk_global_stats(&d);
+		tot.reads += d.reads, tot.writes += d.writes, tot.bytes_read += d.bytes_read,
+			tot.bytes_written += d.bytes_written;
+		if (rc >= 0)
+			rc = (int)ref.disk[0].area;
+		if (rc != expect) {
+			fprintf(stderr, "%s: '%s' resolved to %d (%s), expected %d\n", tag, name, rc,
+				rc < 0 ? sm_strerror(rc) : "area", expect);
+			return -1;
+		}
+	}
+	s->io = tot;
+	return 0;
+}
+
+/* n warm lookups: sm_index_find() in an index already loaded (no I/O). */
+static int lookup_warm(struct opstat *s, const char *tag, const struct sm_index *idx, const char *name, int expect,
+		       int n)
+{
+	begin(s, tag, n);
+	for (int i = 0; i < n; i++) {
+		double t0 = now_us();
+		int rc = sm_index_find(idx, name);
+		s->lat_us[s->n++] = now_us() - t0;
+		if (rc != expect) {
+			fprintf(stderr, "%s: '%s' resolved to %d, expected %d\n", tag, name, rc, expect);
+			return -1;
+		}
+	}
+	end_op(s);
+	return 0;
+}
+
 static enum sm_owner_verdict all_alive(void *arg, uint32_t id, uint64_t gen, uint64_t read_done_ms)
 {
 	(void)arg;
@@ -83,9 +261,10 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {{"io-timeout", required_argument, NULL, 't'},
 					   {"max-hosts", required_argument, NULL, 'm'},
 					   {"iterations", required_argument, NULL, 'i'},
-					   {"resources", required_argument, NULL, 'r'}, {0}};
+					   {"resources", required_argument, NULL, 'r'},
+					   {"format-resources", required_argument, NULL, 'f'}, {0}};
 	uint64_t d_ms = 10000;
-	uint32_t max_hosts = SM_DEFAULT_MAX_HOSTS, resources = 1000;
+	uint32_t max_hosts = SM_DEFAULT_MAX_HOSTS, resources = 1000, fmt_res = 2000;
 	int iters = 300, c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (c == 't')
@@ -96,40 +275,75 @@ int main(int argc, char **argv)
 			iters = atoi(optarg);
 		else if (c == 'r')
 			resources = (uint32_t)atoi(optarg);
+		else if (c == 'f')
+			fmt_res = (uint32_t)atoi(optarg);
+		else
+			return 2;
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: lease_bench DIR [--io-timeout SEC] [--max-hosts N] [--iterations N]\n");
+		fprintf(stderr, "usage: lease_bench DIR [--io-timeout SEC] [--max-hosts N] [--iterations N] "
+				"[--resources N] [--format-resources N]\n");
 		return 2;
 	}
+	if (iters < 1 || resources < 1 || fmt_res < 2) {
+		fprintf(stderr, "lease_bench: --iterations and --resources must be >= 1, --format-resources >= 2\n");
+		return 2;
+	}
+	if (fmt_res < resources + 1)
+		fmt_res = resources + 1; /* the sequential run uses r1 .. r<resources> */
 	sm_log_set_level(SM_LOG_ERROR);
 	char path[512];
 	snprintf(path, sizeof(path), "%s/lease_bench.vol", argv[optind]);
-	const char **names = calloc(resources + 1, sizeof(char *));
-	for (uint32_t i = 0; i < resources + 1; i++) {
+	/* r<fmt_res> is the name that is not in the index. */
+	const char **names = calloc(fmt_res + 1, sizeof(char *));
+	for (uint32_t i = 0; i < fmt_res + 1; i++) {
 		char *n = malloc(16);
 		snprintf(n, 16, "r%u", i);
 		names[i] = n;
 	}
-	struct sm_format_params p = {.lockspace = "bench", .max_hosts = max_hosts, .resources = resources + 1,
+	/* Every area named: the index is full. */
+	struct sm_format_params p = {.lockspace = "bench", .max_hosts = max_hosts, .resources = fmt_res,
 				     .io_timeout_ms = (uint32_t)d_ms, .force = true, .resource_names = names,
-				     .resource_name_count = resources + 1};
-	double t0 = now_us();
+				     .resource_name_count = fmt_res};
+	struct sm_disk_stats fmt_io;
+	char sc_detail[512];
+	unlink(path); /* always format a new file (a killed run leaves its volume) */
+	sm_disk_reset_global_stats();
+	syscalls_count_start();
+	double c0 = cpu_s(), t0 = now_us();
 	int rc = sm_volume_format(path, 0, &p, NULL);
+	double fmt_s = (now_us() - t0) / 1e6, fmt_cpu = cpu_s() - c0;
+	uint64_t fmt_sc = syscalls_count_stop(sc_detail, sizeof(sc_detail));
+	sm_disk_global_stats(&fmt_io);
 	if (rc < 0) {
 		fprintf(stderr, "format: %s\n", sm_strerror(rc));
 		return 1;
 	}
-	double fmt_ms = (now_us() - t0) / 1000;
 
 	struct sm_lockspace *ls;
 	if ((rc = sm_lockspace_open(path, 0, &ls)) < 0)
 		return 1;
 	struct opstat s;
 	char dstr[16];
-	printf("lease_bench: %s, max_hosts %u, io_timeout %s, %u-byte sectors, area %zu bytes; format of %u resources "
-	       "took %.0f ms\n",
-	       path, max_hosts, sm_format_ms(d_ms, dstr, sizeof(dstr)), sm_lockspace_header(ls)->sector_size,
-	       sm_volume_area_bytes(sm_lockspace_header(ls)), resources + 1, fmt_ms);
+	printf("lease_bench: %s, max_hosts %u, io_timeout %s, %u-byte sectors, area %zu bytes\n", path, max_hosts,
+	       sm_format_ms(d_ms, dstr, sizeof(dstr)), sm_lockspace_header(ls)->sector_size,
+	       sm_volume_area_bytes(sm_lockspace_header(ls)));
+	printf("  format of %u resources (all named, new file): %.3f s wall, %.3f s CPU; %llu I/Os (%llu reads, %llu "
+	       "writes), %llu B read, %llu B written; %llu disk-layer syscalls (%s)\n",
+	       fmt_res, fmt_s, fmt_cpu, (unsigned long long)(fmt_io.reads + fmt_io.writes),
+	       (unsigned long long)fmt_io.reads, (unsigned long long)fmt_io.writes,
+	       (unsigned long long)fmt_io.bytes_read, (unsigned long long)fmt_io.bytes_written,
+	       (unsigned long long)fmt_sc, sc_detail);
+	if (sc_nowait_reaps)
+		printf("  format: %llu more io_getevents calls with a zero timeout (no syscall when nothing completed)\n",
+		       (unsigned long long)sc_nowait_reaps);
+	printf("ours.format.resources %u count\n", fmt_res);
+	printf("ours.format.seconds %.3f s\n", fmt_s);
+	printf("ours.format.cpu_seconds %.3f s\n", fmt_cpu);
+	printf("ours.format.ios %llu count\n", (unsigned long long)(fmt_io.reads + fmt_io.writes));
+	printf("ours.format.syscalls %llu count\n", (unsigned long long)fmt_sc);
+	printf("ours.format.bytes_read %llu B\n", (unsigned long long)fmt_io.bytes_read);
+	printf("ours.format.bytes_written %llu B\n", (unsigned long long)fmt_io.bytes_written);
 	printf("  %-28s %6s  %5s  %5s  %10s  %8s  %9s  %9s\n", "operation", "n", "reads", "writes", "B read", "B written",
 	       "median us", "p99 us");
 
@@ -204,6 +418,35 @@ int main(int argc, char **argv)
 	report(&rel);
 	report(&sha);
 	report(&shr);
+
+	/* Name lookups in the full index: the last entry, a middle one, one
+	 * that is not there (a full scan too). */
+	{
+		const char *lk_name[3] = {names[fmt_res - 1], names[fmt_res / 2], names[fmt_res]};
+		int lk_area[3] = {(int)fmt_res - 1, (int)fmt_res / 2, -SM_ENO_RESOURCE};
+		static const char *const cold_tag[3] = {"lookup_cold_last", "lookup_cold_middle", "lookup_cold_missing"};
+		static const char *const warm_tag[3] = {"lookup_warm_last", "lookup_warm_middle", "lookup_warm_missing"};
+		struct opstat lk;
+		for (int k = 0; k < 3; k++) {
+			if (lookup_cold(&lk, cold_tag[k], vol, lk_name[k], lk_area[k], iters) < 0)
+				return 1;
+			report(&lk);
+		}
+		struct sm_index *idx;
+		if ((rc = sm_index_load(vol, &idx)) < 0) {
+			fprintf(stderr, "index load: %s\n", sm_strerror(rc));
+			return 1;
+		}
+		for (int k = 0; k < 3; k++) {
+			if (lookup_warm(&lk, warm_tag[k], idx, lk_name[k], lk_area[k], iters) < 0)
+				return 1;
+			report(&lk);
+		}
+		sm_index_free(idx);
+		printf("  lookups: index of %u entries x %d B, all used; cold = sm_resource_ref_init() (reads the whole "
+		       "index), warm = sm_index_find() in a loaded index; last '%s', middle '%s', missing '%s'\n",
+		       fmt_res, SM_INDEX_ENTRY_SIZE, lk_name[0], lk_name[1], lk_name[2]);
+	}
 
 	/* 1000 resources in a row, then released. */
 	struct sm_resource_ref *refs = calloc(resources, sizeof(*refs));

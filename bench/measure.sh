@@ -424,7 +424,9 @@ fi
 # ------------------------------------------------------------------ library level
 # build/lease_bench: the lease library alone (no daemon, no IPC), on its own
 # volume on the same file system.  Cross-check for the byte counts and the
-# floor for the latencies.
+# floor for the latencies; also the format of a 2000-resource volume (time,
+# I/Os, disk-layer syscalls, bytes) and name lookups in its full index
+# (lib_format_*, lib_lookup_*).  Every "ours.X.Y" line becomes ours.lib_X_Y.
 if want lib; then
 	if [ -x "$LEASE_BENCH" ]; then
 		log "library level: lease_bench --io-timeout $IO"
