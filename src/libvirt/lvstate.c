@@ -43,36 +43,73 @@ char *lvstate_encode(const struct lvstate *s)
 	return out;
 }
 
-static int unescape(const char *in, size_t len, char *out, size_t max)
+/* Up to 32 bytes of untrusted text for a message: printable ASCII as is,
+ * anything else as '?', and "..." when cut (a foreign state may hold
+ * newlines or control bytes that must not reach a log line). */
+static const char *show(const char *s, size_t len, char out[40])
 {
 	size_t n = 0;
+	for (; n < len && n < 32; n++)
+		out[n] = (s[n] >= ' ' && s[n] < 0x7f) ? s[n] : '?';
+	if (n < len) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* Decode one percent-encoded name field; NULL, or why it is refused. */
+static const char *unescape(const char *in, size_t len, char *out, size_t max)
+{
+	size_t n = 0;
+	if (len == 0)
+		return "is empty";
 	for (size_t i = 0; i < len; i++) {
 		char c = in[i];
 		if (c == '%') {
 			/* two hex digits follow; the decoded byte must be printable */
 			if (i + 2 >= len || sm_hexval(in[i + 1]) < 0 || sm_hexval(in[i + 2]) < 0)
-				return -1;
+				return "has a bad escape ('%' must be followed by two hex digits)";
 			int v = sm_hexval(in[i + 1]) * 16 + sm_hexval(in[i + 2]);
 			if (v < 0x21 || v >= 0x7f)
-				return -1;
+				return "has an escape of a space, control or non-ASCII byte";
 			c = (char)v;
 			i += 2;
 		} else if (!plain((unsigned char)c)) {
-			return -1;
+			return "has a character that must be percent-encoded";
 		}
 		if (n + 1 >= max)
-			return -1;
+			return "is longer than 63 characters";
 		out[n++] = c;
 	}
 	out[n] = '\0';
-	return n ? 0 : -1;
+	return NULL;
 }
 
 int lvstate_decode(const char *text, struct lvstate *s, char *err, size_t errlen)
 {
+	char sb[40];
 	memset(s, 0, sizeof(*s));
 	if (!text || strncmp(text, LVSTATE_PREFIX, strlen(LVSTATE_PREFIX)) != 0) {
-		snprintf(err, errlen, "lease state '%.40s' was not written by sync_manager (format 1)", text ? text : "");
+		static const char ours[] = "sync_manager/";
+		const char *t = text ? text : "";
+		size_t tl = strlen(t);
+		if (strncmp(t, ours, strlen(ours)) == 0) {
+			/* ours, but another format: say which (a newer or older plugin) */
+			const char *v = t + strlen(ours);
+			size_t vl = strcspn(v, ";");
+			if (!v[vl])
+				snprintf(err, errlen, "lease state '%s' is truncated: it does not start with '%s'",
+					 show(t, tl, sb), LVSTATE_PREFIX);
+			else
+				snprintf(err, errlen,
+				 "lease state '%s' is sync_manager format '%s'; this plugin reads format 1 only "
+				 "(is another sync_manager version running on the other host?)",
+				 show(t, tl, sb), show(v, vl, (char[40]){0}));
+		} else {
+			snprintf(err, errlen, "lease state '%s' was not written by sync_manager (format 1)", show(t, tl, sb));
+		}
 		return -1;
 	}
 	const char *p = text + strlen(LVSTATE_PREFIX);
@@ -98,33 +135,50 @@ int lvstate_decode(const char *text, struct lvstate *s, char *err, size_t errlen
 				q = p + i + 1;
 			}
 		}
-		struct lvstate_lease *l = &s->l[s->n];
-		char mode[8] = "", lver[24] = "";
-		if (nf != 4 || q <= p + len || unescape(f[0], fl[0], l->lockspace, sizeof(l->lockspace)) < 0 ||
-		    unescape(f[1], fl[1], l->name, sizeof(l->name)) < 0 || fl[2] >= sizeof(mode) || fl[3] == 0 ||
-		    fl[3] >= sizeof(lver)) {
-			snprintf(err, errlen, "malformed entry %d in lease state", s->n + 1);
+		int e = s->n + 1;
+		if (nf != 4 || q <= p + len) {
+			snprintf(err, errlen,
+				 "malformed entry %d in lease state: '%s' has %s fields (expected LOCKSPACE:NAME:MODE:LVER)", e,
+				 show(p, len, sb), nf != 4 ? "too few" : "too many");
 			return -1;
 		}
-		memcpy(mode, f[2], fl[2]);
-		memcpy(lver, f[3], fl[3]);
-		uint64_t v;
+		struct lvstate_lease *l = &s->l[s->n];
+		const char *why;
+		if ((why = unescape(f[0], fl[0], l->lockspace, sizeof(l->lockspace)))) {
+			snprintf(err, errlen, "malformed entry %d in lease state: the lockspace name '%s' %s", e,
+				 show(f[0], fl[0], sb), why);
+			return -1;
+		}
+		if ((why = unescape(f[1], fl[1], l->name, sizeof(l->name)))) {
+			snprintf(err, errlen, "malformed entry %d in lease state: the lease name '%s' %s", e,
+				 show(f[1], fl[1], sb), why);
+			return -1;
+		}
+		char lver[24] = "";
+		uint64_t v = 0;
+		if (fl[3] > 0 && fl[3] < sizeof(lver))
+			memcpy(lver, f[3], fl[3]);
 		bool leading_zero = lver[0] == '0' && lver[1] != '\0';
 		if (lver[0] < '0' || lver[0] > '9' || leading_zero || sm_parse_u64(lver, 0, UINT64_MAX, &v) < 0) {
-			snprintf(err, errlen, "bad lease version in entry %d of the lease state", s->n + 1);
+			snprintf(err, errlen,
+				 "bad lease version '%s' in entry %d of the lease state (expected a decimal number "
+				 "0 .. 18446744073709551615 without leading zeros)",
+				 show(f[3], fl[3], sb), e);
 			return -1;
 		}
-		if (!strcmp(mode, "EX"))
+		if (fl[2] == 2 && !memcmp(f[2], "EX", 2))
 			l->mode = 1;
-		else if (!strcmp(mode, "SH"))
+		else if (fl[2] == 2 && !memcmp(f[2], "SH", 2))
 			l->mode = 2;
 		else {
-			snprintf(err, errlen, "bad lease mode in entry %d of the lease state", s->n + 1);
+			snprintf(err, errlen, "bad lease mode '%s' in entry %d of the lease state (expected EX or SH)",
+				 show(f[2], fl[2], sb), e);
 			return -1;
 		}
 		l->lver = v;
 		if (!sm_name_valid(l->lockspace) || !sm_name_valid(l->name)) {
-			snprintf(err, errlen, "invalid name in entry %d of the lease state", s->n + 1);
+			snprintf(err, errlen, "invalid name in entry %d of the lease state: '%s:%s' (':' and '/' are not "
+				 "allowed in names)", e, l->lockspace, l->name);
 			return -1;
 		}
 		s->n++;
@@ -132,7 +186,7 @@ int lvstate_decode(const char *text, struct lvstate *s, char *err, size_t errlen
 			break;
 		p = end + 1;
 		if (!*p) {
-			snprintf(err, errlen, "lease state ends with ';'");
+			snprintf(err, errlen, "lease state ends with ';' (truncated?)");
 			return -1;
 		}
 	}

@@ -53,8 +53,9 @@ struct plug_ctx {
 	unsigned new_flags;
 	int nres;
 	struct plug_res res[MAX_RES];
-	int unleased_rw_disks;
+	int unleased_rw_disks;   /* read-write disks without an automatic lease */
 	char first_unleased[SM_LOCATION_MAX];
+	int explicit_leases;     /* <lease> elements */
 };
 
 static struct plug_config conf;
@@ -285,23 +286,26 @@ static int drv_add_resource(virLockManager *man, unsigned int type, const char *
 		}
 		char what[SM_LOCATION_MAX + 32];
 		snprintf(what, sizeof(what), "lease %s", name);
-		return add_res(ctx, spec, (flags & VIR_LOCK_MANAGER_RESOURCE_SHARED) ? SM_SHARED : SM_EXCLUSIVE, false,
-			       what);
+		if (add_res(ctx, spec, (flags & VIR_LOCK_MANAGER_RESOURCE_SHARED) ? SM_SHARED : SM_EXCLUSIVE, false,
+			    what) < 0)
+			return -1;
+		ctx->explicit_leases++;
+		return 0;
 	}
 	if (type != VIR_LOCK_MANAGER_RESOURCE_TYPE_DISK) {
 		plog(LOG_ERR, "unsupported resource type %u", type);
 		return -1;
 	}
-	if (!conf.volumes.count)
-		return 0;
 	bool ro = flags & VIR_LOCK_MANAGER_RESOURCE_READONLY;
-	if (ro && conf.readonly_disks == RO_NONE)
-		return 0;
-	if (!conf.auto_disk_leases) {
+	if (!conf.volumes.count || !conf.auto_disk_leases) {
+		/* No automatic lease: only the domain's <lease> elements can
+		 * cover it (libvirt does not say which disk a lease protects). */
 		if (!ro && !ctx->unleased_rw_disks++)
 			snprintf(ctx->first_unleased, sizeof(ctx->first_unleased), "%s", name);
 		return 0;
 	}
+	if (ro && conf.readonly_disks == RO_NONE)
+		return 0;
 	char rname[32];
 	disk_resource_name(name, rname);
 	snprintf(spec, sizeof(spec), "%s:%s", conf.volumes.items[0], rname);
@@ -383,9 +387,14 @@ static int fence_args(const struct plug_ctx *ctx, int failure_action, const char
 /* In the forked QEMU child: register it; nothing slow, no disk I/O. */
 static int register_child(struct plug_ctx *ctx, unsigned int flags, int failure_action, int *fd)
 {
-	if (conf.require_lease && ctx->unleased_rw_disks) {
-		report(ERR_CONFIG_UNSUPPORTED, "domain %s: disk %s has no lease and require_lease_for_disks is set",
-		       ctx->name, ctx->first_unleased);
+	/* require_lease_for_disks: read-write disks need an automatic disk
+	 * lease or, without those, at least one <lease> in the domain. */
+	if (conf.require_lease && ctx->unleased_rw_disks && !ctx->explicit_leases) {
+		report(ERR_CONFIG_UNSUPPORTED,
+		       "domain %s: read-write disk %s is not covered by a lease (%s and the domain has no <lease>) "
+		       "and require_lease_for_disks is set",
+		       ctx->name, ctx->first_unleased,
+		       conf.volumes.count ? "auto_disk_leases = 0" : "no lease volumes are configured");
 		return -1;
 	}
 	if (ctx->nres == 0)
