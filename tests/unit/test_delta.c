@@ -9,6 +9,7 @@
 #include "ondisk/volume.h"
 #include "sync_manager/errors.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -529,6 +530,277 @@ static void death_is_judged_from_read_issue_times(void **state)
 	sm_lockspace_free(b);
 }
 
+/* ---- join: error paths ---------------------------------------------------- */
+
+/* What another host reads in slot id right now. */
+static struct sm_host_status slot_as_seen(uint32_t id)
+{
+	struct sm_lockspace *o = host();
+	assert_int_equal(sm_lockspace_observe(o), 0);
+	struct sm_host_status st;
+	assert_int_equal(sm_lockspace_host_status(o, id, &st), 0);
+	sm_lockspace_free(o);
+	return st;
+}
+
+static void assert_not_joined(struct sm_lockspace *ls)
+{
+	struct sm_lockspace_info info;
+	sm_lockspace_info(ls, &info);
+	assert_false(info.joined);
+	uint32_t id;
+	uint64_t gen;
+	sm_lockspace_me(ls, &id, &gen, NULL);
+	assert_int_equal(id, 0);
+	assert_int_equal(gen, 0);
+	assert_int_equal(sm_lockspace_renew(ls), -SM_ENOT_JOINED);
+	assert_int_equal(sm_lockspace_leave(ls), -SM_ENOT_JOINED);
+}
+
+static uint64_t writes_of(struct sm_lockspace *ls)
+{
+	struct sm_disk_stats st;
+	sm_disk_get_stats(sm_lockspace_volume(ls)->disk, &st);
+	return st.writes;
+}
+
+/* Let hung I/Os complete for real and wait (real time) until they have. */
+static void land_hung_ios(struct sm_lockspace *ls)
+{
+	sm_fault_release_hung(true);
+	for (int i = 0; i < 400 && sm_disk_pending(sm_lockspace_volume(ls)->disk); i++)
+		usleep(5000);
+	assert_int_equal(sm_disk_pending(sm_lockspace_volume(ls)->disk), 0);
+}
+
+/* Joining a slot whose record another host may still renew takes more than H. */
+static void joining_slot_takes_more_than_h(uint32_t id)
+{
+	struct sm_lockspace *b = host();
+	uint64_t t0 = tu_fake_clock_now();
+	join_as(b, id, "b");
+	assert_true(tu_fake_clock_now() - t0 > 11000);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(b, &info);
+	assert_int_equal(info.generation, 2);
+	sm_lockspace_free(b);
+}
+
+/* The claim write fails without reaching the disk: nothing to undo, and the
+ * slot is free for the next attempt at once. */
+static void join_claim_write_error_fails_and_leaves_the_slot_free(void **state)
+{
+	sm_fault_install();
+	struct sm_lockspace *a = host();
+	struct sm_fault_rule eio = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EIO, .count = 1};
+	sm_fault_add(&eio);
+	struct sm_join_opts o = {.host_id = 1, .host_name = "a"};
+	assert_int_equal(sm_lockspace_join(a, &o), -EIO);
+	assert_int_equal(sm_fault_hits(), 1);
+	assert_not_joined(a);
+	struct sm_host_status st = slot_as_seen(1);
+	assert_int_equal(st.record_status, 0);
+	assert_int_equal(st.rec.flags, SM_HOST_FREE);
+	assert_int_equal(st.rec.generation, 0);
+	/* storage works again: a plain 2d join, generation 1 */
+	uint64_t t0 = tu_fake_clock_now();
+	join_as(a, 1, "a");
+	assert_int_equal(tu_fake_clock_now() - t0, 2100);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	assert_int_equal(info.generation, 1);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	sm_lockspace_free(a);
+}
+
+/* The claim write times out and lands later.  The joiner must not count as
+ * joined; the late claim is a record nobody renews, so it is harmless: any
+ * host (us included) must wait more than H before taking the slot. */
+static void join_claim_write_timeout_fails_and_a_late_claim_only_delays_the_slot(void **state)
+{
+	sm_fault_install();
+	struct sm_lockspace *a = host();
+	struct sm_fault_rule hang = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_HANG, .count = 1};
+	sm_fault_add(&hang);
+	struct sm_join_opts o = {.host_id = 1, .host_name = "a"};
+	assert_int_equal(sm_lockspace_join(a, &o), -SM_EIO_TIMEOUT);
+	assert_not_joined(a);
+	assert_int_equal(slot_as_seen(1).rec.flags, SM_HOST_FREE); /* not landed yet */
+	land_hung_ios(a);
+	struct sm_host_status st = slot_as_seen(1);
+	assert_int_equal(st.record_status, 0);
+	assert_int_equal(st.rec.flags, SM_HOST_HELD);
+	assert_int_equal(st.rec.generation, 1);
+	assert_string_equal(st.rec.host_name, "a");
+	assert_int_equal(st.state, SM_LIVE_UNKNOWN);
+	assert_not_joined(a); /* the landing changes nothing for a */
+	joining_slot_takes_more_than_h(1);
+	sm_lockspace_free(a);
+}
+
+/* The re-read after 2d fails: the claim is withdrawn (written free again),
+ * so the slot can be joined without waiting H. */
+static void join_reread_error_withdraws_the_claim(void **state)
+{
+	sm_fault_install();
+	struct sm_lockspace *a = host();
+	/* reads: 1 = the decision, 2 = the re-read after 2d, 3 = withdraw's */
+	struct sm_fault_rule eio = {.op = SM_FAULT_READ, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 2, .count = 1};
+	sm_fault_add(&eio);
+	uint64_t w0 = writes_of(a);
+	struct sm_join_opts o = {.host_id = 2, .host_name = "a"};
+	assert_int_equal(sm_lockspace_join(a, &o), -EIO);
+	assert_int_equal(sm_fault_hits(), 1);
+	assert_int_equal(writes_of(a) - w0, 2); /* the claim and its withdrawal */
+	assert_not_joined(a);
+	struct sm_host_status st = slot_as_seen(2);
+	assert_int_equal(st.record_status, 0);
+	assert_int_equal(st.rec.flags, SM_HOST_FREE);
+	assert_int_equal(st.rec.generation, 1); /* the withdrawn claim's */
+	/* free, so another host joins after 2d only, as generation 2 */
+	struct sm_lockspace *b = host();
+	uint64_t t0 = tu_fake_clock_now();
+	join_as(b, 2, "b");
+	assert_int_equal(tu_fake_clock_now() - t0, 2100);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(b, &info);
+	assert_int_equal(info.generation, 2);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
+static void join_reread_timeout_withdraws_the_claim(void **state)
+{
+	sm_fault_install();
+	struct sm_lockspace *a = host();
+	struct sm_fault_rule hang = {.op = SM_FAULT_READ, .kind = SM_FAULT_HANG, .nth = 2, .count = 1};
+	sm_fault_add(&hang);
+	struct sm_join_opts o = {.host_id = 2, .host_name = "a"};
+	assert_int_equal(sm_lockspace_join(a, &o), -SM_EIO_TIMEOUT);
+	assert_not_joined(a);
+	struct sm_host_status st = slot_as_seen(2);
+	assert_int_equal(st.rec.flags, SM_HOST_FREE);
+	assert_int_equal(st.rec.generation, 1);
+	land_hung_ios(a); /* a late read changes nothing */
+	assert_not_joined(a);
+	assert_int_equal(slot_as_seen(2).rec.flags, SM_HOST_FREE);
+	sm_lockspace_free(a);
+}
+
+/* The re-read fails and so does the withdrawal's read: the claim stays on
+ * disk unrenewed, which is harmless (others wait H as for any holder). */
+static void join_reread_error_without_withdrawal_leaves_a_harmless_claim(void **state)
+{
+	sm_fault_install();
+	struct sm_lockspace *a = host();
+	struct sm_fault_rule eio = {.op = SM_FAULT_READ, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 2};
+	sm_fault_add(&eio);
+	uint64_t w0 = writes_of(a);
+	struct sm_join_opts o = {.host_id = 1, .host_name = "a"};
+	assert_int_equal(sm_lockspace_join(a, &o), -EIO);
+	assert_int_equal(sm_fault_hits(), 2); /* the re-read and the withdrawal's read */
+	assert_int_equal(writes_of(a) - w0, 1); /* only the claim */
+	sm_fault_clear();
+	assert_not_joined(a);
+	struct sm_host_status st = slot_as_seen(1);
+	assert_int_equal(st.rec.flags, SM_HOST_HELD);
+	assert_int_equal(st.rec.generation, 1);
+	assert_int_equal(st.state, SM_LIVE_UNKNOWN);
+	joining_slot_takes_more_than_h(1);
+	sm_lockspace_free(a);
+}
+
+static volatile sig_atomic_t join_cancel;
+static void cancel_join(void) { join_cancel = 1; }
+
+static void join_interrupted_in_its_2d_wait_withdraws_the_claim(void **state)
+{
+	struct sm_lockspace *a = host();
+	join_cancel = 0;
+	tu_sleep_hook = cancel_join; /* the first sleep is the 2d wait after the claim */
+	struct sm_join_opts o = {.host_id = 3, .host_name = "a", .cancel = &join_cancel};
+	assert_int_equal(sm_lockspace_join(a, &o), -SM_EINTERRUPTED);
+	tu_sleep_hook = NULL;
+	assert_not_joined(a);
+	struct sm_host_status st = slot_as_seen(3);
+	assert_int_equal(st.rec.flags, SM_HOST_FREE);
+	assert_int_equal(st.rec.generation, 1);
+	sm_lockspace_free(a);
+}
+
+static void join_without_a_free_host_id_fails_and_writes_nothing(void **state)
+{
+	struct sm_lockspace *h[4];
+	const char *names[4] = {"h1", "h2", "h3", "h4"};
+	for (int i = 0; i < 4; i++) {
+		h[i] = host();
+		join_as(h[i], (uint32_t)i + 1, names[i]);
+	}
+	struct sm_lockspace *e = host();
+	uint64_t w0 = writes_of(e), t0 = tu_fake_clock_now();
+	struct sm_join_opts o = {.host_name = "h5"};
+	assert_int_equal(sm_lockspace_join(e, &o), -SM_ENO_FREE_HOSTID);
+	assert_int_equal(tu_fake_clock_now(), t0); /* refused at once */
+	assert_int_equal(writes_of(e), w0);
+	assert_not_joined(e);
+	for (int i = 0; i < 4; i++) {
+		struct sm_host_status st = slot_as_seen((uint32_t)i + 1); /* nobody lost its slot */
+		assert_int_equal(st.rec.flags, SM_HOST_HELD);
+		assert_int_equal(st.rec.generation, 1);
+		assert_string_equal(st.rec.host_name, names[i]);
+		sm_lockspace_free(h[i]);
+	}
+	sm_lockspace_free(e);
+}
+
+static void join_with_host_id_out_of_range_fails_and_writes_nothing(void **state)
+{
+	struct sm_lockspace *a = host();
+	uint64_t w0 = writes_of(a), t0 = tu_fake_clock_now();
+	struct sm_join_opts o = {.host_id = 5, .host_name = "a"}; /* max_hosts is 4 */
+	assert_int_equal(sm_lockspace_join(a, &o), -SM_EBAD_ARGUMENT);
+	o.host_id = UINT32_MAX;
+	assert_int_equal(sm_lockspace_join(a, &o), -SM_EBAD_ARGUMENT);
+	assert_int_equal(tu_fake_clock_now(), t0);
+	assert_int_equal(writes_of(a), w0);
+	assert_not_joined(a);
+	struct sm_join_opts bad = {.host_id = 1, .host_name = "a:b"};
+	assert_int_equal(sm_lockspace_join(a, &bad), -SM_EBAD_NAME);
+	assert_int_equal(writes_of(a), w0);
+	assert_not_joined(a);
+	sm_lockspace_free(a);
+}
+
+/* A slot whose record names another lockspace (say, a copied volume) is
+ * never taken for free: joining it is refused, auto-join passes it by. */
+static void join_of_a_slot_from_another_lockspace_is_refused(void **state)
+{
+	struct sm_host_record r = {.flags = SM_HOST_FREE, .sector_size = 512, .host_id = 1, .generation = 3,
+				   .io_timeout_ms = 1000};
+	strcpy(r.lockspace, "other");
+	strcpy(r.host_name, "x");
+	uint8_t sec[512] = {0}, after[512];
+	sm_host_encode(&r, sec);
+	int fd = open(vol, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, sec, 512, 512), 512);
+	struct sm_lockspace *a = host();
+	uint64_t w0 = writes_of(a);
+	struct sm_join_opts o = {.host_id = 1, .host_name = "a"};
+	assert_int_equal(sm_lockspace_join(a, &o), -SM_EWRONG_LOCKSPACE);
+	assert_int_equal(writes_of(a), w0);
+	assert_not_joined(a);
+	struct sm_join_opts any = {.host_name = "a"};
+	assert_int_equal(sm_lockspace_join(a, &any), 0);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	assert_int_equal(info.host_id, 2);
+	assert_int_equal(pread(fd, after, 512, 512), 512);
+	assert_memory_equal(sec, after, 512); /* slot 1 untouched */
+	close(fd);
+	sm_lockspace_free(a);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -553,6 +825,15 @@ int main(void)
 		T(a_renewal_after_f_never_revives_the_lockspace),
 		T(a_claim_landing_more_than_2d_after_its_read_is_retried),
 		T(death_is_judged_from_read_issue_times),
+		T(join_claim_write_error_fails_and_leaves_the_slot_free),
+		T(join_claim_write_timeout_fails_and_a_late_claim_only_delays_the_slot),
+		T(join_reread_error_withdraws_the_claim),
+		T(join_reread_timeout_withdraws_the_claim),
+		T(join_reread_error_without_withdrawal_leaves_a_harmless_claim),
+		T(join_interrupted_in_its_2d_wait_withdraws_the_claim),
+		T(join_without_a_free_host_id_fails_and_writes_nothing),
+		T(join_with_host_id_out_of_range_fails_and_writes_nothing),
+		T(join_of_a_slot_from_another_lockspace_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

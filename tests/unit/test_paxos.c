@@ -489,6 +489,209 @@ static void resource_index_add_and_remove_under_the_index_lease(void **state)
 	host_done(&b);
 }
 
+/* ---- release: error paths ------------------------------------------------- */
+
+static uint64_t disk_writes(struct host *h)
+{
+	struct sm_disk_stats st;
+	sm_disk_get_stats(h->vol[0]->disk, &st);
+	return st.writes;
+}
+
+static void assert_owner(struct host *h, uint32_t owner, uint64_t lver)
+{
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&h->ref, &v), 0);
+	assert_int_equal(v.leader.owner_id, owner);
+	assert_int_equal(v.leader.lver, lver);
+	assert_int_equal(v.leader.mode, owner ? SM_MODE_EX : SM_MODE_FREE);
+}
+
+static void land_hung_ios(struct host *h)
+{
+	sm_fault_release_hung(true);
+	for (int i = 0; i < 400 && sm_disk_pending(h->vol[0]->disk); i++)
+		usleep(5000);
+	assert_int_equal(sm_disk_pending(h->vol[0]->disk), 0);
+}
+
+/* The leader cannot be read: nothing is written and the lease stays ours
+ * (others are still refused); a later release works. */
+static void release_with_leader_read_error_fails_and_the_lease_stays_ours(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	uint64_t w0 = disk_writes(&a);
+	struct sm_fault_rule eio = {.op = SM_FAULT_READ, .kind = SM_FAULT_ERRNO, .err = EIO, .count = 1};
+	sm_fault_add(&eio);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -EIO);
+	assert_int_equal(sm_fault_hits(), 1);
+	assert_int_equal(disk_writes(&a), w0);
+	assert_owner(&a, 1, 1);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EHELD);
+	assert_int_equal(lb.owner_id, 1);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	assert_owner(&a, 0, 1);
+	host_done(&a);
+	host_done(&b);
+}
+
+static void release_with_leader_read_timeout_fails_and_the_lease_stays_ours(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	uint64_t w0 = disk_writes(&a);
+	struct sm_fault_rule hang = {.op = SM_FAULT_READ, .kind = SM_FAULT_HANG, .count = 1};
+	sm_fault_add(&hang);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -SM_EIO_TIMEOUT);
+	assert_int_equal(disk_writes(&a), w0);
+	land_hung_ios(&a); /* the late read changes nothing */
+	assert_owner(&a, 1, 1);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EHELD);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	assert_owner(&a, 0, 1);
+	host_done(&a);
+	host_done(&b);
+}
+
+/* The free leader cannot be written: not released, still ours on disk, and
+ * the release can be repeated. */
+static void release_with_leader_write_error_fails_and_can_be_retried(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	struct sm_fault_rule eio = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EIO, .count = 1};
+	sm_fault_add(&eio);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -EIO);
+	assert_int_equal(sm_fault_hits(), 1);
+	assert_owner(&a, 1, 1);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EHELD);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	assert_owner(&a, 0, 1);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0);
+	assert_int_equal(lb.lver, 2);
+	host_done(&a);
+	host_done(&b);
+}
+
+/* The free leader's write times out: reported as failed (it may or may not
+ * land).  No second write may race it; once it lands the lease is free at
+ * the same lver and a repeated release says it is no longer ours. */
+static void release_with_leader_write_timeout_fails_and_may_land_later(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	struct sm_fault_rule hang = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_HANG, .count = 1};
+	sm_fault_add(&hang);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -SM_EIO_TIMEOUT);
+	assert_owner(&a, 1, 1); /* not landed: still ours */
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EHELD);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -SM_EIO_PENDING);
+	land_hung_ios(&a);
+	assert_owner(&a, 0, 1); /* landed: free, lver kept */
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -SM_ENOT_OWNER);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0);
+	assert_int_equal(lb.lver, 2);
+	host_done(&a);
+	host_done(&b);
+}
+
+/* Shared release: our sector cannot be read or written: the shared flag
+ * stays, so exclusive is still refused; a retry clears it. */
+static void shared_release_with_io_errors_keeps_the_shared_flag(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_SH, &la), 0);
+	uint64_t w0 = disk_writes(&a);
+	struct sm_fault_rule reio = {.op = SM_FAULT_READ, .kind = SM_FAULT_ERRNO, .err = EIO, .count = 1};
+	sm_fault_add(&reio);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -EIO);
+	assert_int_equal(disk_writes(&a), w0);
+	sm_fault_clear();
+	struct sm_fault_rule weio = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EIO, .count = 1};
+	sm_fault_add(&weio);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -EIO);
+	assert_int_equal(sm_fault_hits(), 1);
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.shared_count, 1);
+	assert_int_equal(v.shared_host[0], 1);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_ESHARED_HELD);
+	assert_int_equal(lb.owner_id, 1);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.shared_count, 0);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0);
+	host_done(&a);
+	host_done(&b);
+}
+
+/* With three disks, release needs a majority for the read and the write.
+ * A failed leader read writes nothing: the lease stays ours on every disk.
+ * A write that reached only a minority is in doubt (reported as failed);
+ * resolving, as the daemon does for an in-doubt lease, frees it cleanly. */
+static void release_on_three_disks_needs_a_majority(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 3);
+	host_init(&b, 2, 1, 3);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	struct sm_disk_stats st[3];
+	for (int i = 0; i < 3; i++)
+		sm_disk_get_stats(a.vol[i]->disk, &st[i]);
+	struct sm_fault_rule r1 = {.op = SM_FAULT_READ, .kind = SM_FAULT_ERRNO, .err = EIO, .path = "px1"};
+	struct sm_fault_rule r2 = {.op = SM_FAULT_READ, .kind = SM_FAULT_ERRNO, .err = EIO, .path = "px2"};
+	sm_fault_add(&r1);
+	sm_fault_add(&r2);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -SM_ENO_MAJORITY);
+	sm_fault_clear();
+	for (int i = 0; i < 3; i++) {
+		struct sm_disk_stats now;
+		sm_disk_get_stats(a.vol[i]->disk, &now);
+		assert_int_equal(now.writes, st[i].writes);
+	}
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EHELD);
+	assert_int_equal(lb.owner_id, 1);
+
+	struct sm_fault_rule w1 = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EIO, .path = "px1"};
+	struct sm_fault_rule w2 = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EIO, .path = "px2"};
+	sm_fault_add(&w1);
+	sm_fault_add(&w2);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -SM_ENO_MAJORITY);
+	sm_fault_clear();
+	struct sm_oracle live = {fake_verdict, &a.live};
+	assert_int_equal(sm_paxos_resolve(&a.ref, &a.me, &live), 0);
+	assert_owner(&a, 0, 2);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0);
+	assert_int_equal(lb.lver, 3);
+
+	/* one lost disk does not stop a release */
+	struct sm_fault_rule lost = {.op = SM_FAULT_ANY, .kind = SM_FAULT_ERRNO, .err = EIO, .path = "px2"};
+	sm_fault_add(&lost);
+	assert_int_equal(sm_paxos_release(&b.ref, &b.me, &lb), 0);
+	sm_fault_clear();
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	assert_int_equal(la.lver, 4);
+	host_done(&a);
+	host_done(&b);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -508,6 +711,12 @@ int main(void)
 		T(stale_leader_on_one_disk_does_not_hide_a_newer_version),
 		T(leader_lagging_two_instances_behind_is_caught_up_not_stolen),
 		T(resource_index_add_and_remove_under_the_index_lease),
+		T(release_with_leader_read_error_fails_and_the_lease_stays_ours),
+		T(release_with_leader_read_timeout_fails_and_the_lease_stays_ours),
+		T(release_with_leader_write_error_fails_and_can_be_retried),
+		T(release_with_leader_write_timeout_fails_and_may_land_later),
+		T(shared_release_with_io_errors_keeps_the_shared_flag),
+		T(release_on_three_disks_needs_a_majority),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
