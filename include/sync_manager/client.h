@@ -2,12 +2,19 @@
  * and acquire, release and inspect leases on its behalf.
  *
  *   sm_conn *c;
- *   sm_conn_open(&c);                       // -SM_ENO_DAEMON if none runs
- *   sm_register(c, "myapp", 0);             // this connection now owns leases
  *   struct sm_resource r;
- *   sm_resource_parse("vmstore:vm-42", &r); // LOCKSPACE:NAME
- *   sm_acquire(c, 0, &r, 1, NULL);          // 0 = the registered process itself
- *   ...                                     // leases die with the connection
+ *   struct sm_lease_info li;
+ *   int rc = sm_conn_open(&c);                           // -SM_ENO_DAEMON if none runs
+ *   if (rc == 0)
+ *           rc = sm_register(c, "myapp", 0);             // this connection now owns leases
+ *   if (rc == 0)
+ *           rc = sm_resource_parse("vmstore:vm-42", &r); // LOCKSPACE:NAME
+ *   if (rc == 0)                                         // pid 0 = the registered process,
+ *           rc = sm_acquire(c, 0, &r, 1, 0, &li);        // flags 0 or SM_ACQUIRE_CREATE
+ *   if (rc < 0)
+ *           fprintf(stderr, "%s\n", c && *sm_conn_message(c) ? sm_conn_message(c) : sm_strerror(rc));
+ *   ...                                                  // li.lver: the lease's version
+ *   sm_conn_close(c);                                    // leases die with the connection
  *
  * Every call returns 0 (or a count) or a negative error from errors.h;
  * sm_conn_message() explains the last failure in words. */

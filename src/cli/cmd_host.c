@@ -21,17 +21,26 @@
 int cli_connect(sm_conn **c)
 {
 	int rc = sm_conn_open(c);
+	if (rc == 0)
+		return CLI_OK;
+	const char *rd = getenv(SM_RUN_DIR_ENV);
+	const char *dir = rd && *rd ? rd : SM_RUN_DIR_DEFAULT;
 	if (rc == -SM_ENO_DAEMON) {
-		const char *rd = getenv(SM_RUN_DIR_ENV);
+		/* no socket, or a stale one a killed daemon left behind */
 		fprintf(stderr,
-			"sync_manager: sync_managerd is not running (no socket in %s)\n"
+			"sync_manager: sync_managerd is not running (nothing listens on %s/%s)\n"
 			"  start it with 'systemctl start sync_managerd' or 'sync_managerd'%s\n",
-			rd && *rd ? rd : SM_RUN_DIR_DEFAULT, rd && *rd ? " (with the same SYNC_MANAGER_RUN_DIR)" : "");
+			dir, SM_SOCKET_NAME, rd && *rd ? " (with the same SYNC_MANAGER_RUN_DIR)" : "");
 		return CLI_FAIL;
 	}
-	if (rc < 0)
-		return cli_fail(rc, "cannot connect to sync_managerd");
-	return CLI_OK;
+	if (rc == -EACCES || rc == -EPERM) {
+		fprintf(stderr,
+			"sync_manager: permission denied on %s/%s: only root and members of sync_managerd's "
+			"admin_group may use the daemon\n",
+			dir, SM_SOCKET_NAME);
+		return CLI_FAIL;
+	}
+	return cli_fail(rc, "cannot connect to sync_managerd at %s/%s", dir, SM_SOCKET_NAME);
 }
 
 int cli_daemon_fail(sm_conn *c, int rc, const char *what)

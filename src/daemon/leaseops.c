@@ -112,8 +112,18 @@ static enum start_result start_acquire(struct daemon *d, struct job *j)
 				ls_get_me(r->ls, &me);
 				j->rc = r->mode == SM_MODE_EX && l->holders->mode == SM_MODE_SH ? -SM_ESHARED_HELD : -SM_EHELD;
 				j->owner = me.host_id;
-				snprintf(j->message, sizeof(j->message), "%s:%s is held by this host (host %u) for %s",
-					 r->ls->name, r->name, me.host_id, proc_label(l->holders->proc, who, sizeof(who)));
+				snprintf(j->message, sizeof(j->message), "%s:%s is held %sby this host (host %u) for %s",
+					 r->ls->name, r->name, l->holders->mode == SM_MODE_SH ? "shared " : "", me.host_id,
+					 proc_label(l->holders->proc, who, sizeof(who)));
+				return START_DONE;
+			}
+			/* No ballot checks the version for a local share: do it here,
+			 * against the version this host holds. */
+			if (r->at_version && l->held.lver != r->version) {
+				j->rc = -SM_ELVER_MISMATCH;
+				snprintf(j->message, sizeof(j->message), "%s:%s is at lease version %llu, not %llu",
+					 r->ls->name, r->name, (unsigned long long)l->held.lver,
+					 (unsigned long long)r->version);
 				return START_DONE;
 			}
 			r->local_only = true; /* shared, and this host holds it shared already */
