@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,7 +63,10 @@ static struct plug_config conf;
 static bool initialized;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* Release states per domain, so a second Release returns the first one's. */
+/* Release states per domain, so a second Release returns the first one's,
+ * and so a resume knows it continues the QEMU that released.  Each entry is
+ * also kept in RUN_DIR/libvirt/UUID (tmpfs): libvirtd may restart while a
+ * guest is paused, and the resume must still be held to the versions. */
 #define STATE_CACHE 64
 static struct {
 	char uuid[37];
@@ -424,8 +428,87 @@ static int register_child(struct plug_ctx *ctx, unsigned int flags, int failure_
 
 /* ---- release states per domain ----------------------------------------------- */
 
+/* Start time of a process (field 22 of /proc/PID/stat), 0 if it is gone:
+ * with the pid, it names one process even across pid reuse. */
+static unsigned long long proc_start(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	if (!p)
+		return 0;
+	unsigned long long start = 0;
+	/* after ")": state (field 3) ... starttime (field 22) */
+	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &start) != 1)
+		return 0;
+	return start;
+}
+
+static void release_record_path(const char *uuid, char *path, size_t size)
+{
+	const char *dir = getenv(SM_RUN_DIR_ENV);
+	snprintf(path, size, "%s/libvirt/%s", dir && *dir ? dir : SM_RUN_DIR_DEFAULT, uuid);
+}
+
+/* RUN_DIR/libvirt/UUID: "PID STARTTIME\nSTATE\n", replaced atomically. */
+static void release_record_write(const char *uuid, const char *state, pid_t pid)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	release_record_path(uuid, path, sizeof(path));
+	char *slash = strrchr(path, '/');
+	*slash = '\0';
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		plog(LOG_WARNING, "cannot create %s: %s (a libvirtd restart while the guest is paused would lose "
+				  "its lease versions)", path, strerror(errno));
+		return;
+	}
+	*slash = '/';
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "we");
+	if (!f) {
+		plog(LOG_WARNING, "cannot write %s: %s", tmp, strerror(errno));
+		return;
+	}
+	fprintf(f, "%d %llu\n%s\n", (int)pid, proc_start(pid), state ? state : "");
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		plog(LOG_WARNING, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+}
+
+/* The record of a release by a process that still runs, or false. */
+static bool release_record_read(const char *uuid, pid_t *pid, char **state)
+{
+	char path[PATH_MAX], line[4096];
+	release_record_path(uuid, path, sizeof(path));
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	int p = 0;
+	unsigned long long start = 0;
+	bool ok = fscanf(f, "%d %llu\n", &p, &start) == 2 && p > 0 && start && fgets(line, sizeof(line), f);
+	fclose(f);
+	if (!ok || proc_start((pid_t)p) != start)
+		return false; /* that QEMU is gone: a later start is a cold one */
+	line[strcspn(line, "\n")] = '\0';
+	*pid = (pid_t)p;
+	*state = strdup(line);
+	return *state != NULL;
+}
+
 static void cache_put(const char *uuid, const char *state, pid_t pid)
 {
+	if (state)
+		release_record_write(uuid, state, pid);
 	pthread_mutex_lock(&mu);
 	int slot = 0;
 	for (int i = 0; i < STATE_CACHE; i++) {
@@ -443,8 +526,47 @@ static void cache_put(const char *uuid, const char *state, pid_t pid)
 	pthread_mutex_unlock(&mu);
 }
 
+/* An earlier libvirtd's release of this domain, if its QEMU still runs:
+ * back into the cache.  Returns whether there was one. */
+static bool cache_reload(const char *uuid)
+{
+	pid_t pid;
+	char *state;
+	if (!release_record_read(uuid, &pid, &state))
+		return false;
+	pthread_mutex_lock(&mu);
+	int slot = -1;
+	for (int i = 0; i < STATE_CACHE && slot < 0; i++)
+		if (!strcmp(cache[i].uuid, uuid))
+			slot = i;
+	for (int i = 0; i < STATE_CACHE && slot < 0; i++)
+		if (!cache[i].uuid[0])
+			slot = i;
+	if (slot < 0)
+		slot = 0;
+	free(cache[slot].state);
+	snprintf(cache[slot].uuid, sizeof(cache[slot].uuid), "%s", uuid);
+	cache[slot].state = state;
+	cache[slot].pid = pid;
+	pthread_mutex_unlock(&mu);
+	plog(LOG_INFO, "domain %s: found the release of pid %d by an earlier libvirtd", uuid, (int)pid);
+	return true;
+}
+
+static bool cache_has(const char *uuid)
+{
+	bool found = false;
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < STATE_CACHE; i++)
+		found |= !strcmp(cache[i].uuid, uuid);
+	pthread_mutex_unlock(&mu);
+	return found;
+}
+
 static pid_t cache_pid(const char *uuid)
 {
+	if (!cache_has(uuid))
+		cache_reload(uuid);
 	pid_t pid = 0;
 	pthread_mutex_lock(&mu);
 	for (int i = 0; i < STATE_CACHE; i++)
@@ -473,6 +595,8 @@ static bool continues_memory_image(pid_t pid)
 
 static char *cache_get(const char *uuid)
 {
+	if (!cache_has(uuid))
+		cache_reload(uuid);
 	char *s = NULL;
 	pthread_mutex_lock(&mu);
 	for (int i = 0; i < STATE_CACHE; i++)

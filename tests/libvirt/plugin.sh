@@ -173,6 +173,25 @@ t_run "restart libvirtd on host 1" -- lv_restart_libvirtd 1
 [[ $(held 1) == "$before" ]] && t_ok "leases unchanged across the libvirtd restart" || t_fail "$(held 1) vs $before"
 [[ $(lv_domstate 1 g1) == running ]] && t_ok "g1 still runs" || t_fail "g1: $(lv_domstate 1 g1)"
 
+# 9b. libvirtd restarts while g1 is paused: the resume is still held to the
+#     version g1 was paused at (the plugin keeps its release record in
+#     RUN_DIR/libvirt/, not only in libvirtd's memory).
+vp=$(held 1 | grep -o "vm-$U1:EX:[0-9]*" | cut -d: -f3)
+t_run "suspend g1" -- lv_virsh 1 suspend g1
+t_run "restart libvirtd on host 1 (g1 paused)" -- lv_restart_libvirtd 1
+t_run "resume g1 after the restart" -- lv_virsh 1 resume g1
+t_match "resumed at the version it was paused at" "vm-$U1:EX:$((vp + 1))( |$)" "$(held 1)"
+vp=$((vp + 1))
+t_run "suspend g1 again" -- lv_virsh 1 suspend g1
+t_run "restart libvirtd on host 1 (g1 paused)" -- lv_restart_libvirtd 1
+t_run "meanwhile host 2 takes and gives back g1's lease" -- sm_on 2 run -l "lv:vm-$U1" -- true
+t_refused "resume is refused: the lease moved on while g1 was paused" "vm-$U1 is at lease version $((vp + 1)), not $vp" \
+	-- lv_virsh 1 resume g1
+[[ $(lv_domstate 1 g1) == paused ]] && t_ok "g1 stays paused" || t_fail "g1: $(lv_domstate 1 g1)"
+lv_virsh 1 destroy g1 >/dev/null 2>&1
+t_run "a cold start of g1 takes the lease afresh" -- lv_virsh 1 start g1
+t_match "... one version up" "vm-$U1:EX:$((vp + 2))( |$)" "$(held 1)"
+
 # 10. Host 1 loses its storage: at F its guests get their <on_lockfailure> action,
 #     before another host could take over (H).
 sed "s|<on_lockfailure>poweroff</on_lockfailure>|<on_lockfailure>pause</on_lockfailure>|" \
