@@ -85,6 +85,32 @@ t_match "keep held" "ls:keep EX" "$T_OUT"
 t_run "metrics" -- "$SM" metrics
 t_match "Prometheus exposition" "^sync_manager_leases_held 1$" "$T_OUT"
 t_match "bad messages counted" "^sync_manager_bad_messages_total [1-9]" "$T_OUT"
+# docs/metrics.md and the daemon agree: every documented metric is exported
+# and every exported one documented; histograms are well formed.
+python3 - "$SM_SRC/docs/metrics.md" "$T_OUT" <<'PY' && t_ok "metrics match docs/metrics.md; histograms consistent" || t_fail "metrics vs docs"
+import re, sys
+doc = set(re.findall(r"^\| `(sync_manager_[a-z_]+)`", open(sys.argv[1]).read(), re.M))
+out = sys.argv[2].splitlines()
+typed = {l.split()[2]: l.split()[3] for l in out if l.startswith("# TYPE ")}
+assert doc, "no metrics found in the docs"
+assert doc == set(typed), ("documented only", sorted(doc - set(typed)), "exported only", sorted(set(typed) - doc))
+samples = [l for l in out if l and not l.startswith("#")]
+for name, kind in typed.items():
+    if kind != "histogram":
+        assert any(re.match(re.escape(name) + r"(\{|\s)", l) for l in samples), name
+        continue
+    series = {}
+    for l in samples:
+        m = re.match(re.escape(name) + r'_bucket\{(.*?)le="([^"]+)"\} (\S+)$', l)
+        if m:
+            series.setdefault(m.group(1), []).append((float("inf") if m.group(2) == "+Inf" else float(m.group(2)), float(m.group(3))))
+    assert series, name + ": no buckets"
+    for labels, b in series.items():
+        assert [x for x, _ in b] == sorted(x for x, _ in b) and b[-1][0] == float("inf"), (name, b)
+        assert all(b[i][1] <= b[i + 1][1] for i in range(len(b) - 1)), (name, "not cumulative", b)
+        cnt = [l for l in samples if l.startswith(name + "_count") and labels.rstrip(",") in l]
+        assert cnt and float(cnt[0].split()[-1]) == b[-1][1], (name, "count != +Inf bucket")
+PY
 t_refused "shutdown is refused while leases are held" "lease\(s\) are held" -- "$SM" shutdown
 kill "$keeper"
 retry_until 10 bash -c "\"$SM\" status --json | grep -q '\"leases\": 0'" && t_ok "keeper's lease released" || t_fail "release"
