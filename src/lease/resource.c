@@ -65,6 +65,17 @@ static int lock_index(struct sm_resource_ref *ir, const struct sm_me *me, const 
 
 static void unlock_index(struct sm_resource_ref *ir, const struct sm_me *me, const struct sm_lease *held)
 {
+	/* An index or area write that timed out may still land.  Released now,
+	 * the lease would let another host update the same sector or reuse the
+	 * area, and the late write would then undo its update.  Keep the lease:
+	 * it is ours to reacquire, and our own overlapping writes are refused
+	 * (-SM_EIO_PENDING) until the late one has landed. */
+	unsigned pending = sm_disk_pending(ir->disk[0].vol->disk);
+	if (pending) {
+		sm_warn("keeping the index lease of %s: %u I/O(s) still pending after a timeout", ir->disk[0].vol->path,
+			pending);
+		return;
+	}
 	int rc = sm_paxos_release(ir, me, held);
 	if (rc < 0)
 		sm_warn("releasing the index lease of %s failed: %s", ir->disk[0].vol->path, sm_strerror(rc));
@@ -125,11 +136,16 @@ int sm_resource_remove(struct sm_volume *v, const char *name, const struct sm_me
 	if ((rc = sm_index_find(idx, name)) < 0)
 		goto out;
 	uint32_t area = (uint32_t)rc;
+	rr.disk[0].area = area; /* as the index says under the lease, not as read before it */
 	/* Take the lease itself (refused while another live host holds it, EX
 	 * or SH), then retire the area so nothing can acquire it again. */
 	struct sm_acquire_opts o = {.mode = SM_MODE_EX, .live = *live};
 	struct sm_lease mine;
-	if ((rc = sm_paxos_acquire(&rr, me, &o, &mine)) < 0) {
+	if ((rc = sm_paxos_acquire(&rr, me, &o, &mine)) == -SM_ENO_RESOURCE) {
+		/* Retired already: an earlier remove stopped (crash, I/O error)
+		 * between retiring the area and freeing the entry.  Finish it. */
+		sm_info("resource %s (area %u) was retired already; freeing its index entry", name, area);
+	} else if (rc < 0) {
 		if (rc == -SM_EHELD || rc == -SM_EUNKNOWN_HOST)
 			sm_error("resource %s is held by host %u; release it first", name, mine.owner_id);
 		else if (rc == -SM_ESHARED_HELD)
@@ -137,9 +153,12 @@ int sm_resource_remove(struct sm_volume *v, const char *name, const struct sm_me
 		if (mine.in_doubt)
 			sm_paxos_resolve(&rr, me, live);
 		goto out;
-	}
-	if ((rc = sm_paxos_retire(&rr, me, &mine)) < 0)
+	} else if ((rc = sm_paxos_retire(&rr, me, &mine)) < 0) {
+		/* Still ours and still listed: do not leave it held. */
+		if (sm_paxos_release(&rr, me, &mine) < 0)
+			sm_warn("resource %s: could not release it after the failed removal", name);
 		goto out;
+	}
 	struct sm_index_entry e = {.flags = SM_INDEX_FREE, .area = area};
 	rc = sm_index_write_entry(v, &e);
 	if (rc == 0)

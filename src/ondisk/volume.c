@@ -153,9 +153,9 @@ static int check_existing(struct sm_disk *disk, const struct sm_volume_header *h
 					 sm_disk_path(disk), sm_strerror(drc));
 			rc = -SM_EALREADY_FORMATTED;
 		}
-	} else if (rc == -SM_ESHORT_IO) {
-		rc = 0; /* new, empty file */
 	}
+	/* A short read is an I/O error here, not an empty file: the caller has
+	 * grown the file to the volume size already. */
 	free(sec);
 	return rc;
 }
