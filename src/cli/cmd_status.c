@@ -3,12 +3,14 @@
 #include "report.h"
 
 #include "common/clock.h"
+#include "common/util.h"
 #include "sync_manager/admin.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -27,6 +29,13 @@ static const struct column lease_cols[] = {
 	{"lockspace", "LOCKSPACE", COL_PLAIN}, {"resource", "RESOURCE", COL_PLAIN}, {"mode", "MODE", COL_PLAIN},
 	{"lver", "LVER", COL_PLAIN},           {"pids", "PIDS", COL_PLAIN},         {"state", "STATE", COL_PLAIN},
 };
+/* While watching, lease rows also name the host that owns them (this host,
+ * by its host_id and name in the lease's lockspace). */
+static const struct column lease_watch_cols[] = {
+	{"lockspace", "LOCKSPACE", COL_PLAIN}, {"resource", "RESOURCE", COL_PLAIN}, {"mode", "MODE", COL_PLAIN},
+	{"lver", "LVER", COL_PLAIN},           {"owner", "OWNER", COL_PLAIN},       {"pids", "PIDS", COL_PLAIN},
+	{"state", "STATE", COL_PLAIN},
+};
 static const struct column host_cols[] = {
 	{"host_id", "HOST_ID", COL_PLAIN}, {"name", "NAME", COL_PLAIN}, {"generation", "GEN", COL_PLAIN},
 	{"state", "STATE", COL_PLAIN}, {"last_change_age_ms", "LAST CHANGE SEEN", COL_AGE_MS}, {"record", "RECORD", COL_PLAIN},
@@ -36,7 +45,47 @@ static const struct column renewal_cols[] = {
 };
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static void print_status(const struct sm_report *r)
+/* A copy of the leases section with an "owner" field added to each record
+ * ("host_id N (NAME)" of its lockspace on this host); false if out of memory. */
+static bool leases_with_owner(const struct sm_report *r, const struct sm_section *leases, struct sm_section *out)
+{
+	const struct sm_section *ls = sm_report_section(r, "lockspaces");
+	*out = *leases;
+	out->records = calloc((size_t)leases->nrecords, sizeof(*out->records));
+	if (!out->records)
+		return false;
+	for (int i = 0; i < leases->nrecords; i++) {
+		const struct sm_record *src = &leases->records[i];
+		struct sm_record *dst = &out->records[i];
+		dst->fields = calloc((size_t)src->nfields + 1, sizeof(*dst->fields));
+		if (!dst->fields)
+			return false;
+		memcpy(dst->fields, src->fields, (size_t)src->nfields * sizeof(*dst->fields));
+		dst->nfields = src->nfields + 1;
+		struct sm_field *o = &dst->fields[src->nfields];
+		snprintf(o->key, sizeof(o->key), "owner");
+		o->type = SM_FIELD_STR;
+		const struct sm_field *lsname = sm_record_field(src, "lockspace");
+		for (int k = 0; lsname && ls && k < ls->nrecords; k++) {
+			const struct sm_field *n = sm_record_field(&ls->records[k], "name");
+			const struct sm_field *id = sm_record_field(&ls->records[k], "host_id");
+			const struct sm_field *hn = sm_record_field(&ls->records[k], "host_name");
+			if (n && id && id->u64 && strcmp(n->str, lsname->str) == 0)
+				snprintf(o->str, sizeof(o->str), "host_id %llu (%s)", (unsigned long long)id->u64,
+					 hn && hn->str[0] ? hn->str : "this host");
+		}
+	}
+	return true;
+}
+
+static void free_section_copy(struct sm_section *s)
+{
+	for (int i = 0; s->records && i < s->nrecords; i++)
+		free(s->records[i].fields);
+	free(s->records);
+}
+
+static void print_status(const struct sm_report *r, bool watch)
 {
 	const struct sm_section *d = sm_report_section(r, "daemon");
 	if (d && d->nrecords) {
@@ -66,10 +115,15 @@ static void print_status(const struct sm_report *r)
 		printf("  none registered\n");
 	s = sm_report_section(r, "leases");
 	printf("\nLeases\n");
-	if (s && s->nrecords)
+	struct sm_section owned = {0};
+	bool with_owner = s && s->nrecords && watch && leases_with_owner(r, s, &owned);
+	if (with_owner)
+		report_print_table(&owned, lease_watch_cols, N(lease_watch_cols), "  ");
+	else if (s && s->nrecords)
 		report_print_table(s, lease_cols, N(lease_cols), "  ");
 	else
 		printf("  none held\n");
+	free_section_copy(&owned);
 }
 
 int cmd_status(int argc, char **argv)
@@ -77,7 +131,7 @@ int cmd_status(int argc, char **argv)
 	static const struct option lo[] = {{"json", no_argument, NULL, 'j'}, {"watch", optional_argument, NULL, 'w'},
 					   {0}};
 	bool json = false, watch = false;
-	double every = 1.0;
+	uint64_t every_ms = 1000;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "j", lo, NULL)) != -1) {
@@ -85,18 +139,29 @@ int cmd_status(int argc, char **argv)
 			json = true;
 		else if (c == 'w') {
 			watch = true;
-			if (optarg)
-				every = atof(optarg);
-			if (every < 0.1)
-				every = 0.1;
+			if (optarg && sm_parse_seconds_ms(optarg, 0, 3600000, &every_ms) < 0)
+				return cli_usage_error("status", "--watch=SECONDS must be seconds up to 3600, not '%s'",
+						       optarg);
+			if (every_ms < 100)
+				every_ms = 100;
 		} else
 			return cli_usage_error("status", "unknown option");
 	}
+	if (watch && optind < argc) /* "--watch 5": the 5 is no interval */
+		return cli_usage_error("status", "unexpected argument '%s' (the interval is given as --watch=SECONDS)",
+				       argv[optind]);
 	sm_conn *conn;
 	if (cli_connect(&conn))
 		return CLI_FAIL;
+	/* --watch ends on Ctrl-C (or SIGTERM) with status 0. */
 	cli_catch_interrupts();
+	/* On a terminal each refresh replaces the screen; otherwise (a file, a
+	 * pipe) refreshes follow each other as plain lines, no escape codes. */
+	bool tty = isatty(STDOUT_FILENO);
+	char every_s[16];
+	sm_format_ms(every_ms, every_s, sizeof(every_s));
 	int rc;
+	unsigned refreshes = 0;
 	do {
 		struct sm_report *r = NULL;
 		rc = sm_status(conn, &r);
@@ -104,13 +169,21 @@ int cmd_status(int argc, char **argv)
 			cli_daemon_fail(conn, rc, "status");
 			break;
 		}
-		if (watch && !json)
-			printf("\033[H\033[J");
+		if (watch && !json) {
+			char when[32] = "";
+			time_t now = time(NULL);
+			struct tm tm;
+			if (localtime_r(&now, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+			printf("%s%sEvery %s: sync_manager status, %s (Ctrl-C stops)\n", tty ? "\033[H\033[J" : "",
+			       tty || !refreshes ? "" : "\n", every_s, when);
+			refreshes++;
+		}
 		if (json) {
 			static const char *const single[] = {"daemon", NULL};
 			report_print_json(r, single);
 		} else {
-			print_status(r);
+			print_status(r, watch);
 			/* also each lockspace's hosts while watching */
 			const struct sm_section *s = sm_report_section(r, "lockspaces");
 			for (int i = 0; watch && s && i < s->nrecords; i++) {
@@ -125,8 +198,10 @@ int cmd_status(int argc, char **argv)
 		}
 		sm_report_free(r);
 		fflush(stdout);
-		if (watch)
-			usleep((useconds_t)(every * 1e6));
+		/* sleep in short steps so that Ctrl-C ends the watch at once */
+		uint64_t end = sm_now_mono_ms() + every_ms, now;
+		while (watch && !cli_interrupted && (now = sm_now_mono_ms()) < end)
+			sm_sleep_ms(SM_MIN(end - now, (uint64_t)50));
 	} while (watch && !cli_interrupted);
 	sm_conn_close(conn);
 	return rc < 0 ? CLI_FAIL : CLI_OK;

@@ -40,17 +40,53 @@ static int parse_seconds_opt(const char *cmd, const char *what, const char *arg,
 	return 0;
 }
 
-/* Progress of a format that takes a while: a line at most every 2 s. */
+/* Progress of a format that takes a while: after 2 s, a line at most every
+ * 2 s (always line-based, also when stderr is no terminal) saying what is
+ * being formatted, how far it is, and the time left estimated from the
+ * write rate so far. */
+struct format_progress {
+	const char *target;
+	size_t names;
+	uint64_t started, last_print;
+	uint64_t first_ms, first_done; /* the first report: writing began (validation excluded) */
+	uint64_t last_done;            /* at the previous line */
+};
+
 static void format_progress(void *arg, uint64_t done, uint64_t total)
 {
-	uint64_t *started = arg, now = sm_now_mono_ms();
-	static uint64_t last;
-	if (now - *started < 2000 || now - last < 2000)
+	struct format_progress *fp = arg;
+	uint64_t now = sm_now_mono_ms();
+	if (!fp->first_ms) {
+		fp->first_ms = now;
+		fp->first_done = done;
+	}
+	if (now - fp->started < 2000 || now - fp->last_print < 2000 || !total)
 		return;
-	last = now;
-	char d[32], t[32];
-	fprintf(stderr, "sync_manager: formatting: %s of %s written (%.0f%%; Ctrl-C stops, leaving no volume)\n",
-		sm_format_bytes(done, d, sizeof(d)), sm_format_bytes(total, t, sizeof(t)), 100.0 * (double)done / (double)total);
+	uint64_t prev_print = fp->last_print;
+	fp->last_print = now;
+	char d[32], t[32], left[48] = "";
+	if (now - fp->first_ms >= 500 && done > fp->first_done && done < total) {
+		/* bytes per ms since writing began, or over the last interval if
+		 * writes have slowed down since (the larger estimate wins) */
+		double rate = (double)(done - fp->first_done) / (double)(now - fp->first_ms);
+		if (prev_print > fp->first_ms && done > fp->last_done) {
+			double recent = (double)(done - fp->last_done) / (double)(now - prev_print);
+			if (recent < rate)
+				rate = recent;
+		}
+		uint64_t s = (uint64_t)((double)(total - done) / rate / 1000.0) + 1;
+		if (s < 120)
+			snprintf(left, sizeof(left), ", about %llu s left", (unsigned long long)s);
+		else
+			snprintf(left, sizeof(left), ", about %llu min left", (unsigned long long)(s + 59) / 60);
+	}
+	char what[64] = "";
+	if (fp->names)
+		snprintf(what, sizeof(what), " (%zu named resource%s)", fp->names, fp->names == 1 ? "" : "s");
+	fprintf(stderr, "sync_manager: formatting %s%s: %s of %s written (%.0f%%%s; Ctrl-C stops, leaving no volume)\n",
+		fp->target, what, sm_format_bytes(done, d, sizeof(d)), sm_format_bytes(total, t, sizeof(t)),
+		100.0 * (double)done / (double)total, left);
+	fp->last_done = done;
 }
 
 int cmd_init(int argc, char **argv)
@@ -106,9 +142,9 @@ int cmd_init(int argc, char **argv)
 	}
 	p.resource_names = names;
 	p.resource_name_count = nnames;
-	uint64_t started = sm_now_mono_ms();
+	struct format_progress fp = {.target = argv[optind], .names = nnames, .started = sm_now_mono_ms()};
 	p.progress = format_progress;
-	p.progress_arg = &started;
+	p.progress_arg = &fp;
 	cli_catch_interrupts();
 	p.cancel = (volatile int *)&cli_interrupted;
 
@@ -120,7 +156,14 @@ int cmd_init(int argc, char **argv)
 	}
 	struct sm_volume_header h;
 	int err = sm_volume_format(path, off, &p, &h);
-	if (err < 0) {
+	if (err == -SM_EINTERRUPTED) {
+		/* the header was invalidated first and is written last: nothing valid is left */
+		fprintf(stderr, "sync_manager: init interrupted after %.1f s: %s is left unformatted (it reads as not a "
+				"lease volume%s; run init again to format it)\n",
+			(sm_now_mono_ms() - fp.started) / 1000.0, argv[optind],
+			p.force ? ", and the volume it held before is gone" : "");
+		rc = CLI_FAIL;
+	} else if (err < 0) {
 		rc = cli_fail(err, "cannot format %s", argv[optind]);
 	} else {
 		char uuid[37], sz[32], d[16], w[16];
