@@ -160,6 +160,32 @@ static int check_existing(struct sm_disk *disk, const struct sm_volume_header *h
 	return rc;
 }
 
+static int cmp_name_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Names given to format must differ: sorted copies, O(n log n), so tens of
+ * thousands of names cost no noticeable time. */
+static int check_unique_names(const char *const *names, size_t n)
+{
+	if (n < 2)
+		return 0;
+	const char **sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, names, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_name_ptr);
+	int rc = 0;
+	for (size_t i = 1; i < n && rc == 0; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0) {
+			sm_error("resource '%s' named twice", sorted[i]);
+			rc = -SM_ERESOURCE_EXISTS;
+		}
+	free(sorted);
+	return rc;
+}
+
 static int validate_params(const struct sm_format_params *p, struct sm_volume_header *h)
 {
 	if (!sm_name_valid(p->lockspace)) {
@@ -189,13 +215,8 @@ static int validate_params(const struct sm_format_params *p, struct sm_volume_he
 		int rc = sm_resource_name_check(p->resource_names[i]);
 		if (rc < 0)
 			return rc;
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(p->resource_names[i], p->resource_names[j]) == 0) {
-				sm_error("resource '%s' named twice", p->resource_names[i]);
-				return -SM_ERESOURCE_EXISTS;
-			}
 	}
-	return 0;
+	return check_unique_names(p->resource_names, p->resource_name_count);
 }
 
 int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_params *p,
