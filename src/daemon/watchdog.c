@@ -175,6 +175,26 @@ static bool safe_to_pet(struct daemon *d)
 	return true;
 }
 
+/* On the last ticks before a joined lockspace's time left drops to P (F - P:
+ * no pet after that), pet at every tick instead of every P.  Otherwise the
+ * last pet can come up to 2P + a tick before F, and with a small W (W <= 4P,
+ * as in tests) the host is reset at F + W - 2P, before a holder SIGKILLed at
+ * F + G = F + W/2 is seen dead.  The rule itself (no pet within P of F) and
+ * so the latest reset, F + W - P, are unchanged. */
+#define LAST_PET_WINDOW_MS 250
+
+static bool last_chance(struct daemon *d)
+{
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
+		if (e->state != LS_JOINED || e->fencing || !e->ls)
+			continue;
+		int64_t rem = sm_lockspace_remaining_ms(e->ls);
+		if (rem > (int64_t)pet_interval(d) && rem <= (int64_t)(pet_interval(d) + LAST_PET_WINDOW_MS))
+			return true;
+	}
+	return false;
+}
+
 void watchdog_tick(struct daemon *d)
 {
 	if (d->wd_kind == WD_NONE)
@@ -185,7 +205,7 @@ void watchdog_tick(struct daemon *d)
 		return;
 	}
 	uint64_t now = mono_ms();
-	if (now - d->wd_last_pet_mono < pet_interval(d))
+	if (now - d->wd_last_pet_mono < pet_interval(d) && !last_chance(d))
 		return;
 	if (!safe_to_pet(d)) {
 		if (!d->wd_refused_logged) {

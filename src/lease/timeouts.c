@@ -14,7 +14,7 @@ void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts
 	t->host_dead_ms = t->fail_ms + watchdog_ms;
 	t->join_wait_ms = 2 * io_ms + 100; /* strictly more than 2d */
 	t->kill_grace_ms = SM_MIN(watchdog_ms / 2, 30000u);
-	t->pet_ms = SM_MIN(io_ms, 1000u);
+	t->pet_ms = SM_MIN(watchdog_ms / 4, 1000u); /* the daemon's pet_interval() */
 }
 
 struct timeout_row {
@@ -36,7 +36,7 @@ static size_t timeout_rows(const struct sm_timeouts *t, struct timeout_row *rows
 		{"join, free slot", "J", "2d + 0.1 s", t->join_wait_ms, "wait after claiming a free host_id"},
 		{"join, held slot", "", "H + J", (uint64_t)t->host_dead_ms + t->join_wait_ms,
 		 "claiming a host_id last held by another host"},
-		{"watchdog pet", "P", "min(d, 1 s)", t->pet_ms, "the watchdog is petted every P, and not within P of F"},
+		{"watchdog pet", "P", "min(W/4, 1 s)", t->pet_ms, "the watchdog is petted every P, and not within P of F"},
 	};
 	memcpy(rows, r, sizeof(r));
 	return SM_ARRAY_SIZE(r);

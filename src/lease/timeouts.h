@@ -11,7 +11,7 @@
  *   J  = 2d + 100 ms        wait between claiming a free host_id and re-reading
  *                           (strictly more than 2d)
  *   G  = min(W/2, 30 s)     grace between SIGTERM (at F) and SIGKILL
- *   P  = min(d, 1 s)        watchdog pet interval; pets stop at F
+ *   P  = min(W/4, 1 s)      watchdog pet interval; no pet within P of F
  */
 #ifndef SM_LEASE_TIMEOUTS_H
 #define SM_LEASE_TIMEOUTS_H
