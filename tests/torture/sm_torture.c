@@ -2,9 +2,12 @@
  *
  * N worker processes act as hosts on one shared volume file: each joins the
  * lockspace (a thread renews it), then acquires and releases EX and SH leases
- * on a few resources at random.  The parent SIGKILLs workers at random and
- * restarts them; with --faults every worker also injects I/O errors, hangs
- * (some of which land late) and short I/O into its own storage calls.
+ * on a few resources at random.  The parent SIGKILLs workers and restarts
+ * them: half the kills (--targeted-kills) hit a worker holding an EX lease,
+ * so that takeovers happen, the others a worker at random (joining,
+ * balloting, holding or releasing).  With --faults every worker also injects
+ * I/O errors, hangs (some of which land late) and short I/O into its own
+ * storage calls.
  *
  * Exclusion is checked independently of the lease code, two ways:
  *  1. a guarded data block per resource: an EX holder writes (host, pid,
@@ -18,7 +21,20 @@
  * --mutant makes workers skip the lease (they "acquire" without Disk Paxos):
  * the checker must then report violations, proving it can see them.
  *
- * Exit status: 0 when no violation was seen and enough work was done. */
+ * A run only proves something if the hard cases happened, so besides the
+ * amount of work it must show (--min-* options, see usage()): takeovers of
+ * leases from hosts the parent SIGKILLed (the acquirer's liveness oracle is
+ * wrapped to learn which host generation it declared dead; the parent notes
+ * the generation of every worker it kills), injected I/O errors and hangs
+ * (counted from sm_fault_hits() per rule kind), and guard checks by SH
+ * holders.
+ *
+ * Exit status (also in usage()):
+ *   0  no violation seen, and every --min-* requirement met
+ *   2  usage or setup error
+ *   3  no violation, but too little was exercised to prove anything
+ *   4  a mutual-exclusion VIOLATION was seen (the only status meaning that;
+ *      1 is left to generic failures such as sanitizer reports) */
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -48,12 +64,29 @@
 #define MAX_RES 8
 #define BLOCK 512
 #define GUARD_MAGIC 0x47554152u
+#define MAX_KILLED 4096
+#define MAX_PRINTED_VIOLATIONS 50
+
+enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_THIN = 3, EXIT_VIOLATION = 4 };
 
 struct shared {
 	_Atomic int holder[MAX_WORKERS][MAX_RES]; /* 0 none, SM_MODE_EX, SM_MODE_SH */
 	_Atomic uint64_t ex_acq, sh_acq, held, unknown, shared_held, aborted, other_err, io_err;
 	_Atomic uint64_t takeovers, in_doubt, resolved, fenced, lost, joins, checks, releases;
 	_Atomic uint64_t violations;
+	_Atomic uint64_t sh_checks, kill_takeovers, in_doubt_io;
+	/* Observed by acquire/release/resolve callers. */
+	_Atomic uint64_t io_eio, io_timeout, io_pending, io_short;
+	/* Faults the injector actually applied, by enum sm_fault_kind. */
+	_Atomic uint64_t injected[4];
+	/* Generation each worker joined with (0 before), and the host
+	 * generations the parent SIGKILLed. */
+	_Atomic uint64_t gen[MAX_WORKERS];
+	_Atomic int nkilled;
+	struct {
+		_Atomic uint32_t host;
+		_Atomic uint64_t gen;
+	} killed[MAX_KILLED];
 	_Atomic int nmsg;
 	char msg[8][256];
 };
@@ -65,7 +98,10 @@ struct opts {
 	unsigned seconds;
 	bool faults, mutant, quiet;
 	unsigned kill_every_ms;
+	unsigned targeted_kill_pct; /* share of kills aimed at an EX holder */
 	unsigned seed;
+	/* Pass criteria; -1 = default (see main()). */
+	long min_acquires, min_checks, min_sh_checks, min_kill_takeovers, min_io_errors, min_hangs, min_in_doubt;
 };
 
 static struct shared *sh;
@@ -104,7 +140,10 @@ static void violation(const char *fmt, ...)
 	va_end(ap);
 	if (i < 8)
 		memcpy(sh->msg[i], buf, sizeof(buf));
-	fprintf(stderr, "torture: VIOLATION: %s\n", buf);
+	if (i < MAX_PRINTED_VIOLATIONS)
+		fprintf(stderr, "torture: VIOLATION: %s\n", buf);
+	else if (i == MAX_PRINTED_VIOLATIONS)
+		fprintf(stderr, "torture: VIOLATION: (more violations are counted but not printed)\n");
 }
 
 /* ---- worker ---------------------------------------------------------------- */
@@ -125,6 +164,14 @@ struct worker {
 	atomic_bool renewer_stop;
 	uint32_t in_doubt[MAX_RES];
 	int n_in_doubt;
+	/* The lockspace's oracle, and the owners it declared dead during the
+	 * current acquire (a takeover is from one of them). */
+	struct sm_oracle real_live;
+	int ndead;
+	struct {
+		uint32_t host;
+		uint64_t gen;
+	} dead[8];
 };
 
 static unsigned rnd(unsigned n)
@@ -192,6 +239,45 @@ static void check_table(struct worker *w, int r, int mode)
 	}
 }
 
+static bool was_killed(uint32_t host, uint64_t gen)
+{
+	int n = SM_MIN(atomic_load(&sh->nkilled), MAX_KILLED);
+	for (int i = 0; i < n; i++)
+		if (atomic_load(&sh->killed[i].host) == host && atomic_load(&sh->killed[i].gen) == gen)
+			return true;
+	return false;
+}
+
+static enum sm_owner_verdict spy_verdict(void *arg, uint32_t host_id, uint64_t generation, uint64_t read_done_ms)
+{
+	struct worker *w = arg;
+	enum sm_owner_verdict v = w->real_live.verdict(w->real_live.arg, host_id, generation, read_done_ms);
+	if (v == SM_OWNER_DEAD && w->ndead < (int)SM_ARRAY_SIZE(w->dead)) {
+		w->dead[w->ndead].host = host_id;
+		w->dead[w->ndead].gen = generation;
+		w->ndead++;
+	}
+	return v;
+}
+
+/* Count a takeover, and whether the dead owner was a generation the parent
+ * SIGKILLed (others died fencing themselves). */
+static void note_takeover(struct worker *w, int r, const struct sm_lease *l)
+{
+	atomic_fetch_add(&sh->takeovers, 1);
+	bool killed = false;
+	uint64_t gen = 0;
+	for (int i = 0; i < w->ndead && !killed; i++)
+		if (w->dead[i].host == l->took_over_from) {
+			gen = w->dead[i].gen;
+			killed = was_killed(w->dead[i].host, gen);
+		}
+	if (killed)
+		atomic_fetch_add(&sh->kill_takeovers, 1);
+	sm_debug("torture: r%d took over from host %u generation %llu at lver %llu%s", r, l->took_over_from,
+		 (unsigned long long)gen, (unsigned long long)l->lver, killed ? " (SIGKILLed)" : "");
+}
+
 static void hold(struct worker *w, int r, const struct sm_lease *l)
 {
 	int rounds = 1 + (int)rnd(4);
@@ -223,6 +309,7 @@ static void hold(struct worker *w, int r, const struct sm_lease *l)
 			struct guard g;
 			read_guard(w, r, &g);
 			atomic_fetch_add(&sh->checks, 1);
+			atomic_fetch_add(&sh->sh_checks, 1);
 			if (memcmp(&g, &first, sizeof(g)) != 0)
 				violation("r%d: SH holder host %d saw host %u write (lver %llu seq %llu)", r, w->id + 1,
 					  g.host, (unsigned long long)g.lver, (unsigned long long)g.seq);
@@ -230,6 +317,23 @@ static void hold(struct worker *w, int r, const struct sm_lease *l)
 	}
 	atomic_store(&sh->holder[w->id][r], 0);
 	sm_debug("torture: done holding r%d", r);
+}
+
+/* The kind of the rule in force (one at a time) and how many of its hits
+ * were counted; sm_fault_clear() zeroes sm_fault_hits().  Counted each
+ * iteration of the worker loop, so a SIGKILL loses few. */
+static int fault_kind = -1;
+static unsigned fault_counted;
+
+static void count_injected(void)
+{
+	if (fault_kind < 0)
+		return;
+	unsigned h = sm_fault_hits();
+	if (h > fault_counted) {
+		atomic_fetch_add(&sh->injected[fault_kind], h - fault_counted);
+		fault_counted = h;
+	}
 }
 
 static void maybe_inject_fault(void)
@@ -241,8 +345,10 @@ static void maybe_inject_fault(void)
 							    SM_FAULT_HANG, SM_FAULT_SHORT};
 		struct sm_fault_rule r = {.op = 1 + rnd(3), .kind = kinds[rnd(5)], .err = EIO, .nth = 1 + rnd(8),
 					  .count = 1 + rnd(2)};
+		count_injected(); /* a hit between this and the clear goes uncounted */
 		sm_fault_clear();
-		sm_fault_add(&r);
+		fault_counted = 0;
+		fault_kind = sm_fault_add(&r) == 0 ? (int)r.kind : -1;
 		sm_debug("torture: fault rule op %d kind %d nth %u count %u", (int)r.op, (int)r.kind, r.nth, r.count);
 	}
 	if (rnd(60) == 0) {
@@ -284,9 +390,14 @@ static void count_refusal(int rc)
 		atomic_fetch_add(&sh->shared_held, 1);
 	else if (rc == -SM_EBALLOT_ABORTED)
 		atomic_fetch_add(&sh->aborted, 1);
-	else if (rc == -EIO || rc == -SM_EIO_TIMEOUT || rc == -SM_EIO_PENDING || rc == -SM_ESHORT_IO)
+	else if (rc == -EIO || rc == -SM_EIO_TIMEOUT || rc == -SM_EIO_PENDING || rc == -SM_ESHORT_IO) {
 		atomic_fetch_add(&sh->io_err, 1);
-	else
+		atomic_fetch_add(rc == -EIO		  ? &sh->io_eio
+				 : rc == -SM_EIO_TIMEOUT ? &sh->io_timeout
+				 : rc == -SM_EIO_PENDING ? &sh->io_pending
+							 : &sh->io_short,
+				 1);
+	} else
 		atomic_fetch_add(&sh->other_err, 1);
 }
 
@@ -323,6 +434,7 @@ static int worker_main(int id)
 		uint64_t gen;
 		sm_lockspace_me(w.ls, &hid, &gen, NULL);
 		sm_debug("torture: joined as host %u generation %llu", hid, (unsigned long long)gen);
+		atomic_store(&sh->gen[id], gen); /* before any lease can name this generation */
 	}
 	for (int r = 0; r < opt.resources; r++) {
 		char rn[16];
@@ -339,9 +451,11 @@ static int worker_main(int id)
 
 	struct sm_me me;
 	sm_lockspace_me(w.ls, &me.host_id, &me.generation, NULL);
-	struct sm_oracle live = sm_oracle_of(w.ls);
+	w.real_live = sm_oracle_of(w.ls);
+	struct sm_oracle live = {spy_verdict, &w};
 	while (!stop) {
 		fence_check(&w);
+		count_injected();
 		maybe_inject_fault();
 		if (w.n_in_doubt && rnd(4) == 0)
 			resolve_doubts(&w, &me, &live);
@@ -349,6 +463,7 @@ static int worker_main(int id)
 		uint32_t mode = rnd(10) < 7 ? SM_MODE_EX : SM_MODE_SH;
 		struct sm_acquire_opts o = {.mode = mode, .live = live};
 		struct sm_lease l = {0};
+		w.ndead = 0;
 		if (opt.mutant) {
 			l = (struct sm_lease){.lver = 0, .mode = mode};
 			rc = 0;
@@ -359,14 +474,17 @@ static int worker_main(int id)
 			 (unsigned long long)l.lver, l.in_doubt ? " in-doubt" : "", l.took_over_from ? " takeover" : "");
 		if (rc < 0) {
 			count_refusal(rc);
-			if (l.in_doubt)
+			if (l.in_doubt) {
 				add_doubt(&w, r);
+				if (rc != -SM_ESHARED_HELD)
+					atomic_fetch_add(&sh->in_doubt_io, 1);
+			}
 			sm_sleep_ms(rnd(10));
 			continue;
 		}
 		atomic_fetch_add(mode == SM_MODE_EX ? &sh->ex_acq : &sh->sh_acq, 1);
 		if (l.took_over_from)
-			atomic_fetch_add(&sh->takeovers, 1);
+			note_takeover(&w, r, &l);
 		hold(&w, r, &l);
 		if (opt.mutant)
 			continue;
@@ -382,9 +500,11 @@ static int worker_main(int id)
 		} else {
 			count_refusal(rc);
 			add_doubt(&w, r); /* the release may not have landed */
+			atomic_fetch_add(&sh->in_doubt_io, 1);
 		}
 	}
 	/* Clean stop: resolve what we can, leave. */
+	count_injected();
 	sm_fault_clear();
 	sm_fault_release_hung(true);
 	resolve_doubts(&w, &me, &live);
@@ -430,10 +550,68 @@ static int setup_files(void)
 	return 0;
 }
 
+static bool holds_ex(int i)
+{
+	for (int r = 0; r < opt.resources; r++)
+		if (atomic_load(&sh->holder[i][r]) == SM_MODE_EX)
+			return true;
+	return false;
+}
+
+/* A random live worker that holds an EX lease right now, or -1. */
+static int pick_ex_holder(const pid_t *pid)
+{
+	int cand[MAX_WORKERS], n = 0;
+	for (int i = 0; i < opt.hosts; i++)
+		if (pid[i] > 0 && holds_ex(i))
+			cand[n++] = i;
+	return n ? cand[rnd((unsigned)n)] : -1;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: sm_torture --volume PATH --data PATH [--hosts N] [--resources R] [--seconds S]\n"
-			"                  [--faults] [--kill-every-ms MS] [--seed N] [--mutant] [--trace DIR]\n");
+	fprintf(stderr,
+		"usage: sm_torture --volume PATH --data PATH [--hosts N] [--resources R] [--seconds S]\n"
+		"                  [--faults] [--kill-every-ms MS] [--targeted-kills PCT] [--seed N] [--mutant]\n"
+		"                  [--trace DIR]\n"
+		"                  [--min-acquires N] [--min-checks N] [--min-sh-checks N]\n"
+		"                  [--min-kill-takeovers N] [--min-io-errors N] [--min-hangs N] [--min-in-doubt N]\n"
+		"crashes:\n"
+		"  --kill-every-ms MS      SIGKILL a worker every MS/2..3MS/2 ms (default 2500; 0 = never)\n"
+		"  --targeted-kills PCT    share of kills that wait (up to 1 s) for a worker holding an EX\n"
+		"                          lease and kill it; the rest pick a worker at random (default 50)\n"
+		"pass criteria (a run that meets them and sees no violation exits 0):\n"
+		"  --min-acquires N        successful acquisitions (default 50)\n"
+		"  --min-checks N          guard-block checks by holders, EX and SH (default 100)\n"
+		"  --min-sh-checks N       of which by SH holders (default 1)\n"
+		"  --min-kill-takeovers N  leases taken over from a host the parent SIGKILLed\n"
+		"                          (default 1 with --kill-every-ms > 0, else 0)\n"
+		"  --min-io-errors N       injected I/O errors that hit an I/O (default 1 with --faults, else 0)\n"
+		"  --min-hangs N           injected hangs that hit an I/O (held back until released, as a\n"
+		"                          rule past io_timeout; default 1 with --faults, else 0)\n"
+		"  --min-in-doubt N        acquires/releases left in doubt by an I/O failure (default 0)\n"
+		"  --mutant ignores them: workers skip the leases and the checker must see violations.\n"
+		"exit status: 0 no violation and criteria met; 2 usage or setup error;\n"
+		"             3 no violation but a criterion not met; 4 mutual-exclusion VIOLATION seen\n");
+}
+
+static bool parse_count(const char *s, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool require(const char *what, uint64_t got, long min)
+{
+	if (min <= 0 || got >= (uint64_t)min)
+		return true;
+	printf("torture: NOT ENOUGH: %s %llu < %ld\n", what, (unsigned long long)got, min);
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -443,11 +621,39 @@ int main(int argc, char **argv)
 		{"hosts", required_argument, NULL, 'n'}, {"resources", required_argument, NULL, 'r'},
 		{"seconds", required_argument, NULL, 's'}, {"faults", no_argument, NULL, 'f'},
 		{"kill-every-ms", required_argument, NULL, 'k'}, {"seed", required_argument, NULL, 'S'},
-		{"mutant", no_argument, NULL, 'M'}, {"trace", required_argument, NULL, 'T'}, {0}};
+		{"mutant", no_argument, NULL, 'M'}, {"trace", required_argument, NULL, 'T'},
+		{"min-acquires", required_argument, NULL, 'a'}, {"min-checks", required_argument, NULL, 'c'},
+		{"min-sh-checks", required_argument, NULL, 'C'}, {"min-kill-takeovers", required_argument, NULL, 'K'},
+		{"min-io-errors", required_argument, NULL, 'E'}, {"min-hangs", required_argument, NULL, 'H'},
+		{"min-in-doubt", required_argument, NULL, 'D'}, {"targeted-kills", required_argument, NULL, 't'},
+		{0}};
 	opt = (struct opts){.hosts = 4, .resources = 3, .seconds = 20, .kill_every_ms = 2500,
-			    .seed = (unsigned)getpid()};
+			    .targeted_kill_pct = 50, .seed = (unsigned)getpid(), .min_acquires = 50,
+			    .min_checks = 100, .min_sh_checks = 1, .min_kill_takeovers = -1, .min_io_errors = -1,
+			    .min_hangs = -1, .min_in_doubt = 0};
 	int c;
+	long targeted_pct = opt.targeted_kill_pct;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		long *min = NULL;
+		switch (c) {
+		case 'a': min = &opt.min_acquires; break;
+		case 'c': min = &opt.min_checks; break;
+		case 'C': min = &opt.min_sh_checks; break;
+		case 'K': min = &opt.min_kill_takeovers; break;
+		case 'E': min = &opt.min_io_errors; break;
+		case 'H': min = &opt.min_hangs; break;
+		case 'D': min = &opt.min_in_doubt; break;
+		case 't': min = &targeted_pct; break;
+		default: break;
+		}
+		if (min) {
+			if (!parse_count(optarg, min)) {
+				fprintf(stderr, "sm_torture: bad count '%s'\n", optarg);
+				usage();
+				return EXIT_USAGE;
+			}
+			continue;
+		}
 		switch (c) {
 		case 'v': opt.volume = optarg; break;
 		case 'd': opt.data = optarg; break;
@@ -459,18 +665,25 @@ int main(int argc, char **argv)
 		case 'S': opt.seed = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'M': opt.mutant = true; break;
 		case 'T': opt.trace = optarg; break;
-		default: usage(); return 2;
+		default: usage(); return EXIT_USAGE;
 		}
 	}
-	if (!opt.volume || !opt.data || opt.hosts < 2 || opt.hosts > MAX_WORKERS || opt.resources < 1 ||
-	    opt.resources > MAX_RES) {
+	opt.targeted_kill_pct = (unsigned)targeted_pct;
+	if (optind < argc || !opt.volume || !opt.data || opt.hosts < 2 || opt.hosts > MAX_WORKERS ||
+	    opt.resources < 1 || opt.resources > MAX_RES || opt.seconds == 0 || targeted_pct > 100) {
 		usage();
-		return 2;
+		return EXIT_USAGE;
 	}
+	if (opt.min_kill_takeovers < 0)
+		opt.min_kill_takeovers = opt.kill_every_ms ? 1 : 0;
+	if (opt.min_io_errors < 0)
+		opt.min_io_errors = opt.faults ? 1 : 0;
+	if (opt.min_hangs < 0)
+		opt.min_hangs = opt.faults ? 1 : 0;
 	sm_log_set_level(SM_LOG_ERROR);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED || setup_files() < 0)
-		return 2;
+		return EXIT_USAGE;
 	srandom(opt.seed);
 	printf("torture: %d hosts, %d resources, %u s, faults %s, kill every ~%u ms, seed %u%s\n", opt.hosts,
 	       opt.resources, opt.seconds, opt.faults ? "on" : "off", opt.kill_every_ms, opt.seed,
@@ -483,7 +696,8 @@ int main(int argc, char **argv)
 		pid[i] = start_worker(i);
 	uint64_t start = sm_now_mono_ms(), end = start + opt.seconds * 1000ull;
 	uint64_t next_kill = start + opt.kill_every_ms / 2 + rnd(opt.kill_every_ms);
-	unsigned kills = 0, restarts = 0, exits = 0;
+	bool kill_targeted = rnd(100) < opt.targeted_kill_pct;
+	unsigned kills = 0, ex_kills = 0, restarts = 0, exits = 0;
 	while (sm_now_mono_ms() < end) {
 		sm_sleep_ms(20);
 		uint64_t now = sm_now_mono_ms();
@@ -494,26 +708,48 @@ int main(int argc, char **argv)
 				if (pid[i] == p) {
 					pid[i] = 0;
 					exits++;
+					atomic_store(&sh->gen[i], 0);
 					for (int r = 0; r < MAX_RES; r++)
 						atomic_store(&sh->holder[i][r], 0);
 					restart_at[i] = now + 100 + rnd(500);
 				}
 		}
 		if (opt.kill_every_ms && now >= next_kill) {
-			int i = (int)rnd((unsigned)opt.hosts);
-			if (pid[i] > 0) {
+			/* A targeted kill waits (up to a second) for a host holding an
+			 * EX lease: that kill must end in a takeover. */
+			bool targeted = kill_targeted;
+			int i = targeted ? pick_ex_holder(pid) : -1;
+			bool defer = i < 0 && targeted && now < next_kill + 1000;
+			if (i < 0)
+				i = (int)rnd((unsigned)opt.hosts);
+			if (!defer && pid[i] > 0) {
+				bool ex = holds_ex(i);
 				if (opt.trace)
-					fprintf(stderr, "%llu parent: SIGKILL host %d pid %d\n",
-						(unsigned long long)sm_now_mono_ms(), i + 1, (int)pid[i]);
+					fprintf(stderr, "%llu parent: SIGKILL host %d pid %d%s%s\n",
+						(unsigned long long)sm_now_mono_ms(), i + 1, (int)pid[i],
+						ex ? " (EX holder)" : "", targeted ? " (targeted)" : "");
 				kill(pid[i], SIGKILL);
 				waitpid(pid[i], NULL, 0);
+				/* Dead now: a worker still joining has published no
+				 * generation, and can own no lease yet. */
+				uint64_t g = atomic_load(&sh->gen[i]);
+				int k = atomic_fetch_add(&sh->nkilled, 1);
+				if (g && k < MAX_KILLED) {
+					atomic_store(&sh->killed[k].host, (uint32_t)i + 1);
+					atomic_store(&sh->killed[k].gen, g);
+				}
+				atomic_store(&sh->gen[i], 0);
 				for (int r = 0; r < MAX_RES; r++)
 					atomic_store(&sh->holder[i][r], 0);
 				pid[i] = 0;
 				kills++;
+				ex_kills += ex;
 				restart_at[i] = now + 100 + rnd(1000);
 			}
-			next_kill = now + opt.kill_every_ms / 2 + rnd(opt.kill_every_ms);
+			if (!defer) {
+				next_kill = now + opt.kill_every_ms / 2 + rnd(opt.kill_every_ms);
+				kill_targeted = rnd(100) < opt.targeted_kill_pct;
+			}
 		}
 		for (int i = 0; i < opt.hosts; i++)
 			if (pid[i] == 0 && restart_at[i] && now >= restart_at[i]) {
@@ -543,24 +779,43 @@ int main(int argc, char **argv)
 	printf("torture: refusals: held %llu, owner liveness unknown %llu, shared-held %llu, ballots aborted %llu\n",
 	       (unsigned long long)sh->held, (unsigned long long)sh->unknown, (unsigned long long)sh->shared_held,
 	       (unsigned long long)sh->aborted);
-	printf("torture: crashes: %u SIGKILLs, %llu fenced exits, %u restarts, %llu joins; takeovers from dead hosts: "
-	       "%llu\n",
-	       kills, (unsigned long long)sh->fenced, restarts, (unsigned long long)sh->joins,
-	       (unsigned long long)sh->takeovers);
-	printf("torture: faults: I/O errors seen %llu, other errors %llu, in doubt %llu (resolved %llu), lockspaces "
-	       "lost %llu\n",
-	       (unsigned long long)sh->io_err, (unsigned long long)sh->other_err, (unsigned long long)sh->in_doubt,
-	       (unsigned long long)sh->resolved, (unsigned long long)sh->lost);
-	printf("torture: guarded checks %llu, VIOLATIONS %llu\n", (unsigned long long)sh->checks,
-	       (unsigned long long)sh->violations);
+	printf("torture: crashes: %u SIGKILLs (%u of EX holders), %llu fenced exits, %u restarts, %llu joins; "
+	       "takeovers from dead hosts: %llu, of which from SIGKILLed ones %llu\n",
+	       kills, ex_kills, (unsigned long long)sh->fenced, restarts, (unsigned long long)sh->joins,
+	       (unsigned long long)sh->takeovers, (unsigned long long)sh->kill_takeovers);
+	printf("torture: faults injected: errors %llu, hangs %llu, short %llu\n",
+	       (unsigned long long)sh->injected[SM_FAULT_ERRNO], (unsigned long long)sh->injected[SM_FAULT_HANG],
+	       (unsigned long long)sh->injected[SM_FAULT_SHORT]);
+	printf("torture: faults seen: I/O errors %llu (EIO %llu, timeout %llu, pending %llu, short %llu), other errors "
+	       "%llu, in doubt %llu (after I/O failures %llu, resolved %llu), lockspaces lost %llu\n",
+	       (unsigned long long)sh->io_err, (unsigned long long)sh->io_eio, (unsigned long long)sh->io_timeout,
+	       (unsigned long long)sh->io_pending, (unsigned long long)sh->io_short, (unsigned long long)sh->other_err,
+	       (unsigned long long)sh->in_doubt, (unsigned long long)sh->in_doubt_io, (unsigned long long)sh->resolved,
+	       (unsigned long long)sh->lost);
+	printf("torture: guarded checks %llu (SH %llu), VIOLATIONS %llu\n", (unsigned long long)sh->checks,
+	       (unsigned long long)sh->sh_checks, (unsigned long long)sh->violations);
 	(void)exits;
-	if (opt.mutant)
-		return sh->violations > 0 ? 1 : 0;
-	if (sh->violations)
-		return 1;
-	if (acq < 50 || sh->checks < 100) {
-		printf("torture: too little work done to prove anything\n");
-		return 1;
+	if (sh->violations) {
+		printf("torture: RESULT: mutual exclusion VIOLATED (%llu violations), exit %d\n",
+		       (unsigned long long)sh->violations, EXIT_VIOLATION);
+		return EXIT_VIOLATION;
 	}
-	return 0;
+	if (opt.mutant) {
+		printf("torture: RESULT: no violation seen although the workers skipped the leases\n");
+		return EXIT_OK;
+	}
+	bool ok = require("acquisitions", acq, opt.min_acquires);
+	ok &= require("guarded checks", sh->checks, opt.min_checks);
+	ok &= require("guarded checks by SH holders", sh->sh_checks, opt.min_sh_checks);
+	ok &= require("takeovers from SIGKILLed hosts", sh->kill_takeovers, opt.min_kill_takeovers);
+	ok &= require("injected I/O errors", sh->injected[SM_FAULT_ERRNO], opt.min_io_errors);
+	ok &= require("injected hangs", sh->injected[SM_FAULT_HANG], opt.min_hangs);
+	ok &= require("in-doubt outcomes after I/O failures", sh->in_doubt_io, opt.min_in_doubt);
+	if (!ok) {
+		printf("torture: RESULT: no violation, but too little was exercised to prove anything, exit %d\n",
+		       EXIT_THIN);
+		return EXIT_THIN;
+	}
+	printf("torture: RESULT: ok\n");
+	return EXIT_OK;
 }
