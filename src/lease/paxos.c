@@ -628,6 +628,26 @@ static int release_leader(const struct sm_resource_ref *r, const struct sm_me *m
 	struct sm_leader l;
 	if ((rc = read_leader(&b, &l)) < 0)
 		goto out;
+	if (l.owner_id == me->host_id && l.owner_generation == me->generation && l.lver < held->lver &&
+	    l.mode == SM_MODE_EX && held->mode == SM_MODE_EX) {
+		/* The leader went back to an older instance of ours: an old
+		 * announcement (another host's catch-up, or our own write stuck in
+		 * the storage path) landed after our later acquire.  Instance
+		 * held->lver was chosen for us, and nobody can start a later one
+		 * while we hold it; if no dblock shows one, ours is the current
+		 * instance and releasing it is ours to do. */
+		struct scan sc;
+		if ((rc = read_sectors(&b, 0, b.h->area_sectors)) < 0)
+			goto out;
+		if ((rc = scan_dblocks(&b, held->lver, &sc)) < 0)
+			goto out;
+		if (!sc.newer_instance && sc.max_lver == held->lver) {
+			sm_warn("resource %s: leader shows our older lver %llu, not %llu (a late write); releasing lver %llu",
+				r->name, (unsigned long long)l.lver, (unsigned long long)held->lver,
+				(unsigned long long)held->lver);
+			l.lver = held->lver;
+		}
+	}
 	if (l.owner_id != me->host_id || l.owner_generation != me->generation || l.lver != held->lver ||
 	    l.mode != SM_MODE_EX) {
 		sm_error("resource %s: cannot release: the lease now shows host %u generation %llu at lver %llu, not "

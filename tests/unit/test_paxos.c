@@ -291,6 +291,43 @@ static void handoff_names_the_receiver_at_the_next_version(void **state)
 	host_done(&d);
 }
 
+/* A late write of an old leader of ours (found by the torture run: another
+ * host's catch-up announcement stuck in the storage path) must not make our
+ * release fail; but once a later instance exists the lease is not ours. */
+static void release_sees_through_a_late_old_leader_of_ours(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	uint64_t area = sm_volume_area_offset(&a.vol[0]->hdr, a.ref.disk[0].area);
+	int fd = open(paths[0], O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t old[512];
+	struct sm_lease l1, l2, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &l1), 0); /* lver 1, ours */
+	assert_int_equal(pread(fd, old, sizeof(old), (off_t)area), (ssize_t)sizeof(old));
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &l1), 0);
+	assert_int_equal(acquire(&a, SM_MODE_EX, &l2), 0); /* lver 2 */
+	assert_int_equal(pwrite(fd, old, sizeof(old), (off_t)area), (ssize_t)sizeof(old)); /* lver 1 lands late */
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_EHELD); /* still ours to everyone */
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &l2), 0);
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.leader.lver, 2);
+	assert_int_equal(v.leader.owner_id, 0);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0);
+	assert_int_equal(lb.lver, 3);
+	/* b holds lver 3; a stale leader naming a at lver 1 lands: a (still
+	 * thinking it holds lver 2) must not free anything */
+	assert_int_equal(pwrite(fd, old, sizeof(old), (off_t)area), (ssize_t)sizeof(old));
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &l2), -SM_ENOT_OWNER);
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.leader.lver, 1); /* untouched by a */
+	close(fd);
+	host_done(&a);
+	host_done(&b);
+}
+
 static void corrupt_dblock_or_wrong_lockspace_fails_closed(void **state)
 {
 	struct host a, b;
@@ -704,6 +741,7 @@ int main(void)
 		T(shared_holders_coexist_and_block_exclusive),
 		T(convert_between_exclusive_and_shared),
 		T(handoff_names_the_receiver_at_the_next_version),
+		T(release_sees_through_a_late_old_leader_of_ours),
 		T(corrupt_dblock_or_wrong_lockspace_fails_closed),
 		T(io_error_before_phase_two_grants_nothing),
 		T(io_timeout_in_phase_two_is_in_doubt_never_granted_nor_free),
