@@ -114,7 +114,7 @@ t_match "the keeper still holds ls:keep" "ls:keep EX" "$T_OUT"
 	&& t_ok "the new daemon wrote a fresh snapshot" || t_fail "state: $(tail -3 "$STATE")"
 
 # ---- (d) compaction ----------------------------------------------------------
-snap_lines=$(wc -l < "$STATE") snap_inode=$(stat -c %i "$STATE")
+snap_lines=$(wc -l < "$STATE")
 rounds=4 n=150
 for ((r = 0; r < rounds; r++)); do
 	setsid "$CLIENTS" many $n ls c < /dev/null > "$T_DIR/many$r.log" 2>&1 &
@@ -124,8 +124,10 @@ done
 # Each process added at least 4 lines (proc, lease, lease-, proc-).
 changes=$((rounds * n * 4))
 lines=$(wc -l < "$STATE") bytes=$(stat -c %s "$STATE")
-[[ $(stat -c %i "$STATE") != "$snap_inode" ]] && t_ok "the file was rewritten as a snapshot meanwhile" \
-	|| t_fail "never compacted"
+# (Not by inode number: ext4 hands a freed inode number out again, so two
+# compactions can bring the old one back.)
+(( lines < snap_lines + changes )) && t_ok "the file was rewritten as a snapshot meanwhile ($lines lines," \
+	"appending alone would make >= $((snap_lines + changes)))" || t_fail "never compacted: $lines lines"
 # at most the live records, 1024 journal lines and one last batch
 (( lines < changes - 600 && bytes < 100000 )) \
 	&& t_ok "bounded: $lines lines ($bytes bytes) after >= $changes changes" \
