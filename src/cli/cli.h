@@ -43,6 +43,9 @@ int cli_connect(struct sm_conn **c);
 /* Print the daemon's explanation of a failure; returns CLI_FAIL. */
 int cli_daemon_fail(struct sm_conn *c, int rc, const char *what);
 int cli_parse_pid(const char *cmd, const char *arg, pid_t *pid);
+/* sm_resource_parse(), with a relative volume path ("./v:r1", "d/v:r1") made
+ * absolute against the current directory. */
+int cli_resource_parse(const char *spec, struct sm_resource *r);
 int cli_parse_resources(const char *cmd, int argc, char **argv, struct sm_resource **out, int *n);
 int cli_join_and_wait(const char *location, uint32_t host_id, const char *host_name);
 

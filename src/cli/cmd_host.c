@@ -59,6 +59,20 @@ int cli_parse_pid(const char *cmd, const char *arg, pid_t *pid)
 	return CLI_OK;
 }
 
+int cli_resource_parse(const char *spec, struct sm_resource *r)
+{
+	/* A relative volume path ("./leases:r1", "dir/leases:0:r1"): a
+	 * lockspace name has no '/' and no leading '.', so this is a path; the
+	 * daemon runs elsewhere, so make it absolute. */
+	size_t first = strcspn(spec, ":");
+	if (spec[0] != '/' && spec[first] == ':' && (spec[0] == '.' || memchr(spec, '/', first))) {
+		char cwd[PATH_MAX], abs[PATH_MAX + SM_LOCATION_MAX];
+		if (getcwd(cwd, sizeof(cwd)) && (size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, spec) < sizeof(abs))
+			return sm_resource_parse(abs, r);
+	}
+	return sm_resource_parse(spec, r);
+}
+
 int cli_parse_resources(const char *cmd, int argc, char **argv, struct sm_resource **out, int *n)
 {
 	*n = argc;
@@ -66,10 +80,10 @@ int cli_parse_resources(const char *cmd, int argc, char **argv, struct sm_resour
 	if (!*out)
 		return cli_fail(-ENOMEM, "%s", cmd);
 	for (int i = 0; i < argc; i++)
-		if (sm_resource_parse(argv[i], &(*out)[i]) < 0) {
+		if (cli_resource_parse(argv[i], &(*out)[i]) < 0) {
 			free(*out);
 			return cli_usage_error(cmd,
-					       "'%s' is not a resource: use LOCKSPACE:NAME, /VOLUME/PATH[:OFFSET]:NAME, or "
+					       "'%s' is not a resource: use LOCKSPACE:NAME, VOLUME/PATH[:OFFSET]:NAME, or "
 					       "three volumes separated by commas",
 					       argv[i]);
 		}

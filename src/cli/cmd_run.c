@@ -45,7 +45,7 @@ static int run_command(const struct run_opts *o, char **cmd)
 {
 	struct sm_resource res[16];
 	for (int i = 0; i < o->nleases; i++) {
-		if (sm_resource_parse(o->leases[i], &res[i]) < 0)
+		if (cli_resource_parse(o->leases[i], &res[i]) < 0)
 			return cli_usage_error("run", "'%s' is not a lease: use LOCKSPACE:NAME, /VOLUME[:OFFSET]:NAME or "
 						      "NAME:/VOLUME[:OFFSET]",
 					       o->leases[i]);

@@ -172,6 +172,14 @@ t_run "release by VOLUME_PATH:NAME" -- "$SM" release "$V:r5" --pid "$p5"
 t_run "inquire after it" -- "$SM" inquire --pid "$p5"
 [[ $T_OUT != *ls:r5* && $T_OUT == *ls:r6* ]] && t_ok "only r5 was released" || t_fail "after release: $T_OUT"
 t_refused "a volume that does not exist is named" "volume $T_DIR/nosuch: " -- "$SM" acquire "$T_DIR/nosuch:r1" --pid "$p5"
+# Relative volume paths are made absolute (the daemon's cwd is not ours).
+t_run "acquire ./VOLUME:NAME from the volume's directory" -- \
+	bash -c "cd '$(dirname "$V")' && '$SM' acquire './$(basename "$V"):r5' --pid $p5"
+t_match "it is r5 of lockspace ls again" "^acquired ls:r5 exclusive" "$T_OUT"
+t_run "release DIR/VOLUME:NAME from the parent directory" -- \
+	bash -c "cd '$(dirname "$(dirname "$V")")' && '$SM' release '$(basename "$(dirname "$V")")/$(basename "$V"):r5' --pid $p5"
+t_run "inquire after the relative release" -- "$SM" inquire --pid "$p5"
+[[ $T_OUT != *ls:r5* ]] && t_ok "r5 released through the relative path" || t_fail "still held: $T_OUT"
 t_run "run -l VOLUME_PATH:NAME" -- "$SM" run -l "$V:r7" -- sh -c "'$SM' inquire --pid \$\$"
 t_match "the command held r7 while it ran" "^ls:r7 EX lver [0-9]+$" "$T_OUT"
 lv7=$(sed -n 's/.*acquired ls:r7 exclusive at lver \([0-9]*\);.*/\1/p' <<<"$T_OUT")
