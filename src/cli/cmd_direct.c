@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "ondisk/inspect.h"
 #include "lease/delta.h"
 #include "lease/paxos.h"
 #include "lease/resource.h"
@@ -22,7 +23,7 @@ struct direct_args {
 	uint32_t host_id;
 	uint64_t generation;
 	const char *host_name;
-	bool shared, json, handoff, release_req, have_version;
+	bool shared, json, handoff, release_req, have_version, force;
 	uint64_t version;
 	uint64_t wait_ms;
 	int nlocs;
@@ -31,7 +32,7 @@ struct direct_args {
 
 static const char direct_usage[] =
 	"usage: sync_manager direct join VOLUME [--host-id N] [--host-name NAME]\n"
-	"       sync_manager direct renew|leave VOLUME --host-id N [--generation G]\n"
+	"       sync_manager direct renew|leave VOLUME --host-id N [--generation G] [--force (leave)]\n"
 	"       sync_manager direct acquire VOLUME:RES [VOLUME:RES VOLUME:RES] --host-id N [--generation G]\n"
 	"                                   [--shared] [--version V] [--wait SEC]\n"
 	"       sync_manager direct release VOLUME:RES... --host-id N [--generation G] [--shared]\n"
@@ -46,7 +47,7 @@ static int parse_args(int argc, char **argv, struct direct_args *a)
 		{"host-name", required_argument, NULL, 'n'}, {"shared", no_argument, NULL, 's'},
 		{"version", required_argument, NULL, 'V'}, {"wait", required_argument, NULL, 'w'},
 		{"json", no_argument, NULL, 'j'}, {"handoff", no_argument, NULL, 'H'},
-		{"release", no_argument, NULL, 'R'}, {0}};
+		{"release", no_argument, NULL, 'R'}, {"force", no_argument, NULL, 'f'}, {0}};
 	uint64_t v;
 	int c;
 	optind = 2;
@@ -75,6 +76,7 @@ static int parse_args(int argc, char **argv, struct direct_args *a)
 		case 'j': a->json = true; break;
 		case 'H': a->handoff = true; break;
 		case 'R': a->release_req = true; break;
+		case 'f': a->force = true; break;
 		default: return cli_usage_error("direct", "unknown option");
 		}
 	}
@@ -127,6 +129,38 @@ static int direct_join(struct direct_args *a)
 	return rc == 0 ? CLI_OK : cli_fail(rc, "cannot join lockspace on %s", a->loc[0]);
 }
 
+/* Leases of this volume the host (host_id, generation) still holds, listed
+ * into buf; their count, or -errno when the volume cannot be read. */
+static int held_by_host(struct sm_lockspace *ls, char *buf, size_t len)
+{
+	struct sm_lockspace_info info;
+	sm_lockspace_info(ls, &info);
+	struct sm_volume_view *view;
+	int rc = sm_volume_inspect(sm_lockspace_volume(ls), &view);
+	if (rc < 0)
+		return rc;
+	int n = 0;
+	size_t used = 0;
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < view->resource_count; i++) {
+		const struct sm_resource_view *r = &view->resources[i];
+		const char *mode = NULL;
+		if (r->leader_status == 0 && r->leader.mode == SM_MODE_EX && r->leader.owner_id == info.host_id &&
+		    r->leader.owner_generation == info.generation)
+			mode = "EX";
+		for (uint32_t k = 0; !mode && k < r->shared_count; k++)
+			if (r->shared[k].host_id == info.host_id && r->shared[k].generation == info.generation)
+				mode = "SH";
+		if (!mode)
+			continue;
+		if (used < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s (%s)", n ? ", " : "", r->entry.name, mode);
+		n++;
+	}
+	sm_volume_view_free(view);
+	return n;
+}
+
 static int direct_renew_leave(struct direct_args *a, bool leave)
 {
 	if (!a->host_id)
@@ -135,6 +169,20 @@ static int direct_renew_leave(struct direct_args *a, bool leave)
 	if (open_ls(a->loc[0], &ls))
 		return CLI_FAIL;
 	int rc = sm_lockspace_adopt(ls, a->host_id, a->generation);
+	if (rc == 0 && leave && !a->force) {
+		/* A free slot reads as a dead owner: leases still held would be
+		 * taken at once, while their holder may still use them. */
+		char list[512];
+		int n = held_by_host(ls, list, sizeof(list));
+		if (n != 0) {
+			sm_lockspace_free(ls);
+			if (n < 0)
+				return cli_fail(n, "cannot check the leases of host_id %u before leaving", a->host_id);
+			return cli_fail(0, "host_id %u still holds %d lease(s): %s; release them first ('sync_manager "
+					   "direct release'), or --force to leave anyway (they can then be taken at once)",
+					a->host_id, n, list);
+		}
+	}
 	if (rc == 0)
 		rc = leave ? sm_lockspace_leave(ls) : sm_lockspace_renew(ls);
 	sm_lockspace_free(ls);

@@ -150,6 +150,11 @@ t_exit 0 "exclusive works once the shared holders are gone" "^acquired disk-a ex
 	"$SM" direct acquire "$V:disk-a" --host-id 2
 t_exit 0 "and is released" "^released disk-a at lver 3$" -- "$SM" direct release "$V:disk-a" --host-id 2
 
+# Leave refuses while the host holds a lease (a free slot reads as a dead owner).
+t_exit 0 "host 2 takes vm-1 again" "^acquired vm-1 exclusive" -- "$SM" direct acquire "$V:vm-1" --host-id 2
+t_exit 1 "leave is refused while host 2 holds vm-1" "host_id 2 still holds 1 lease\(s\): vm-1 \(EX\); release them first" -- \
+	"$SM" direct leave "$V" --host-id 2
+t_exit 0 "host 2 releases vm-1" "^released vm-1 at lver" -- "$SM" direct release "$V:vm-1" --host-id 2
 # Leave frees the slot; the host can no longer act until it joins again.
 t_exit 0 "host 2 leaves" "^left with host_id 2$" -- "$SM" direct leave "$V" --host-id 2
 t_exit 0 "dump after the leave" "lockspace +dls" -- "$SM" dump "$V"
@@ -163,5 +168,8 @@ t_exit 1 "leaving twice is refused" "cannot leave host_id 2" -- "$SM" direct lea
 # The freed slot is joined again at once (no H wait), by name, as generation 2.
 t_exit 0 "node-two rejoins its slot by name" "^joined lockspace dls as host_id 2 generation 2 \(host name node-two\)$" -- \
 	timeout 30 "$SM" direct join "$V" --host-name node-two
-t_exit 0 "host 1 leaves" "^left with host_id 1$" -- "$SM" direct leave "$V" --host-id 1
+t_exit 0 "host 1 takes disk-a shared" "^acquired disk-a shared" -- "$SM" direct acquire "$V:disk-a" --host-id 1 --shared
+t_exit 1 "host 1 may not leave holding it" "host_id 1 still holds 1 lease\(s\): disk-a \(SH\)" -- \
+	"$SM" direct leave "$V" --host-id 1
+t_exit 0 "host 1 leaves with --force" "^left with host_id 1$" -- "$SM" direct leave "$V" --host-id 1 --force
 t_done
