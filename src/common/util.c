@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 bool sm_name_valid(const char *name)
 {
@@ -181,4 +183,29 @@ const char *sm_format_ms(uint64_t ms, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%llu.%03llu s", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
 	return buf;
+}
+
+uint64_t sm_proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may contain spaces and ')': skip to the last ')' */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p += 2; /* field 3 (state) */
+	for (int field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return p ? strtoull(p, NULL, 10) : 0;
 }

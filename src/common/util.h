@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define SM_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -30,6 +31,11 @@ void sm_uuid_format(const uint8_t uuid[16], char out[37]);
  * Returns 0 or -SM_EBAD_ARGUMENT. */
 /* Value of one hex digit (either case), -1 if c is not one. */
 int sm_hexval(char c);
+
+/* Start time of a process (field 22 of /proc/PID/stat, clock ticks since
+ * boot), 0 if it is gone: with the pid it names one process across pid
+ * reuse. */
+uint64_t sm_proc_starttime(pid_t pid);
 
 int sm_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

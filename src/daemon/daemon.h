@@ -319,7 +319,6 @@ void proc_on_pidfd(struct proc *p);
 void proc_tick(struct daemon *d);
 void proc_forget(struct proc *p);
 void proc_free_dead(struct daemon *d);
-uint64_t proc_starttime(pid_t pid);
 struct lease *lease_find(struct daemon *d, struct ls_entry *ls, const char *name);
 struct lease *lease_new(struct daemon *d, struct ls_entry *ls, const char *name);
 void lease_drop(struct daemon *d, struct lease *l);

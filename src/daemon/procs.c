@@ -11,6 +11,7 @@
 #include "daemon.h"
 
 #include "common/log.h"
+#include "common/util.h"
 #include "sync_manager/errors.h"
 
 #include <errno.h>
@@ -30,30 +31,6 @@ struct proc_box {
 	struct ev_tag tag;
 };
 
-uint64_t proc_starttime(pid_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may contain spaces and ')': skip to the last ')' */
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	p += 2; /* field 3 (state) */
-	for (int field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	return p ? strtoull(p, NULL, 10) : 0;
-}
 
 struct proc *proc_find(struct daemon *d, pid_t pid)
 {
@@ -69,7 +46,7 @@ static bool proc_exited(struct proc *p)
 		return true;
 	if (kill(p->pid, 0) < 0 && errno == ESRCH)
 		p->exited = true;
-	else if (p->starttime && proc_starttime(p->pid) != p->starttime)
+	else if (p->starttime && sm_proc_starttime(p->pid) != p->starttime)
 		p->exited = true; /* the pid was reused */
 	return p->exited;
 }
@@ -87,7 +64,7 @@ struct proc *proc_register(struct daemon *d, pid_t pid, const char *name, struct
 		*err = -SM_ETOO_BIG;
 		return NULL;
 	}
-	uint64_t st = proc_starttime(pid);
+	uint64_t st = sm_proc_starttime(pid);
 	if (!st) {
 		*err = -ESRCH;
 		return NULL;

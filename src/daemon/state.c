@@ -625,7 +625,7 @@ static void restore_proc(struct daemon *d, const char *path, const struct state_
 		return;
 	}
 	pid_t pid = (pid_t)f.pid;
-	if (proc_starttime(pid) != f.starttime) {
+	if (sm_proc_starttime(pid) != f.starttime) {
 		sm_info("process %d of the previous daemon is gone", (int)pid);
 		return;
 	}

@@ -428,31 +428,6 @@ static int register_child(struct plug_ctx *ctx, unsigned int flags, int failure_
 
 /* ---- release states per domain ----------------------------------------------- */
 
-/* Start time of a process (field 22 of /proc/PID/stat), 0 if it is gone:
- * with the pid, it names one process even across pid reuse. */
-static unsigned long long proc_start(pid_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-	if (!p)
-		return 0;
-	unsigned long long start = 0;
-	/* after ")": state (field 3) ... starttime (field 22) */
-	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   &start) != 1)
-		return 0;
-	return start;
-}
-
 static void release_record_path(const char *uuid, char *path, size_t size)
 {
 	const char *dir = getenv(SM_RUN_DIR_ENV);
@@ -478,7 +453,7 @@ static void release_record_write(const char *uuid, const char *state, pid_t pid)
 		plog(LOG_WARNING, "cannot write %s: %s", tmp, strerror(errno));
 		return;
 	}
-	fprintf(f, "%d %llu\n%s\n", (int)pid, proc_start(pid), state ? state : "");
+	fprintf(f, "%d %llu\n%s\n", (int)pid, (unsigned long long)sm_proc_starttime(pid), state ? state : "");
 	if (fclose(f) != 0 || rename(tmp, path) < 0) {
 		plog(LOG_WARNING, "cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
@@ -497,7 +472,7 @@ static bool release_record_read(const char *uuid, pid_t *pid, char **state)
 	unsigned long long start = 0;
 	bool ok = fscanf(f, "%d %llu\n", &p, &start) == 2 && p > 0 && start && fgets(line, sizeof(line), f);
 	fclose(f);
-	if (!ok || proc_start((pid_t)p) != start)
+	if (!ok || (unsigned long long)sm_proc_starttime((pid_t)p) != start)
 		return false; /* that QEMU is gone: a later start is a cold one */
 	line[strcspn(line, "\n")] = '\0';
 	*pid = (pid_t)p;
