@@ -67,6 +67,14 @@ void sm_uuid_format(const uint8_t u[16], char out[37])
 		 u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 }
 
+uint64_t sm_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return h;
+}
+
 int sm_hexval(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -32,6 +32,11 @@ void sm_uuid_format(const uint8_t uuid[16], char out[37]);
 /* Value of one hex digit (either case), -1 if c is not one. */
 int sm_hexval(char c);
 
+/* 64-bit FNV-1a of p[0..n) continued from h (start with SM_FNV1A_INIT).
+ * Also names auto disk leases (libvirt plugin): its output must not change. */
+#define SM_FNV1A_INIT 14695981039346656037ull
+uint64_t sm_fnv1a(uint64_t h, const void *p, size_t n);
+
 /* Start time of a process (field 22 of /proc/PID/stat, clock ticks since
  * boot), 0 if it is gone: with the pid it names one process across pid
  * reuse. */

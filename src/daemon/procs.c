@@ -173,9 +173,7 @@ void proc_on_pidfd(struct proc *p)
 
 static struct lease **lease_bucket(struct daemon *d, const struct ls_entry *ls, const char *name)
 {
-	uint64_t h = 14695981039346656037ull ^ (uint64_t)(uintptr_t)ls;
-	for (const char *p = name; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	uint64_t h = sm_fnv1a(SM_FNV1A_INIT ^ (uint64_t)(uintptr_t)ls, name, strlen(name));
 	return &d->lease_hash[h % LEASE_HASH_BUCKETS];
 }
 

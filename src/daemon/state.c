@@ -129,9 +129,7 @@ static void sb_esc(struct sbuf *b, const char *s)
 
 static uint64_t hash_bytes(const char *p, size_t n)
 {
-	uint64_t h = 14695981039346656037ull; /* FNV-1a */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+	uint64_t h = sm_fnv1a(SM_FNV1A_INIT, p, n);
 	return h ? h : 1; /* 0 means "not on file" */
 }
 

@@ -277,15 +277,6 @@ int state_parse_lease(const char *line, struct state_lease_fields *out, const ch
 
 /* ---- replay ----------------------------------------------------------------------- */
 
-/* For the key table only (state.c hashes records with its own). */
-static uint64_t key_hash(const char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ull; /* FNV-1a */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-	return h;
-}
-
 /* The record for the key made of line's tokens 1..nkey (as written: keys are
  * compared textually); NULL if a token is missing, the key is too long, or
  * (create false) the key is unknown. */
@@ -303,7 +294,7 @@ static struct state_rec *replay_find(struct state_replay *rp, char kind, const c
 		n += t.len;
 	}
 	key[n] = '\0';
-	uint64_t h = key_hash(key, n);
+	uint64_t h = sm_fnv1a(SM_FNV1A_INIT, key, n);
 	size_t mask = rp->nslots - 1;
 	for (size_t s = h & mask;; s = (s + 1) & mask) {
 		if (!rp->slots[s]) {

@@ -152,6 +152,18 @@ int sm_register(sm_conn *c, const char *name, unsigned flags)
 	return sm_register_kill(c, name, flags, 0, NULL, NULL, 0);
 }
 
+/* How the daemon stops the process: a signal, or a program with arguments. */
+static void put_kill(struct sm_msgbuf *b, int signal, const char *path, const char *const *args, int nargs)
+{
+	if (signal)
+		sm_mb_u32(b, SM_T_KILL_SIGNAL, (uint32_t)signal);
+	if (path) {
+		sm_mb_str(b, SM_T_KILL_PATH, path);
+		for (int i = 0; i < nargs; i++)
+			sm_mb_str(b, SM_T_KILL_ARG, args[i]);
+	}
+}
+
 int sm_register_kill(sm_conn *c, const char *name, unsigned flags, int signal, const char *path,
 		     const char *const *args, int nargs)
 {
@@ -159,13 +171,7 @@ int sm_register_kill(sm_conn *c, const char *name, unsigned flags, int signal, c
 	sm_mb_init(&b);
 	if (name)
 		sm_mb_str(&b, SM_T_NAME, name);
-	if (signal)
-		sm_mb_u32(&b, SM_T_KILL_SIGNAL, (uint32_t)signal);
-	if (path) {
-		sm_mb_str(&b, SM_T_KILL_PATH, path);
-		for (int i = 0; i < nargs; i++)
-			sm_mb_str(&b, SM_T_KILL_ARG, args[i]);
-	}
+	put_kill(&b, signal, path, args, nargs);
 	int rc = transact(c, SM_CMD_REGISTER, (flags & SM_REGISTER_RESTRICT) ? SM_F_RESTRICT : 0, &b);
 	if (rc == 0 && (flags & SM_REGISTER_INHERIT)) {
 		int fl = fcntl(c->fd, F_GETFD);
@@ -380,13 +386,7 @@ int sm_set_kill(sm_conn *c, pid_t pid, int signal, const char *path, const char 
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
-	if (signal)
-		sm_mb_u32(&b, SM_T_KILL_SIGNAL, (uint32_t)signal);
-	if (path) {
-		sm_mb_str(&b, SM_T_KILL_PATH, path);
-		for (int i = 0; i < nargs; i++)
-			sm_mb_str(&b, SM_T_KILL_ARG, args[i]);
-	}
+	put_kill(&b, signal, path, args, nargs);
 	return transact(c, SM_CMD_SET_KILL, 0, &b);
 }
 

@@ -254,11 +254,7 @@ static void disk_resource_name(const char *path, char out[32])
 {
 	char real[PATH_MAX];
 	const char *p = realpath(path, real) ? real : path;
-	uint64_t h = 14695981039346656037ull;
-	for (; *p; p++) {
-		h ^= (uint8_t)*p;
-		h *= 1099511628211ull;
-	}
+	uint64_t h = sm_fnv1a(SM_FNV1A_INIT, p, strlen(p));
 	snprintf(out, 32, "disk-%016llx", (unsigned long long)h);
 }
 
@@ -480,35 +476,10 @@ static bool release_record_read(const char *uuid, pid_t *pid, char **state)
 	return *state != NULL;
 }
 
-static void cache_put(const char *uuid, const char *state, pid_t pid)
+/* Keep (state, pid) for uuid, in its own slot, else a free one, else slot
+ * 0 (evicted).  Takes ownership of state. */
+static void cache_store(const char *uuid, char *state, pid_t pid)
 {
-	if (state)
-		release_record_write(uuid, state, pid);
-	pthread_mutex_lock(&mu);
-	int slot = 0;
-	for (int i = 0; i < STATE_CACHE; i++) {
-		if (!strcmp(cache[i].uuid, uuid)) {
-			slot = i;
-			break;
-		}
-		if (!cache[i].uuid[0])
-			slot = i;
-	}
-	free(cache[slot].state);
-	snprintf(cache[slot].uuid, sizeof(cache[slot].uuid), "%s", uuid);
-	cache[slot].state = state ? strdup(state) : NULL;
-	cache[slot].pid = pid;
-	pthread_mutex_unlock(&mu);
-}
-
-/* An earlier libvirtd's release of this domain, if its QEMU still runs:
- * back into the cache.  Returns whether there was one. */
-static bool cache_reload(const char *uuid)
-{
-	pid_t pid;
-	char *state;
-	if (!release_record_read(uuid, &pid, &state))
-		return false;
 	pthread_mutex_lock(&mu);
 	int slot = -1;
 	for (int i = 0; i < STATE_CACHE && slot < 0; i++)
@@ -524,6 +495,24 @@ static bool cache_reload(const char *uuid)
 	cache[slot].state = state;
 	cache[slot].pid = pid;
 	pthread_mutex_unlock(&mu);
+}
+
+static void cache_put(const char *uuid, const char *state, pid_t pid)
+{
+	if (state)
+		release_record_write(uuid, state, pid);
+	cache_store(uuid, state ? strdup(state) : NULL, pid);
+}
+
+/* An earlier libvirtd's release of this domain, if its QEMU still runs:
+ * back into the cache.  Returns whether there was one. */
+static bool cache_reload(const char *uuid)
+{
+	pid_t pid;
+	char *state;
+	if (!release_record_read(uuid, &pid, &state))
+		return false;
+	cache_store(uuid, state, pid);
 	plog(LOG_INFO, "domain %s: found the release of pid %d by an earlier libvirtd", uuid, (int)pid);
 	return true;
 }
