@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,12 @@ struct io_slot {
 	bool done;
 };
 
+/* An abandoned write's sectors, as absolute offsets on its storage. */
+struct lingering_write {
+	uint64_t off, len;
+	bool live;
+};
+
 struct sm_disk {
 	char *path;
 	int fd;
@@ -40,11 +47,32 @@ struct sm_disk {
 	unsigned sector_size;
 	unsigned dev_sector_size;
 	bool blockdev;
+	dev_t id_dev; /* what storage this is: st_rdev of a block device, */
+	ino_t id_ino; /* or st_dev and st_ino of a file (its fd keeps the inode) */
 	io_context_t ctx;
 	struct io_slot slots[AIO_DEPTH];
 	unsigned pending; /* abandoned slots still busy */
 	struct sm_disk_stats stats;
+	/* Held by the thread using the handle for each call, and by another
+	 * thread's lingering-write check while it reaps this handle. */
+	pthread_mutex_t mu;
+	/* Under lingering_mu: */
+	struct lingering_write lw[AIO_DEPTH]; /* by slot index */
+	bool listed;                           /* on the lingering list */
+	bool closed;                           /* closed with I/O pending: the list owns it */
+	bool separate;                         /* SM_DISK_SEPARATE_HOST */
+	struct sm_disk *lnext;
 };
+
+/* Handles of this process with abandoned I/O still in the kernel (DESIGN §3:
+ * no lingering writes).  A write abandoned by one handle may land late over
+ * whatever any handle wrote there since (the daemon's workers open their own
+ * handles to one volume; a closed handle's writes land all the same), so no
+ * handle may write sectors of the same storage until it has landed.
+ * Lock order: a handle's mu, then lingering_mu; with lingering_mu held, other
+ * handles' mu only by trylock. */
+static pthread_mutex_t lingering_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sm_disk *lingering_head;
 
 static _Atomic uint64_t g_reads, g_writes, g_bytes_read, g_bytes_written, g_timeouts, g_errors;
 
@@ -54,6 +82,8 @@ static int probe_device(struct sm_disk *d, unsigned requested)
 	int rc = sm_disk_sys.fstat(d->fd, &st);
 	if (rc < 0)
 		return rc;
+	d->id_dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+	d->id_ino = S_ISBLK(st.st_mode) ? 0 : st.st_ino;
 	if (S_ISBLK(st.st_mode)) {
 		int lbs = 0;
 		rc = sm_disk_sys.blk_sector_size(d->fd, &lbs);
@@ -100,6 +130,8 @@ int sm_disk_open(const char *path, uint64_t base_offset, unsigned sector_size, u
 		return -ENOMEM;
 	d->fd = -1;
 	d->base = base_offset;
+	pthread_mutex_init(&d->mu, NULL);
+	d->separate = flags & SM_DISK_SEPARATE_HOST;
 	d->path = strdup(path);
 	int rc = d->path ? 0 : -ENOMEM;
 	if (rc < 0)
@@ -132,8 +164,9 @@ fail:
 	return rc;
 }
 
-/* Record a completion for the slot it belongs to. */
-static void complete_slot(struct sm_disk *d, struct io_event *ev)
+/* Record a completion for the slot it belongs to.  `listed_locked`: the
+ * caller holds lingering_mu. */
+static void complete_slot(struct sm_disk *d, struct io_event *ev, bool listed_locked)
 {
 	struct io_slot *s = (struct io_slot *)ev->obj;
 	if (s < d->slots || s >= d->slots + AIO_DEPTH || !s->busy)
@@ -142,15 +175,20 @@ static void complete_slot(struct sm_disk *d, struct io_event *ev)
 	s->done = true;
 	s->res = (long)ev->res;
 	if (s->abandoned) {
+		if (!listed_locked)
+			pthread_mutex_lock(&lingering_mu);
 		s->abandoned = false;
 		d->pending--;
+		d->lw[s - d->slots].live = false;
+		if (!listed_locked)
+			pthread_mutex_unlock(&lingering_mu);
 		sm_debug("%s: late completion of abandoned %s at %llu (res %ld)", d->path, s->write ? "write" : "read",
 			 (unsigned long long)s->off, s->res);
 	}
 }
 
 /* Collect completions without blocking, so abandoned slots are freed. */
-static void reap_nowait(struct sm_disk *d)
+static void reap_nowait(struct sm_disk *d, bool listed_locked)
 {
 	if (!d->pending)
 		return;
@@ -158,31 +196,74 @@ static void reap_nowait(struct sm_disk *d)
 	struct timespec zero = {0, 0};
 	int n = sm_disk_sys.io_getevents(d->ctx, 0, AIO_DEPTH, ev, &zero);
 	for (int i = 0; i < n; i++)
-		complete_slot(d, &ev[i]);
+		complete_slot(d, &ev[i], listed_locked);
+}
+
+/* Free a handle with nothing pending. */
+static void destroy(struct sm_disk *d)
+{
+	if (d->ctx) {
+		sm_disk_sys.io_destroy(d->ctx);
+		for (int i = 0; i < AIO_DEPTH; i++)
+			free(d->slots[i].buf);
+	}
+	if (d->fd >= 0)
+		sm_disk_sys.close(d->fd);
+	pthread_mutex_destroy(&d->mu);
+	free(d->path);
+	free(d);
+}
+
+/* Called with the caller's own d->mu (if d) and lingering_mu held: reap every
+ * listed handle we can, drop the ones with nothing pending (freeing closed
+ * ones), and say whether a write abandoned on the same storage as d may still
+ * land on [off, off + len) (absolute). */
+static bool lingering_overlap_locked(struct sm_disk *d, uint64_t off, uint64_t len)
+{
+	bool hit = false;
+	for (struct sm_disk **pp = &lingering_head; *pp;) {
+		struct sm_disk *e = *pp;
+		if (e == d || pthread_mutex_trylock(&e->mu) == 0) {
+			reap_nowait(e, true);
+			if (e != d)
+				pthread_mutex_unlock(&e->mu);
+		}
+		if (e->pending == 0) {
+			*pp = e->lnext;
+			e->listed = false;
+			if (e->closed)
+				destroy(e);
+			continue;
+		}
+		bool same_host = e == d || (d && !e->separate && !d->separate);
+		if (same_host && e->id_dev == d->id_dev && e->id_ino == d->id_ino)
+			for (int i = 0; i < AIO_DEPTH; i++)
+				if (e->lw[i].live && off < e->lw[i].off + e->lw[i].len && e->lw[i].off < off + len)
+					hit = true;
+		pp = &e->lnext;
+	}
+	return hit;
 }
 
 void sm_disk_close(struct sm_disk *d)
 {
 	if (!d)
 		return;
-	if (d->ctx) {
-		reap_nowait(d);
-		if (d->pending) {
-			/* io_destroy would block on hung storage; leave ctx and
-			 * buffers to the kernel until it completes or we exit. */
-			sm_warn("%s: closing with %u I/O(s) still pending in the kernel", d->path, d->pending);
-		} else {
-			sm_disk_sys.io_destroy(d->ctx);
-			for (int i = 0; i < AIO_DEPTH; i++)
-				free(d->slots[i].buf);
-		}
+	pthread_mutex_lock(&lingering_mu);
+	if (d->ctx)
+		reap_nowait(d, true);
+	if (d->ctx && d->pending) {
+		/* io_destroy would block on hung storage: the lingering list owns
+		 * the handle (its fd, ctx and buffers) until the kernel is done. */
+		sm_warn("%s: closing with %u I/O(s) still pending in the kernel", d->path, d->pending);
+		d->closed = true;
+		pthread_mutex_unlock(&lingering_mu);
+		return;
 	}
-	if (d->fd >= 0)
-		sm_disk_sys.close(d->fd);
-	bool leak = d->ctx && d->pending;
-	free(d->path);
-	if (!leak)
-		free(d);
+	if (d->listed)
+		lingering_overlap_locked(NULL, 0, 0); /* unlinks it: nothing pending */
+	pthread_mutex_unlock(&lingering_mu);
+	destroy(d);
 }
 
 unsigned sm_disk_sector_size(const struct sm_disk *d) { return d->sector_size; }
@@ -227,18 +308,36 @@ int sm_disk_sync(struct sm_disk *d)
 
 unsigned sm_disk_pending(struct sm_disk *d)
 {
-	reap_nowait(d);
-	return d->pending;
+	pthread_mutex_lock(&d->mu);
+	reap_nowait(d, false);
+	unsigned n = d->pending;
+	pthread_mutex_unlock(&d->mu);
+	return n;
 }
 
-static bool overlaps_pending_write(const struct sm_disk *d, uint64_t off, size_t len)
+/* May a write abandoned by any handle of this process (this one included)
+ * still land on [off, off + len) of d's storage? */
+static bool overlaps_lingering_write(struct sm_disk *d, uint64_t off, size_t len)
 {
-	for (int i = 0; i < AIO_DEPTH; i++) {
-		const struct io_slot *s = &d->slots[i];
-		if (s->busy && s->write && off < s->off + s->len && s->off < off + len)
-			return true;
+	pthread_mutex_lock(&lingering_mu);
+	bool hit = lingering_head && lingering_overlap_locked(d, d->base + off, len);
+	pthread_mutex_unlock(&lingering_mu);
+	return hit;
+}
+
+/* The caller's I/O in slot s timed out: the kernel owns it until it completes. */
+static void abandon(struct sm_disk *d, struct io_slot *s)
+{
+	pthread_mutex_lock(&lingering_mu);
+	s->abandoned = true;
+	d->pending++;
+	d->lw[s - d->slots] = (struct lingering_write){d->base + s->off, s->len, s->write};
+	if (!d->listed) {
+		d->listed = true;
+		d->lnext = lingering_head;
+		lingering_head = d;
 	}
-	return false;
+	pthread_mutex_unlock(&lingering_mu);
 }
 
 static struct io_slot *get_slot(struct sm_disk *d, size_t len)
@@ -308,19 +407,20 @@ static int wait_slot(struct sm_disk *d, struct io_slot *s, const struct timespec
 		if (n < 0)
 			return n;
 		for (int i = 0; i < n; i++)
-			complete_slot(d, &ev[i]);
+			complete_slot(d, &ev[i], false);
 	}
 	return 0;
 }
 
-static int do_io(struct sm_disk *d, bool write, uint64_t off, void *buf, size_t len, unsigned timeout_ms)
+/* One I/O; the caller holds d->mu. */
+static int do_io_locked(struct sm_disk *d, bool write, uint64_t off, void *buf, size_t len, unsigned timeout_ms)
 {
 	if (len == 0 || len > SM_DISK_MAX_IO)
 		return -SM_EBAD_ARGUMENT;
 	if (off % d->sector_size || len % d->sector_size)
 		return -SM_EMISALIGNED;
-	reap_nowait(d);
-	if (write && overlaps_pending_write(d, off, len))
+	reap_nowait(d, false);
+	if (write && overlaps_lingering_write(d, off, len))
 		return fail_io(d, -SM_EIO_PENDING);
 	if (d->pending >= MAX_PENDING)
 		return fail_io(d, -SM_EIO_PENDING);
@@ -361,12 +461,10 @@ static int do_io(struct sm_disk *d, bool write, uint64_t off, void *buf, size_t 
 	if (rc < 0) {
 		if (s->busy) {
 			struct io_event ev;
-			if (sm_disk_sys.io_cancel(d->ctx, &s->cb, &ev) == 0) {
+			if (sm_disk_sys.io_cancel(d->ctx, &s->cb, &ev) == 0)
 				s->busy = false;
-			} else {
-				s->abandoned = true;
-				d->pending++;
-			}
+			else
+				abandon(d, s);
 		}
 		sm_warn("%s: %s of %zu bytes at offset %llu failed: %s", d->path, write ? "write" : "read", len,
 			(unsigned long long)(d->base + off), sm_strerror(rc));
@@ -385,6 +483,14 @@ static int do_io(struct sm_disk *d, bool write, uint64_t off, void *buf, size_t 
 	if (!write)
 		memcpy(buf, s->buf, len);
 	return 0;
+}
+
+static int do_io(struct sm_disk *d, bool write, uint64_t off, void *buf, size_t len, unsigned timeout_ms)
+{
+	pthread_mutex_lock(&d->mu);
+	int rc = do_io_locked(d, write, off, buf, len, timeout_ms);
+	pthread_mutex_unlock(&d->mu);
+	return rc;
 }
 
 int sm_disk_read(struct sm_disk *d, uint64_t off, void *buf, size_t len, unsigned timeout_ms)

@@ -10,7 +10,10 @@
  *   and counts as failed.  The kernel may still complete it later: its buffer
  *   belongs to the engine until then (callers' buffers are never handed to the
  *   kernel), and a new write overlapping a still-pending write is refused with
- *   -SM_EIO_PENDING, so a late write can never land after a newer one.
+ *   -SM_EIO_PENDING, so a late write can never land after a newer one.  This
+ *   holds across every handle of the process on the same storage (same block
+ *   device, or same file), also after the abandoning handle was closed.
+ *   (Another partition or alias of the same disk is not recognised.)
  * - An sm_disk is used by one thread at a time.  Threads open their own.
  */
 #ifndef SM_DISK_DISK_H
@@ -26,6 +29,10 @@ enum sm_disk_flags {
 	SM_DISK_READONLY = 1 << 0,
 	/* Create a missing regular file (used by `init`). */
 	SM_DISK_CREATE = 1 << 1,
+	/* Tests that emulate several hosts in one process: this handle's
+	 * abandoned writes block only its own later writes, as another host's
+	 * would (the default scope is the whole process: one host). */
+	SM_DISK_SEPARATE_HOST = 1 << 2,
 };
 
 struct sm_disk_stats {
@@ -42,8 +49,9 @@ struct sm_disk_stats {
  * device it must be >= and a multiple of the device's logical size). */
 int sm_disk_open(const char *path, uint64_t base_offset, unsigned sector_size, unsigned flags,
 		 struct sm_disk **out);
-/* Close; NULL is accepted.  I/O still pending in the kernel keeps its buffers
- * and AIO context alive (deliberately leaked) until the process exits. */
+/* Close; NULL is accepted.  I/O still pending in the kernel keeps the handle
+ * (fd, buffers, AIO context) alive until it completes; a later call of any
+ * handle frees it then. */
 void sm_disk_close(struct sm_disk *disk);
 
 unsigned sm_disk_sector_size(const struct sm_disk *disk);

@@ -331,7 +331,7 @@ int sm_volume_open(const char *path, uint64_t offset, unsigned flags, struct sm_
 		goto fail;
 	/* Open with the device's own sector size first; the header says which
 	 * size the volume uses, and we reopen if it differs. */
-	rc = sm_disk_open(path, offset, 0, flags & SM_DISK_READONLY, &v->disk);
+	rc = sm_disk_open(path, offset, 0, flags & (SM_DISK_READONLY | SM_DISK_SEPARATE_HOST), &v->disk);
 	if (rc < 0)
 		goto fail;
 	if (posix_memalign((void **)&sec, 4096, 4096)) {
@@ -362,7 +362,7 @@ int sm_volume_open(const char *path, uint64_t offset, unsigned flags, struct sm_
 	if (v->hdr.sector_size != ss) {
 		sm_disk_close(v->disk);
 		v->disk = NULL;
-		rc = sm_disk_open(path, offset, v->hdr.sector_size, flags & SM_DISK_READONLY, &v->disk);
+		rc = sm_disk_open(path, offset, v->hdr.sector_size, flags & (SM_DISK_READONLY | SM_DISK_SEPARATE_HOST), &v->disk);
 		if (rc < 0)
 			goto fail;
 	}

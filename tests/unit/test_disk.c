@@ -191,6 +191,41 @@ static void hung_write_times_out_and_blocks_overlapping_writes_until_it_lands(vo
 	sm_disk_close(d);
 }
 
+/* A write abandoned by one handle may land late over whatever another handle
+ * of this process wrote there since (the daemon's workers each open their own
+ * handles to a volume): no handle may write those sectors until it landed. */
+static void hung_write_of_one_handle_blocks_overlapping_writes_of_every_handle(void **state)
+{
+	const char *p = tu_temp_file("disk", MB);
+	struct sm_disk *d1 = NULL, *d2 = NULL, *d3 = NULL;
+	assert_int_equal(sm_disk_open(p, 0, 0, 0, &d1), 0);
+	assert_int_equal(sm_disk_open(p, 0, 0, 0, &d2), 0);
+	assert_int_equal(sm_disk_open(p, 4096, 0, 0, &d3), 0); /* another base: same sectors at other offsets */
+	uint8_t a[512], b[512], got[512];
+	memset(a, 'A', sizeof(a));
+	memset(b, 'B', sizeof(b));
+	struct sm_fault_rule r = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_HANG, .count = 1};
+	sm_fault_add(&r);
+	assert_int_equal(sm_disk_write(d1, 8192, a, sizeof(a), 100), -SM_EIO_TIMEOUT);
+	assert_int_equal(sm_disk_write(d2, 8192, b, sizeof(b), 1000), -SM_EIO_PENDING);
+	assert_int_equal(sm_disk_write(d3, 4096, b, sizeof(b), 1000), -SM_EIO_PENDING);
+	assert_int_equal(sm_disk_write(d2, 8704, b, sizeof(b), 1000), 0); /* the next sector is fine */
+	/* closing the handle that abandoned it does not forget it */
+	sm_disk_close(d1);
+	assert_int_equal(sm_disk_write(d2, 8192, b, sizeof(b), 1000), -SM_EIO_PENDING);
+	sm_fault_release_hung(true); /* it lands */
+	int rc = -SM_EIO_PENDING;
+	for (int i = 0; i < 200 && rc == -SM_EIO_PENDING; i++) {
+		sm_sleep_ms(10);
+		rc = sm_disk_write(d2, 8192, b, sizeof(b), 1000);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(sm_disk_read(d3, 4096, got, sizeof(got), 1000), 0);
+	assert_memory_equal(got, b, sizeof(b)); /* ours is the last word */
+	sm_disk_close(d2);
+	sm_disk_close(d3);
+}
+
 static void hung_read_times_out(void **state)
 {
 	struct sm_disk *d = open_file(MB, 0, 0);
@@ -233,6 +268,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(submit_failure_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(short_write_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(hung_write_times_out_and_blocks_overlapping_writes_until_it_lands,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(hung_write_of_one_handle_blocks_overlapping_writes_of_every_handle,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(hung_read_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(location_parser_splits_path_and_offset, setup, teardown),
