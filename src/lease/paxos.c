@@ -271,6 +271,60 @@ static uint32_t live_shared_holder(struct ballot *b, const struct sm_oracle *liv
 	return 0;
 }
 
+/* Did host `owner` (generation gen) write its release marker for instance
+ * lver?  The marker lives in the owner's own sector, which only the owner
+ * writes, so no other host's late write can undo it.  Any usable copy counts:
+ * the owner writes it only after it stopped using the lease. */
+static bool released_by_owner(const struct ballot *b, uint32_t owner, uint64_t gen, uint64_t lver)
+{
+	if (owner < 1 || owner > b->nhosts)
+		return false;
+	for (int i = 0; i < b->n; i++) {
+		struct sm_mode_block m;
+		if (b->d[i].ok && sm_mode_decode(sector_of(b, i, 2 + owner - 1) + SM_MODE_OFFSET, &m) == 0 &&
+		    (m.flags & SM_MODEB_RELEASED) && m.generation == gen && m.lver == lver)
+			return true;
+	}
+	return false;
+}
+
+/* The leader is an announcement that any host may write, and an old one can
+ * land late (a write stuck in the storage path) over a newer one.  The truth is
+ * in the sectors each host writes alone: the dblocks and release markers.
+ * An EX leader whose owner has released that instance is free. */
+static void apply_release_marker(const struct ballot *b, struct sm_leader *l)
+{
+	if (l->mode == SM_MODE_EX && l->owner_id && released_by_owner(b, l->owner_id, l->owner_generation, l->lver)) {
+		l->owner_id = 0;
+		l->owner_generation = 0;
+		l->mode = SM_MODE_FREE;
+	}
+}
+
+/* Does a dblock show a later instance than the leader's, with a value
+ * proposed in it (phase 2 reached)?  Then the leader may be a stale
+ * announcement and must not be acted on before that instance is finished.
+ * Needs the dblocks in b. */
+static bool leader_superseded(struct ballot *b, const struct sm_leader *l)
+{
+	struct scan s;
+	if (scan_dblocks(b, l->lver, &s) < 0 || s.max_lver <= l->lver)
+		return false;
+	return scan_dblocks(b, s.max_lver, &s) == 0 && s.best_bal != 0;
+}
+
+/* Is instance held->lver still ours although the leader shows an older one?
+ * Nobody starts a later instance while we hold ours and are alive; so if no
+ * dblock shows one, ours is current and the leader is an old announcement
+ * that landed late.  Needs the whole area in b. */
+static bool leader_lags_our_instance(struct ballot *b, const struct sm_leader *l, const struct sm_lease *held)
+{
+	struct scan s;
+	if (l->lver >= held->lver || scan_dblocks(b, held->lver, &s) < 0)
+		return false;
+	return !s.newer_instance && s.max_lver == held->lver;
+}
+
 /* Prepare mysec: our current sector (mode block from a usable disk) with a new dblock. */
 static void build_my_sector(struct ballot *b, const struct sm_dblock *d, const struct sm_mode_block *mode)
 {
@@ -370,6 +424,8 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 		sm_error("resource %s was removed from the volume", b->r->name);
 		return -SM_ENO_RESOURCE;
 	}
+	apply_release_marker(b, &leader);
+	bool superseded = false; /* the leader lags a later instance: finish that first */
 	out->lver = leader.lver;
 	out->owner_id = leader.owner_id;
 	out->owner_generation = leader.owner_generation;
@@ -379,9 +435,17 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 		 sm_mode_name(leader.mode), leader.flags, leader.write_id, (unsigned long long)leader.write_generation);
 
 	if (a->handoff_from) {
-		if (leader.owner_id != b->me.host_id || leader.owner_generation != b->me.generation ||
-		    leader.lver != a->handoff_from->lver || leader.mode != SM_MODE_EX)
+		if ((leader.owner_id != b->me.host_id || leader.owner_generation != b->me.generation ||
+		     leader.lver != a->handoff_from->lver || leader.mode != SM_MODE_EX) &&
+		    !leader_lags_our_instance(b, &leader, a->handoff_from))
 			return -SM_ENOT_OWNER;
+		leader.lver = a->handoff_from->lver;
+	} else if (leader_superseded(b, &leader)) {
+		/* No verdict on what may be a stale announcement: finish the later
+		 * instance (never proposing ours), announce it, and decide again. */
+		sm_debug("paxos %s: leader lver %llu is superseded by a later instance", b->r->name,
+			 (unsigned long long)leader.lver);
+		superseded = true;
 	} else {
 		if (o->at_version && leader.lver != o->version)
 			return -SM_ELVER_MISMATCH;
@@ -418,10 +482,11 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 	struct scan s;
 	if ((rc = scan_dblocks(b, inst, &s)) < 0)
 		return rc;
-	/* The leader lags behind started instances (its write is in flight, or
-	 * was lost).  Catch up: run the newest instance adopting whatever value
-	 * it has, never proposing ours, and announce it; then start over. */
-	bool catchup = s.newer_instance;
+	/* The leader lags behind started instances (its write is in flight, was
+	 * lost, or an older one landed late over it).  Catch up: run the newest
+	 * instance adopting whatever value it has, never proposing ours, and
+	 * announce it; then start over. */
+	bool catchup = s.newer_instance || superseded;
 	if (catchup) {
 		inst = s.max_lver;
 		if ((rc = scan_dblocks(b, inst, &s)) < 0)
@@ -485,8 +550,8 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 	/* v is chosen for instance inst.  W3 announces it.  A shared value is
 	 * announced as "no exclusive owner": its holders are in mode blocks. */
 	struct sm_leader nl;
-	if (v.mode == SM_MODE_SH)
-		fill_leader(b, &nl, inst, 0, 0, SM_MODE_FREE);
+	if (v.mode == SM_MODE_SH || (!ours && released_by_owner(b, v.owner, v.gen, inst)))
+		fill_leader(b, &nl, inst, 0, 0, SM_MODE_FREE); /* or: its owner has released it since */
 	else
 		fill_leader(b, &nl, inst, v.owner, v.gen, v.mode);
 	if ((rc = write_leader(b, &nl)) < 0)
@@ -582,13 +647,6 @@ int sm_paxos_handoff(const struct sm_resource_ref *r, const struct sm_me *me, co
 	return rc;
 }
 
-/* Read just the leader sectors and pick the newest. */
-static int read_leader(struct ballot *b, struct sm_leader *l)
-{
-	int rc = read_sectors(b, 0, 1);
-	return rc < 0 ? rc : pick_leader(b, l, NULL);
-}
-
 static int release_leader(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held,
 			  uint16_t flags);
 
@@ -604,6 +662,52 @@ int sm_paxos_release(const struct sm_resource_ref *r, const struct sm_me *me, co
 	return release_leader(r, me, held, 0);
 }
 
+/* Our own sector (from a usable disk) with `mode` as its mode block; the
+ * dblock part, our Paxos memory, is kept as read. */
+static void build_mode_sector(struct ballot *b, const struct sm_mode_block *mode)
+{
+	int src = 0;
+	while (!b->d[src].ok)
+		src++;
+	memcpy(b->mysec, sector_of(b, src, my_sector(b)), b->ss);
+	memset(b->mysec + SM_MODE_OFFSET, 0, SM_MODE_SIZE);
+	sm_mode_encode(mode, b->mysec + SM_MODE_OFFSET);
+}
+
+/* Is the EX lease `held` still ours?  The leader says so, or it shows an older
+ * instance (a late-landing announcement, anyone's) and no dblock a later one
+ * than ours.  Reads the whole area only in the second case. */
+static int check_still_ours(struct ballot *b, const struct sm_leader *l, const struct sm_lease *held)
+{
+	const struct sm_me *me = &b->me;
+	if (l->owner_id == me->host_id && l->owner_generation == me->generation && l->lver == held->lver &&
+	    l->mode == SM_MODE_EX)
+		return 0;
+	if (l->lver < held->lver) {
+		int rc = read_sectors(b, 0, b->h->area_sectors);
+		if (rc < 0)
+			return rc;
+		if (leader_lags_our_instance(b, l, held)) {
+			sm_warn("resource %s: the leader shows host %u generation %llu at lver %llu, older than our lver "
+				"%llu (a late write); lver %llu is still ours",
+				b->r->name, l->owner_id, (unsigned long long)l->owner_generation, (unsigned long long)l->lver,
+				(unsigned long long)held->lver, (unsigned long long)held->lver);
+			return 0;
+		}
+	}
+	sm_error("resource %s: the lease now shows host %u generation %llu at lver %llu, not us (host %u generation "
+		 "%llu at lver %llu)",
+		 b->r->name, l->owner_id, (unsigned long long)l->owner_generation, (unsigned long long)l->lver,
+		 me->host_id, (unsigned long long)me->generation, (unsigned long long)held->lver);
+	return -SM_ENOT_OWNER;
+}
+
+/* EX release: (1) read the leader and our own sector in one I/O; (2) check
+ * the lease is still ours; (3) write our release marker into our own sector:
+ * this is the release, no late write of anyone else can undo it; (4) write
+ * the leader free at the same lver, for everyone who reads only the leader.
+ * A failed (4) leaves the lease released (readers apply the marker), except
+ * when retiring: the removed flag lives only in the leader. */
 static int release_leader(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held,
 			  uint16_t flags)
 {
@@ -615,53 +719,30 @@ static int release_leader(const struct sm_resource_ref *r, const struct sm_me *m
 		/* Clear our shared flag: read our sector, keep its dblock. */
 		if ((rc = read_sectors(&b, my_sector(&b), 1)) < 0)
 			goto out;
-		int src = 0;
-		while (!b.d[src].ok)
-			src++;
-		memcpy(b.mysec, sector_of(&b, src, my_sector(&b)), b.ss);
-		struct sm_mode_block clear = {0};
-		memset(b.mysec + SM_MODE_OFFSET, 0, SM_MODE_SIZE);
-		sm_mode_encode(&clear, b.mysec + SM_MODE_OFFSET);
+		build_mode_sector(&b, &(struct sm_mode_block){0});
 		rc = write_sector_all(&b, my_sector(&b), b.mysec);
 		goto out;
 	}
 	struct sm_leader l;
-	if ((rc = read_leader(&b, &l)) < 0)
+	if ((rc = read_sectors(&b, 0, my_sector(&b) + 1)) < 0 || (rc = pick_leader(&b, &l, NULL)) < 0)
 		goto out;
-	if (l.owner_id == me->host_id && l.owner_generation == me->generation && l.lver < held->lver &&
-	    l.mode == SM_MODE_EX && held->mode == SM_MODE_EX) {
-		/* The leader went back to an older instance of ours: an old
-		 * announcement (another host's catch-up, or our own write stuck in
-		 * the storage path) landed after our later acquire.  Instance
-		 * held->lver was chosen for us, and nobody can start a later one
-		 * while we hold it; if no dblock shows one, ours is the current
-		 * instance and releasing it is ours to do. */
-		struct scan sc;
-		if ((rc = read_sectors(&b, 0, b.h->area_sectors)) < 0)
-			goto out;
-		if ((rc = scan_dblocks(&b, held->lver, &sc)) < 0)
-			goto out;
-		if (!sc.newer_instance && sc.max_lver == held->lver) {
-			sm_warn("resource %s: leader shows our older lver %llu, not %llu (a late write); releasing lver %llu",
-				r->name, (unsigned long long)l.lver, (unsigned long long)held->lver,
-				(unsigned long long)held->lver);
-			l.lver = held->lver;
-		}
-	}
-	if (l.owner_id != me->host_id || l.owner_generation != me->generation || l.lver != held->lver ||
-	    l.mode != SM_MODE_EX) {
-		sm_error("resource %s: cannot release: the lease now shows host %u generation %llu at lver %llu, not "
-			 "us (host %u generation %llu at lver %llu)",
-			 r->name, l.owner_id, (unsigned long long)l.owner_generation, (unsigned long long)l.lver,
-			 me->host_id, (unsigned long long)me->generation, (unsigned long long)held->lver);
-		rc = -SM_ENOT_OWNER;
+	if ((rc = check_still_ours(&b, &l, held)) < 0)
 		goto out;
-	}
+	struct sm_mode_block released = {.flags = SM_MODEB_RELEASED, .generation = me->generation, .lver = held->lver};
+	build_mode_sector(&b, &released);
+	if ((rc = write_sector_all(&b, my_sector(&b), b.mysec)) < 0)
+		goto out;
 	struct sm_leader nl;
-	fill_leader(&b, &nl, l.lver, 0, 0, SM_MODE_FREE);
+	fill_leader(&b, &nl, held->lver, 0, 0, SM_MODE_FREE);
 	nl.flags = flags;
-	rc = write_leader(&b, &nl);
-	sm_debug("paxos %s: released lver %llu: %d", r->name, (unsigned long long)l.lver, rc);
+	int lrc = write_leader(&b, &nl);
+	if (lrc < 0 && flags)
+		rc = lrc;
+	else if (lrc < 0)
+		sm_warn("resource %s: released lver %llu, but the free leader could not be written (%s); the release "
+			"marker stands for it",
+			r->name, (unsigned long long)held->lver, sm_strerror(lrc));
+	sm_debug("paxos %s: released lver %llu: %d", r->name, (unsigned long long)held->lver, rc);
 out:
 	ballot_free(&b);
 	return rc;
@@ -679,24 +760,15 @@ int sm_paxos_convert_to_shared(const struct sm_resource_ref *r, const struct sm_
 	if ((rc = read_sectors(&b, 0, b.h->area_sectors)) < 0)
 		goto out;
 	struct sm_leader l;
-	if ((rc = pick_leader(&b, &l, NULL)) < 0)
+	if ((rc = pick_leader(&b, &l, NULL)) < 0 || (rc = check_still_ours(&b, &l, held)) < 0)
 		goto out;
-	if (l.owner_id != me->host_id || l.owner_generation != me->generation || l.lver != held->lver) {
-		rc = -SM_ENOT_OWNER;
-		goto out;
-	}
-	int src = 0;
-	while (!b.d[src].ok)
-		src++;
-	memcpy(b.mysec, sector_of(&b, src, my_sector(&b)), b.ss);
 	struct sm_mode_block sh = {.flags = SM_MODEB_SHARED, .generation = me->generation, .lver = held->lver};
-	memset(b.mysec + SM_MODE_OFFSET, 0, SM_MODE_SIZE);
-	sm_mode_encode(&sh, b.mysec + SM_MODE_OFFSET);
+	build_mode_sector(&b, &sh);
 	b.mode_block_set = true;
 	if ((rc = write_sector_all(&b, my_sector(&b), b.mysec)) < 0)
 		goto out;
 	struct sm_leader nl;
-	fill_leader(&b, &nl, l.lver, 0, 0, SM_MODE_FREE);
+	fill_leader(&b, &nl, held->lver, 0, 0, SM_MODE_FREE);
 	if ((rc = write_leader(&b, &nl)) < 0) {
 		clear_mode_block(&b); /* still exclusive; do not leave a stray SH flag */
 		goto out;
@@ -760,6 +832,22 @@ int sm_paxos_inquire(const struct sm_resource_ref *r, struct sm_lease_view *out)
 	int from = 0;
 	if ((rc = pick_leader(&b, &out->leader, &from)) < 0)
 		goto out;
+	/* Report what the sectors each host writes alone say (see
+	 * apply_release_marker), not a stale announcement. */
+	apply_release_marker(&b, &out->leader);
+	if (leader_superseded(&b, &out->leader)) {
+		struct scan sc;
+		if ((rc = scan_dblocks(&b, out->leader.lver, &sc)) < 0 || (rc = scan_dblocks(&b, sc.max_lver, &sc)) < 0)
+			goto out;
+		struct sm_leader *l = &out->leader;
+		out->announced_lver = l->lver;
+		l->lver = sc.max_lver;
+		bool ex = sc.best.mode == SM_MODE_EX;
+		l->owner_id = ex ? sc.best.owner : 0;
+		l->owner_generation = ex ? sc.best.gen : 0;
+		l->mode = ex ? SM_MODE_EX : SM_MODE_FREE;
+		apply_release_marker(&b, l);
+	}
 	out->request_status = sm_request_decode(sector_of(&b, from, 1), &out->request, r->name, b.ss);
 	for (uint32_t h = 0; h < b.nhosts; h++) {
 		struct sm_mode_block m;

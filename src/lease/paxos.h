@@ -93,9 +93,14 @@ int sm_paxos_handoff(const struct sm_resource_ref *r, const struct sm_me *me, co
  * lease turns out to be ours (and not wanted), release it. */
 int sm_paxos_resolve(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_oracle *live);
 
-/* Current leader (majority view) and shared holders. */
+/* Current leader (majority view) and shared holders.  The leader is what the
+ * hosts' own sectors say: an EX owner that released is shown free, and when a
+ * dblock shows a later instance with a value than the leader record does (a
+ * late-landing old announcement, or a ballot not yet announced), that
+ * instance's value is shown and announced_lver keeps the record's lver. */
 struct sm_lease_view {
 	struct sm_leader leader;
+	uint64_t announced_lver; /* 0, or the lver of the lagging leader record */
 	struct sm_request request;
 	int request_status;
 	uint32_t shared_count;

@@ -137,12 +137,15 @@ struct sm_dblock {
 };
 
 /* ---- shared-mode block, in the host's dblock sector --------------------- */
-enum sm_mode_flags { SM_MODEB_SHARED = 1 };
+/* SHARED: this host holds the lease SH (taken at lver).  RELEASED: this host
+ * released the EX lease it held at lver; written before the free leader, so a
+ * late-landing old leader cannot make a released lease look held again. */
+enum sm_mode_flags { SM_MODEB_SHARED = 1, SM_MODEB_RELEASED = 2 };
 
 struct sm_mode_block {
-	uint16_t flags;            /* SM_MODEB_SHARED when this host holds SH */
+	uint16_t flags;            /* SM_MODEB_SHARED or SM_MODEB_RELEASED */
 	uint64_t generation;       /* holder's host generation */
-	uint64_t lver;             /* lease version when SH was taken */
+	uint64_t lver;             /* lease version when SH was taken / that was released */
 };
 
 /* ---- resource index entry ------------------------------------------------ */

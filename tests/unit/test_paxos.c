@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A scripted liveness oracle: verdict per host_id; host_id "self" is us. */
@@ -322,7 +323,9 @@ static void release_sees_through_a_late_old_leader_of_ours(void **state)
 	assert_int_equal(pwrite(fd, old, sizeof(old), (off_t)area), (ssize_t)sizeof(old));
 	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &l2), -SM_ENOT_OWNER);
 	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
-	assert_int_equal(v.leader.lver, 1); /* untouched by a */
+	assert_int_equal(v.announced_lver, 1); /* the record is untouched by a */
+	assert_int_equal(v.leader.lver, 3);     /* inquire reports b's instance */
+	assert_int_equal(v.leader.owner_id, 2);
 	close(fd);
 	host_done(&a);
 	host_done(&b);
@@ -620,10 +623,11 @@ static void release_with_leader_write_error_fails_and_can_be_retried(void **stat
 	host_done(&b);
 }
 
-/* The free leader's write times out: reported as failed (it may or may not
- * land).  No second write may race it; once it lands the lease is free at
- * the same lver and a repeated release says it is no longer ours. */
-static void release_with_leader_write_timeout_fails_and_may_land_later(void **state)
+/* The release marker's write times out: reported as failed (it may or may
+ * not land).  No second write may race it; once it lands the lease is free
+ * at the same lver (the leader record still names us: readers apply the
+ * marker), and a repeated release is harmless. */
+static void release_with_marker_write_timeout_fails_and_may_land_later(void **state)
 {
 	struct host a, b;
 	host_init(&a, 1, 1, 1);
@@ -638,7 +642,28 @@ static void release_with_leader_write_timeout_fails_and_may_land_later(void **st
 	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -SM_EIO_PENDING);
 	land_hung_ios(&a);
 	assert_owner(&a, 0, 1); /* landed: free, lver kept */
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0);
+	assert_int_equal(lb.lver, 2);
 	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), -SM_ENOT_OWNER);
+	host_done(&a);
+	host_done(&b);
+}
+
+/* The marker landed but the free leader's write fails: the lease is released
+ * (the marker is the release), and others may take it at once. */
+static void release_with_leader_write_error_after_the_marker_is_released(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	struct sm_fault_rule fail_leader = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 2, .count = 1};
+	sm_fault_add(&fail_leader);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	assert_int_equal(sm_fault_hits(), 1);
+	sm_fault_clear();
+	assert_owner(&a, 0, 1);
 	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0);
 	assert_int_equal(lb.lver, 2);
 	host_done(&a);
@@ -729,6 +754,178 @@ static void release_on_three_disks_needs_a_majority(void **state)
 	host_done(&b);
 }
 
+
+/* ---- late-landing leader writes (torture seed 13215) ------------------------
+ * The interleaving the long torture run found: host B's W3 (leader "B owns
+ * lver 1") hangs in the storage path; A takes the lease over from B (dead in
+ * A's view) at lver 2; B's old leader write then lands.  The fault table
+ * replays it: B's third write (W1, W2, W3) hangs until land_hung_ios(). */
+/* The leader record as written on disk, whatever the dblocks say. */
+static void assert_leader_record(struct host *h, uint32_t owner, uint64_t lver)
+{
+	uint8_t sec[512];
+	uint64_t area = sm_volume_area_offset(&h->vol[0]->hdr, h->ref.disk[0].area);
+	int fd = open(paths[0], O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, sec, sizeof(sec), (off_t)area), (ssize_t)sizeof(sec));
+	close(fd);
+	struct sm_leader l;
+	assert_int_equal(sm_leader_decode(sec, &l, "ls", "res", 512), 0);
+	assert_int_equal(l.owner_id, owner);
+	assert_int_equal(l.lver, lver);
+}
+
+/* Host B runs in a child process (a late write lands over other hosts'
+ * writes only across processes: within one, the disk layer refuses to write
+ * where an abandoned write may still land).  Commands over a pipe: 'l' lands
+ * B's hung I/O, 'q' quits; B answers each step with one byte. */
+struct late_host {
+	pid_t pid;
+	int up, down;
+};
+
+static void late_host_step(struct late_host *lh, char cmd)
+{
+	char c = 0;
+	if (cmd)
+		assert_int_equal(write(lh->down, &cmd, 1), 1);
+	assert_int_equal(read(lh->up, &c, 1), 1);
+	assert_int_equal(c, 'k');
+}
+
+static void late_host_child(int up, int down)
+{
+	struct host b;
+	host_init(&b, 2, 1, 1);
+	struct sm_lease lb;
+	struct sm_fault_rule hang_w3 = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_HANG, .nth = 3, .count = 1};
+	sm_fault_add(&hang_w3);
+	int rc = acquire(&b, SM_MODE_EX, &lb);
+	char ok = rc == -SM_EIO_TIMEOUT && lb.in_doubt && sm_fault_hits() == 1 ? 'k' : 'x';
+	char cmd;
+	while (write(up, &ok, 1) == 1 && read(down, &cmd, 1) == 1 && cmd == 'l') {
+		sm_fault_release_hung(true);
+		for (int i = 0; i < 400 && sm_disk_pending(b.vol[0]->disk); i++)
+			usleep(5000);
+		ok = sm_disk_pending(b.vol[0]->disk) == 0 ? 'k' : 'x';
+	}
+	_exit(0);
+}
+
+/* B (host 2, generation 1) starts acquiring; its W3 (leader "B owns lver 1")
+ * hangs in the storage path.  A finishes B's instance and takes the lease
+ * over (B is dead in A's view) at lver 2.  B's write has not landed yet. */
+static void b_announces_lver_1_late(struct host *a, struct late_host *lh, struct sm_lease *la)
+{
+	int up[2], down[2];
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	lh->pid = fork();
+	assert_true(lh->pid >= 0);
+	if (lh->pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		late_host_child(up[1], down[0]);
+	}
+	close(up[1]);
+	close(down[0]);
+	lh->up = up[0];
+	lh->down = down[1];
+	late_host_step(lh, 0);
+	a->live.v[2] = SM_OWNER_DEAD;
+	assert_int_equal(acquire(a, SM_MODE_EX, la), 0);
+	assert_int_equal(la->lver, 2);
+	assert_int_equal(la->took_over_from, 2);
+}
+
+static void late_host_done(struct late_host *lh)
+{
+	char q = 'q';
+	assert_int_equal(write(lh->down, &q, 1), 1);
+	int status = 0;
+	assert_int_equal(waitpid(lh->pid, &status, 0), lh->pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(lh->up);
+	close(lh->down);
+}
+
+/* The torture's report: "cannot release: the lease now shows host 4
+ * generation 37 at lver 17992, not us".  The holder must still release. */
+static void release_sees_through_a_late_leader_of_another_host(void **state)
+{
+	struct host a, c;
+	struct late_host b;
+	host_init(&a, 1, 1, 1);
+	host_init(&c, 3, 1, 1);
+	struct sm_lease la, lc;
+	b_announces_lver_1_late(&a, &b, &la);
+	late_host_step(&b, 'l');
+	assert_leader_record(&a, 2, 1); /* the stale leader is on disk */
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	assert_owner(&a, 0, 2);
+	assert_leader_record(&a, 0, 2);
+	assert_int_equal(acquire(&c, SM_MODE_EX, &lc), 0);
+	assert_int_equal(lc.lver, 3);
+	late_host_done(&b);
+	host_done(&a);
+	host_done(&c);
+}
+
+/* The stale leader lands after the holder released: it names B (alive) at an
+ * old lver.  The lease must not stay stuck with a host that does not hold it. */
+static void late_leader_after_release_does_not_leave_the_lease_stuck(void **state)
+{
+	struct host a, c;
+	struct late_host b;
+	host_init(&a, 1, 1, 1);
+	host_init(&c, 3, 1, 1);
+	struct sm_lease la, lc;
+	b_announces_lver_1_late(&a, &b, &la);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	late_host_step(&b, 'l');
+	assert_leader_record(&a, 2, 1);
+	assert_int_equal(acquire(&c, SM_MODE_EX, &lc), 0); /* B is alive to C */
+	assert_int_equal(lc.lver, 3);
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.leader.owner_id, 3);
+	assert_int_equal(v.leader.lver, 3);
+	late_host_done(&b);
+	host_done(&a);
+	host_done(&c);
+}
+
+/* The same stale leader while A still holds: inquire must report A, and a
+ * host to which B is alive is refused naming A, not B. */
+static void late_leader_of_a_live_host_does_not_hide_the_holder(void **state)
+{
+	struct host a, c;
+	struct late_host b;
+	host_init(&a, 1, 1, 1);
+	host_init(&c, 3, 1, 1);
+	struct sm_lease la, lc;
+	b_announces_lver_1_late(&a, &b, &la);
+	late_host_step(&b, 'l');
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.leader.owner_id, 1); /* inquire sees through it */
+	assert_int_equal(v.leader.lver, 2);
+	assert_int_equal(acquire(&c, SM_MODE_EX, &lc), -SM_EHELD);
+	assert_int_equal(lc.owner_id, 1);
+	assert_int_equal(lc.lver, 2);
+	/* where B counts as dead, the stale leader is no takeover either */
+	c.live.v[2] = SM_OWNER_DEAD;
+	assert_int_equal(acquire(&c, SM_MODE_EX, &lc), -SM_EHELD);
+	assert_int_equal(lc.owner_id, 1);
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.leader.owner_id, 1);
+	assert_int_equal(v.leader.lver, 2);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	late_host_done(&b);
+	host_done(&a);
+	host_done(&c);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -752,9 +949,13 @@ int main(void)
 		T(release_with_leader_read_error_fails_and_the_lease_stays_ours),
 		T(release_with_leader_read_timeout_fails_and_the_lease_stays_ours),
 		T(release_with_leader_write_error_fails_and_can_be_retried),
-		T(release_with_leader_write_timeout_fails_and_may_land_later),
+		T(release_with_marker_write_timeout_fails_and_may_land_later),
+		T(release_with_leader_write_error_after_the_marker_is_released),
 		T(shared_release_with_io_errors_keeps_the_shared_flag),
 		T(release_on_three_disks_needs_a_majority),
+		T(release_sees_through_a_late_leader_of_another_host),
+		T(late_leader_after_release_does_not_leave_the_lease_stuck),
+		T(late_leader_of_a_live_host_does_not_hide_the_holder),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
