@@ -94,6 +94,10 @@ static void print_status(const struct sm_report *r, bool watch)
 		report_format_field(sm_record_field(&d->records[0], "watchdog"), COL_PLAIN, wd, sizeof(wd));
 		report_format_field(sm_record_field(&d->records[0], "pid"), COL_PLAIN, pid, sizeof(pid));
 		printf("sync_managerd pid %s, up %s, watchdog %s\n", pid, up, wd);
+		const struct sm_field *u = sm_record_field(&d->records[0], "unprotected");
+		if (u && u->type == SM_FIELD_BOOL && u->b)
+			printf("WARNING: this host runs unprotected: with no watchdog, nothing stops the processes holding "
+			       "leases if sync_managerd hangs or is killed (see 'watchdog' in sync_managerd.conf(5))\n");
 	}
 	const struct sm_section *s = sm_report_section(r, "lockspaces");
 	printf("\nLockspaces\n");

@@ -524,6 +524,12 @@ static void cmd_join(struct conn *c, const uint8_t *p, size_t len)
 		conn_reply_error(c, -SM_EBAD_NAME, 0, "invalid host name '%s'", name);
 		return;
 	}
+	const char *no_wd = watchdog_join_refusal(c->d); /* before anything reads a volume */
+	if (no_wd) {
+		sm_error("join of %s refused: %s", loc, no_wd);
+		conn_reply_error(c, -SM_ECONFIG, 0, "%s", no_wd);
+		return;
+	}
 	if (!strchr(loc, '/')) {
 		/* LOCKSPACE instead of VOLUME */
 		char named[SM_LOCATION_MAX];

@@ -239,7 +239,8 @@ struct daemon {
 	/* waiting requests (resources busy) */
 	struct job *waiting;
 	/* watchdog */
-	int wd_kind;
+	int wd_kind;                /* resolved: never WD_AUTO */
+	bool wd_missing;            /* auto found no watchdog: joins are refused */
 	int wd_fd;
 	uint64_t wd_last_pet_mono;
 	uint32_t wd_timeout_ms;
@@ -340,6 +341,9 @@ int watchdog_open(struct daemon *d);
 void watchdog_tick(struct daemon *d);
 void watchdog_close(struct daemon *d, bool disarm);
 const char *watchdog_describe(struct daemon *d);
+bool watchdog_unprotected(const struct daemon *d);
+const char *watchdog_join_refusal(const struct daemon *d);
+int watchdog_check_join(struct daemon *d, const char *location);
 
 /* state.c: persistence for restart without loss (docs/restart.md).
  * Changes are recorded per object and appended to RUN_DIR/state by the next

@@ -290,8 +290,11 @@ int ls_resolve_name(struct daemon *d, const char *name, char *location, size_t n
 int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char *host_name, struct ls_entry **out)
 {
 	*out = NULL;
+	int rc = watchdog_check_join(d, location);
+	if (rc < 0)
+		return rc;
 	char canon[SM_LOCATION_MAX];
-	int rc = canonical_location(location, canon, sizeof(canon));
+	rc = canonical_location(location, canon, sizeof(canon));
 	if (rc < 0)
 		return rc;
 	struct ls_entry *e = ls_find_location(d, location);

@@ -39,7 +39,7 @@ static const struct sm_config_key config_keys[] = {
 	{"workers", SM_CFG_UINT, 1, 64, NULL, offsetof(struct daemon_config, workers),
 	 "threads doing lease I/O in parallel"},
 	{"watchdog", SM_CFG_ENUM, 0, 0, watchdog_kinds, offsetof(struct daemon_config, watchdog),
-	 "auto: /dev/watchdog if present, else an emulated host's, else none"},
+	 "auto: the device if present, else an emulated host's; with neither, joins are refused"},
 	{"watchdog_device", SM_CFG_STRING, 0, 255, NULL, offsetof(struct daemon_config, watchdog_device),
 	 "watchdog device path"},
 	{"watchdog_timeout", SM_CFG_SECONDS, 1000, 600000, NULL, offsetof(struct daemon_config, watchdog_timeout_ms),

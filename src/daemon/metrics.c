@@ -129,6 +129,9 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 	add(&t, "# HELP sync_manager_watchdog_armed 1 while a watchdog is armed and petted by this daemon\n"
 		"# TYPE sync_manager_watchdog_armed gauge\nsync_manager_watchdog_armed %d\n",
 	    d->wd_armed ? 1 : 0);
+	gauge(&t, "sync_manager_unprotected",
+	      "1 while this host runs without a watchdog: nothing stops lease holders if the daemon hangs",
+	      watchdog_unprotected(d));
 	add(&t, "# HELP sync_manager_watchdog_last_pet_age_seconds seconds since the watchdog was last petted\n"
 		"# TYPE sync_manager_watchdog_last_pet_age_seconds gauge\nsync_manager_watchdog_last_pet_age_seconds %g\n",
 	    d->wd_armed ? (double)(mono_ms() - d->wd_last_pet_mono) / 1000.0 : 0.0);

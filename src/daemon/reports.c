@@ -90,6 +90,7 @@ void report_status(struct conn *c)
 	sm_mb_kv_str(&b, "run_dir", d->cfg.run_dir);
 	sm_mb_kv_u64(&b, "uptime_ms", mono_ms() - d->started_mono);
 	sm_mb_kv_str(&b, "watchdog", watchdog_describe(d));
+	sm_mb_kv_bool(&b, "unprotected", watchdog_unprotected(d));
 	sm_mb_kv_u64(&b, "processes", (uint64_t)d->nprocs);
 	sm_mb_kv_u64(&b, "connections", (uint64_t)d->nconns);
 	sm_mb_kv_u64(&b, "leases", (uint64_t)d->nleases);
@@ -175,9 +176,13 @@ void report_hosts(struct conn *c, const uint8_t *p, size_t len)
 		sm_mb_kv_u64(&b, "host_id", id);
 		sm_mb_kv_str(&b, "name", st.record_status ? "?" : st.rec.host_name);
 		sm_mb_kv_u64(&b, "generation", st.record_status ? 0 : st.rec.generation);
-		sm_mb_kv_str(&b, "state", id == me ? "live (this host)" : sm_liveness_name(st.state));
+		const char *self = watchdog_unprotected(c->d) ? "live (this host, unprotected: no watchdog)"
+							      : "live (this host)";
+		sm_mb_kv_str(&b, "state", id == me ? self : sm_liveness_name(st.state));
 		sm_mb_kv_u64(&b, "last_change_age_ms", st.since_change_ms);
 		sm_mb_kv_bool(&b, "this_host", id == me);
+		if (id == me) /* known for this host only */
+			sm_mb_kv_bool(&b, "unprotected", watchdog_unprotected(c->d));
 		sm_mb_kv_str(&b, "record", st.record_status ? sm_strerror(st.record_status) : "ok");
 		sm_mb_end(&b, r);
 	}

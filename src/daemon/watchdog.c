@@ -11,7 +11,14 @@
  *  emulated  an emulated host's init (sync_manager-hostemu) listening on
  *            RUN_DIR/watchdog.sock, with the same semantics: disconnecting
  *            without "disarm" leaves it armed.
- *  none      nothing resets the host: fencing relies on kills alone. */
+ *  none      nothing resets the host: fencing relies on kills alone.  Only
+ *            when configured: the host then runs unprotected, and status,
+ *            hosts and the metrics say so.
+ *
+ * auto picks the device, else the emulated host's watchdog.  With neither it
+ * never falls back to none: the daemon runs, but refuses to join lockspaces
+ * (fail closed, issue 10): an unnoticed missing watchdog must not leave a
+ * host holding leases that nothing enforces when the daemon hangs. */
 #include "daemon.h"
 
 #include "common/log.h"
@@ -30,9 +37,45 @@
 
 static const char *kind_name[] = {"auto", "device", "emulated", "none"};
 
+/* Why a join is refused (one line that names the fixes and fits a reply
+ * message), or NULL when this host may join lockspaces. */
+const char *watchdog_join_refusal(const struct daemon *d)
+{
+	if (!d->wd_missing)
+		return NULL;
+	return "no watchdog (watchdog = auto found none): a hung sync_managerd could not stop lease holders. Fix: "
+	       "modprobe softdog or a hardware watchdog, then restart sync_managerd; watchdog = emulated for tests; "
+	       "or watchdog = none to accept the risk";
+}
+
+/* Nothing resets this host if the daemon hangs or is killed. */
+bool watchdog_unprotected(const struct daemon *d)
+{
+	return d->wd_kind == WD_NONE;
+}
+
+/* Before every join (CLI, configuration, rejoin after fencing): 0, or
+ * -SM_ECONFIG when auto found no watchdog.  Logs the refusal, or a warning
+ * when an explicit watchdog = none leaves the lockspace unprotected. */
+int watchdog_check_join(struct daemon *d, const char *location)
+{
+	const char *why = watchdog_join_refusal(d);
+	if (why) {
+		sm_error("cannot join the lockspace of %s: %s", location, why);
+		return -SM_ECONFIG;
+	}
+	if (watchdog_unprotected(d))
+		sm_warn("joining the lockspace of %s without a watchdog (watchdog = none): this host runs unprotected; "
+			"if sync_managerd hangs or is killed, nothing stops the processes holding its leases",
+			location);
+	return 0;
+}
+
 const char *watchdog_describe(struct daemon *d)
 {
 	static char buf[160];
+	if (d->wd_missing)
+		return "none (auto found no watchdog device: joins refused)";
 	if (d->wd_kind == WD_NONE)
 		return "none (nothing resets this host if the daemon hangs)";
 	snprintf(buf, sizeof(buf), "%s, %u s", kind_name[d->wd_kind], d->wd_timeout_ms / 1000);
@@ -106,11 +149,20 @@ int watchdog_open(struct daemon *d)
 	int kind = d->cfg.watchdog;
 	char path[300];
 	emu_path(d, path, sizeof(path));
-	if (kind == WD_AUTO)
+	d->wd_missing = false;
+	if (kind == WD_AUTO) {
 		kind = access(d->cfg.watchdog_device, F_OK) == 0 ? WD_DEVICE
 		       : access(path, F_OK) == 0		  ? WD_EMULATED
 								  : WD_NONE;
+		d->wd_missing = kind == WD_NONE;
+	}
 	d->wd_kind = kind;
+	if (d->wd_missing) {
+		sm_error("watchdog = auto: no watchdog device at %s and no emulated host at %s; %s",
+			 d->cfg.watchdog_device, path, watchdog_join_refusal(d));
+		d->wd_timeout_ms = 0;
+		return 0;
+	}
 	if (kind == WD_DEVICE && access(d->cfg.watchdog_device, W_OK) < 0) {
 		sm_error("watchdog device %s: %s", d->cfg.watchdog_device, strerror(errno));
 		return -errno;
@@ -120,8 +172,9 @@ int watchdog_open(struct daemon *d)
 		return -ENOENT;
 	}
 	if (kind == WD_NONE) {
-		sm_warn("no watchdog: if this daemon hangs or is killed, nothing stops processes holding leases "
-			"(configure watchdog = device or run under an emulated host)");
+		sm_warn("watchdog = none: this host runs unprotected; if this daemon hangs or is killed, nothing stops "
+			"processes holding leases (configure watchdog = device or auto, after modprobe softdog if "
+			"there is no hardware watchdog)");
 		d->wd_timeout_ms = 0;
 	}
 	return 0;

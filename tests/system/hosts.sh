@@ -16,6 +16,7 @@
 #   h_stop_all                                       power every host off
 
 H_WATCHDOG_MS=${H_WATCHDOG_MS:-3000}
+H_WATCHDOG=${H_WATCHDOG:-emulated} # the `watchdog` setting of hosts started next
 declare -A H_UNSHARE H_INIT
 
 _h_dir() { echo "$T_DIR/h$1"; }
@@ -25,7 +26,7 @@ h_start() {
 	local dir; dir=$(_h_dir "$n")
 	mkdir -p "$dir"
 	{
-		echo "watchdog = emulated"
+		echo "watchdog = $H_WATCHDOG"
 		echo "watchdog_timeout = $((H_WATCHDOG_MS / 1000))"
 		echo "host_name = host$n"
 		echo "log_level = info"
