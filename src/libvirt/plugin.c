@@ -756,8 +756,9 @@ static int acquire(struct plug_ctx *ctx, const char *state, int failure_action)
 	int nheld = sm_inquire(c, ctx->pid, &held);
 	if (nheld < 0)
 		nheld = 0;
-	char ls[MAX_RES][64];
-	resource_lockspaces(c, ctx, ls);
+	char ls[MAX_RES][64] = {{0}};
+	if (st.n)
+		resource_lockspaces(c, ctx, ls); /* only a state's versions need them */
 	struct sm_resource res[MAX_RES];
 	const struct plug_res *wanted[MAX_RES];
 	int n = 0;
