@@ -337,6 +337,9 @@ static void files_are_named_by_their_path_without_resolving_symlinks(void **stat
 	diskid_legacy_name(odd, lb);
 	assert_string_equal(la, lb);
 	assert_int_equal(strlen(la), 5 + 16);
+	/* exactly what earlier versions named it: "disk-" + FNV-1a 64 of the resolved path */
+	diskid_legacy_name("/", la);
+	assert_string_equal(la, "disk-af63a24c860189fe");
 }
 
 static void other_paths_are_refused(void **state)
