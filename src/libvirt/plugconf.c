@@ -12,6 +12,7 @@
 
 static const char *const readonly_choices[] = {"none", "shared", NULL};
 static const char *const action_choices[] = {"poweroff", "pause", NULL};
+static const char *const fallback_choices[] = {"none", "path", NULL};
 
 static const struct sm_config_key keys[] = {
 	{"volumes", SM_CFG_STRING_LIST, 0, 255, NULL, offsetof(struct plug_config, volumes),
@@ -32,6 +33,12 @@ static const struct sm_config_key keys[] = {
 	 "what to do when leases are lost and the domain has no <on_lockfailure>"},
 	{"join_wait", SM_CFG_SECONDS, 0, 600000, NULL, offsetof(struct plug_config, join_wait_ms),
 	 "how long a guest start waits for a lockspace join that is in progress"},
+	{"allow_unprotected_guests", SM_CFG_BOOL, 0, 0, NULL, offsetof(struct plug_config, allow_unprotected),
+	 "start guests without any lease when no lease volumes are configured (default: refuse them)"},
+	{"disk_identity_fallback", SM_CFG_ENUM, 0, 0, fallback_choices, offsetof(struct plug_config, disk_fallback),
+	 "none: refuse a block disk without a stable identity; path: name its lease by its path (same on every host)"},
+	{"legacy_disk_names", SM_CFG_BOOL, 0, 0, NULL, offsetof(struct plug_config, legacy_disk_names),
+	 "also take each disk's lease under the per-host name of earlier versions (rolling upgrades)"},
 	{"fence_program", SM_CFG_STRING, 0, 255, NULL, offsetof(struct plug_config, fence_program),
 	 "program the daemon runs to power off or pause a guest that lost its leases"},
 };
@@ -44,6 +51,7 @@ void plug_config_defaults(struct plug_config *c)
 	c->readonly_disks = RO_NONE;
 	c->default_action = ACT_POWEROFF;
 	c->join_wait_ms = 60000;
+	c->disk_fallback = FALLBACK_NONE;
 	snprintf(c->fence_program, sizeof(c->fence_program), "%s", SM_FENCE_PROGRAM);
 }
 

@@ -10,6 +10,7 @@
 
 enum plug_readonly { RO_NONE, RO_SHARED };
 enum plug_action { ACT_POWEROFF, ACT_PAUSE };
+enum plug_fallback { FALLBACK_NONE, FALLBACK_PATH };
 
 struct plug_config {
 	struct sm_config_list volumes; /* lease volumes; the first gets automatic leases */
@@ -22,6 +23,9 @@ struct plug_config {
 	int default_action;            /* enum plug_action, for on_lockfailure default */
 	uint64_t join_wait_ms;         /* how long a guest start waits for a join in progress */
 	char fence_program[SM_CONFIG_STR_MAX];
+	bool allow_unprotected;        /* no volumes: start guests without leases anyway */
+	int disk_fallback;             /* enum plug_fallback: block disks without identity */
+	bool legacy_disk_names;        /* also take the pre-identity (per-host) disk names */
 };
 
 void plug_config_defaults(struct plug_config *c);

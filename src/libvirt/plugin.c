@@ -12,14 +12,22 @@
  *  - guest exit or crash: nothing; the daemon notices QEMU's exit.
  *
  * Resources: a lease per domain ("vm-UUID"), a lease per read-write file or
- * block disk ("disk-" + hash of its canonical path), shared for
- * <shareable/>, none for <readonly/> (configurable), and <lease> elements
- * as named resources of the volume at their path. */
+ * block disk named after the storage's identity, the same on every host
+ * ("disk-KIND-HASH", diskid.h), shared for <shareable/>, none for
+ * <readonly/> (configurable), and <lease> elements as named resources of
+ * the volume at their path.
+ *
+ * Failing closed: no lease volumes configured, a disk without a stable
+ * identity, flag bits or an interface version this plugin does not know:
+ * refused, each with a message naming the fix. */
+#include "diskid.h"
 #include "lock_driver.h"
 #include "lvstate.h"
 #include "plugconf.h"
+#include "procargs.h"
 
 #include "common/util.h"
+#include "disk/disk.h"
 #include "sync_manager/admin.h"
 
 #include <dlfcn.h>
@@ -57,9 +65,13 @@ struct plug_ctx {
 	int unleased_rw_disks;   /* read-write disks without an automatic lease */
 	char first_unleased[SM_LOCATION_MAX];
 	int explicit_leases;     /* <lease> elements */
+	char bad_disk[SM_LOCATION_MAX + 768]; /* why a disk's lease cannot be named (the first) */
+	int covered_disks;       /* disks without identity, covered by the <lease> elements */
+	char first_covered[SM_LOCATION_MAX];
 };
 
 static struct plug_config conf;
+static char conf_file[PATH_MAX]; /* for messages */
 static bool initialized;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -102,8 +114,8 @@ static void plog(int prio, const char *fmt, ...)
 /* Errors users see in `virsh`: libvirt exports its reporting function, so
  * look it up at run time (no link-time dependency on libvirt); without it,
  * the message still reaches libvirtd's log. */
-enum { FROM_LOCKING = 42, ERR_INTERNAL = 1, ERR_OPERATION_FAILED = 9, ERR_CONFIG_UNSUPPORTED = 67,
-       ERR_RESOURCE_BUSY = 87 };
+enum { FROM_LOCKING = 42, ERR_INTERNAL = 1, ERR_INVALID_ARG = 8, ERR_OPERATION_FAILED = 9,
+       ERR_CONFIG_UNSUPPORTED = 67, ERR_RESOURCE_BUSY = 87 };
 typedef void (*report_helper_fn)(int domcode, int errcode, const char *file, const char *func, size_t line,
 				 const char *fmt, ...);
 
@@ -121,12 +133,34 @@ static void report(int errcode, const char *fmt, ...)
 		fn(FROM_LOCKING, errcode, __FILE__, __func__, __LINE__, "sync_manager: %s", msg);
 }
 
+/* libvirt's virCheckFlags: a flag bit this plugin does not know is refused
+ * (a newer libvirt asking for something it would silently not do). */
+static bool flags_ok(const char *func, unsigned int flags, unsigned int known)
+{
+	if (!(flags & ~known))
+		return true;
+	report(ERR_INVALID_ARG, "unsupported flags (0x%x) in function %s", flags & ~known, func);
+	return false;
+}
+
 /* ---- init --------------------------------------------------------------- */
+
+/* The lock-driver interface this plugin implements: major 1 (libvirt 1.0 ..
+ * 9.x pass 1000000, major x 1000000 + minor x 1000 + micro); minors add
+ * no calls we would have to answer. */
+#define LOCK_DRIVER_MAJOR 1
 
 static int drv_init(unsigned int version, const char *config_file, unsigned int flags)
 {
-	(void)version;
-	(void)flags;
+	if (!flags_ok("drvInit", flags, 0))
+		return -1;
+	if (version / 1000000 != LOCK_DRIVER_MAJOR) {
+		report(ERR_CONFIG_UNSUPPORTED,
+		       "libvirt's lock-driver interface version %u.%u.%u is not supported: this plugin implements "
+		       "version %d.x (libvirt 1.0 .. 9.x); use a sync_manager built for this libvirt",
+		       version / 1000000, version / 1000 % 1000, version % 1000, LOCK_DRIVER_MAJOR);
+		return -1;
+	}
 	pthread_mutex_lock(&mu);
 	if (initialized) {
 		pthread_mutex_unlock(&mu);
@@ -139,11 +173,17 @@ static int drv_init(unsigned int version, const char *config_file, unsigned int 
 		report(ERR_CONFIG_UNSUPPORTED, "bad configuration: %s", err);
 		return -1;
 	}
+	snprintf(conf_file, sizeof(conf_file), "%s", config_file ? config_file : "(no configuration)");
 	initialized = true;
 	pthread_mutex_unlock(&mu);
 	if (conf.volumes.count == 0) {
-		plog(LOG_WARNING, "no lease volumes in %s: guests start without leases (set volumes = [ \"/path\" ])",
-		     config_file ? config_file : "(no configuration)");
+		if (conf.allow_unprotected)
+			plog(LOG_WARNING, "no lease volumes in %s: guests without a <lease> start unprotected "
+					  "(allow_unprotected_guests = 1)", conf_file);
+		else
+			plog(LOG_WARNING, "no lease volumes in %s: guests without a <lease> are refused (set volumes = "
+					  "[ \"/path\" ], or allow_unprotected_guests = 1 to start them unprotected)",
+			     conf_file);
 		return 0;
 	}
 	/* Join asynchronously: libvirtd's start must not wait for 2d (or H). */
@@ -204,6 +244,8 @@ static int add_res(struct plug_ctx *ctx, const char *spec, uint32_t mode, bool d
 static int drv_new(virLockManager *man, unsigned int type, size_t nparams, virLockManagerParam *params,
 		   unsigned int flags)
 {
+	if (!flags_ok("drvNew", flags, VIR_LOCK_MANAGER_NEW_STARTED))
+		return -1;
 	if (type != VIR_LOCK_MANAGER_OBJECT_TYPE_DOMAIN) {
 		plog(LOG_ERR, "unsupported object type %u", type);
 		return -1;
@@ -249,13 +291,51 @@ static void drv_free(virLockManager *man)
 	man->privateData = NULL;
 }
 
-/* A stable name for a disk: its canonical path, hashed (FNV-1a, 64 bits). */
-static void disk_resource_name(const char *path, char out[32])
+/* A disk whose lease cannot be named: covered by the domain's <lease>
+ * elements if it has some (libvirt adds them before the disks), else
+ * remembered, so that acquiring fails with why and how to fix it.
+ * Release and inquire contexts do not need the name. */
+static void disk_unnamed(struct plug_ctx *ctx, const char *path, int rc, const char *why)
 {
-	char real[PATH_MAX];
-	const char *p = realpath(path, real) ? real : path;
-	uint64_t h = sm_fnv1a(SM_FNV1A_INIT, p, strlen(p));
-	snprintf(out, 32, "disk-%016llx", (unsigned long long)h);
+	if (ctx->explicit_leases) {
+		if (!ctx->covered_disks++)
+			snprintf(ctx->first_covered, sizeof(ctx->first_covered), "%s", path);
+		return;
+	}
+	if (ctx->bad_disk[0])
+		return;
+	snprintf(ctx->bad_disk, sizeof(ctx->bad_disk),
+		 "cannot name a lease for disk %s that is the same on every host: %s; give the domain a <lease> "
+		 "(it then covers the disk)%s",
+		 path, why,
+		 rc == -ENODATA ? ", or set disk_identity_fallback = \"path\" if every host names this disk by the "
+				  "same path"
+				: "");
+}
+
+static int add_disk(struct plug_ctx *ctx, const char *path, unsigned int flags)
+{
+	bool ro = flags & VIR_LOCK_MANAGER_RESOURCE_READONLY;
+	uint32_t mode = (ro || (flags & VIR_LOCK_MANAGER_RESOURCE_SHARED)) ? SM_SHARED : SM_EXCLUSIVE;
+	struct diskid id;
+	char why[512], rname[DISKID_NAME_MAX], spec[SM_LOCATION_MAX + 80], what[SM_LOCATION_MAX + 32];
+	int rc = diskid_of_path(path, conf.disk_fallback == FALLBACK_PATH, &id, why, sizeof(why));
+	if (rc < 0) {
+		disk_unnamed(ctx, path, rc, why);
+		return 0;
+	}
+	diskid_lease_name(&id, rname);
+	snprintf(spec, sizeof(spec), "%s:%s", conf.volumes.items[0], rname);
+	snprintf(what, sizeof(what), "disk %s", path);
+	if (add_res(ctx, spec, mode, true, what) < 0)
+		return -1;
+	if (!conf.legacy_disk_names)
+		return 0;
+	/* Rolling upgrade: guests started by an earlier plugin hold this name. */
+	diskid_legacy_name(path, rname);
+	snprintf(spec, sizeof(spec), "%s:%s", conf.volumes.items[0], rname);
+	snprintf(what, sizeof(what), "disk %s (its pre-upgrade name)", path);
+	return add_res(ctx, spec, mode, true, what);
 }
 
 static int drv_add_resource(virLockManager *man, unsigned int type, const char *name, size_t nparams,
@@ -263,6 +343,8 @@ static int drv_add_resource(virLockManager *man, unsigned int type, const char *
 {
 	struct plug_ctx *ctx = man->privateData;
 	char spec[SM_LOCATION_MAX + 80];
+	if (!flags_ok("drvAddResource", flags, VIR_LOCK_MANAGER_RESOURCE_READONLY | VIR_LOCK_MANAGER_RESOURCE_SHARED))
+		return -1;
 	if (type == VIR_LOCK_MANAGER_RESOURCE_TYPE_LEASE) {
 		const char *path = NULL, *lockspace = NULL;
 		unsigned long long offset = 0;
@@ -306,13 +388,7 @@ static int drv_add_resource(virLockManager *man, unsigned int type, const char *
 	}
 	if (ro && conf.readonly_disks == RO_NONE)
 		return 0;
-	char rname[32];
-	disk_resource_name(name, rname);
-	snprintf(spec, sizeof(spec), "%s:%s", conf.volumes.items[0], rname);
-	char what[SM_LOCATION_MAX + 32];
-	snprintf(what, sizeof(what), "disk %s", name);
-	uint32_t mode = (ro || (flags & VIR_LOCK_MANAGER_RESOURCE_SHARED)) ? SM_SHARED : SM_EXCLUSIVE;
-	return add_res(ctx, spec, mode, true, what);
+	return add_disk(ctx, name, flags);
 }
 
 /* ---- talking to the daemon ----------------------------------------------------- */
@@ -397,6 +473,18 @@ static int register_child(struct plug_ctx *ctx, unsigned int flags, int failure_
 		       conf.volumes.count ? "auto_disk_leases = 0" : "no lease volumes are configured");
 		return -1;
 	}
+	if (!conf.volumes.count && !ctx->explicit_leases && !conf.allow_unprotected) {
+		report(ERR_CONFIG_UNSUPPORTED,
+		       "domain %s: refusing to start it without any lease: no lease volumes are configured in %s "
+		       "(set volumes = [ \"/path/to/lease-volume\" ] there, give the domain a <lease>, or set "
+		       "allow_unprotected_guests = 1 to start guests unprotected)",
+		       ctx->name, conf_file);
+		return -1;
+	}
+	if (ctx->covered_disks)
+		plog(LOG_INFO, "domain %s: disk %s%s has no lease of its own (no identity that is the same on every "
+			       "host): only the domain's <lease> elements cover it",
+		     ctx->name, ctx->first_covered, ctx->covered_disks > 1 ? " (and others)" : "");
 	if (ctx->nres == 0)
 		return 0; /* nothing to protect */
 	const char *args[3], *action;
@@ -541,20 +629,15 @@ static pid_t cache_pid(const char *uuid)
 }
 
 /* Does this QEMU continue a paused memory image (incoming migration or a
- * restore)?  Then the lease versions it was paused at matter. */
+ * restore)?  Then the lease versions it was paused at matter.  libvirt
+ * starts such a QEMU with the argument "-incoming" (QEMU also takes
+ * "--incoming"); a word of another argument (a disk path, a name) that
+ * contains it does not count. */
 static bool continues_memory_image(pid_t pid)
 {
-	char path[64], buf[65536];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true; /* cannot tell: be strict */
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	for (ssize_t i = 0; i + 9 <= n; i++)
-		if (memcmp(buf + i, "-incoming", 9) == 0)
-			return true;
-	return false;
+	int a = proc_has_arg(pid, "-incoming");
+	int b = a == 1 ? 0 : proc_has_arg(pid, "--incoming");
+	return a != 0 || b != 0; /* found, or cannot tell (negative): be strict */
 }
 
 static char *cache_get(const char *uuid)
@@ -576,6 +659,73 @@ static const char *lockspace_of(const struct sm_lease_info *held, int n, const c
 		if (!strcmp(held[i].name, name))
 			return held[i].lockspace;
 	return NULL;
+}
+
+/* "PATH:OFFSET" with PATH's symlinks resolved: how sync_managerd names the
+ * volume of a joined lockspace (its status "volume"). */
+static bool canonical_volume(const char *location, char *out, size_t len)
+{
+	char *path = NULL, real[PATH_MAX];
+	uint64_t off = 0;
+	if (sm_disk_parse_location(location, &path, &off) < 0)
+		return false;
+	bool ok = realpath(path, real) && (size_t)snprintf(out, len, "%s:%llu", real, (unsigned long long)off) < len;
+	free(path);
+	return ok;
+}
+
+/* The lockspace of each resource of ctx as the daemon names it: the one
+ * given (LOCKSPACE:NAME), or the lockspace joined on its volume; "" when
+ * it cannot be told (no such lockspace joined, three volumes). */
+static void resource_lockspaces(sm_conn *c, const struct plug_ctx *ctx, char ls[][64])
+{
+	struct sm_report *r = NULL;
+	const struct sm_section *s = NULL;
+	if (sm_status(c, &r) == 0)
+		s = sm_report_section(r, "lockspaces");
+	for (int i = 0; i < ctx->nres; i++) {
+		const struct sm_resource *res = &ctx->res[i].r;
+		char canon[SM_LOCATION_MAX + 32];
+		snprintf(ls[i], 64, "%s", res->lockspace);
+		if (ls[i][0] || res->nlocations != 1 || !canonical_volume(res->location[0], canon, sizeof(canon)))
+			continue;
+		for (int k = 0; s && k < s->nrecords; k++) {
+			const struct sm_field *vol = sm_record_field(&s->records[k], "volume");
+			const struct sm_field *name = sm_record_field(&s->records[k], "name");
+			if (vol && name && !strcmp(vol->str, canon))
+				snprintf(ls[i], 64, "%s", name->str);
+		}
+	}
+	sm_report_free(r);
+}
+
+/* Migration and resume: an exclusive resource the state recorded is taken
+ * only at the version recorded, matched on lockspace and name (a name is
+ * unique only within its lockspace).  -1 when the state names a resource
+ * of this context whose lockspace cannot be told: refuse, not guess. */
+static int apply_versions(const struct plug_ctx *ctx, const struct plug_res *p, const char *ls,
+			  const struct lvstate *st, struct sm_resource *out)
+{
+	if (!st->n || p->r.mode != SM_EXCLUSIVE)
+		return 0;
+	if (!ls[0]) {
+		for (int k = 0; k < st->n; k++)
+			if (!strcmp(st->l[k].name, p->r.name)) {
+				report(ERR_OPERATION_FAILED,
+				       "domain %s: cannot tell which lockspace %s (%s) is in, so the lease version the "
+				       "guest was paused at cannot be checked: is the lockspace of %s joined on this host?",
+				       ctx->name, p->what, p->r.name,
+				       p->r.nlocations ? p->r.location[0] : p->r.lockspace);
+				return -1;
+			}
+		return 0;
+	}
+	const struct lvstate_lease *l = lvstate_find(st, ls, p->r.name);
+	if (l && l->mode == SM_EXCLUSIVE) {
+		out->at_version = true;
+		out->version = l->lver;
+	}
+	return 0;
 }
 
 static int acquire(struct plug_ctx *ctx, const char *state, int failure_action)
@@ -606,6 +756,9 @@ static int acquire(struct plug_ctx *ctx, const char *state, int failure_action)
 	int nheld = sm_inquire(c, ctx->pid, &held);
 	if (nheld < 0)
 		nheld = 0;
+	char ls[MAX_RES][64] = {{0}};
+	if (st.n)
+		resource_lockspaces(c, ctx, ls); /* only a state's versions need them */
 	struct sm_resource res[MAX_RES];
 	const struct plug_res *wanted[MAX_RES];
 	int n = 0;
@@ -614,14 +767,11 @@ static int acquire(struct plug_ctx *ctx, const char *state, int failure_action)
 			continue;
 		wanted[n] = &ctx->res[i];
 		res[n] = ctx->res[i].r;
-		/* Migration and resume: only at the version the state recorded.
-		 * (Names are unique within our volumes; match by name.) */
-		for (int k = 0; k < st.n; k++)
-			if (!strcmp(st.l[k].name, res[n].name) && st.l[k].mode == SM_EXCLUSIVE &&
-			    res[n].mode == SM_EXCLUSIVE) {
-				res[n].at_version = true;
-				res[n].version = st.l[k].lver;
-			}
+		if (apply_versions(ctx, &ctx->res[i], ls[i], &st, &res[n]) < 0) {
+			free(held);
+			sm_conn_close(c);
+			return -1;
+		}
 		n++;
 	}
 	free(held);
@@ -652,6 +802,12 @@ static int drv_acquire(virLockManager *man, const char *state, unsigned int flag
 	struct plug_ctx *ctx = man->privateData;
 	if (fd)
 		*fd = -1;
+	if (!flags_ok("drvAcquire", flags, VIR_LOCK_MANAGER_ACQUIRE_REGISTER_ONLY | VIR_LOCK_MANAGER_ACQUIRE_RESTRICT))
+		return -1;
+	if (ctx->bad_disk[0]) {
+		report(ERR_CONFIG_UNSUPPORTED, "domain %s: %s", ctx->name, ctx->bad_disk);
+		return -1;
+	}
 	if (flags & VIR_LOCK_MANAGER_ACQUIRE_REGISTER_ONLY) {
 		if (state && *state) {
 			/* validate now, so a foreign state fails the start early */
@@ -702,10 +858,11 @@ static int held_by_ctx(sm_conn *c, const struct plug_ctx *ctx, struct lvstate *s
 
 static int drv_release(virLockManager *man, char **state, unsigned int flags)
 {
-	(void)flags;
 	struct plug_ctx *ctx = man->privateData;
 	if (state)
 		*state = NULL;
+	if (!flags_ok("drvRelease", flags, 0))
+		return -1;
 	if (ctx->nres == 0)
 		return 0;
 	sm_conn *c;
@@ -748,10 +905,11 @@ static int drv_release(virLockManager *man, char **state, unsigned int flags)
 
 static int drv_inquire(virLockManager *man, char **state, unsigned int flags)
 {
-	(void)flags;
 	struct plug_ctx *ctx = man->privateData;
 	if (state)
 		*state = NULL;
+	if (!flags_ok("drvInquire", flags, 0))
+		return -1;
 	if (ctx->nres == 0 || !state)
 		return 0;
 	sm_conn *c;

@@ -66,7 +66,7 @@ t_run "start g1 on host 1" -- lv_virsh 1 start g1
 U1=$(uuid_of 1 g1)
 leases=$(held 1)
 t_match "g1's domain lease is held" "vm-$U1:EX:" "$leases"
-t_match "g1's disk lease is held" "disk-[0-9a-f]{16}:EX:" "$leases"
+t_match "g1's disk lease is held (named after the file)" "disk-file-[0-9a-f]{16}:EX:" "$leases"
 t_match "g1's <lease> is held" "app1:EX:" "$leases"
 qpid=$(lv_qemu_pid 1 g1)
 t_run "status names QEMU's pid as the holder" -- sm_on 1 status

@@ -6,10 +6,15 @@
 #include "testutil.h"
 
 #include "libvirt/lvstate.h"
+#include "libvirt/procargs.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char errbuf[512];
 
@@ -423,6 +428,97 @@ static void refused_state_leaves_only_accepted_entries(void **state)
 	free(s);
 }
 
+/* ---- is the QEMU an incoming one: "-incoming" as a whole argument ------------------ */
+
+/* A process whose command line is argv (sh waiting on a pipe); its pid. */
+static pid_t spawn_args(char *const argv[], int *wfd)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[0], 0);
+		close(p[0]);
+		close(p[1]);
+		execv("/bin/sh", argv);
+		_exit(127);
+	}
+	close(p[0]);
+	*wfd = p[1];
+	/* wait until the exec happened: the command line is argv's */
+	char path[64], buf[16];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	for (int i = 0; i < 5000; i++) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+		if (f)
+			fclose(f);
+		if (n >= 3 && !memcmp(buf, "sh", 3))
+			break;
+		usleep(1000);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid, int wfd)
+{
+	close(wfd); /* sh's read sees EOF and exits */
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+}
+
+static int has_arg(char *const argv[], const char *arg)
+{
+	int wfd;
+	pid_t pid = spawn_args(argv, &wfd);
+	int rc = proc_has_arg(pid, arg);
+	reap(pid, wfd);
+	return rc;
+}
+
+static void incoming_is_matched_as_a_whole_argument(void **state)
+{
+	(void)state;
+	char *const yes[] = {"sh", "-c", "read x", "-incoming", "defer", NULL};
+	char *const last[] = {"sh", "-c", "read x", "-incoming", NULL};
+	char *const part[] = {"sh", "-c", "read x", "/images/x-incoming", "-incomingx", "-incomin", NULL};
+	char *const inside[] = {"sh", "-c", "read x # -incoming defer", NULL};
+	assert_int_equal(has_arg(yes, "-incoming"), 1);
+	assert_int_equal(has_arg(last, "-incoming"), 1);
+	assert_int_equal(has_arg(part, "-incoming"), 0);
+	assert_int_equal(has_arg(inside, "-incoming"), 0);
+	assert_int_equal(has_arg(yes, "--incoming"), 0);
+}
+
+/* libvirt puts -incoming near the end of a long QEMU command line. */
+static void incoming_after_a_long_command_line_is_found(void **state)
+{
+	(void)state;
+	size_t big = 100000;
+	char *longarg = malloc(big + 1);
+	assert_non_null(longarg);
+	memset(longarg, 'a', big);
+	longarg[big] = '\0';
+	char *const argv[] = {"sh", "-c", "read x", longarg, longarg, "-incoming", "defer", NULL};
+	assert_int_equal(has_arg(argv, "-incoming"), 1);
+	char *const argv2[] = {"sh", "-c", "read x", longarg, longarg, "defer", NULL};
+	assert_int_equal(has_arg(argv2, "-incoming"), 0);
+	free(longarg);
+}
+
+static void unreadable_command_line_is_an_error(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(proc_has_arg(pid, "-incoming"), -ENOENT); /* gone: the caller is strict */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +543,9 @@ int main(void)
 		cmocka_unit_test(messages_do_not_echo_control_bytes),
 		cmocka_unit_test(small_or_missing_error_buffer_is_safe),
 		cmocka_unit_test(refused_state_leaves_only_accepted_entries),
+		cmocka_unit_test(incoming_is_matched_as_a_whole_argument),
+		cmocka_unit_test(incoming_after_a_long_command_line_is_found),
+		cmocka_unit_test(unreadable_command_line_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,7 @@
 /* libvirt's lock_manager.c passes VIR_LOCK_MANAGER_VERSION: major 1 x 1000000. */
 #define LIBVIRT_LOCK_MANAGER_VERSION 1000000
 /* libvirt's error domain and codes the plugin uses (virerror.h). */
-enum { VIR_FROM_LOCKING = 42, VIR_ERR_OPERATION_FAILED = 9, VIR_ERR_CONFIG_UNSUPPORTED = 67 };
+enum { VIR_FROM_LOCKING = 42, VIR_ERR_INVALID_ARG = 8, VIR_ERR_OPERATION_FAILED = 9, VIR_ERR_CONFIG_UNSUPPORTED = 67 };
 
 static void *handle;
 static virLockDriver *drv;
@@ -196,6 +196,20 @@ static void free_domain(virLockManager *man)
 	free(man);
 }
 
+/* DIR/images/NAME, an existing image file (disk leases are named after
+ * what the path is: a missing disk cannot be named). */
+static const char *img(const char *name)
+{
+	static char bufs[4][700];
+	static int next;
+	char *path = bufs[next++ % 4];
+	snprintf(path, 700, "%s/images/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	return path;
+}
+
 static void add_disk(virLockManager *man, const char *path, unsigned flags)
 {
 	assert_int_equal(drv->drvAddResource(man, VIR_LOCK_MANAGER_RESOURCE_TYPE_DISK, path, 0, NULL, flags), 0);
@@ -316,7 +330,10 @@ static void all_keys_are_accepted(void **state)
 						  "host_name = node-1.example\n"
 						  "default_failure_action = pause\n"
 						  "join_wait = 600\n"
-						  "fence_program = \"/usr/local/libexec/fence\"\n");
+						  "fence_program = \"/usr/local/libexec/fence\"\n"
+						  "allow_unprotected_guests = 0\n"
+						  "disk_identity_fallback = \"path\"\n"
+						  "legacy_disk_names = 1\n");
 	assert_int_equal(init(path), 0);
 	assert_int_equal(nreports, 0);
 }
@@ -411,7 +428,7 @@ static void on_lockfailure_restart_and_ignore_are_refused_at_start(void **state)
 	} refused[] = {{VIR_DOMAIN_LOCK_FAILURE_RESTART, "restart"}, {VIR_DOMAIN_LOCK_FAILURE_IGNORE, "ignore"}};
 	for (size_t i = 0; i < 2; i++) {
 		virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
-		add_disk(man, "/images/guest1.qcow2", 0);
+		add_disk(man, img("guest1.qcow2"), 0);
 		assert_int_equal(start_child(man, NULL, refused[i].action), -1);
 		assert_int_equal(nreports, 1);
 		assert_int_equal(report_code, VIR_ERR_CONFIG_UNSUPPORTED);
@@ -428,7 +445,7 @@ static void on_lockfailure_restart_and_ignore_are_refused_at_start(void **state)
 				       VIR_DOMAIN_LOCK_FAILURE_PAUSE};
 	for (size_t i = 0; i < 3; i++) {
 		virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
-		add_disk(man, "/images/guest1.qcow2", 0);
+		add_disk(man, img("guest1.qcow2"), 0);
 		assert_stopped_at_daemon(start_child(man, NULL, accepted[i]));
 		free_domain(man);
 	}
@@ -439,7 +456,7 @@ static void foreign_lease_state_is_refused_at_start_and_resume(void **state)
 	(void)state;
 	assert_int_equal(init(write_conf("state.conf", "volumes = [ \"/nonexistent/leases\" ]\n")), 0);
 	virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
-	add_disk(man, "/images/guest1.qcow2", 0);
+	add_disk(man, img("guest1.qcow2"), 0);
 	/* migration Prepare: the child start with the source's state */
 	assert_int_equal(start_child(man, "lockspace:vm-1:/var/lib/libvirt/sanlock/x:0:5",
 				     VIR_DOMAIN_LOCK_FAILURE_POWEROFF),
@@ -453,7 +470,7 @@ static void foreign_lease_state_is_refused_at_start_and_resume(void **state)
 
 	/* migration Finish / resume, in libvirtd: Acquire(state, 0) */
 	man = new_domain(0, (int)getpid());
-	add_disk(man, "/images/guest1.qcow2", 0);
+	add_disk(man, img("guest1.qcow2"), 0);
 	capture_start();
 	int rc = drv->drvAcquire(man, "sync_manager/1;ls:a:EX:18446744073709551616", 0, 0, NULL);
 	capture_stop();
@@ -473,13 +490,15 @@ static void require_lease_refuses_rw_disk_without_any_lease(void **state)
 	(void)state;
 	assert_int_equal(init(write_conf("require.conf", require_conf)), 0);
 	virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
-	add_disk(man, "/images/boot.iso", VIR_LOCK_MANAGER_RESOURCE_READONLY);
-	add_disk(man, "/images/guest1.qcow2", 0);
-	add_disk(man, "/images/guest1-data.qcow2", 0);
+	add_disk(man, img("boot.iso"), VIR_LOCK_MANAGER_RESOURCE_READONLY);
+	add_disk(man, img("guest1.qcow2"), 0);
+	add_disk(man, img("guest1-data.qcow2"), 0);
 	assert_int_equal(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF), -1);
 	assert_int_equal(nreports, 1);
 	assert_int_equal(report_code, VIR_ERR_CONFIG_UNSUPPORTED);
-	assert_contains(report_msg, "domain guest1: read-write disk /images/guest1.qcow2 is not covered by a lease");
+	assert_contains(report_msg, "domain guest1: read-write disk ");
+	assert_contains(report_msg, img("guest1.qcow2"));
+	assert_contains(report_msg, "guest1.qcow2 is not covered by a lease");
 	assert_contains(report_msg, "auto_disk_leases = 0 and the domain has no <lease>");
 	assert_contains(report_msg, "require_lease_for_disks is set");
 	assert_contains(logtext, "require_lease_for_disks is set");
@@ -494,8 +513,8 @@ static void require_lease_accepts_rw_disk_with_explicit_lease(void **state)
 	assert_int_equal(init(write_conf("require.conf", require_conf)), 0);
 	virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
 	add_lease(man, "guest1-disks", "/nonexistent/leases");
-	add_disk(man, "/images/guest1.qcow2", 0);
-	add_disk(man, "/images/shared.img", VIR_LOCK_MANAGER_RESOURCE_SHARED);
+	add_disk(man, img("guest1.qcow2"), 0);
+	add_disk(man, img("shared.img"), VIR_LOCK_MANAGER_RESOURCE_SHARED);
 	assert_stopped_at_daemon(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF));
 	assert_lacks(logtext, "require_lease_for_disks");
 	free_domain(man);
@@ -506,7 +525,7 @@ static void require_lease_accepts_guests_without_rw_disks(void **state)
 	(void)state;
 	assert_int_equal(init(write_conf("require.conf", require_conf)), 0);
 	virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
-	add_disk(man, "/images/boot.iso", VIR_LOCK_MANAGER_RESOURCE_READONLY);
+	add_disk(man, img("boot.iso"), VIR_LOCK_MANAGER_RESOURCE_READONLY);
 	/* nothing to lease (vm_lease = 0): starts without asking the daemon */
 	assert_int_equal(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF), 0);
 	assert_int_equal(nreports, 0);
@@ -521,7 +540,7 @@ static void require_lease_is_met_by_automatic_disk_leases(void **state)
 							      "require_lease_for_disks = 1\n")),
 			 0);
 	virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
-	add_disk(man, "/images/guest1.qcow2", 0);
+	add_disk(man, img("guest1.qcow2"), 0);
 	assert_stopped_at_daemon(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF));
 	assert_lacks(logtext, "require_lease_for_disks");
 	free_domain(man);
@@ -532,16 +551,17 @@ static void require_lease_without_volumes_refuses_unleased_rw_disk(void **state)
 	(void)state;
 	assert_int_equal(init(write_conf("require-novol.conf", "require_lease_for_disks = 1\n")), 0);
 	virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
-	add_disk(man, "/images/guest1.qcow2", 0);
+	add_disk(man, img("guest1.qcow2"), 0);
 	assert_int_equal(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF), -1);
 	assert_int_equal(nreports, 1);
-	assert_contains(report_msg, "read-write disk /images/guest1.qcow2 is not covered by a lease "
+	assert_contains(report_msg, img("guest1.qcow2"));
+	assert_contains(report_msg, "guest1.qcow2 is not covered by a lease "
 				    "(no lease volumes are configured and the domain has no <lease>)");
 	free_domain(man);
 	/* a <lease> naming its volume is enough */
 	man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
 	add_lease(man, "guest1", "/nonexistent/leases");
-	add_disk(man, "/images/guest1.qcow2", 0);
+	add_disk(man, img("guest1.qcow2"), 0);
 	assert_stopped_at_daemon(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF));
 	free_domain(man);
 }
@@ -553,7 +573,7 @@ static void without_require_lease_unleased_disks_start(void **state)
 							    "auto_disk_leases = 0\nvm_lease = 0\n")),
 			 0);
 	virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
-	add_disk(man, "/images/guest1.qcow2", 0);
+	add_disk(man, img("guest1.qcow2"), 0);
 	assert_int_equal(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF), 0);
 	assert_int_equal(nreports, 0);
 	free_domain(man);
@@ -564,7 +584,7 @@ static void release_and_inquire_without_leases_need_no_daemon(void **state)
 	(void)state;
 	assert_int_equal(init(NULL), 0);
 	virLockManager *man = new_domain(0, (int)getpid());
-	add_disk(man, "/images/guest1.qcow2", 0);
+	add_disk(man, img("guest1.qcow2"), 0);
 	char *st = (char *)"x";
 	assert_int_equal(drv->drvRelease(man, &st, 0), 0);
 	assert_null(st);
@@ -597,6 +617,177 @@ static void bad_lease_elements_are_refused(void **state)
 	free_domain(man);
 }
 
+/* ---- failing closed ------------------------------------------------------------------------- */
+
+static void without_volumes_guests_without_a_lease_are_refused(void **state)
+{
+	(void)state;
+	const char *path = write_conf("novol.conf", "vm_lease = 1\n");
+	char where[800];
+	snprintf(where, sizeof(where), "no lease volumes are configured in %s", path);
+	assert_int_equal(init(path), 0);
+	assert_contains(logtext, "guests without a <lease> are refused");
+	virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
+	add_disk(man, img("guest1.qcow2"), 0);
+	assert_int_equal(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF), -1);
+	assert_int_equal(nreports, 1);
+	assert_int_equal(report_code, VIR_ERR_CONFIG_UNSUPPORTED);
+	assert_contains(report_msg, "domain guest1: refusing to start it without any lease: ");
+	assert_contains(report_msg, where);
+	assert_contains(report_msg, "allow_unprotected_guests = 1");
+	assert_contains(logtext, "refusing to start it without any lease");
+	free_domain(man);
+	/* no disks at all: still nothing protects the guest */
+	man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
+	assert_int_equal(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF), -1);
+	assert_contains(report_msg, "refusing to start it without any lease");
+	free_domain(man);
+	/* a <lease> protects it: on to the daemon */
+	man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
+	add_lease(man, "guest1", "/nonexistent/leases");
+	add_disk(man, img("guest1.qcow2"), 0);
+	assert_stopped_at_daemon(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF));
+	free_domain(man);
+}
+
+static void allow_unprotected_guests_starts_them_without_leases(void **state)
+{
+	(void)state;
+	assert_int_equal(init(write_conf("unprot.conf", "allow_unprotected_guests = 1\n")), 0);
+	assert_contains(logtext, "guests without a <lease> start unprotected (allow_unprotected_guests = 1)");
+	virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
+	add_disk(man, img("guest1.qcow2"), 0);
+	assert_int_equal(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF), 0);
+	assert_int_equal(nreports, 0);
+	free_domain(man);
+}
+
+/* A disk whose lease cannot be named the same on every host. */
+static void disk_without_identity_is_refused_naming_the_fixes(void **state)
+{
+	(void)state;
+	assert_int_equal(init(write_conf("ident.conf", "volumes = [ \"/nonexistent/leases\" ]\n")), 0);
+	static const struct {
+		const char *path, *why;
+	} bad[] = {{"/dev/null", "it is neither a regular file, a directory nor a block device"},
+		   {"/nonexistent/guest1.qcow2", "cannot look at it: No such file or directory"}};
+	for (size_t i = 0; i < 2; i++) {
+		virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
+		add_disk(man, img("guest1.qcow2"), 0);
+		add_disk(man, bad[i].path, 0);
+		assert_int_equal(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF), -1);
+		assert_int_equal(nreports, 1);
+		assert_int_equal(report_code, VIR_ERR_CONFIG_UNSUPPORTED);
+		char what[256];
+		snprintf(what, sizeof(what), "domain guest1: cannot name a lease for disk %s that is the same on "
+					     "every host: %s; give the domain a <lease> (it then covers the disk)",
+			 bad[i].path, bad[i].why);
+		assert_contains(report_msg, what);
+		/* the path fallback is offered for block devices without identity only */
+		assert_lacks(report_msg, "disk_identity_fallback");
+		assert_contains(logtext, what);
+		free_domain(man);
+		/* the same in libvirtd (CPUs start, hot-plug) */
+		man = new_domain(0, (int)getpid());
+		add_disk(man, bad[i].path, 0);
+		capture_start();
+		int rc = drv->drvAcquire(man, NULL, 0, 0, NULL);
+		capture_stop();
+		assert_int_equal(rc, -1);
+		assert_contains(report_msg, what);
+		/* releasing needs no name: the unplug of such a disk is no error */
+		char *st = NULL;
+		capture_start();
+		rc = drv->drvRelease(man, &st, 0);
+		capture_stop();
+		assert_lacks(report_msg, "cannot name");
+		free(st);
+		free_domain(man);
+	}
+	/* a domain with a <lease> (libvirt adds them first): it covers the disk */
+	virLockManager *man = new_domain(VIR_LOCK_MANAGER_NEW_STARTED, (int)getpid());
+	add_lease(man, "guest1", "/nonexistent/leases");
+	add_disk(man, "/dev/null", 0);
+	assert_stopped_at_daemon(start_child(man, NULL, VIR_DOMAIN_LOCK_FAILURE_POWEROFF));
+	assert_contains(logtext, "domain guest1: disk /dev/null has no lease of its own");
+	assert_contains(logtext, "only the domain's <lease> elements cover it");
+	free_domain(man);
+}
+
+/* ---- what libvirt passes: flags and the interface version ------------------------------------ */
+
+static void assert_bad_flags(int rc, unsigned bits, const char *func)
+{
+	char what[128];
+	snprintf(what, sizeof(what), "unsupported flags (0x%x) in function %s", bits, func);
+	assert_int_equal(rc, -1);
+	assert_int_equal(nreports, 1);
+	assert_int_equal(report_code, VIR_ERR_INVALID_ARG);
+	assert_contains(report_msg, what);
+}
+
+static void unknown_flags_are_refused(void **state)
+{
+	(void)state;
+	capture_start();
+	int rc = drv->drvInit(LIBVIRT_LOCK_MANAGER_VERSION, NULL, 0x10);
+	capture_stop();
+	assert_bad_flags(rc, 0x10, "drvInit");
+	assert_int_equal(init(write_conf("flags.conf", "volumes = [ \"/nonexistent/leases\" ]\n")), 0);
+
+	virLockManager *man = calloc(1, sizeof(*man));
+	assert_non_null(man);
+	capture_start();
+	rc = drv->drvNew(man, VIR_LOCK_MANAGER_OBJECT_TYPE_DOMAIN, 0, NULL, VIR_LOCK_MANAGER_NEW_STARTED | 0x4);
+	capture_stop();
+	assert_bad_flags(rc, 0x4, "drvNew");
+	assert_null(man->privateData);
+	free(man);
+
+	man = new_domain(0, (int)getpid());
+	capture_start();
+	rc = drv->drvAddResource(man, VIR_LOCK_MANAGER_RESOURCE_TYPE_DISK, img("guest1.qcow2"), 0, NULL,
+				 VIR_LOCK_MANAGER_RESOURCE_SHARED | 0x8);
+	capture_stop();
+	assert_bad_flags(rc, 0x8, "drvAddResource");
+	capture_start();
+	rc = drv->drvAcquire(man, NULL, VIR_LOCK_MANAGER_ACQUIRE_RESTRICT | 0x100, 0, NULL);
+	capture_stop();
+	assert_bad_flags(rc, 0x100, "drvAcquire");
+	char *st = NULL;
+	capture_start();
+	rc = drv->drvRelease(man, &st, 0x1);
+	capture_stop();
+	assert_bad_flags(rc, 0x1, "drvRelease");
+	assert_null(st);
+	capture_start();
+	rc = drv->drvInquire(man, &st, 0x2);
+	capture_stop();
+	assert_bad_flags(rc, 0x2, "drvInquire");
+	assert_null(st);
+	free_domain(man);
+}
+
+static void other_interface_versions_are_refused(void **state)
+{
+	(void)state;
+	capture_start();
+	int rc = drv->drvInit(2000000, NULL, 0);
+	capture_stop();
+	assert_int_equal(rc, -1);
+	assert_int_equal(nreports, 1);
+	assert_int_equal(report_code, VIR_ERR_CONFIG_UNSUPPORTED);
+	assert_contains(report_msg, "lock-driver interface version 2.0.0 is not supported: this plugin implements "
+				    "version 1.x");
+	capture_start();
+	rc = drv->drvInit(999999, NULL, 0);
+	capture_stop();
+	assert_int_equal(rc, -1);
+	assert_contains(report_msg, "interface version 0.999.999 is not supported");
+	/* a later minor of version 1 is fine */
+	assert_int_equal(drv->drvInit(1002003, NULL, 0), 0);
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
 static void make_dirs(void)
@@ -608,6 +799,12 @@ static void make_dirs(void)
 	snprintf(dir, sizeof(dir), "%s/plugconf.XXXXXX", base);
 	if (!mkdtemp(dir)) {
 		perror(dir);
+		exit(1);
+	}
+	char images[600];
+	snprintf(images, sizeof(images), "%s/images", dir);
+	if (mkdir(images, 0700) < 0) {
+		perror(images);
 		exit(1);
 	}
 	/* an empty run directory: no sync_managerd socket in it */
@@ -658,16 +855,24 @@ int main(void)
 		cmocka_unit_test_teardown(without_require_lease_unleased_disks_start, teardown),
 		cmocka_unit_test_teardown(release_and_inquire_without_leases_need_no_daemon, teardown),
 		cmocka_unit_test_teardown(bad_lease_elements_are_refused, teardown),
+		cmocka_unit_test_teardown(without_volumes_guests_without_a_lease_are_refused, teardown),
+		cmocka_unit_test_teardown(allow_unprotected_guests_starts_them_without_leases, teardown),
+		cmocka_unit_test_teardown(disk_without_identity_is_refused_naming_the_fixes, teardown),
+		cmocka_unit_test_teardown(unknown_flags_are_refused, teardown),
+		cmocka_unit_test_teardown(other_interface_versions_are_refused, teardown),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	/* what the tests left behind */
 	char path[700];
 	static const char *const names[] = {"ok.conf", "vol.conf", "all.conf", "rel.conf", "hostname.conf", "second.conf",
 					    "start.conf", "state.conf", "require.conf", "require-auto.conf",
-					    "require-novol.conf", "norequire.conf", "leases.conf"};
+					    "require-novol.conf", "norequire.conf", "leases.conf", "novol.conf", "unprot.conf",
+					    "ident.conf", "flags.conf", "images/guest1.qcow2", "images/guest1-data.qcow2",
+					    "images/boot.iso", "images/shared.img", "images"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		unlink(path);
+		if (unlink(path) < 0 && errno == EISDIR)
+			rmdir(path);
 	}
 	rmdir(rundir);
 	if (rmdir(dir) < 0 && errno != ENOENT)
