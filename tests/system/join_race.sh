@@ -57,8 +57,8 @@ t_run "dump" -- "$SM" dump "$V" --json
 python3 - "$T_OUT" <<'PY' && t_ok "the volume shows racer1 and racer2 held in two slots" || t_fail "dump: $T_OUT"
 import json, sys
 d = json.loads(sys.argv[1])
-held = sorted(h["name"] for h in d["hosts"] if h["state"] == "held")
-assert held == ["racer1", "racer2"], d["hosts"]
+held = sorted(h["name"] for h in d["host_area"]["hosts"] if h["state"] == "held")
+assert held == ["racer1", "racer2"], d["host_area"]
 PY
 for n in 1 2; do kill "${DPID[$n]}" 2>/dev/null; done
 t_done
