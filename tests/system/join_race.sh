@@ -5,14 +5,15 @@
 # fault rule that hangs writes to the volume; removing the rule lets them
 # land), so the race happens every run.  The host whose claim was overwritten
 # must take the next free host_id by itself, after the delta-lease wait, and
-# both joins succeed with different host ids.  d = 2 s (J = 4.1 s).  About 20 s.
+# both joins succeed with different host ids.  d = 3 s (J = 6.1 s): a claim may stay
+# held back for up to d before its write times out.  About 20 s.
 export SM_TEST_TMPDIR=/var/tmp
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/hosts.sh"
 [[ $(id -u) -eq 0 ]] || { echo "needs root (sync_managerd)"; exit 77; }
 
 V=$T_DIR/racevol
-t_run "format the volume" -- "$SM" init "$V" --lockspace race --max-hosts 4 --resources 2 --io-timeout 2 \
+t_run "format the volume" -- "$SM" init "$V" --lockspace race --max-hosts 4 --resources 2 --io-timeout 3 \
 	--watchdog-timeout 1
 
 declare -A DPID
