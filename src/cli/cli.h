@@ -49,6 +49,21 @@ int cli_resource_parse(const char *spec, struct sm_resource *r);
 int cli_parse_resources(const char *cmd, int argc, char **argv, struct sm_resource **out, int *n);
 int cli_join_and_wait(const char *location, uint32_t host_id, const char *host_name);
 
+/* init --force: before the volume at path:offset is overwritten, watch its
+ * host records and refuse while a host is live; --force-live formats anyway
+ * after listing the hosts and leases it destroys (init_guard.c).  Used as
+ * sm_format_params.before_overwrite; reported is set when it has explained
+ * a refusal or an interruption. */
+struct sm_volume_header;
+struct init_guard {
+	const char *spec; /* the location as the user gave it */
+	const char *path;
+	uint64_t offset;
+	bool force_live;
+	bool reported;
+};
+int init_guard_check(void *arg, const struct sm_volume_header *old);
+
 /* Subcommands. */
 int cmd_init(int argc, char **argv);
 int cmd_dump(int argc, char **argv);

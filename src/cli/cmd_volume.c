@@ -95,8 +95,10 @@ int cmd_init(int argc, char **argv)
 		{"lockspace", required_argument, NULL, 'l'}, {"max-hosts", required_argument, NULL, 'm'},
 		{"sector-size", required_argument, NULL, 's'}, {"io-timeout", required_argument, NULL, 't'},
 		{"watchdog-timeout", required_argument, NULL, 'w'}, {"resources", required_argument, NULL, 'r'},
-		{"resource", required_argument, NULL, 'R'}, {"force", no_argument, NULL, 'f'}, {0}};
+		{"resource", required_argument, NULL, 'R'}, {"force", no_argument, NULL, 'f'},
+		{"force-live", no_argument, NULL, 'L'}, {0}};
 	struct sm_format_params p = {0};
+	struct init_guard guard = {0};
 	const char **names = NULL;
 	size_t nnames = 0;
 	int c, rc = CLI_OK;
@@ -127,6 +129,7 @@ int cmd_init(int argc, char **argv)
 			break;
 		}
 		case 'f': p.force = true; break;
+		case 'L': p.force = guard.force_live = true; break;
 		default: rc = cli_usage_error("init", "unknown option"); break;
 		}
 		if (rc != CLI_OK)
@@ -154,9 +157,16 @@ int cmd_init(int argc, char **argv)
 		rc = cli_usage_error("init", "bad location '%s' (expected PATH or PATH:OFFSET)", argv[optind]);
 		goto out;
 	}
+	guard.spec = argv[optind];
+	guard.path = path;
+	guard.offset = off;
+	p.before_overwrite = init_guard_check;
+	p.before_overwrite_arg = &guard;
 	struct sm_volume_header h;
 	int err = sm_volume_format(path, off, &p, &h);
-	if (err == -SM_EINTERRUPTED) {
+	if (err < 0 && guard.reported) {
+		rc = CLI_FAIL; /* refused or interrupted before anything was written: said why */
+	} else if (err == -SM_EINTERRUPTED) {
 		/* the header was invalidated first and is written last: nothing valid is left */
 		fprintf(stderr, "sync_manager: init interrupted after %.1f s: %s is left unformatted (it reads as not a "
 				"lease volume%s; run init again to format it)\n",

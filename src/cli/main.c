@@ -35,7 +35,7 @@ static const struct cli_cmd commands[] = {
 	 "the original sync_manager form: join, acquire, run COMMAND (same as run)"},
 	{"init", cmd_init,
 	 "PATH[:OFFSET] --lockspace NAME [--max-hosts N] [--sector-size 512|4096] [--io-timeout SEC]\n"
-	 "      [--watchdog-timeout SEC] [--resources N] [--resource NAME]... [--force]",
+	 "      [--watchdog-timeout SEC] [--resources N] [--resource NAME]... [--force | --force-live]",
 	 "format a file, block device or region of one as a lease volume"},
 	{"dump", cmd_dump, "PATH[:OFFSET] [--json]", "show a volume's header, hosts and resources"},
 	{"resource", cmd_resource, "add|rm|ls PATH[:OFFSET] [NAME] [--host-id N] [--json]",

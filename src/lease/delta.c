@@ -17,6 +17,11 @@
 #define MAX_PENDING_WRITES 4
 /* internal: a join attempt must start over */
 #define SM_EAGAIN_CLAIM (SM_ERR_BASE + 999)
+/* internal: another host won the host_id we picked by name: pick another */
+#define SM_EAGAIN_LOST (SM_ERR_BASE + 998)
+/* Join attempts before giving up (stalled claims, host_ids lost to hosts
+ * joining at the same moment: each lost race lets at least one of them in). */
+#define JOIN_ATTEMPTS 8
 
 /* What we have seen of one host_id's record. */
 struct host_obs {
@@ -442,7 +447,19 @@ static int wait_ms(uint64_t ms, volatile sig_atomic_t *cancel)
 	}
 }
 
-static int pick_slot_locked(struct sm_lockspace *ls, const char *name, uint32_t requested, uint32_t *slot)
+static bool slot_in(uint32_t slot, const uint32_t *set, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (set[i] == slot)
+			return true;
+	return false;
+}
+
+/* The slot to join: the requested one; else the one carrying our name, else
+ * the first free one, never one in avoid[] (lost to another host during this
+ * join). */
+static int pick_slot_locked(struct sm_lockspace *ls, const char *name, uint32_t requested, const uint32_t *avoid,
+			    int navoid, uint32_t *slot)
 {
 	uint32_t n = ls->vol->hdr.max_hosts;
 	if (requested) {
@@ -459,17 +476,18 @@ static int pick_slot_locked(struct sm_lockspace *ls, const char *name, uint32_t 
 	for (uint32_t i = 0; i < n; i++) {
 		const struct host_obs *o = &ls->obs[i];
 		if (o->status == 0 && strncmp(o->rec.host_name, name, SM_NAME_FIELD) == 0 &&
-		    (!best || o->rec.generation > best_gen)) {
+		    !slot_in(i + 1, avoid, navoid) && (!best || o->rec.generation > best_gen)) {
 			best = i + 1;
 			best_gen = o->rec.generation;
 		}
 	}
 	if (!best)
 		for (uint32_t i = 0; i < n && !best; i++)
-			if (ls->obs[i].status == 0 && ls->obs[i].rec.flags == SM_HOST_FREE)
+			if (ls->obs[i].status == 0 && ls->obs[i].rec.flags == SM_HOST_FREE && !slot_in(i + 1, avoid, navoid))
 				best = i + 1;
 	if (!best) {
-		sm_error("lockspace %s has no free host_id and none carries host name %s", ls->vol->hdr.lockspace, name);
+		sm_error("lockspace %s has no free host_id and none carries host name %s%s", ls->vol->hdr.lockspace, name,
+			 navoid ? " (other hosts joining at the same moment took the last ones)" : "");
 		return -SM_ENO_FREE_HOSTID;
 	}
 	*slot = best;
@@ -492,8 +510,11 @@ static void withdraw_claim(struct sm_lockspace *ls, const struct sm_host_record 
 	write_record(ls, &fr);
 }
 
-/* One join attempt; -SM_EAGAIN_CLAIM when it must start over. */
-static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts, const char *name)
+/* One join attempt, never on a slot in avoid[]; *slot is the host_id it
+ * tried.  -SM_EAGAIN_CLAIM when it must start over; -SM_EAGAIN_LOST when
+ * another host won the host_id we picked by name (pick another). */
+static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts, const char *name,
+			const uint32_t *avoid, int navoid, uint32_t *slot_out)
 {
 	const struct sm_volume_header *h = &ls->vol->hdr;
 	uint32_t slot = 0;
@@ -504,7 +525,8 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		if (rc < 0)
 			return rc;
 		pthread_mutex_lock(&ls->mu);
-		rc = pick_slot_locked(ls, name, opts->host_id, &slot);
+		rc = pick_slot_locked(ls, name, opts->host_id, avoid, navoid, &slot);
+		*slot_out = slot;
 		struct host_obs o = rc == 0 ? ls->obs[slot - 1] : (struct host_obs){0};
 		enum sm_liveness l = rc == 0 ? liveness_locked(ls, &o, sm_now_mono_ms()) : SM_LIVE_UNKNOWN;
 		pthread_mutex_unlock(&ls->mu);
@@ -594,8 +616,15 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		record_history_locked(ls, t0m, claimed, 0);
 	}
 	pthread_mutex_unlock(&ls->mu);
+	if (!ours && !opts->host_id) {
+		/* Our claim landed before the winner's: nothing of ours lingers. */
+		sm_warn("lockspace %s: another host claimed host_id %u at the same time; trying the next free host_id",
+			h->lockspace, slot);
+		return -SM_EAGAIN_LOST;
+	}
 	if (!ours) {
-		sm_error("lockspace %s: another host claimed host_id %u at the same time; try again", h->lockspace, slot);
+		sm_error("lockspace %s: another host claimed host_id %u at the same time; join with another host_id, or "
+			 "by name", h->lockspace, slot);
 		return -SM_EHOSTID_BUSY;
 	}
 	sm_info("joined lockspace %s as host_id %u generation %llu", h->lockspace, slot,
@@ -618,10 +647,21 @@ int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts)
 		sm_default_host_name(name);
 	}
 
-	for (int attempt = 0;; attempt++) {
-		int rc = join_attempt(ls, opts, name);
-		if (rc != -SM_EAGAIN_CLAIM || attempt == 3)
-			return rc == -SM_EAGAIN_CLAIM ? -SM_EHOSTID_BUSY : rc;
+	uint32_t lost[JOIN_ATTEMPTS];
+	int nlost = 0;
+	for (int attempt = 1;; attempt++) {
+		uint32_t slot = 0;
+		int rc = join_attempt(ls, opts, name, lost, nlost, &slot);
+		if (rc == -SM_EAGAIN_LOST)
+			lost[nlost++] = slot;
+		if (rc != -SM_EAGAIN_CLAIM && rc != -SM_EAGAIN_LOST)
+			return rc;
+		if (attempt == JOIN_ATTEMPTS) {
+			sm_error("lockspace %s: no join succeeded in %d attempts (%d host_id(s) lost to hosts joining at "
+				 "the same moment); try again",
+				 ls->vol->hdr.lockspace, JOIN_ATTEMPTS, nlost);
+			return -SM_EHOSTID_BUSY;
+		}
 	}
 }
 

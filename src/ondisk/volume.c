@@ -135,7 +135,10 @@ static int write_index(struct sm_disk *disk, const struct sm_volume_header *h, c
 	return rc;
 }
 
-static int check_existing(struct sm_disk *disk, const struct sm_volume_header *h, bool force, unsigned timeout)
+/* Refuses to overwrite a volume without force; with force, asks the
+ * caller's before_overwrite hook (*hook_failed set when it refused). */
+static int check_existing(struct sm_disk *disk, const struct sm_volume_header *h, const struct sm_format_params *p,
+			  unsigned timeout, bool *hook_failed)
 {
 	uint8_t *sec = NULL;
 	if (posix_memalign((void **)&sec, 4096, h->sector_size))
@@ -144,7 +147,10 @@ static int check_existing(struct sm_disk *disk, const struct sm_volume_header *h
 	if (rc == 0) {
 		struct sm_volume_header old;
 		int drc = sm_header_decode(sec, &old);
-		if (drc != -SM_EBAD_MAGIC && !force) {
+		if (drc != -SM_EBAD_MAGIC && p->force && p->before_overwrite) {
+			rc = p->before_overwrite(p->before_overwrite_arg, drc == 0 ? &old : NULL);
+			*hook_failed = rc < 0;
+		} else if (drc != -SM_EBAD_MAGIC && !p->force) {
 			if (drc == 0)
 				sm_error("%s holds lockspace '%s' already; add --force to destroy it and format anew",
 					 sm_disk_path(disk), old.lockspace);
@@ -225,6 +231,7 @@ int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_p
 	struct sm_volume_header h = {0};
 	struct sm_disk *disk = NULL;
 	uint8_t *sec = NULL;
+	bool hook_failed = false;
 	int rc = validate_params(p, &h);
 	if (rc < 0)
 		return rc;
@@ -251,7 +258,7 @@ int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_p
 		rc = -SM_ETOO_SMALL;
 		goto out;
 	}
-	if ((rc = check_existing(disk, &h, p->force, timeout)) < 0)
+	if ((rc = check_existing(disk, &h, p, timeout, &hook_failed)) < 0)
 		goto out;
 
 	uint64_t total = (uint64_t)h.max_hosts * h.sector_size + sm_volume_area_bytes(&h) +
@@ -310,7 +317,7 @@ int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_p
 	if (rc == 0 && out)
 		*out = h;
 out:
-	if (rc < 0 && rc != -SM_EALREADY_FORMATTED && rc != -SM_ETOO_SMALL && rc != -SM_EINTERRUPTED)
+	if (rc < 0 && !hook_failed && rc != -SM_EALREADY_FORMATTED && rc != -SM_ETOO_SMALL && rc != -SM_EINTERRUPTED)
 		sm_error("formatting %s failed: %s", path, sm_strerror(rc));
 	free(sec);
 	sm_disk_close(disk);

@@ -47,6 +47,12 @@ struct sm_format_params {
 	void (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *progress_arg;
 	volatile int *cancel;
+	/* Optional, with force: called when the location holds a volume already
+	 * (old = its header; NULL when the header is damaged), before anything is
+	 * written.  A negative return stops the format with that error, which
+	 * the hook has reported (not logged again). */
+	int (*before_overwrite)(void *arg, const struct sm_volume_header *old);
+	void *before_overwrite_arg;
 };
 
 struct sm_volume {

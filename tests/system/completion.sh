@@ -18,4 +18,5 @@ t_match "run options" "^--receive$" "$(complete_line "sync_manager run --rec")"
 t_match "resource actions" "^add$" "$(complete_line "sync_manager resource ")"
 t_match "direct actions" "^acquire$" "$(complete_line "sync_manager direct ac")"
 t_match "sector sizes" "^4096$" "$(complete_line "sync_manager init x --sector-size ")"
+t_match "init --force-live" "^--force-live$" "$(complete_line "sync_manager init x --force-l")"
 t_done
