@@ -782,16 +782,27 @@ static void resume_now(void)
 	freeze_schedule(end);
 }
 
-/* Start a freeze of a joined worker: half at its worst moment (it stops
- * itself after its next passed deadline check), half at once. */
+static bool holds_any(int i)
+{
+	for (int r = 0; r < opt.resources; r++)
+		if (atomic_load(&sh->holder[i][r]))
+			return true;
+	return false;
+}
+
+/* Start a freeze of a joined worker that holds a lease (waiting up to a
+ * second for one, then any joined worker): half at its worst moment (it
+ * stops itself after its next passed deadline check), half at once. */
 static void freeze_begin(const pid_t *pid, uint64_t now)
 {
 	int cand[MAX_WORKERS], n = 0;
+	bool any = now >= fz.next + 1000;
 	for (int i = 0; i < opt.hosts; i++)
-		if (pid[i] > 0 && atomic_load(&sh->gen[i]))
+		if (pid[i] > 0 && atomic_load(&sh->gen[i]) && (any || holds_any(i)))
 			cand[n++] = i;
 	if (!n) {
-		freeze_schedule(now);
+		if (any)
+			freeze_schedule(now);
 		return;
 	}
 	fz.i = cand[rnd((unsigned)n)];
