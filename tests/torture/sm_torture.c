@@ -705,7 +705,7 @@ struct freeze {
 
 static struct freeze freezes[MAX_FREEZES];
 static int nfreezes;
-static uint64_t run_start;
+static uint64_t run_start, run_end;
 
 /* The freeze in progress: none, asked (waiting for the worker to stop at
  * its worst moment), or frozen until `until`. */
@@ -795,6 +795,12 @@ static bool holds_any(int i)
  * stops itself after its next passed deadline check), half at once. */
 static void freeze_begin(const pid_t *pid, uint64_t now)
 {
+	/* Only a freeze that can run its full length: one cut short by the end
+	 * of the run could last less than H and explain nothing. */
+	if (now + 2000 + opt.freeze_ms + opt.freeze_ms / 4 + 500 > run_end) {
+		fz.next = UINT64_MAX;
+		return;
+	}
 	int cand[MAX_WORKERS], n = 0;
 	bool any = now >= fz.next + 1000;
 	for (int i = 0; i < opt.hosts; i++)
@@ -1143,6 +1149,7 @@ int main(int argc, char **argv)
 		pid[i] = start_worker(i);
 	uint64_t start = sm_now_mono_ms(), end = start + opt.seconds * 1000ull;
 	run_start = start;
+	run_end = end;
 	freeze_schedule(start);
 	uint64_t next_kill = start + opt.kill_every_ms / 2 + rnd(opt.kill_every_ms);
 	bool kill_targeted = rnd(100) < opt.targeted_kill_pct;
