@@ -24,6 +24,7 @@
  * --freeze-every-ms freezes a whole host now and then: the parent stops
  * every thread of a worker (SIGSTOP) for --freeze-ms (default H + F) and
  * resumes it (SIGCONT), as a paused VM host or a hypervisor stall would.
+ * It picks a worker that holds a lease (if one does within a second).
  * Half the freezes hit a random moment; the other half the holder's worst
  * one: the worker, asked by the parent, stops itself right after a passed
  * deadline check and before its next data access.  Such a host's holder
@@ -205,16 +206,13 @@ static void record_overlap(enum overlap_kind kind, const struct party *a, const 
 /* An exclusion failure between parties a and b (NULL: none).  Without
  * freezes it is a VIOLATION at once; with them it is recorded and the end
  * of the run decides (see the top of the file). */
-static void violation(enum overlap_kind kind, const struct party *a, const struct party *b, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void violation(enum overlap_kind kind, const struct party *a, const struct party *b, const char *fmt, ...)
+static void report(enum overlap_kind kind, const struct party *a, const struct party *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+static void report(enum overlap_kind kind, const struct party *a, const struct party *b, const char *fmt, va_list ap)
 {
 	atomic_fetch_add(&sh->violations, 1);
 	char buf[256];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	if (opt.freeze_every_ms) {
 		record_overlap(kind, a, b, buf);
 		return;
@@ -226,6 +224,27 @@ static void violation(enum overlap_kind kind, const struct party *a, const struc
 		fprintf(stderr, "torture: VIOLATION: %s\n", buf);
 	else if (i == MAX_PRINTED_VIOLATIONS)
 		fprintf(stderr, "torture: VIOLATION: (more violations are counted but not printed)\n");
+}
+
+/* Two holders at once, seen in the table or a guard block. */
+static void overlap(enum overlap_kind kind, const struct party *a, const struct party *b, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void overlap(enum overlap_kind kind, const struct party *a, const struct party *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report(kind, a, b, fmt, ap);
+	va_end(ap);
+}
+
+/* Any other exclusion failure: never explained by a freeze. */
+static void violation(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void violation(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report(OV_NONE, NULL, NULL, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- worker ---------------------------------------------------------------- */
@@ -347,8 +366,8 @@ static void check_table(struct worker *w, int r, int mode, const struct party *m
 		if ((mode == SM_MODE_EX && m) || (mode == SM_MODE_SH && m == SM_MODE_EX)) {
 			struct party other = {(uint32_t)j + 1, atomic_load(&sh->holder_pid[j][r]),
 					      atomic_load(&sh->holder_since[j][r])};
-			violation(OV_TABLE, me, &other, "r%d: host %d holds %s while host %d holds %s", r, w->id + 1,
-				  sm_mode_name(mode), j + 1, sm_mode_name(m));
+			overlap(OV_TABLE, me, &other, "r%d: host %d holds %s while host %d holds %s", r, w->id + 1,
+				sm_mode_name(mode), j + 1, sm_mode_name(m));
 		}
 	}
 }
@@ -419,10 +438,10 @@ static void hold(struct worker *w, int r, const struct sm_lease *l)
 			atomic_fetch_add(&sh->checks, 1);
 			struct party writer = guard_party(&g);
 			if (memcmp(&g, &mine, sizeof(g)) != 0)
-				violation(OV_BLOCK, &me, &writer,
-					  "r%d: EX holder host %d (lver %llu) found host %u lver %llu seq %llu in its block",
-					  r, w->id + 1, (unsigned long long)l->lver, g.host, (unsigned long long)g.lver,
-					  (unsigned long long)g.seq);
+				overlap(OV_BLOCK, &me, &writer,
+					"r%d: EX holder host %d (lver %llu) found host %u lver %llu seq %llu in its block", r,
+					w->id + 1, (unsigned long long)l->lver, g.host, (unsigned long long)g.lver,
+					(unsigned long long)g.seq);
 			mine.seq++;
 			write_guard(w, r, &mine);
 		}
@@ -440,8 +459,8 @@ static void hold(struct worker *w, int r, const struct sm_lease *l)
 			atomic_fetch_add(&sh->sh_checks, 1);
 			struct party writer = guard_party(&g);
 			if (memcmp(&g, &first, sizeof(g)) != 0)
-				violation(OV_BLOCK, &me, &writer, "r%d: SH holder host %d saw host %u write (lver %llu seq %llu)", r,
-					  w->id + 1, g.host, (unsigned long long)g.lver, (unsigned long long)g.seq);
+				overlap(OV_BLOCK, &me, &writer, "r%d: SH holder host %d saw host %u write (lver %llu seq %llu)",
+					r, w->id + 1, g.host, (unsigned long long)g.lver, (unsigned long long)g.seq);
 		}
 	}
 	atomic_store(&sh->holder[w->id][r], 0);
@@ -626,8 +645,7 @@ static int worker_main(int id)
 			struct sm_lockspace_info info;
 			sm_lockspace_info(w.ls, &info);
 			if (!info.lost && sm_lockspace_remaining_ms(w.ls) > 0)
-				violation(OV_NONE, NULL, NULL, "r%d: host %d lost a lease it held while its lockspace was valid", r,
-					  id + 1);
+				violation("r%d: host %d lost a lease it held while its lockspace was valid", r, id + 1);
 		} else {
 			count_refusal(rc);
 			add_doubt(&w, r); /* the release may not have landed */
@@ -690,12 +708,11 @@ static bool holds_ex(int i)
 	return false;
 }
 
-/* A random live worker that holds an EX lease right now, or -1. */
 /* ---- frozen hosts (parent) ------------------------------------------------ */
 
-/* A freeze as the parent saw it: from the stop it confirmed to the SIGCONT
- * it sent (so at most as long as the real one), and the start of the
- * host's last successful renewal before it (t0). */
+/* A freeze as the parent saw it: from the stop it confirmed to just before
+ * the SIGCONT it sent (so at most as long as the real one), and the start
+ * of the host's last successful renewal before it (t0). */
 struct freeze {
 	int host; /* 0-based worker */
 	pid_t pid;
@@ -772,8 +789,8 @@ static void stop_now(uint64_t now)
 
 static void resume_now(void)
 {
+	uint64_t end = sm_now_mono_ms(); /* nothing of it runs before the SIGCONT */
 	kill(fz.pid, SIGCONT);
-	uint64_t end = sm_now_mono_ms();
 	if (opt.trace)
 		fprintf(stderr, "%llu parent: host %d pid %d resumed after %llu ms\n", (unsigned long long)end, fz.i + 1,
 			(int)fz.pid, (unsigned long long)(end - fz.start));
@@ -872,8 +889,13 @@ static void freeze_finish(void)
 			return;
 		}
 		uint64_t limit = sm_now_mono_ms() + 2000;
-		while (stopped(fz.pid) == 0 && sm_now_mono_ms() < limit)
+		int st;
+		while ((st = stopped(fz.pid)) == 0 && sm_now_mono_ms() < limit)
 			sm_sleep_ms(1);
+		if (st != 1) {
+			fz.phase = FZ_IDLE; /* it died first */
+			return;
+		}
 		frozen_now();
 	}
 	if (fz.phase == FZ_FROZEN)
@@ -983,6 +1005,7 @@ static uint64_t classify_overlaps(uint64_t *frozen_overlaps, uint64_t *frozen_bl
 	return bad;
 }
 
+/* A random live worker that holds an EX lease right now, or -1. */
 static int pick_ex_holder(const pid_t *pid)
 {
 	int cand[MAX_WORKERS], n = 0;
