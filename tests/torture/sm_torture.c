@@ -21,6 +21,28 @@
  * --mutant makes workers skip the lease (they "acquire" without Disk Paxos):
  * the checker must then report violations, proving it can see them.
  *
+ * --freeze-every-ms freezes a whole host now and then: the parent stops
+ * every thread of a worker (SIGSTOP) for --freeze-ms (default H + F) and
+ * resumes it (SIGCONT), as a paused VM host or a hypervisor stall would.
+ * It picks a worker that holds a lease (if one does within a second).
+ * Half the freezes hit a random moment; the other half the holder's worst
+ * one: the worker, asked by the parent, stops itself right after a passed
+ * deadline check and before its next data access.  Such a host's holder
+ * runs again after others took its leases over, and no timing-only lease
+ * manager can prevent that (docs/timeouts.md, "Frozen hosts").  With
+ * freezes on, every overlap the checker sees is recorded (time, the two
+ * parties' host, pid and holding start) and classified at the end: it is a
+ * "frozen-host overlap", reported but not failing the run, only if
+ *  - one party is the very process that was frozen (same host and pid),
+ *    for more than H;
+ *  - the other party began holding more than H after the start of the
+ *    frozen host's last successful renewal before the freeze (t0): no
+ *    correct lease manager lets anyone take the lease over earlier;
+ *  - it was seen during the freeze or within G (kill grace) after the
+ *    resume: sync_managerd SIGKILLs a resumed host's holders at most G
+ *    after its first tick, and a worker stops at its next deadline check.
+ * Anything else is a VIOLATION (exit 4), also with --mutant.
+ *
  * A run only proves something if the hard cases happened, so besides the
  * amount of work it must show (--min-* options, see usage()): takeovers of
  * leases from hosts the parent SIGKILLed (the acquirer's liveness oracle is
@@ -42,6 +64,7 @@
 #include "lease/delta.h"
 #include "lease/paxos.h"
 #include "lease/resource.h"
+#include "lease/timeouts.h"
 #include "ondisk/volume.h"
 #include "sync_manager/errors.h"
 
@@ -66,8 +89,31 @@
 #define GUARD_MAGIC 0x47554152u
 #define MAX_KILLED 4096
 #define MAX_PRINTED_VIOLATIONS 50
+#define MAX_OVERLAPS 4096 /* recorded for classification (freezes on) */
+#define MAX_FREEZES 1024
 
 enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_THIN = 3, EXIT_VIOLATION = 4 };
+
+/* One side of an overlap: a host's process and when it began holding (0:
+ * not a holder, as in "lost a lease"). */
+struct party {
+	uint32_t host;
+	int32_t pid;
+	uint64_t since_ms;
+};
+
+/* Where an exclusion failure was seen: none (a lease lost while valid), two
+ * holders in the table, or a foreign write in a guard block. */
+enum overlap_kind { OV_NONE, OV_TABLE, OV_BLOCK };
+
+/* An overlap seen by a worker, kept for classification at the end. */
+struct overlap {
+	_Atomic int done; /* written last: a worker killed while recording leaves 0 */
+	enum overlap_kind kind;
+	uint64_t t_ms; /* when it was seen (CLOCK_MONOTONIC, shared by all) */
+	struct party a, b;
+	char msg[200];
+};
 
 struct shared {
 	_Atomic int holder[MAX_WORKERS][MAX_RES]; /* 0 none, SM_MODE_EX, SM_MODE_SH */
@@ -89,6 +135,17 @@ struct shared {
 	} killed[MAX_KILLED];
 	_Atomic int nmsg;
 	char msg[8][256];
+	/* Frozen hosts (--freeze-every-ms): who holds each row (process and
+	 * holding start), each worker's last successful renewal start, the
+	 * pid the parent asks to stop itself at its worst moment, and the
+	 * overlaps seen. */
+	_Atomic int32_t holder_pid[MAX_WORKERS][MAX_RES];
+	_Atomic uint64_t holder_since[MAX_WORKERS][MAX_RES];
+	_Atomic uint64_t renewed[MAX_WORKERS];
+	_Atomic int32_t freeze_req[MAX_WORKERS];
+	_Atomic uint64_t worst_stops;
+	_Atomic int noverlaps;
+	struct overlap overlaps[MAX_OVERLAPS];
 };
 
 struct opts {
@@ -98,14 +155,17 @@ struct opts {
 	unsigned seconds;
 	bool faults, mutant, quiet;
 	unsigned kill_every_ms;
+	unsigned freeze_every_ms, freeze_ms; /* 0 = no freezes; length (0 = H + F) */
 	unsigned targeted_kill_pct; /* share of kills aimed at an EX holder */
 	unsigned seed;
 	/* Pass criteria; -1 = default (see main()). */
 	long min_acquires, min_checks, min_sh_checks, min_kill_takeovers, min_io_errors, min_hangs, min_in_doubt;
+	long min_freezes, min_frozen_overlaps;
 };
 
 static struct shared *sh;
 static struct opts opt;
+static struct sm_timeouts tmo; /* the torture volume's (setup_files()) */
 static volatile sig_atomic_t stop;
 
 static int trace_fd = -1;
@@ -128,16 +188,36 @@ static void on_term(int s)
 	stop = 1;
 }
 
-static void violation(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void violation(const char *fmt, ...)
+/* Keep an overlap for the classification at the end (freezes on). */
+static void record_overlap(enum overlap_kind kind, const struct party *a, const struct party *b, const char *msg)
+{
+	int k = atomic_fetch_add(&sh->noverlaps, 1);
+	if (k >= MAX_OVERLAPS)
+		return; /* unrecorded: classified as a VIOLATION */
+	struct overlap *o = &sh->overlaps[k];
+	o->kind = kind;
+	o->t_ms = sm_now_mono_ms();
+	o->a = a ? *a : (struct party){0};
+	o->b = b ? *b : (struct party){0};
+	snprintf(o->msg, sizeof(o->msg), "%s", msg);
+	atomic_store(&o->done, 1);
+}
+
+/* An exclusion failure between parties a and b (NULL: none).  Without
+ * freezes it is a VIOLATION at once; with them it is recorded and the end
+ * of the run decides (see the top of the file). */
+static void report(enum overlap_kind kind, const struct party *a, const struct party *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+static void report(enum overlap_kind kind, const struct party *a, const struct party *b, const char *fmt, va_list ap)
 {
 	atomic_fetch_add(&sh->violations, 1);
-	int i = atomic_fetch_add(&sh->nmsg, 1);
 	char buf[256];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
+	if (opt.freeze_every_ms) {
+		record_overlap(kind, a, b, buf);
+		return;
+	}
+	int i = atomic_fetch_add(&sh->nmsg, 1);
 	if (i < 8)
 		memcpy(sh->msg[i], buf, sizeof(buf));
 	if (i < MAX_PRINTED_VIOLATIONS)
@@ -146,11 +226,33 @@ static void violation(const char *fmt, ...)
 		fprintf(stderr, "torture: VIOLATION: (more violations are counted but not printed)\n");
 }
 
+/* Two holders at once, seen in the table or a guard block. */
+static void overlap(enum overlap_kind kind, const struct party *a, const struct party *b, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void overlap(enum overlap_kind kind, const struct party *a, const struct party *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report(kind, a, b, fmt, ap);
+	va_end(ap);
+}
+
+/* Any other exclusion failure: never explained by a freeze. */
+static void violation(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void violation(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report(OV_NONE, NULL, NULL, fmt, ap);
+	va_end(ap);
+}
+
 /* ---- worker ---------------------------------------------------------------- */
 
 struct guard {
 	uint32_t magic, host;
 	uint64_t pid, lver, seq;
+	uint64_t since; /* when the writer began holding (CLOCK_MONOTONIC ms) */
 	uint32_t mode;
 };
 
@@ -179,6 +281,15 @@ static unsigned rnd(unsigned n)
 	return n ? (unsigned)random() % n : 0;
 }
 
+/* Tell the parent when our last successful renewal started: a freeze's
+ * overlaps are explained only after that + H. */
+static void publish_renewal(struct worker *w)
+{
+	struct sm_lockspace_info info;
+	sm_lockspace_info(w->ls, &info);
+	atomic_store(&sh->renewed[w->id], info.last_renewal_mono_ms);
+}
+
 static void *renew_thread(void *arg)
 {
 	struct worker *w = arg;
@@ -193,6 +304,8 @@ static void *renew_thread(void *arg)
 			atomic_fetch_add(&sh->lost, 1);
 			break;
 		}
+		if (rc == 0)
+			publish_renewal(w);
 	}
 	return NULL;
 }
@@ -208,6 +321,21 @@ static void fence_check(struct worker *w)
 		atomic_fetch_add(&sh->fenced, 1);
 		_exit(3);
 	}
+}
+
+/* The parent asked this process to freeze at its worst moment: now, right
+ * after a passed deadline check and before a data access.  SIGSTOP stops
+ * every thread; the parent sees the stop and resumes us after the freeze. */
+static void stop_if_asked(struct worker *w)
+{
+	int32_t me = (int32_t)getpid();
+	if (atomic_load(&sh->freeze_req[w->id]) != me ||
+	    !atomic_compare_exchange_strong(&sh->freeze_req[w->id], &me, 0))
+		return;
+	atomic_fetch_add(&sh->worst_stops, 1);
+	sm_debug("torture: stopping myself for a freeze, right after a deadline check");
+	raise(SIGSTOP);
+	sm_debug("torture: resumed after a freeze");
 }
 
 static void read_guard(struct worker *w, int r, struct guard *g)
@@ -226,16 +354,21 @@ static void write_guard(struct worker *w, int r, const struct guard *g)
 		fprintf(stderr, "torture: data write failed: %s\n", strerror(errno));
 }
 
-static void check_table(struct worker *w, int r, int mode)
+static void check_table(struct worker *w, int r, int mode, const struct party *me)
 {
+	atomic_store(&sh->holder_pid[w->id][r], me->pid);
+	atomic_store(&sh->holder_since[w->id][r], me->since_ms);
 	atomic_store(&sh->holder[w->id][r], mode);
 	for (int j = 0; j < opt.hosts; j++) {
 		if (j == w->id)
 			continue;
 		int m = atomic_load(&sh->holder[j][r]);
-		if ((mode == SM_MODE_EX && m) || (mode == SM_MODE_SH && m == SM_MODE_EX))
-			violation("r%d: host %d holds %s while host %d holds %s", r, w->id + 1, sm_mode_name(mode), j + 1,
-				  sm_mode_name(m));
+		if ((mode == SM_MODE_EX && m) || (mode == SM_MODE_SH && m == SM_MODE_EX)) {
+			struct party other = {(uint32_t)j + 1, atomic_load(&sh->holder_pid[j][r]),
+					      atomic_load(&sh->holder_since[j][r])};
+			overlap(OV_TABLE, me, &other, "r%d: host %d holds %s while host %d holds %s", r, w->id + 1,
+				sm_mode_name(mode), j + 1, sm_mode_name(m));
+		}
 	}
 }
 
@@ -278,41 +411,56 @@ static void note_takeover(struct worker *w, int r, const struct sm_lease *l)
 		 (unsigned long long)gen, (unsigned long long)l->lver, killed ? " (SIGKILLed)" : "");
 }
 
+/* The writer of a guard block, as the other party of an overlap. */
+static struct party guard_party(const struct guard *g)
+{
+	return (struct party){g->host, (int32_t)g->pid, g->since};
+}
+
 static void hold(struct worker *w, int r, const struct sm_lease *l)
 {
 	int rounds = 1 + (int)rnd(4);
-	check_table(w, r, l->mode);
+	struct party me = {(uint32_t)w->id + 1, (int32_t)getpid(), sm_now_mono_ms()};
+	fence_check(w); /* expired during the acquire: never a holder */
+	check_table(w, r, l->mode, &me);
 	if (l->mode == SM_MODE_EX) {
-		struct guard mine = {GUARD_MAGIC, (uint32_t)w->id + 1, (uint64_t)getpid(), l->lver, 1, SM_MODE_EX};
+		struct guard mine = {GUARD_MAGIC, (uint32_t)w->id + 1, (uint64_t)getpid(), l->lver, 1, me.since_ms,
+				     SM_MODE_EX};
 		fence_check(w);
+		stop_if_asked(w);
 		write_guard(w, r, &mine);
 		for (int k = 0; k < rounds; k++) {
 			sm_sleep_ms(rnd(15));
 			fence_check(w);
+			stop_if_asked(w);
 			struct guard g;
 			read_guard(w, r, &g);
 			atomic_fetch_add(&sh->checks, 1);
+			struct party writer = guard_party(&g);
 			if (memcmp(&g, &mine, sizeof(g)) != 0)
-				violation("r%d: EX holder host %d (lver %llu) found host %u lver %llu seq %llu in its block",
-					  r, w->id + 1, (unsigned long long)l->lver, g.host, (unsigned long long)g.lver,
-					  (unsigned long long)g.seq);
+				overlap(OV_BLOCK, &me, &writer,
+					"r%d: EX holder host %d (lver %llu) found host %u lver %llu seq %llu in its block", r,
+					w->id + 1, (unsigned long long)l->lver, g.host, (unsigned long long)g.lver,
+					(unsigned long long)g.seq);
 			mine.seq++;
 			write_guard(w, r, &mine);
 		}
 	} else {
 		struct guard first;
 		fence_check(w);
-		read_guard(w, r, &first);
+		read_guard(w, r, &first); /* no freeze here: a read after it is compared */
 		for (int k = 0; k < rounds; k++) {
 			sm_sleep_ms(rnd(15));
 			fence_check(w);
+			stop_if_asked(w);
 			struct guard g;
 			read_guard(w, r, &g);
 			atomic_fetch_add(&sh->checks, 1);
 			atomic_fetch_add(&sh->sh_checks, 1);
+			struct party writer = guard_party(&g);
 			if (memcmp(&g, &first, sizeof(g)) != 0)
-				violation("r%d: SH holder host %d saw host %u write (lver %llu seq %llu)", r, w->id + 1,
-					  g.host, (unsigned long long)g.lver, (unsigned long long)g.seq);
+				overlap(OV_BLOCK, &me, &writer, "r%d: SH holder host %d saw host %u write (lver %llu seq %llu)",
+					r, w->id + 1, g.host, (unsigned long long)g.lver, (unsigned long long)g.seq);
 		}
 	}
 	atomic_store(&sh->holder[w->id][r], 0);
@@ -434,6 +582,7 @@ static int worker_main(int id)
 		uint64_t gen;
 		sm_lockspace_me(w.ls, &hid, &gen, NULL);
 		sm_debug("torture: joined as host %u generation %llu", hid, (unsigned long long)gen);
+		publish_renewal(&w);              /* the claim counts as the first renewal */
 		atomic_store(&sh->gen[id], gen); /* before any lease can name this generation */
 	}
 	for (int r = 0; r < opt.resources; r++) {
@@ -536,6 +685,7 @@ static int setup_files(void)
 				     .resources = (uint32_t)opt.resources, .io_timeout_ms = 250,
 				     .watchdog_timeout_ms = 2000, .force = true, .resource_names = names,
 				     .resource_name_count = (size_t)opt.resources};
+	sm_timeouts_derive(p.io_timeout_ms, p.watchdog_timeout_ms, &tmo);
 	int rc = sm_volume_format(opt.volume, 0, &p, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "torture: cannot format %s: %s\n", opt.volume, sm_strerror(rc));
@@ -558,12 +708,309 @@ static bool holds_ex(int i)
 	return false;
 }
 
+/* ---- frozen hosts (parent) ------------------------------------------------ */
+
+/* A freeze as the parent saw it: from the stop it confirmed to just before
+ * the SIGCONT it sent (so at most as long as the real one), and the start
+ * of the host's last successful renewal before it (t0). */
+struct freeze {
+	int host; /* 0-based worker */
+	pid_t pid;
+	uint64_t start, end, t0;
+	bool worst; /* stopped itself right after a deadline check */
+};
+
+static struct freeze freezes[MAX_FREEZES];
+static int nfreezes;
+static uint64_t run_start, run_end;
+
+/* The freeze in progress: none, asked (waiting for the worker to stop at
+ * its worst moment), or frozen until `until`. */
+static struct {
+	enum { FZ_IDLE, FZ_ASKED, FZ_FROZEN } phase;
+	int i;
+	pid_t pid;
+	bool worst;
+	uint64_t asked_until, start, until, t0, next;
+} fz = {.i = -1};
+
+/* Is worker i the one being frozen (not to be SIGKILLed meanwhile)? */
+static bool freezing(int i)
+{
+	return fz.phase != FZ_IDLE && fz.i == i;
+}
+
+/* 1 if p is stopped (the stop report is consumed), -1 if it died (left for
+ * the reaper), 0 otherwise. */
+static int stopped(pid_t p)
+{
+	siginfo_t si = {0};
+	if (waitid(P_PID, (id_t)p, &si, WSTOPPED | WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+		return 0;
+	if (si.si_code != CLD_STOPPED)
+		return -1;
+	waitid(P_PID, (id_t)p, &si, WSTOPPED | WNOHANG);
+	return 1;
+}
+
+static void freeze_schedule(uint64_t now)
+{
+	fz.phase = FZ_IDLE;
+	fz.i = -1;
+	fz.next = now + opt.freeze_every_ms / 2 + rnd(opt.freeze_every_ms);
+}
+
+static void frozen_now(void)
+{
+	fz.phase = FZ_FROZEN;
+	fz.start = sm_now_mono_ms();
+	fz.t0 = atomic_load(&sh->renewed[fz.i]);
+	fz.until = fz.start + opt.freeze_ms + rnd(opt.freeze_ms / 4 + 1);
+	if (opt.trace)
+		fprintf(stderr, "%llu parent: host %d pid %d frozen (%s), last renewal started %llu\n",
+			(unsigned long long)fz.start, fz.i + 1, (int)fz.pid,
+			fz.worst ? "right after a deadline check" : "at a random moment", (unsigned long long)fz.t0);
+}
+
+/* SIGSTOP the worker and wait (up to 2 s) until it is stopped. */
+static void stop_now(uint64_t now)
+{
+	fz.worst = false;
+	kill(fz.pid, SIGSTOP);
+	uint64_t limit = sm_now_mono_ms() + 2000;
+	int st;
+	while ((st = stopped(fz.pid)) == 0 && sm_now_mono_ms() < limit)
+		sm_sleep_ms(1);
+	if (st == 1)
+		frozen_now();
+	else
+		freeze_schedule(now); /* it died meanwhile (the reaper sees it) */
+}
+
+static void resume_now(void)
+{
+	uint64_t end = sm_now_mono_ms(); /* nothing of it runs before the SIGCONT */
+	kill(fz.pid, SIGCONT);
+	if (opt.trace)
+		fprintf(stderr, "%llu parent: host %d pid %d resumed after %llu ms\n", (unsigned long long)end, fz.i + 1,
+			(int)fz.pid, (unsigned long long)(end - fz.start));
+	if (nfreezes < MAX_FREEZES)
+		freezes[nfreezes++] = (struct freeze){fz.i, fz.pid, fz.start, end, fz.t0, fz.worst};
+	freeze_schedule(end);
+}
+
+static bool holds_any(int i)
+{
+	for (int r = 0; r < opt.resources; r++)
+		if (atomic_load(&sh->holder[i][r]))
+			return true;
+	return false;
+}
+
+/* Start a freeze of a joined worker that holds a lease (waiting up to a
+ * second for one, then any joined worker): half at its worst moment (it
+ * stops itself after its next passed deadline check), half at once. */
+static void freeze_begin(const pid_t *pid, uint64_t now)
+{
+	/* Only a freeze that can run its full length: one cut short by the end
+	 * of the run could last less than H and explain nothing. */
+	if (now + 2000 + opt.freeze_ms + opt.freeze_ms / 4 + 500 > run_end) {
+		fz.next = UINT64_MAX;
+		return;
+	}
+	int cand[MAX_WORKERS], n = 0;
+	bool any = now >= fz.next + 1000;
+	for (int i = 0; i < opt.hosts; i++)
+		if (pid[i] > 0 && atomic_load(&sh->gen[i]) && (any || holds_any(i)))
+			cand[n++] = i;
+	if (!n) {
+		if (any)
+			freeze_schedule(now);
+		return;
+	}
+	fz.i = cand[rnd((unsigned)n)];
+	fz.pid = pid[fz.i];
+	fz.worst = rnd(2) == 0;
+	if (!fz.worst) {
+		stop_now(now);
+		return;
+	}
+	fz.phase = FZ_ASKED;
+	fz.asked_until = now + 2000;
+	atomic_store(&sh->freeze_req[fz.i], (int32_t)fz.pid);
+}
+
+/* Withdraw a request the worker has not taken; false if it took it (it is
+ * stopping itself). */
+static bool withdraw(void)
+{
+	int32_t want = (int32_t)fz.pid;
+	return atomic_compare_exchange_strong(&sh->freeze_req[fz.i], &want, 0);
+}
+
+/* Called every parent iteration with the current pids. */
+static void freeze_tick(const pid_t *pid, uint64_t now)
+{
+	if (!opt.freeze_every_ms)
+		return;
+	switch (fz.phase) {
+	case FZ_IDLE:
+		if (now >= fz.next)
+			freeze_begin(pid, now);
+		break;
+	case FZ_ASKED: {
+		int st = pid[fz.i] == fz.pid ? stopped(fz.pid) : -1;
+		if (st == 1) {
+			frozen_now();
+		} else if (st < 0) {
+			withdraw(); /* it died first */
+			freeze_schedule(now);
+		} else if (now >= fz.asked_until) {
+			if (withdraw())
+				stop_now(now); /* it held nothing: freeze it where it is */
+			else
+				fz.asked_until = UINT64_MAX; /* taken: the stop is coming */
+		}
+		break;
+	}
+	case FZ_FROZEN:
+		if (now >= fz.until)
+			resume_now();
+		break;
+	}
+}
+
+/* End of the run: no worker stays stopped. */
+static void freeze_finish(void)
+{
+	if (fz.phase == FZ_ASKED) {
+		if (withdraw()) {
+			fz.phase = FZ_IDLE;
+			return;
+		}
+		uint64_t limit = sm_now_mono_ms() + 2000;
+		int st;
+		while ((st = stopped(fz.pid)) == 0 && sm_now_mono_ms() < limit)
+			sm_sleep_ms(1);
+		if (st != 1) {
+			fz.phase = FZ_IDLE; /* it died first */
+			return;
+		}
+		frozen_now();
+	}
+	if (fz.phase == FZ_FROZEN)
+		resume_now();
+}
+
+static long long rel_ms(uint64_t t, uint64_t base)
+{
+	return (long long)t - (long long)base;
+}
+
+/* The freeze of party p (the other party q) that explains overlap o, or -1.
+ * The three conditions at the top of the file; `why` gets the reason a
+ * freeze of p does not explain it (unchanged if p was never frozen), and
+ * *too_short is set if o was seen in a freeze of p that lasted at most H. */
+static int explained_by(const struct overlap *o, const struct party *p, const struct party *q, char *why, size_t n,
+			bool *too_short)
+{
+	for (int k = 0; k < nfreezes; k++) {
+		const struct freeze *f = &freezes[k];
+		if ((uint32_t)f->host + 1 != p->host || f->pid != p->pid)
+			continue;
+		uint64_t len = f->end - f->start;
+		if (o->t_ms < f->start || o->t_ms > f->end + tmo.kill_grace_ms) {
+			snprintf(why, n, "seen at %+lld ms from host %u's resume, outside its freeze and the G = %u ms after",
+				 rel_ms(o->t_ms, f->end), p->host, tmo.kill_grace_ms);
+		} else if (len <= tmo.host_dead_ms) {
+			*too_short = true;
+			snprintf(why, n, "host %u pid %d was frozen %llu ms, not more than H = %u ms", p->host, p->pid,
+				 (unsigned long long)len, tmo.host_dead_ms);
+		} else if (!q->host || q->since_ms <= f->t0 + tmo.host_dead_ms) {
+			snprintf(why, n,
+				 "host %u began holding %lld ms after the last renewal of frozen host %u started, not "
+				 "more than H = %u ms",
+				 q->host, rel_ms(q->since_ms, f->t0), p->host, tmo.host_dead_ms);
+		} else {
+			return k;
+		}
+	}
+	return -1;
+}
+
+/* Classify the recorded overlaps: frozen-host overlaps are summed per
+ * freeze, the others printed as VIOLATIONS.  Returns the number of
+ * VIOLATIONS (unrecorded overlaps included); *refused counts those that
+ * named a frozen process but failed a condition, *short_refused those seen
+ * in a freeze of at most H. */
+static uint64_t classify_overlaps(uint64_t *frozen_overlaps, uint64_t *frozen_block, uint64_t *refused,
+				  uint64_t *short_refused)
+{
+	int total = atomic_load(&sh->noverlaps), recorded = SM_MIN(total, MAX_OVERLAPS);
+	uint64_t bad = (uint64_t)(total - recorded), printed = 0;
+	static unsigned per_table[MAX_FREEZES], per_block[MAX_FREEZES];
+	static uint64_t first_block[MAX_FREEZES];
+	*frozen_overlaps = *frozen_block = *refused = *short_refused = 0;
+	for (int k = 0; k < recorded; k++) {
+		const struct overlap *o = &sh->overlaps[k];
+		char why[300] = "";
+		int f = -1;
+		bool too_short = false;
+		if (atomic_load(&o->done)) {
+			if (o->a.host)
+				f = explained_by(o, &o->a, &o->b, why, sizeof(why), &too_short);
+			if (f < 0 && o->b.host)
+				f = explained_by(o, &o->b, &o->a, why, sizeof(why), &too_short);
+		}
+		if (f >= 0) {
+			(*frozen_overlaps)++;
+			if (o->kind == OV_BLOCK) {
+				(*frozen_block)++;
+				if (!per_block[f]++) {
+					first_block[f] = o->t_ms;
+					printf("torture: frozen-host overlap: %s (at +%.3f s, %lld ms after the resume of "
+					       "host %u)\n",
+					       o->msg, rel_ms(o->t_ms, run_start) / 1000.0, rel_ms(o->t_ms, freezes[f].end),
+					       (unsigned)freezes[f].host + 1);
+				}
+			} else {
+				per_table[f]++;
+			}
+			continue;
+		}
+		bad++;
+		*refused += why[0] != 0;
+		*short_refused += too_short;
+		if (printed++ < MAX_PRINTED_VIOLATIONS)
+			fprintf(stderr, "torture: VIOLATION: %s (at +%.3f s; %s%s)\n",
+				atomic_load(&o->done) ? o->msg : "(a worker died while recording it)",
+				rel_ms(o->t_ms, run_start) / 1000.0, why[0] ? "not explained: " : "no frozen host involved",
+				why);
+	}
+	if (total > recorded)
+		fprintf(stderr, "torture: VIOLATION: %d more overlaps were not recorded (classified as violations)\n",
+			total - recorded);
+	for (int k = 0; k < nfreezes; k++) {
+		const struct freeze *f = &freezes[k];
+		printf("torture: freeze %d: host %d pid %d from +%.3f s for %llu ms (%s; its last renewal started %llu ms "
+		       "before): frozen-host overlaps %u in the holder table, %u in guard blocks",
+		       k + 1, f->host + 1, (int)f->pid, rel_ms(f->start, run_start) / 1000.0,
+		       (unsigned long long)(f->end - f->start),
+		       f->worst ? "right after a deadline check" : "at a random moment",
+		       (unsigned long long)(f->start - SM_MIN(f->t0, f->start)), per_table[k], per_block[k]);
+		if (per_block[k])
+			printf(" (first %lld ms after the resume)", rel_ms(first_block[k], f->end));
+		printf("\n");
+	}
+	return bad;
+}
+
 /* A random live worker that holds an EX lease right now, or -1. */
 static int pick_ex_holder(const pid_t *pid)
 {
 	int cand[MAX_WORKERS], n = 0;
 	for (int i = 0; i < opt.hosts; i++)
-		if (pid[i] > 0 && holds_ex(i))
+		if (pid[i] > 0 && holds_ex(i) && !freezing(i))
 			cand[n++] = i;
 	return n ? cand[rnd((unsigned)n)] : -1;
 }
@@ -573,13 +1020,23 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: sm_torture --volume PATH --data PATH [--hosts N] [--resources R] [--seconds S]\n"
 		"                  [--faults] [--kill-every-ms MS] [--targeted-kills PCT] [--seed N] [--mutant]\n"
-		"                  [--trace DIR]\n"
+		"                  [--trace DIR] [--freeze-every-ms MS] [--freeze-ms MS]\n"
 		"                  [--min-acquires N] [--min-checks N] [--min-sh-checks N]\n"
 		"                  [--min-kill-takeovers N] [--min-io-errors N] [--min-hangs N] [--min-in-doubt N]\n"
+		"                  [--min-freezes N] [--min-frozen-overlaps N]\n"
 		"crashes:\n"
 		"  --kill-every-ms MS      SIGKILL a worker every MS/2..3MS/2 ms (default 2500; 0 = never)\n"
 		"  --targeted-kills PCT    share of kills that wait (up to 1 s) for a worker holding an EX\n"
 		"                          lease and kill it; the rest pick a worker at random (default 50)\n"
+		"frozen hosts (a paused VM host, a hypervisor stall: kernel and watchdog frozen too):\n"
+		"  --freeze-every-ms MS    stop a whole worker (SIGSTOP) every MS/2..3MS/2 ms after the last\n"
+		"                          freeze ended, half of them right after a deadline check (default 0 = never)\n"
+		"  --freeze-ms MS          how long (MS..5MS/4; default H + F of the torture volume: others\n"
+		"                          see it dead and take its leases over); MS <= H explains no overlap\n"
+		"  An overlap is a \"frozen-host overlap\", reported but not failing the run, only if one\n"
+		"  party is the frozen process, frozen more than H; the other began holding more than H after\n"
+		"  the frozen host's last renewal started; and it was seen during the freeze or within G after\n"
+		"  the resume.  Every other overlap is a VIOLATION.\n"
 		"pass criteria (a run that meets them and sees no violation exits 0):\n"
 		"  --min-acquires N        successful acquisitions (default 50)\n"
 		"  --min-checks N          guard-block checks by holders, EX and SH (default 100)\n"
@@ -590,6 +1047,8 @@ static void usage(void)
 		"  --min-hangs N           injected hangs that hit an I/O (held back until released, as a\n"
 		"                          rule past io_timeout; default 1 with --faults, else 0)\n"
 		"  --min-in-doubt N        acquires/releases left in doubt by an I/O failure (default 0)\n"
+		"  --min-freezes N         freezes longer than H (default 1 with --freeze-every-ms > 0, else 0)\n"
+		"  --min-frozen-overlaps N frozen-host overlaps seen (default 0)\n"
 		"  --mutant ignores them: workers skip the leases and the checker must see violations.\n"
 		"exit status: 0 no violation and criteria met; 2 usage or setup error;\n"
 		"             3 no violation but a criterion not met; 4 mutual-exclusion VIOLATION seen\n");
@@ -626,13 +1085,15 @@ int main(int argc, char **argv)
 		{"min-sh-checks", required_argument, NULL, 'C'}, {"min-kill-takeovers", required_argument, NULL, 'K'},
 		{"min-io-errors", required_argument, NULL, 'E'}, {"min-hangs", required_argument, NULL, 'H'},
 		{"min-in-doubt", required_argument, NULL, 'D'}, {"targeted-kills", required_argument, NULL, 't'},
+		{"freeze-every-ms", required_argument, NULL, 'z'}, {"freeze-ms", required_argument, NULL, 'Z'},
+		{"min-freezes", required_argument, NULL, 'y'}, {"min-frozen-overlaps", required_argument, NULL, 'Y'},
 		{0}};
 	opt = (struct opts){.hosts = 4, .resources = 3, .seconds = 20, .kill_every_ms = 2500,
 			    .targeted_kill_pct = 50, .seed = (unsigned)getpid(), .min_acquires = 50,
 			    .min_checks = 100, .min_sh_checks = 1, .min_kill_takeovers = -1, .min_io_errors = -1,
-			    .min_hangs = -1, .min_in_doubt = 0};
+			    .min_hangs = -1, .min_in_doubt = 0, .min_freezes = -1, .min_frozen_overlaps = 0};
 	int c;
-	long targeted_pct = opt.targeted_kill_pct;
+	long targeted_pct = opt.targeted_kill_pct, freeze_every = 0, freeze_len = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		long *min = NULL;
 		switch (c) {
@@ -644,6 +1105,10 @@ int main(int argc, char **argv)
 		case 'H': min = &opt.min_hangs; break;
 		case 'D': min = &opt.min_in_doubt; break;
 		case 't': min = &targeted_pct; break;
+		case 'z': min = &freeze_every; break;
+		case 'Z': min = &freeze_len; break;
+		case 'y': min = &opt.min_freezes; break;
+		case 'Y': min = &opt.min_frozen_overlaps; break;
 		default: break;
 		}
 		if (min) {
@@ -670,7 +1135,8 @@ int main(int argc, char **argv)
 	}
 	opt.targeted_kill_pct = (unsigned)targeted_pct;
 	if (optind < argc || !opt.volume || !opt.data || opt.hosts < 2 || opt.hosts > MAX_WORKERS ||
-	    opt.resources < 1 || opt.resources > MAX_RES || opt.seconds == 0 || targeted_pct > 100) {
+	    opt.resources < 1 || opt.resources > MAX_RES || opt.seconds == 0 || targeted_pct > 100 ||
+	    freeze_every > 3600000 || freeze_len > 3600000) {
 		usage();
 		return EXIT_USAGE;
 	}
@@ -680,14 +1146,24 @@ int main(int argc, char **argv)
 		opt.min_io_errors = opt.faults ? 1 : 0;
 	if (opt.min_hangs < 0)
 		opt.min_hangs = opt.faults ? 1 : 0;
+	opt.freeze_every_ms = (unsigned)freeze_every;
+	opt.freeze_ms = (unsigned)freeze_len;
+	if (opt.min_freezes < 0)
+		opt.min_freezes = opt.freeze_every_ms ? 1 : 0;
 	sm_log_set_level(SM_LOG_ERROR);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED || setup_files() < 0)
 		return EXIT_USAGE;
+	if (opt.freeze_every_ms && !opt.freeze_ms)
+		opt.freeze_ms = tmo.host_dead_ms + tmo.fail_ms;
 	srandom(opt.seed);
 	printf("torture: %d hosts, %d resources, %u s, faults %s, kill every ~%u ms, seed %u%s\n", opt.hosts,
 	       opt.resources, opt.seconds, opt.faults ? "on" : "off", opt.kill_every_ms, opt.seed,
 	       opt.mutant ? ", MUTANT (no leases)" : "");
+	if (opt.freeze_every_ms)
+		printf("torture: freeze a host every ~%u ms for %u..%u ms (H = %u ms, F = %u ms, G = %u ms)\n",
+		       opt.freeze_every_ms, opt.freeze_ms, opt.freeze_ms + opt.freeze_ms / 4, tmo.host_dead_ms,
+		       tmo.fail_ms, tmo.kill_grace_ms);
 	fflush(stdout);
 
 	pid_t pid[MAX_WORKERS];
@@ -695,6 +1171,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < opt.hosts; i++)
 		pid[i] = start_worker(i);
 	uint64_t start = sm_now_mono_ms(), end = start + opt.seconds * 1000ull;
+	run_start = start;
+	run_end = end;
+	freeze_schedule(start);
 	uint64_t next_kill = start + opt.kill_every_ms / 2 + rnd(opt.kill_every_ms);
 	bool kill_targeted = rnd(100) < opt.targeted_kill_pct;
 	unsigned kills = 0, ex_kills = 0, restarts = 0, exits = 0;
@@ -722,7 +1201,7 @@ int main(int argc, char **argv)
 			bool defer = i < 0 && targeted && now < next_kill + 1000;
 			if (i < 0)
 				i = (int)rnd((unsigned)opt.hosts);
-			if (!defer && pid[i] > 0) {
+			if (!defer && pid[i] > 0 && !freezing(i)) {
 				bool ex = holds_ex(i);
 				if (opt.trace)
 					fprintf(stderr, "%llu parent: SIGKILL host %d pid %d%s%s\n",
@@ -757,7 +1236,9 @@ int main(int argc, char **argv)
 				restarts++;
 				restart_at[i] = 0;
 			}
+		freeze_tick(pid, now);
 	}
+	freeze_finish();
 	for (int i = 0; i < opt.hosts; i++)
 		if (pid[i] > 0)
 			kill(pid[i], SIGTERM);
@@ -792,12 +1273,30 @@ int main(int argc, char **argv)
 	       (unsigned long long)sh->io_pending, (unsigned long long)sh->io_short, (unsigned long long)sh->other_err,
 	       (unsigned long long)sh->in_doubt, (unsigned long long)sh->in_doubt_io, (unsigned long long)sh->resolved,
 	       (unsigned long long)sh->lost);
+	uint64_t violations = sh->violations, frozen_overlaps = 0, frozen_block = 0, frozen_refused = 0;
+	uint64_t short_refused = 0, long_freezes = 0;
+	if (opt.freeze_every_ms) {
+		violations = classify_overlaps(&frozen_overlaps, &frozen_block, &frozen_refused, &short_refused);
+		uint64_t longest = 0;
+		for (int k = 0; k < nfreezes; k++) {
+			uint64_t len = freezes[k].end - freezes[k].start;
+			long_freezes += len > tmo.host_dead_ms;
+			longest = SM_MAX(longest, len);
+		}
+		printf("torture: frozen hosts: %d freezes (%llu longer than H = %u ms, longest %llu ms; %llu right after "
+		       "a deadline check); frozen-host overlaps %llu (%llu in guard blocks; not failing the run); "
+		       "overlaps naming a frozen host but not explained %llu (seen in a freeze of at most H: %llu)\n",
+		       nfreezes, (unsigned long long)long_freezes, tmo.host_dead_ms, (unsigned long long)longest,
+		       (unsigned long long)sh->worst_stops, (unsigned long long)frozen_overlaps,
+		       (unsigned long long)frozen_block, (unsigned long long)frozen_refused,
+		       (unsigned long long)short_refused);
+	}
 	printf("torture: guarded checks %llu (SH %llu), VIOLATIONS %llu\n", (unsigned long long)sh->checks,
-	       (unsigned long long)sh->sh_checks, (unsigned long long)sh->violations);
+	       (unsigned long long)sh->sh_checks, (unsigned long long)violations);
 	(void)exits;
-	if (sh->violations) {
+	if (violations) {
 		printf("torture: RESULT: mutual exclusion VIOLATED (%llu violations), exit %d\n",
-		       (unsigned long long)sh->violations, EXIT_VIOLATION);
+		       (unsigned long long)violations, EXIT_VIOLATION);
 		return EXIT_VIOLATION;
 	}
 	if (opt.mutant) {
@@ -811,6 +1310,8 @@ int main(int argc, char **argv)
 	ok &= require("injected I/O errors", sh->injected[SM_FAULT_ERRNO], opt.min_io_errors);
 	ok &= require("injected hangs", sh->injected[SM_FAULT_HANG], opt.min_hangs);
 	ok &= require("in-doubt outcomes after I/O failures", sh->in_doubt_io, opt.min_in_doubt);
+	ok &= require("freezes longer than H", long_freezes, opt.min_freezes);
+	ok &= require("frozen-host overlaps", frozen_overlaps, opt.min_frozen_overlaps);
 	if (!ok) {
 		printf("torture: RESULT: no violation, but too little was exercised to prove anything, exit %d\n",
 		       EXIT_THIN);
