@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_RES_PER_REQUEST 4096
@@ -248,10 +249,32 @@ static pid_t parent_of(pid_t pid)
 	return 0;
 }
 
-/* KILL_SIGNAL / KILL_PATH / KILL_ARG fields, validated. */
-static int parse_kill(const uint8_t *p, size_t len, struct kill_action *k, char *why, size_t whylen)
+/* May uid/gid (no supplementary groups: how a kill program runs) execute
+ * the regular file at path?  Its mode bits only; the directories above it
+ * are checked when it runs. */
+static bool executable_by(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	if (uid == 0)
+		return st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH);
+	if (st.st_uid == uid)
+		return st.st_mode & S_IXUSR;
+	if (st.st_gid == gid)
+		return st.st_mode & S_IXGRP;
+	return st.st_mode & S_IXOTH;
+}
+
+/* KILL_SIGNAL / KILL_PATH / KILL_ARG fields, validated.  The action is
+ * owned by c's peer: a kill program runs with its uid and gid. */
+static int parse_kill(const struct conn *c, const uint8_t *p, size_t len, struct kill_action *k, char *why,
+		      size_t whylen)
 {
 	memset(k, 0, sizeof(*k));
+	k->has_owner = true;
+	k->uid = c->peer_uid;
+	k->gid = c->peer_gid;
 	uint32_t sig = 0;
 	struct sm_tlv_reader r;
 	struct sm_tlv t;
@@ -276,6 +299,11 @@ static int parse_kill(const uint8_t *p, size_t len, struct kill_action *k, char 
 	}
 	if (k->path[0] && (k->path[0] != '/' || access(k->path, X_OK) < 0)) {
 		snprintf(why, whylen, "kill program %s is not an executable absolute path", k->path);
+		return -SM_EBAD_ARGUMENT;
+	}
+	if (k->path[0] && !executable_by(k->path, k->uid, k->gid)) {
+		snprintf(why, whylen, "kill program %s is not executable by uid %u gid %u (it runs as the user who sets it)",
+			 k->path, (unsigned)k->uid, (unsigned)k->gid);
 		return -SM_EBAD_ARGUMENT;
 	}
 	k->signal = (int)sig;
@@ -303,7 +331,7 @@ static void cmd_register(struct conn *c, const uint8_t *p, size_t len)
 	}
 	struct kill_action kill;
 	char why[200];
-	int rc = parse_kill(p, len, &kill, why, sizeof(why));
+	int rc = parse_kill(c, p, len, &kill, why, sizeof(why));
 	if (rc < 0) {
 		conn_reply_error(c, rc, 0, "%s", why);
 		return;
@@ -626,7 +654,7 @@ static void cmd_set_kill(struct conn *c, const uint8_t *p, size_t len)
 	}
 	struct kill_action k;
 	char why[200];
-	if ((rc = parse_kill(p, len, &k, why, sizeof(why))) < 0) {
+	if ((rc = parse_kill(c, p, len, &k, why, sizeof(why))) < 0) {
 		conn_reply_error(c, rc, 0, "%s", why);
 		return;
 	}

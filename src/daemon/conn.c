@@ -164,22 +164,23 @@ static int flush_out(struct conn *c)
 	return 0;
 }
 
-static void queue_out(struct conn *c, const uint8_t *p, size_t n)
+/* Append to the output buffer.  Returns 0 or -ENOMEM (nothing queued; the
+ * caller closes the connection: its replies can no longer be delivered). */
+static int queue_out(struct conn *c, const uint8_t *p, size_t n)
 {
 	if (c->out_len + n > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;
 		while (cap < c->out_len + n)
 			cap *= 2;
 		uint8_t *o = realloc(c->out, cap);
-		if (!o) {
-			c->closing = true;
-			return;
-		}
+		if (!o)
+			return -ENOMEM;
 		c->out = o;
 		c->out_cap = cap;
 	}
 	memcpy(c->out + c->out_len, p, n);
 	c->out_len += n;
+	return 0;
 }
 
 /* Parse and dispatch every complete request in the input buffer.  Each
@@ -287,10 +288,15 @@ void conn_reply(struct conn *c, int result, struct sm_msgbuf *payload)
 		h.result = -SM_ETOO_BIG;
 		n = sm_mb_finish(payload, &h);
 	}
-	if (n > 0)
-		queue_out(c, payload->data, (size_t)n);
+	int qrc = n < 0 ? n : queue_out(c, payload->data, (size_t)n); /* n < 0: even the short error failed */
 	sm_mb_free(payload);
 	c->busy = false;
+	if (qrc < 0) {
+		sm_warn("connection %llu (pid %d): out of memory for its replies (%zu bytes queued); closing it",
+			(unsigned long long)c->id, (int)c->peer_pid, c->out_len - c->out_off);
+		conn_close(c);
+		return;
+	}
 	if (flush_out(c) < 0) {
 		conn_close(c);
 		return;

@@ -147,6 +147,13 @@ struct kill_action {
 	char path[256];             /* "" = send the signal */
 	char args[SM_MAX_KILL_ARGS][128];
 	int nargs;
+	/* Who chose it (SO_PEERCRED of the connection that sent it): the kill
+	 * program runs with this uid and gid and no supplementary groups.
+	 * has_owner false (a record of an older daemon): the program is not
+	 * run, the signal is sent instead. */
+	bool has_owner;
+	uid_t uid;
+	gid_t gid;
 };
 
 enum proc_state { PROC_ALIVE, PROC_FENCING, PROC_DEAD };

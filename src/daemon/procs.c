@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,11 +45,59 @@ static bool proc_exited(struct proc *p)
 {
 	if (p->exited)
 		return true;
-	if (kill(p->pid, 0) < 0 && errno == ESRCH)
+	if (p->pidfd >= 0) {
+		if (syscall(SYS_pidfd_send_signal, p->pidfd, 0, NULL, 0) < 0 && errno == ESRCH)
+			p->exited = true;
+	} else if (kill(p->pid, 0) < 0 && errno == ESRCH) {
 		p->exited = true;
-	else if (p->starttime && sm_proc_starttime(p->pid) != p->starttime)
+	} else if (p->starttime && sm_proc_starttime(p->pid) != p->starttime) {
 		p->exited = true; /* the pid was reused */
+	}
 	return p->exited;
+}
+
+/* A pidfd for pid and the start time of the process it refers to: the
+ * pidfd is opened first, so a start time read afterwards that is still the
+ * expected one proves the pidfd is that process, not a later one that got
+ * its pid.  Returns the pidfd (close-on-exec) or -errno; *starttime is 0
+ * when the process is gone. */
+static int open_pidfd(pid_t pid, uint64_t *starttime)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return -errno;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	*starttime = sm_proc_starttime(pid);
+	return fd;
+}
+
+/* Send sig to p through a pidfd, never by pid number: the number may belong
+ * to another process by now.  Returns 0, -ESRCH when p has exited (nothing
+ * was sent), or another -errno (nothing was sent; the caller logs it). */
+static int proc_signal(struct proc *p, int sig)
+{
+	if (proc_exited(p))
+		return -ESRCH;
+	int fd = p->pidfd;
+	if (fd < 0) { /* pidfd_open failed at registration: try again now */
+		uint64_t st = 0;
+		fd = open_pidfd(p->pid, &st);
+		if (fd >= 0 && st != p->starttime) {
+			close(fd);
+			fd = -ESRCH;
+		}
+		if (fd < 0) {
+			if (fd == -ESRCH)
+				p->exited = true;
+			return fd;
+		}
+	}
+	int rc = syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0 ? -errno : 0;
+	if (fd != p->pidfd)
+		close(fd);
+	if (rc == -ESRCH)
+		p->exited = true;
+	return rc;
 }
 
 struct proc *proc_register(struct daemon *d, pid_t pid, const char *name, struct conn *reg, bool by_parent,
@@ -64,14 +113,15 @@ struct proc *proc_register(struct daemon *d, pid_t pid, const char *name, struct
 		*err = -SM_ETOO_BIG;
 		return NULL;
 	}
-	uint64_t st = sm_proc_starttime(pid);
-	if (!st) {
-		*err = -ESRCH;
-		return NULL;
-	}
-	struct proc_box *box = calloc(1, sizeof(*box));
+	uint64_t st = 0;
+	int pidfd = open_pidfd(pid, &st);
+	if (pidfd < 0) /* still registered: exits are polled, signals retry it */
+		st = sm_proc_starttime(pid);
+	struct proc_box *box = st ? calloc(1, sizeof(*box)) : NULL;
 	if (!box) {
-		*err = -ENOMEM;
+		*err = st ? -ENOMEM : -ESRCH;
+		if (pidfd >= 0)
+			close(pidfd);
 		return NULL;
 	}
 	struct proc *p = &box->p;
@@ -82,9 +132,8 @@ struct proc *proc_register(struct daemon *d, pid_t pid, const char *name, struct
 	p->by_parent = by_parent;
 	p->state = PROC_ALIVE;
 	snprintf(p->name, sizeof(p->name), "%s", name && *name ? name : "");
-	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	p->pidfd = pidfd;
 	if (p->pidfd >= 0) {
-		fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
 		box->tag = (struct ev_tag){EV_PIDFD, p};
 		ev_add(d, p->pidfd, EPOLLIN, &box->tag);
 	}
@@ -276,6 +325,34 @@ static bool holds_in(struct daemon *d, struct proc *p, struct ls_entry *e)
 	return false;
 }
 
+/* In the forked child: become the owner of the kill action (its uid and
+ * gid, no supplementary groups) and run the program.  Only async-signal-
+ * safe calls.  Exit 126: could not drop to the owner; 127: exec failed. */
+static _Noreturn void exec_kill_program(const struct kill_action *k, char **argv)
+{
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	close_range(3, ~0U, 0); /* the daemon's sockets, state file, watchdog */
+	if (setgroups(0, NULL) < 0 || setgid(k->gid) < 0 || setuid(k->uid) < 0)
+		_exit(126);
+	if (k->uid != 0 && setuid(0) == 0) /* must be gone for good */
+		_exit(126);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* Signal a holder being fenced; log what stopped it. */
+static void send_fence_signal(struct proc *p, int sig)
+{
+	int rc = proc_signal(p, sig);
+	if (rc == -ESRCH)
+		sm_info("process %d (%s) exited before signal %d reached it", (int)p->pid, p->name, sig);
+	else if (rc < 0)
+		sm_error("cannot send signal %d to process %d (%s): %s; the watchdog ends it if it holds on",
+			 sig, (int)p->pid, p->name, strerror(-rc));
+}
+
 static void run_kill_program(struct daemon *d, struct proc *p)
 {
 	char pidbuf[16];
@@ -288,20 +365,16 @@ static void run_kill_program(struct daemon *d, struct proc *p)
 	argv[n++] = pidbuf;
 	argv[n] = NULL;
 	pid_t k = fork();
-	if (k == 0) {
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	if (k == 0)
+		exec_kill_program(&p->kill, argv);
 	if (k < 0) {
 		sm_error("cannot start kill program %s: %s; sending SIGTERM", p->kill.path, strerror(errno));
-		kill(p->pid, SIGTERM);
+		send_fence_signal(p, SIGTERM);
 		return;
 	}
 	d->m.kill_programs++;
-	sm_warn("fencing process %d (%s): running %s %s", (int)p->pid, p->name, p->kill.path, pidbuf);
+	sm_warn("fencing process %d (%s): running %s %s as uid %u gid %u (pid %d)", (int)p->pid, p->name,
+		p->kill.path, pidbuf, (unsigned)p->kill.uid, (unsigned)p->kill.gid, (int)k);
 }
 
 static void start_kill(struct daemon *d, struct proc *p, const char *why)
@@ -310,13 +383,22 @@ static void start_kill(struct daemon *d, struct proc *p, const char *why)
 		return;
 	p->state = PROC_FENCING;
 	p->kill_started_mono = mono_ms();
-	if (p->kill.path[0]) {
+	if (proc_exited(p)) { /* its pid may be another process's by now */
+		sm_warn("fencing process %d (%s): %s; it has exited already, nothing to signal", (int)p->pid,
+			p->name, why);
+		return;
+	}
+	if (p->kill.path[0] && !p->kill.has_owner)
+		sm_error("process %d (%s): its kill program %s was saved by an older daemon that did not record "
+			 "who set it; not running it as root, sending the signal instead",
+			 (int)p->pid, p->name, p->kill.path);
+	if (p->kill.path[0] && p->kill.has_owner) {
 		run_kill_program(d, p);
 		p->kill_program_ran = true;
 	} else {
 		int sig = p->kill.signal ? p->kill.signal : SIGTERM;
 		sm_warn("fencing process %d (%s): %s; sending signal %d", (int)p->pid, p->name, why, sig);
-		kill(p->pid, sig);
+		send_fence_signal(p, sig);
 		d->m.kills_term++;
 	}
 }
@@ -362,11 +444,25 @@ static void settle_fenced(struct daemon *d, struct ls_entry *e)
 	}
 }
 
+/* Reap finished kill programs; log those that failed. */
+static void reap_kill_programs(void)
+{
+	pid_t k;
+	int st;
+	while ((k = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (WIFSIGNALED(st))
+			sm_warn("kill program (pid %d) was killed by signal %d", (int)k, WTERMSIG(st));
+		else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+			sm_warn("kill program (pid %d) exited with status %d%s", (int)k, WEXITSTATUS(st),
+				WEXITSTATUS(st) == 126	 ? " (could not switch to the uid and gid of who set it)"
+				: WEXITSTATUS(st) == 127 ? " (could not be executed)"
+							 : "");
+	}
+}
+
 void proc_tick(struct daemon *d)
 {
-	/* reap kill programs */
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	reap_kill_programs();
 	uint64_t now = mono_ms();
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
 		if (!e->fencing)
@@ -378,7 +474,7 @@ void proc_tick(struct daemon *d)
 				if (holds_in(d, p, e) && !proc_exited(p)) {
 					sm_error("process %d (%s) still holds leases of %s after %u ms: SIGKILL", (int)p->pid,
 						 p->name, e->name, e->to.kill_grace_ms);
-					kill(p->pid, SIGKILL);
+					send_fence_signal(p, SIGKILL);
 					p->sigkilled = true;
 					d->m.kills_kill++;
 				}

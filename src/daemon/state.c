@@ -265,6 +265,8 @@ static bool fmt_proc(struct sbuf *b, const struct proc *p)
 		sb_putc(b, ' ');
 		sb_esc(b, p->kill.args[i]);
 	}
+	if (p->kill.has_owner)
+		sb_printf(b, " %u:%u", (unsigned)p->kill.uid, (unsigned)p->kill.gid);
 	sb_putc(b, '\n');
 	return true;
 }
@@ -631,10 +633,18 @@ static void restore_proc(struct daemon *d, const char *path, const struct state_
 	struct proc *p = proc_register(d, pid, f.name, NULL, f.by_parent, &err);
 	if (!p)
 		return;
+	if (p->starttime != f.starttime) { /* exited, its pid reused, just now */
+		sm_info("process %d of the previous daemon is gone", (int)pid);
+		proc_forget(p);
+		return;
+	}
 	p->kill.signal = f.signal;
 	memcpy(p->kill.path, f.kill_path, sizeof(p->kill.path));
 	p->kill.nargs = f.nargs;
 	memcpy(p->kill.args, f.args, sizeof(p->kill.args));
+	p->kill.has_owner = f.has_owner;
+	p->kill.uid = (uid_t)f.uid;
+	p->kill.gid = (gid_t)f.gid;
 	sm_info("re-attached to process %d (%s)", (int)pid, f.name);
 }
 

@@ -137,6 +137,22 @@ static bool name(const struct tok *t, char *out, size_t size)
 	return true;
 }
 
+/* "UID:GID" (decimal, below 2^32 - 1, the invalid id) */
+static bool owner(const struct tok *t, uint32_t *uid, uint32_t *gid)
+{
+	const char *colon = memchr(t->s, ':', t->len);
+	if (!colon)
+		return false;
+	struct tok u = {t->s, (size_t)(colon - t->s)};
+	struct tok g = {colon + 1, t->len - u.len - 1};
+	uint64_t a, b;
+	if (!dec(&u, UINT32_MAX - 1, &a) || !dec(&g, UINT32_MAX - 1, &b))
+		return false;
+	*uid = (uint32_t)a;
+	*gid = (uint32_t)b;
+	return true;
+}
+
 #define BAD(msg)                      \
 	do {                          \
 		*why = (msg);         \
@@ -178,7 +194,7 @@ int state_parse_lockspace(const char *line, struct state_ls_fields *out, const c
 
 int state_parse_proc(const char *line, struct state_proc_fields *out, const char **why)
 {
-	struct tok t[8 + STATE_KILL_ARGS_MAX + 1];
+	struct tok t[8 + STATE_KILL_ARGS_MAX + 2];
 	size_t n = split(line, t, SM_ARRAY_SIZE(t));
 	int64_t v;
 	if (n == 0 || !tok_is(&t[0], "proc"))
@@ -202,11 +218,15 @@ int state_parse_proc(const char *line, struct state_proc_fields *out, const char
 	if (!dec_int(&t[7], 0, STATE_KILL_ARGS_MAX, &v))
 		BAD("number of kill arguments: not a decimal number 0..8");
 	out->nargs = (int)v;
-	if (n != 8 + (size_t)out->nargs)
+	if (n != 8 + (size_t)out->nargs && n != 9 + (size_t)out->nargs)
 		BAD("number of kill arguments differs from the arguments given");
 	for (int i = 0; i < out->nargs; i++)
 		if (!unesc(&t[8 + i], out->args[i], sizeof(out->args[i])))
 			BAD("kill argument: bad %-escape or too long");
+	out->has_owner = n == 9 + (size_t)out->nargs;
+	out->uid = out->gid = 0;
+	if (out->has_owner && !owner(&t[n - 1], &out->uid, &out->gid))
+		BAD("kill action owner: not UID:GID");
 	return 0;
 }
 

@@ -85,7 +85,8 @@ struct state_ls_fields {
 };
 int state_parse_lockspace(const char *line, struct state_ls_fields *out, const char **why);
 
-/* proc PID START BY_PARENT NAME SIGNAL PATH NARGS ARGS... */
+/* proc PID START BY_PARENT NAME SIGNAL PATH NARGS ARGS... [UID:GID]
+ * UID:GID is who set the kill action (absent in files of older daemons). */
 struct state_proc_fields {
 	int32_t pid;             /* > 0 */
 	uint64_t starttime;
@@ -95,6 +96,8 @@ struct state_proc_fields {
 	char kill_path[STATE_KILL_PATH_SIZE];
 	int nargs;               /* 0 .. STATE_KILL_ARGS_MAX */
 	char args[STATE_KILL_ARGS_MAX][STATE_KILL_ARG_SIZE];
+	bool has_owner;          /* UID:GID present */
+	uint32_t uid, gid;
 };
 int state_parse_proc(const char *line, struct state_proc_fields *out, const char **why);
 

@@ -104,11 +104,13 @@ static void check_proc(const char *line)
 		fputc(' ', f);
 		esc(f, a.args[i]);
 	}
+	if (a.has_owner)
+		fprintf(f, " %u:%u", (unsigned)a.uid, (unsigned)a.gid);
 	CHECK(fclose(f) == 0);
 	CHECK(state_parse_proc(text, &b, &why) == 0);
 	CHECK(a.pid == b.pid && a.starttime == b.starttime && a.by_parent == b.by_parent &&
 	      strcmp(a.name, b.name) == 0 && a.signal == b.signal && strcmp(a.kill_path, b.kill_path) == 0 &&
-	      a.nargs == b.nargs);
+	      a.nargs == b.nargs && a.has_owner == b.has_owner && a.uid == b.uid && a.gid == b.gid);
 	for (int i = 0; i < a.nargs; i++)
 		CHECK(strcmp(a.args[i], b.args[i]) == 0);
 	free(text);

@@ -8,6 +8,9 @@
  *   sm_clients self LOCKSPACE:RES        register self, acquire, inquire, release (as any user)
  *   sm_clients other PID LOCKSPACE:RES   try to acquire for another process (must be denied
  *       unless root)
+ *   sm_clients reaped LOCKSPACE:RES      register a child, acquire RES for it, let it exit
+ *       and reap it (its pid is free for reuse), print "reaped PID", then keep the
+ *       registration connection open (the daemon still lists the lease) until killed
  * Exit 0 when the behaviour was as expected. */
 #include "sync_manager/admin.h"
 #include "sync_manager/client.h"
@@ -182,6 +185,38 @@ static int other(pid_t pid, const char *spec)
 	return 0;
 }
 
+static int reaped(const char *spec)
+{
+	int go[2];
+	if (pipe(go) < 0)
+		return fail("pipe", NULL, 0);
+	pid_t kid = fork();
+	if (kid == 0) {
+		char b;
+		close(go[1]);
+		_exit(read(go[0], &b, 1) < 0);
+	}
+	close(go[0]);
+	sm_conn *c;
+	int rc = sm_conn_open(&c);
+	if (rc < 0)
+		return fail("connect", NULL, rc);
+	if ((rc = sm_register_pid(c, kid, "reaped")) < 0)
+		return fail("register the child", c, rc);
+	struct sm_resource r;
+	sm_resource_parse(spec, &r);
+	if ((rc = sm_acquire(c, kid, &r, 1, 0, NULL)) < 0)
+		return fail("acquire for the child", c, rc);
+	close(go[1]); /* the child exits */
+	int st;
+	if (waitpid(kid, &st, 0) != kid)
+		return fail("waitpid", c, 0);
+	printf("reaped %d\n", (int)kid);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -193,6 +228,8 @@ int main(int argc, char **argv)
 		return self(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "other"))
 		return other((pid_t)atoi(argv[2]), argv[3]);
+	if (argc >= 3 && !strcmp(argv[1], "reaped"))
+		return reaped(argv[2]);
 	fprintf(stderr, "usage: see the comment at the top of sm_clients.c\n");
 	return 2;
 }

@@ -392,7 +392,7 @@ static unsigned interrupted_format_loop(enum fault_mode m, uint32_t max_hosts)
 	np.resource_names = (const char *[]){"n1", "n2", "n3"};
 	np.resource_name_count = 3;
 	np.force = true;
-	unsigned n;
+	unsigned n, hits = 0;
 	for (n = 1; n < 64; n++) {
 		int rc;
 		bool hit = interrupted_format_once(path, &old, &np, m, n, &rc);
@@ -400,6 +400,7 @@ static unsigned interrupted_format_loop(enum fault_mode m, uint32_t max_hosts)
 			assert_int_equal(rc, 0);
 			break;
 		}
+		hits++;
 		struct sm_volume *v;
 		if (sm_volume_open(path, 0, SM_DISK_READONLY, &v) == 0) {
 			bool is_new = strcmp(v->hdr.lockspace, np.lockspace) == 0;
@@ -412,8 +413,10 @@ static unsigned interrupted_format_loop(enum fault_mode m, uint32_t max_hosts)
 		}
 	}
 	assert_true(n < 64);
+	if (hits == 0) /* a loop that injects nothing proves nothing */
+		fail_msg("format, %s: no fault fired in %u iteration(s)", fault_mode_name[m], n);
 	sm_log_set_sink(NULL, NULL);
-	print_message("      format, %s: %u iterations\n", fault_mode_name[m], n);
+	print_message("      format, %s: %u iterations, %u faults\n", fault_mode_name[m], n, hits);
 	return n;
 }
 
@@ -731,7 +734,7 @@ static unsigned index_fault_loop(enum index_op op, enum fault_mode m)
 {
 	const char *tmpl = index_template(op);
 	const char *work = tu_temp_file("ixwork", 0);
-	unsigned n, absent = 0, present = 0, retired = 0, spurious = 0;
+	unsigned n, absent = 0, present = 0, retired = 0, spurious = 0, hits = 0;
 	copy_file(tmpl, work);
 	struct sm_volume *v1, *v2, *v3; /* host 1's, host 2's, the checker's */
 	/* three hosts in one process: host 1's late writes must not stop the
@@ -780,8 +783,11 @@ static unsigned index_fault_loop(enum index_op op, enum fault_mode m)
 		retired += st == RS_RETIRED;
 		if (!hit)
 			break;
+		hits++;
 	}
 	assert_true(n < 200);
+	if (hits == 0) /* a loop that injects nothing proves nothing */
+		fail_msg("%s, %s: no fault fired in %u iteration(s)", op == IX_ADD ? "add" : "remove", fault_mode_name[m], n);
 	sm_volume_close(v1);
 	sm_volume_close(v2);
 	sm_volume_close(v3);
