@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define SM_MAX_KILL_ARGS 8
@@ -363,7 +364,15 @@ int state_save(struct daemon *d);
 /* Rewrite the whole file (temp file + rename): start, clean shutdown.
  * 0 or a negative errno, as state_save(). */
 int state_snapshot(struct daemon *d);
+/* Before anything else runs: -EPERM (logged) if RUN_DIR/state exists but
+ * is not one this daemon may trust; the daemon must not start then. */
+int state_check_file(struct daemon *d);
+/* -EPERM (logged, nothing resumed) if the file is not one to trust. */
 int state_restore(struct daemon *d);
+/* Whether a file or directory in the run directory may be trusted: owned
+ * by root or by the daemon's euid, writable by no one else.  Else false
+ * and why (for "refusing PATH: WHY"). */
+bool state_trusted(const struct stat *st, char *why, size_t len);
 void state_remove(struct daemon *d);
 
 /* metrics.c */

@@ -640,6 +640,24 @@ void state_remove(struct daemon *d)
 
 /* ---- loading ------------------------------------------------------------------ */
 
+bool state_trusted(const struct stat *st, char *why, size_t len)
+{
+	uid_t me = geteuid();
+	if (st->st_uid != 0 && st->st_uid != me) {
+		char also[32] = "";
+		if (me != 0)
+			snprintf(also, sizeof(also), " or uid %u", (unsigned)me);
+		snprintf(why, len, "owned by uid %u, not by root%s", (unsigned)st->st_uid, also);
+		return false;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, len, "writable by %s (mode %04o)", st->st_mode & S_IWOTH ? "others" : "its group",
+			 (unsigned)(st->st_mode & 07777));
+		return false;
+	}
+	return true;
+}
+
 /* The parser's fields are copied into these as they are. */
 _Static_assert(sizeof(((struct proc *)0)->name) == SM_NAME_FIELD, "proc name");
 _Static_assert(sizeof(((struct kill_action *)0)->path) == STATE_KILL_PATH_SIZE, "kill path");
@@ -735,13 +753,46 @@ static void restore_lease(struct daemon *d, const char *path, const struct state
 	}
 }
 
+/* The state file's records name processes to signal and kill programs to
+ * run as root: never act on one someone else could have written. */
+static int refuse_state(const char *path, const char *why)
+{
+	sm_error("refusing to resume from %s: it is %s. Check what wrote it; then remove it (processes holding "
+		 "leases are not resumed) or make it root's: chown root %s; chmod 0600 %s",
+		 path, why, path, path);
+	return -EPERM;
+}
+
+int state_check_file(struct daemon *d)
+{
+	char path[300], why[128];
+	path_of(d, path, sizeof(path), "");
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISLNK(st.st_mode))
+		return refuse_state(path, "a symbolic link");
+	if (!S_ISREG(st.st_mode))
+		return refuse_state(path, "not a regular file");
+	if (!state_trusted(&st, why, sizeof(why)))
+		return refuse_state(path, why);
+	return 0;
+}
+
 int state_restore(struct daemon *d)
 {
 	char path[300];
 	path_of(d, path, sizeof(path), "");
-	char *buf = NULL;
+	char *buf = NULL, why[128];
 	size_t len = 0;
-	int rc = state_read_file(path, &buf, &len);
+	struct stat st;
+	int rc = state_read_file(path, &buf, &len, &st);
+	if (rc == -ELOOP || rc == -EPERM)
+		snprintf(why, sizeof(why), "%s", rc == -ELOOP ? "a symbolic link" : "not a regular file");
+	if (rc == -ELOOP || rc == -EPERM || (rc == 0 && !state_trusted(&st, why, sizeof(why)))) {
+		free(buf);
+		return refuse_state(path, why);
+	}
 	if (rc < 0) {
 		state_snapshot(d); /* start the file this daemon appends to */
 		return rc == -ENOENT ? 0 : rc;
