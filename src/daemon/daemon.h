@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define SM_MAX_KILL_ARGS 8
@@ -42,6 +43,11 @@ struct state_journal;
 struct state_mark {
 	uint64_t hash;              /* hash of its record on file, 0 = none there */
 	uint32_t dirty;             /* 1 + its slot in the pending list, 0 = none */
+	/* leases: the record on file lists holders (a release must be recorded
+	 * before the lease goes free on disk: else a restart finds a holder of
+	 * a lease that is no longer ours and fences) */
+	bool filed_holders;
+	bool emit_holders;          /* ... in the record being written */
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -362,11 +368,22 @@ void state_touch_ls(struct daemon *d);
 /* l or p is about to be freed: its delete record goes with the next save. */
 void state_forget_lease(struct daemon *d, struct lease *l);
 void state_forget_proc(struct daemon *d, struct proc *p);
-/* Append what changed (one write); cheap when nothing did. */
-void state_save(struct daemon *d);
-/* Rewrite the whole file (temp file + rename): start, clean shutdown. */
-void state_snapshot(struct daemon *d);
+/* Append what changed (one write); cheap when nothing did.  0, or a
+ * negative errno when the change could not be written (the file then says
+ * what it said before this save; the next save retries with a snapshot). */
+int state_save(struct daemon *d);
+/* Rewrite the whole file (temp file + rename): start, clean shutdown.
+ * 0 or a negative errno, as state_save(). */
+int state_snapshot(struct daemon *d);
+/* Before anything else runs: -EPERM (logged) if RUN_DIR/state exists but
+ * is not one this daemon may trust; the daemon must not start then. */
+int state_check_file(struct daemon *d);
+/* -EPERM (logged, nothing resumed) if the file is not one to trust. */
 int state_restore(struct daemon *d);
+/* Whether a file or directory in the run directory may be trusted: owned
+ * by root or by the daemon's euid, writable by no one else.  Else false
+ * and why (for "refusing PATH: WHY"). */
+bool state_trusted(const struct stat *st, char *why, size_t len);
 void state_remove(struct daemon *d);
 
 /* metrics.c */

@@ -669,7 +669,7 @@ static void setup(void)
 		fail("run dir path too long for a Unix socket: %s", g.run_dir);
 	snprintf(g.ready_path, sizeof g.ready_path, "%s/hostemu.ready", g.run_dir);
 	snprintf(g.log_path, sizeof g.log_path, "%s/hostemu.log", g.run_dir);
-	g.log_fd = open(g.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	g.log_fd = open(g.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (g.log_fd < 0)
 		fail("open %s: %s", g.log_path, strerror(errno));
 
@@ -723,7 +723,7 @@ static void setup(void)
 	}
 	g.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	int fd = open(g.ready_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(g.ready_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		fail("create %s: %s", g.ready_path, strerror(errno));
 	close(fd);

@@ -48,13 +48,13 @@ static void finish(struct daemon *d, struct job *j, struct sm_msgbuf *reply)
 			state_touch_lease(d, j->res[i].lease);
 	state_save(d);
 	struct conn *c = j->conn_id ? conn_find(d, j->conn_id) : NULL;
-	if (c) {
-		if (j->rc < 0)
+	if (c && j->rc >= 0) {
+		conn_reply(c, 0, reply);
+	} else {
+		if (c)
 			conn_reply_error(c, j->rc, j->owner, "%s", j->message[0] ? j->message : sm_strerror(j->rc));
-		else
-			conn_reply(c, 0, reply);
-	} else if (reply) {
-		sm_mb_free(reply);
+		if (reply)
+			sm_mb_free(reply);
 	}
 	for (int i = 0; i < j->nres; i++)
 		lease_unbind(d, &j->res[i]);
@@ -224,6 +224,34 @@ static bool all_local(const struct job *j)
 	return true;
 }
 
+/* A release goes to disk only once the file no longer names a holder of
+ * the lease: a restart would otherwise find a holder of a lease that is
+ * not ours any more and fence its lockspace.  When that cannot be written,
+ * the lease stays ours on disk (retried later) and the job fails. */
+static int record_release(struct daemon *d, struct job *j)
+{
+	bool needed = false;
+	for (int i = 0; i < j->nres; i++)
+		if (j->res[i].lease && !j->res[i].local_only && j->res[i].lease->st.filed_holders)
+			needed = true;
+	int rc = needed ? state_save(d) : 0;
+	if (rc == 0)
+		return 0;
+	for (int i = 0; i < j->nres; i++) {
+		struct lease *l = j->res[i].lease;
+		if (!l || j->res[i].local_only)
+			continue;
+		l->busy = false;
+		l->retry_at_mono = mono_ms() + 1000;
+	}
+	j->rc = rc;
+	snprintf(j->message, sizeof(j->message),
+		 "cannot record the release in %s/state: %s; the lease stays held by this host until it can be "
+		 "recorded",
+		 d->cfg.run_dir, strerror(-rc));
+	return rc;
+}
+
 /* Decide and submit; returns false if the job had to park. */
 static bool try_start(struct daemon *d, struct job *j)
 {
@@ -238,6 +266,10 @@ static bool try_start(struct daemon *d, struct job *j)
 	}
 	if ((j->kind == JOB_ACQUIRE || j->kind == JOB_RELEASE) && all_local(j)) {
 		leaseops_complete(d, j); /* nothing to do on disk */
+		return true;
+	}
+	if (j->kind == JOB_RELEASE && record_release(d, j) < 0) {
+		finish(d, j, NULL);
 		return true;
 	}
 	jobs_submit(d, j);
@@ -274,6 +306,26 @@ static void put_lease_reply(struct sm_msgbuf *b, const struct job_res *r, const 
 	sm_mb_end(b, g);
 }
 
+/* Persist p's new holds before reporting them.  When that fails, take
+ * them back: the request fails with why, and lease_unbind() releases on
+ * disk what no other local process holds (the file never named p). */
+static bool record_grant(struct daemon *d, struct job *j, struct proc *p)
+{
+	int rc = state_save(d);
+	if (rc == 0)
+		return true;
+	for (int i = 0; i < j->nres; i++) {
+		struct lease *l = j->res[i].lease;
+		bool last;
+		if (l && lease_holder(l, p))
+			lease_remove_holder(d, l, p, &last);
+	}
+	j->rc = rc;
+	snprintf(j->message, sizeof(j->message), "cannot record the lease in %s/state: %s; it was not granted",
+		 d->cfg.run_dir, strerror(-rc));
+	return false;
+}
+
 static void complete_acquire(struct daemon *d, struct job *j)
 {
 	struct proc *p = job_proc(d, j);
@@ -305,6 +357,11 @@ static void complete_acquire(struct daemon *d, struct job *j)
 				sm_warn("%s:%s taken over from dead host %u (lver %llu) for process %d", r->ls->name, r->name,
 					r->out.took_over_from, (unsigned long long)r->out.lver, (int)j->pid);
 		}
+	}
+	if (ok && !record_grant(d, j, p)) {
+		ok = false;
+		sm_mb_free(&b);
+		sm_mb_init(&b);
 	}
 	uint64_t us = (mono_ms() - j->submitted_mono) * 1000;
 	if (ok) {
@@ -377,7 +434,8 @@ static void complete_receive(struct daemon *d, struct job *j)
 		state_touch_lease(d, l);
 		if (p) {
 			lease_add_holder(l, p, SM_MODE_EX);
-			put_lease_reply(&b, r, &r->out);
+			if (record_grant(d, j, p))
+				put_lease_reply(&b, r, &r->out);
 		} else {
 			j->rc = -SM_ENOT_REGISTERED;
 			snprintf(j->message, sizeof(j->message), "the process exited while receiving the lease");
@@ -466,7 +524,7 @@ void lease_settle(struct daemon *d, struct lease *l)
 		lease_drop(d, l);
 		return;
 	}
-	if (l->in_doubt && mono_ms() < l->retry_at_mono)
+	if ((l->in_doubt || l->on_disk) && mono_ms() < l->retry_at_mono)
 		return; /* leases_tick tries again later */
 	if (l->in_doubt || l->on_disk) {
 		struct job *j = single_job(l->in_doubt ? JOB_RESOLVE : JOB_RELEASE, l);

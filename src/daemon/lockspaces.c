@@ -368,12 +368,10 @@ int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t
 
 int ls_leave(struct daemon *d, struct ls_entry *e, bool force)
 {
-	int held = 0, any = 0;
+	int held = 0;
 	for (struct lease *l = d->leases; l; l = l->next)
-		if (l->ls == e) {
-			any++;
+		if (l->ls == e)
 			held += l->holders != NULL;
-		}
 	if (held && !force)
 		return -SM_EBUSY;
 	if (held)
@@ -382,9 +380,7 @@ int ls_leave(struct daemon *d, struct ls_entry *e, bool force)
 	 * left here: fenced holders dead, releases on disk done.  A free slot
 	 * lets every other host take our leases at once. */
 	e->state = LS_LEAVING;
-	e->leave_when_free = any > 0;
-	if (!any)
-		e->stop = 2;
+	e->leave_when_free = true;
 	state_touch_ls(d);
 	return 0;
 }
@@ -491,6 +487,28 @@ static void retry_rejoins(struct daemon *d)
 	}
 }
 
+/* The file must stop listing e before its slot is written free: a restart
+ * would otherwise resume a lockspace we left (its record gone: fenced, and
+ * rejoined).  Until that can be written, e stays joined and renewing. */
+static bool record_leave(struct daemon *d, struct ls_entry *e)
+{
+	int rc = state_save(d);
+	if (rc == 0) {
+		e->stop = 2;
+		return true;
+	}
+	for (int i = 0; i < e->nleave_waiters; i++) {
+		struct conn *c = conn_find(d, e->leave_waiter_ids[i]);
+		if (c)
+			conn_reply_error(c, rc, 0,
+					 "cannot record the leave in %s/state: %s; lockspace %s stays joined until it "
+					 "can be recorded (retried)",
+					 d->cfg.run_dir, strerror(-rc), e->name);
+	}
+	e->nleave_waiters = 0;
+	return false;
+}
+
 void ls_tick(struct daemon *d)
 {
 	uint64_t now = mono_ms();
@@ -578,8 +596,10 @@ void ls_tick(struct daemon *d)
 				if (any)
 					break;
 				e->leave_when_free = false;
-				e->stop = 2;
+				state_touch_ls(d); /* the file drops it (state.c) */
 			}
+			if (!e->stop && !record_leave(d, e))
+				break;
 			if (!e->thread_running && atomic_load(&e->t_exited)) {
 				sm_info("left lockspace %s", e->name);
 				reply_waiters(d, e, -SM_EINTERRUPTED); /* a join the leave cancelled */

@@ -98,20 +98,52 @@ static int load_config(struct daemon_config *c, const char *path, bool explicit_
 		fprintf(stderr, "sync_managerd: %s:%u: %s\n", err.file, err.line, err.message);
 		return rc;
 	}
+	struct stat st;
+	if (rc == 0 && stat(path, &st) == 0 && (st.st_mode & S_IWOTH))
+		fprintf(stderr, "sync_managerd: warning: %s is writable by every user (mode %04o): chmod o-w %s\n",
+			path, (unsigned)(st.st_mode & 07777), path);
 	return 0;
+}
+
+/* The run directory holds the pid file, the socket and the state file,
+ * all written by root: it must be a directory that no one else can change
+ * (else a planted symbolic link or state file turns the daemon against the
+ * host).  0, or -EPERM with the reason and the fix logged. */
+static int check_run_dir(const char *dir)
+{
+	struct stat st;
+	char why[128] = "";
+	if (lstat(dir, &st) < 0) {
+		sm_error("cannot use run directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (S_ISLNK(st.st_mode))
+		snprintf(why, sizeof(why), "a symbolic link");
+	else if (!S_ISDIR(st.st_mode))
+		snprintf(why, sizeof(why), "not a directory");
+	else if (state_trusted(&st, why, sizeof(why)))
+		return 0;
+	sm_error("refusing run directory %s: it is %s. It must be a directory owned by root and writable by no one "
+		 "else: chown root:root %s; chmod 0755 %s (or set %s to such a directory)",
+		 dir, why, dir, dir, SM_RUN_DIR_ENV);
+	return -EPERM;
 }
 
 static int make_run_dir(struct daemon *d)
 {
-	if (mkdir(d->cfg.run_dir, 0775) < 0 && errno != EEXIST) {
+	if (mkdir(d->cfg.run_dir, 0755) < 0 && errno != EEXIST) {
 		sm_error("cannot create run directory %s: %s", d->cfg.run_dir, strerror(errno));
 		return -errno;
 	}
+	int rc = check_run_dir(d->cfg.run_dir);
+	if (rc < 0)
+		return rc;
 	char lock[512];
 	snprintf(lock, sizeof(lock), "%s/sync_managerd.pid", d->cfg.run_dir);
-	d->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	d->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (d->lock_fd < 0) {
-		sm_error("cannot open %s: %s", lock, strerror(errno));
+		sm_error("cannot open %s: %s", lock,
+			 errno == ELOOP ? "it is a symbolic link (not followed): remove it" : strerror(errno));
 		return -errno;
 	}
 	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -126,7 +158,7 @@ static int make_run_dir(struct daemon *d)
 	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (ftruncate(d->lock_fd, 0) < 0 || pwrite(d->lock_fd, buf, (size_t)n, 0) != n)
 		sm_warn("cannot write %s", lock);
-	return 0;
+	return state_check_file(d);
 }
 
 static struct ev_tag listen_tag = {EV_LISTEN, NULL}, signal_tag = {EV_SIGNAL, NULL}, timer_tag = {EV_TIMER, NULL},

@@ -157,6 +157,8 @@ struct state_journal {
 	struct sbuf out;   /* reused for every save */
 	struct ls_rec *ls; /* lockspaces on file */
 	int nls, cap_ls;
+	int failing;           /* errno of the last failed save, 0 = saving works */
+	uint64_t failing_logged_mono;
 };
 
 static struct state_journal *journal_of(struct daemon *d)
@@ -312,7 +314,9 @@ static void emit_proc(struct state_journal *j, struct proc *p)
 static void emit_lease(struct state_journal *j, struct lease *l)
 {
 	size_t start = j->out.len;
+	l->st.emit_holders = false;
 	if (fmt_lease(&j->out, l)) {
+		l->st.emit_holders = l->holders != NULL;
 		uint64_t h = hash_bytes(j->out.p + start, j->out.len - start);
 		if (h == l->st.hash) {
 			j->out.len = start;
@@ -345,6 +349,8 @@ static bool ls_values(struct ls_entry *e, struct ls_vals *v)
 {
 	if (e->state == LS_GONE || !e->ls)
 		return false;
+	if (e->state == LS_LEAVING && !e->leave_when_free)
+		return false; /* about to write its slot free: off the file first */
 	struct sm_lockspace_info info;
 	uint8_t inst[16];
 	sm_lockspace_info(e->ls, &info);
@@ -471,13 +477,61 @@ static void clear_pending(struct state_journal *j)
 	j->ls_touched = false;
 }
 
-void state_snapshot(struct daemon *d)
+/* Log a failed save: once per error, then every 10 s while it lasts (the
+ * loop retries at every tick).  Returns rc. */
+static int save_failed(struct daemon *d, const char *what, int rc)
+{
+	struct state_journal *j = d->journal;
+	uint64_t now = mono_ms();
+	if (!j || j->failing != -rc || now - j->failing_logged_mono >= 10000) {
+		sm_error("cannot save daemon state: %s: %s (leases are not granted until it can be written)", what,
+			 strerror(-rc));
+		if (j) {
+			j->failing = -rc;
+			j->failing_logged_mono = now;
+		}
+	}
+	return rc;
+}
+
+static void save_worked(struct daemon *d)
+{
+	struct state_journal *j = d->journal;
+	if (j->failing)
+		sm_warn("daemon state saved again in %s/state", d->cfg.run_dir);
+	j->failing = 0;
+}
+
+/* Write b to a fresh temporary file and rename it over the state file.
+ * Returns the new file's descriptor (for appending) or a negative errno. */
+static int write_snapshot(struct daemon *d, const struct sbuf *b)
+{
+	char tmp[300], final[300];
+	path_of(d, tmp, sizeof(tmp), ".tmp");
+	path_of(d, final, sizeof(final), "");
+	/* Never open what someone else put there (docs/admin-guide.md). */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return save_failed(d, tmp, -errno);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return save_failed(d, tmp, -errno);
+	int rc = write_all(fd, b->p, b->len);
+	if (rc == 0 && rename(tmp, final) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		close(fd);
+		unlink(tmp);
+		return save_failed(d, final, rc);
+	}
+	return fd;
+}
+
+int state_snapshot(struct daemon *d)
 {
 	struct state_journal *j = journal_of(d);
 	if (!j) {
-		sm_error("cannot save daemon state: out of memory");
 		d->state_dirty = true;
-		return;
+		return save_failed(d, "out of memory", -ENOMEM);
 	}
 	clear_pending(j);
 	struct sbuf *b = &j->out;
@@ -499,43 +553,43 @@ void state_snapshot(struct daemon *d)
 	}
 	/* From here on, failing means: try a snapshot again at the next save. */
 	d->state_dirty = true;
-	char tmp[300], final[300];
-	path_of(d, tmp, sizeof(tmp), ".tmp");
-	path_of(d, final, sizeof(final), "");
-	if (b->oom) {
-		sm_error("cannot save daemon state to %s: out of memory", final);
-		return;
-	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		sm_error("cannot write %s: %s", tmp, strerror(errno));
-		return;
-	}
-	int rc = write_all(fd, b->p, b->len);
-	if (rc == 0 && rename(tmp, final) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		sm_error("cannot save daemon state to %s: %s", final, strerror(-rc));
-		close(fd);
-		unlink(tmp);
-		return;
-	}
+	if (b->oom)
+		return save_failed(d, "out of memory", -ENOMEM);
+	int fd = write_snapshot(d, b);
+	if (fd < 0)
+		return fd;
 	if (j->fd >= 0)
 		close(j->fd);
 	j->fd = fd;
 	j->lines = 0;
 	d->state_dirty = false;
+	for (struct lease *l = d->leases; l; l = l->next)
+		l->st.filed_holders = l->st.hash && l->holders;
+	save_worked(d);
+	return 0;
 }
 
-void state_save(struct daemon *d)
+/* Append b; on failure cut the file back to what it held before, so a
+ * failed save never leaves part of its records on file. */
+static int append(struct daemon *d, struct state_journal *j, const struct sbuf *b)
+{
+	struct stat st;
+	if (fstat(j->fd, &st) < 0)
+		return -errno;
+	int rc = write_all(j->fd, b->p, b->len);
+	if (rc < 0 && ftruncate(j->fd, st.st_size) < 0)
+		sm_error("cannot cut %s/state back after a failed write: %s; a restart ignores its torn last line",
+			 d->cfg.run_dir, strerror(errno));
+	return rc;
+}
+
+int state_save(struct daemon *d)
 {
 	struct state_journal *j = d->journal;
 	if (!d->state_dirty && (!j || !has_pending(j)))
-		return;
-	if (!j || j->fd < 0 || d->state_dirty || j->lines > SM_MAX((uint64_t)COMPACT_MIN_LINES, 2 * j->live)) {
-		state_snapshot(d);
-		return;
-	}
+		return 0;
+	if (!j || j->fd < 0 || d->state_dirty || j->lines > SM_MAX((uint64_t)COMPACT_MIN_LINES, 2 * j->live))
+		return state_snapshot(d);
 	/* Deletes first: a key deleted and created again in this batch ends
 	 * with the living object's record. */
 	struct sbuf *b = &j->out;
@@ -554,22 +608,25 @@ void state_save(struct daemon *d)
 	for (uint32_t i = 0; i < j->leases.n; i++)
 		if (j->leases.v[i])
 			emit_lease(j, j->leases.v[i]);
-	clear_pending(j);
-	if (b->oom) {
-		state_snapshot(d);
-		return;
-	}
-	if (b->len == 0)
-		return;
-	int rc = write_all(j->fd, b->p, b->len);
+	if (b->oom)
+		return state_snapshot(d);
+	int rc = b->len ? append(d, j, b) : 0;
 	if (rc < 0) {
-		/* A short write may have left a torn line: never append after
-		 * it, start over from a snapshot. */
-		sm_error("cannot append to the daemon state file: %s; rewriting it", strerror(-rc));
+		/* The hashes now describe records that are not on file: start
+		 * over from a snapshot (now, and at every save until one works). */
+		save_failed(d, "appending to the state file", rc);
 		close(j->fd);
 		j->fd = -1;
-		state_snapshot(d);
+		return state_snapshot(d) < 0 ? rc : 0;
 	}
+	for (uint32_t i = 0; i < j->leases.n; i++)
+		if (j->leases.v[i]) {
+			struct lease *l = j->leases.v[i];
+			l->st.filed_holders = l->st.emit_holders;
+		}
+	clear_pending(j);
+	save_worked(d);
+	return 0;
 }
 
 void state_remove(struct daemon *d)
@@ -584,6 +641,24 @@ void state_remove(struct daemon *d)
 }
 
 /* ---- loading ------------------------------------------------------------------ */
+
+bool state_trusted(const struct stat *st, char *why, size_t len)
+{
+	uid_t me = geteuid();
+	if (st->st_uid != 0 && st->st_uid != me) {
+		char also[32] = "";
+		if (me != 0)
+			snprintf(also, sizeof(also), " or uid %u", (unsigned)me);
+		snprintf(why, len, "owned by uid %u, not by root%s", (unsigned)st->st_uid, also);
+		return false;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, len, "writable by %s (mode %04o)", st->st_mode & S_IWOTH ? "others" : "its group",
+			 (unsigned)(st->st_mode & 07777));
+		return false;
+	}
+	return true;
+}
 
 /* The parser's fields are copied into these as they are. */
 _Static_assert(sizeof(((struct proc *)0)->name) == SM_NAME_FIELD, "proc name");
@@ -668,6 +743,7 @@ static void restore_lease(struct daemon *d, const char *path, const struct state
 	l->in_doubt = f.in_doubt;
 	l->nlocations = f.nlocations;
 	memcpy(l->location, f.location, sizeof(l->location));
+	l->st.filed_holders = f.nholders > 0; /* until the next snapshot */
 	struct state_holder h;
 	for (const char *c = f.holders; state_next_holder(&c, &h);) {
 		struct proc *p = proc_find(d, (pid_t)h.pid);
@@ -687,13 +763,46 @@ static void restore_lease(struct daemon *d, const char *path, const struct state
 	}
 }
 
+/* The state file's records name processes to signal and kill programs to
+ * run as root: never act on one someone else could have written. */
+static int refuse_state(const char *path, const char *why)
+{
+	sm_error("refusing to resume from %s: it is %s. Check what wrote it; then remove it (processes holding "
+		 "leases are not resumed) or make it root's: chown root %s; chmod 0600 %s",
+		 path, why, path, path);
+	return -EPERM;
+}
+
+int state_check_file(struct daemon *d)
+{
+	char path[300], why[128];
+	path_of(d, path, sizeof(path), "");
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISLNK(st.st_mode))
+		return refuse_state(path, "a symbolic link");
+	if (!S_ISREG(st.st_mode))
+		return refuse_state(path, "not a regular file");
+	if (!state_trusted(&st, why, sizeof(why)))
+		return refuse_state(path, why);
+	return 0;
+}
+
 int state_restore(struct daemon *d)
 {
 	char path[300];
 	path_of(d, path, sizeof(path), "");
-	char *buf = NULL;
+	char *buf = NULL, why[128];
 	size_t len = 0;
-	int rc = state_read_file(path, &buf, &len);
+	struct stat st;
+	int rc = state_read_file(path, &buf, &len, &st);
+	if (rc == -ELOOP || rc == -EPERM)
+		snprintf(why, sizeof(why), "%s", rc == -ELOOP ? "a symbolic link" : "not a regular file");
+	if (rc == -ELOOP || rc == -EPERM || (rc == 0 && !state_trusted(&st, why, sizeof(why)))) {
+		free(buf);
+		return refuse_state(path, why);
+	}
 	if (rc < 0) {
 		state_snapshot(d); /* start the file this daemon appends to */
 		return rc == -ENOENT ? 0 : rc;

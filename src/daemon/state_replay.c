@@ -445,14 +445,18 @@ void state_replay_free(struct state_replay *rp)
 
 /* ---- the file ------------------------------------------------------------------ */
 
-int state_read_file(const char *path, char **out, size_t *len)
+int state_read_file(const char *path, char **out, size_t *len, struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	int rc = fstat(fd, st) < 0 ? -errno : S_ISREG(st->st_mode) ? 0 : -EPERM;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
 	size_t cap = 65536, n = 0;
 	char *buf = malloc(cap + 1);
-	int rc = 0;
 	for (;;) {
 		if (!buf) {
 			rc = -ENOMEM;

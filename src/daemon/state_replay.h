@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define STATE_MAGIC "sync_managerd-state 1"
 
@@ -50,9 +51,10 @@ struct state_replay {
 	size_t first_bad_renewed; /* line number of the first of them */
 };
 
-/* Read a whole file into a malloc'ed buffer (*out, NUL-terminated at
- * [*len]).  Returns 0 or -errno. */
-int state_read_file(const char *path, char **out, size_t *len);
+/* Read a whole regular file into a malloc'ed buffer (*out, NUL-terminated
+ * at [*len]); *st is its fstat.  A symbolic link is not followed (-ELOOP),
+ * anything but a regular file is not read (-EPERM).  Returns 0 or -errno. */
+int state_read_file(const char *path, char **out, size_t *len, struct stat *st);
 
 /* Replay the state file in buf[0..len).  buf is modified (newlines become
  * NULs) and must outlive out; buf[len] is never read.  Returns 0,

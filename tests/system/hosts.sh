@@ -24,7 +24,7 @@ _h_dir() { echo "$T_DIR/h$1"; }
 h_start() {
 	local n=$1; shift
 	local dir; dir=$(_h_dir "$n")
-	mkdir -p "$dir"
+	mkdir -p "$dir" && chmod go-w "$dir" # sync_managerd refuses a run directory others can write
 	{
 		echo "watchdog = $H_WATCHDOG"
 		echo "watchdog_timeout = $((H_WATCHDOG_MS / 1000))"
