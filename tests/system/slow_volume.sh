@@ -44,7 +44,7 @@ LAT=$T_DIR/status.lat
 (
 	while [[ ! -e $T_DIR/stop ]]; do
 		a=$(now_ms)
-		h_sm 1 status >/dev/null 2>&1
+		h_exec 1 timeout 30 "$SM" status >/dev/null 2>&1
 		rc=$?
 		echo "$a $(( $(now_ms) - a )) $rc" >> "$LAT"
 		sleep 0.1
@@ -52,6 +52,13 @@ LAT=$T_DIR/status.lat
 ) &
 poller=$!
 T_PIDS+=("$poller")
+# and on one connection, without a process start per call (the daemon's own
+# answer time): "EPOCH_MS TOOK_US RESULT"
+LAT2=$T_DIR/status2.lat
+h_exec 1 timeout 300 "$SM_BIN/tests/sm_clients" status-poll "$T_DIR/stop" > "$LAT2" 2> "$T_DIR/status2.err" &
+T_PIDS+=("$!")
+poller2=$!
+sleep 3 # the same figures with healthy storage, for comparison
 
 t0=$(now_ms)
 h_fault 1 "read hang vol-sick"
@@ -96,6 +103,7 @@ t_match "the rejoin of sick keeps failing to read its header, and is retried" \
 hang_ms=$(( $(now_ms) - t0 ))
 touch "$T_DIR/stop"
 wait "$poller"
+wait "$poller2"
 
 # The verdict over the whole hang.
 h_alive 1 && ! grep -q "resetting" "$HL" && t_ok "the host was not reset ($hang_ms ms of hanging reads)" \
@@ -115,6 +123,18 @@ t_log "status during the hang: $n calls, median $med ms, max $max ms, $over over
 (( n >= 20 )) && t_ok "status was asked $n times during the hang" || t_fail "status asked only $n times"
 (( bad == 0 )) && t_ok "every status call succeeded" || t_fail "$bad status calls failed"
 (( max < 2000 )) && t_ok "status always answered within 2 s (max $max ms)" || t_fail "status took up to $max ms"
+n2=$(awk -v t="$t0" 'NF == 3 && $1 >= t' "$LAT2" | wc -l)
+bad2=$(awk -v t="$t0" 'NF == 3 && $1 >= t && $3 != 0' "$LAT2" | wc -l)
+max2=$(awk -v t="$t0" 'NF == 3 && $1 >= t && $2 > m { m = $2 } END { print int(m / 1000) }' "$LAT2")
+over2=$(awk -v t="$t0" 'NF == 3 && $1 >= t && $2 > 100000' "$LAT2" | wc -l)
+med2=$(awk -v t="$t0" 'NF == 3 && $1 >= t { print $2 }' "$LAT2" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] / 1000 }')
+bmed2=$(awk -v t="$t0" 'NF == 3 && $1 < t { print $2 }' "$LAT2" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] / 1000 }')
+t_log "status on one connection during the hang: $n2 calls, median $med2 ms, max $max2 ms, $over2 over 100 ms (median $bmed2 ms before the hang)"
+[[ $(tail -n1 "$LAT2") == end ]] && t_ok "the poller on one connection ran to the end" \
+	|| t_fail "the poller on one connection did not end (killed by a reset, or stuck in a call): $(tail -n1 "$LAT2")"
+(( n2 >= 50 && bad2 == 0 )) && t_ok "$n2 status calls on one connection during the hang, all answered" \
+	|| t_fail "status on one connection: $n2 calls, $bad2 failed: $(cat "$T_DIR/status2.err")"
+(( max2 < 2000 )) && t_ok "each within 2 s (max $max2 ms)" || t_fail "status on one connection took up to $max2 ms"
 
 # The storage answers again: the daemon rejoins sick by itself.
 h_fault 1 ""

@@ -8,6 +8,8 @@
  *   sm_clients self LOCKSPACE:RES        register self, acquire, inquire, release (as any user)
  *   sm_clients other PID LOCKSPACE:RES   try to acquire for another process (must be denied
  *       unless root)
+ *   sm_clients status-poll STOPFILE     ask for status on one connection every 50 ms
+ *       until STOPFILE exists; one line per call: "EPOCH_MS TOOK_US RESULT", then "end" 
  * Exit 0 when the behaviour was as expected. */
 #include "sync_manager/admin.h"
 #include "sync_manager/client.h"
@@ -182,6 +184,36 @@ static int other(pid_t pid, const char *spec)
 	return 0;
 }
 
+/* How long the daemon takes to answer status, without a process start per
+ * call (a reconnect after a failure is part of the next call's time). */
+static int status_poll(const char *stopfile)
+{
+	sm_conn *c = NULL;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (access(stopfile, F_OK) != 0) {
+		struct timespec wall;
+		clock_gettime(CLOCK_REALTIME, &wall);
+		double t = now_s();
+		int rc = c ? 0 : sm_conn_open(&c);
+		struct sm_report *rep = NULL;
+		if (rc == 0)
+			rc = sm_status(c, &rep);
+		if (rc == 0)
+			sm_report_free(rep);
+		else if (c) {
+			sm_conn_close(c);
+			c = NULL;
+		}
+		printf("%lld %lld %d\n", (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000,
+		       (long long)((now_s() - t) * 1e6), rc);
+		usleep(50000);
+	}
+	if (c)
+		sm_conn_close(c);
+	printf("end\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -193,6 +225,8 @@ int main(int argc, char **argv)
 		return self(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "other"))
 		return other((pid_t)atoi(argv[2]), argv[3]);
+	if (argc >= 3 && !strcmp(argv[1], "status-poll"))
+		return status_poll(argv[2]);
 	fprintf(stderr, "usage: see the comment at the top of sm_clients.c\n");
 	return 2;
 }
