@@ -3,9 +3,13 @@
  * Threads and ownership:
  * - The event loop thread owns every structure below.  Nothing else reads
  *   or writes them.
+ * - The loop does no volume I/O (it pets the watchdog and serves clients).
  * - Each lockspace has a renewal thread that only touches its own
- *   sm_lockspace (joins, renews, leaves); the loop reads that object's
- *   thread-safe accessors (info, remaining time, liveness).
+ *   sm_lockspace (reads the volume header, joins, renews, leaves); the loop
+ *   reads that object's thread-safe accessors (info, remaining time,
+ *   liveness).
+ * - A probe thread reads the headers of configured volumes to resolve a
+ *   lockspace name; its results go to the loop when it has finished.
  * - Worker threads run disk jobs on private copies of their inputs and hand
  *   results back through a queue; the loop applies them.
  *
