@@ -537,6 +537,69 @@ static void cmd_convert(struct conn *c, const uint8_t *p, size_t len)
 	leaseops_schedule(c->d, j);
 }
 
+static void join_location(struct conn *c, const char *loc, uint32_t host_id, const char *name);
+
+static void reply_no_lockspace(struct conn *c, const char *name, const char *unreadable)
+{
+	if (unreadable[0]) /* what matters first: messages are cut at 255 bytes */
+		conn_reply_error(c, -SM_ENO_LOCKSPACE, 0,
+				 "no lockspace named '%s' found; configured volumes that could not be read: %s", name,
+				 unreadable);
+	else
+		conn_reply_error(c, -SM_ENO_LOCKSPACE, 0,
+				 "no lockspace named '%s' is known to this daemon: give its volume "
+				 "(sync_manager join /path/to/volume) or list the volume under 'join' in "
+				 "sync_managerd.conf",
+				 name);
+}
+
+/* Join by LOCKSPACE name.  A name not known yet may be on a configured
+ * volume: its header is read by a probe thread, never here (the loop pets
+ * the watchdog), and the join goes on in cmds_names_probed. */
+static void join_by_name(struct conn *c, const char *lsname, uint32_t host_id, const char *name)
+{
+	struct daemon *d = c->d;
+	char loc[SM_LOCATION_MAX];
+	if (ls_resolve_name(d, lsname, loc, sizeof(loc)) == 0) {
+		join_location(c, loc, host_id, name);
+		return;
+	}
+	int rc = ls_probe_names(d);
+	if (rc == 0) {
+		reply_no_lockspace(c, lsname, "");
+		return;
+	}
+	if (rc < 0 || d->nname_joins == (int)SM_ARRAY_SIZE(d->name_joins)) {
+		conn_reply_error(c, rc < 0 ? rc : -SM_EBUSY, 0,
+				 "cannot look up lockspace '%s' on the configured volumes now (%s): try again, or give "
+				 "its volume",
+				 lsname, rc < 0 ? sm_strerror(rc) : "too many joins by name are waiting");
+		return;
+	}
+	struct name_join *w = &d->name_joins[d->nname_joins++];
+	w->conn_id = c->id;
+	w->host_id = host_id;
+	snprintf(w->name, sizeof(w->name), "%s", lsname);
+	snprintf(w->host_name, sizeof(w->host_name), "%s", name);
+}
+
+void cmds_names_probed(struct daemon *d, const char *unreadable)
+{
+	int n = d->nname_joins;
+	d->nname_joins = 0;
+	for (int i = 0; i < n; i++) {
+		struct name_join w = d->name_joins[i];
+		struct conn *c = conn_find(d, w.conn_id);
+		if (!c)
+			continue; /* the client went away */
+		char loc[SM_LOCATION_MAX];
+		if (ls_resolve_name(d, w.name, loc, sizeof(loc)) == 0)
+			join_location(c, loc, w.host_id, w.host_name);
+		else
+			reply_no_lockspace(c, w.name, unreadable);
+	}
+}
+
 static void cmd_join(struct conn *c, const uint8_t *p, size_t len)
 {
 	if (!require_admin(c))
@@ -558,19 +621,15 @@ static void cmd_join(struct conn *c, const uint8_t *p, size_t len)
 		conn_reply_error(c, -SM_ECONFIG, 0, "%s", no_wd);
 		return;
 	}
-	if (!strchr(loc, '/')) {
-		/* LOCKSPACE instead of VOLUME */
-		char named[SM_LOCATION_MAX];
-		if (ls_resolve_name(c->d, loc, named, sizeof(named)) < 0) {
-			conn_reply_error(c, -SM_ENO_LOCKSPACE, 0,
-					 "no lockspace named '%s' is known to this daemon: give its volume "
-					 "(sync_manager join /path/to/volume) or list the volume under 'join' in "
-					 "sync_managerd.conf",
-					 loc);
-			return;
-		}
-		snprintf(loc, sizeof(loc), "%s", named);
-	}
+	if (!strchr(loc, '/')) /* LOCKSPACE instead of VOLUME */
+		join_by_name(c, loc, host_id, name);
+	else
+		join_location(c, loc, host_id, name);
+}
+
+/* Join the lockspace of volume loc and reply (now, or when it is joined). */
+static void join_location(struct conn *c, const char *loc, uint32_t host_id, const char *name)
+{
 	struct ls_entry *e;
 	int rc = ls_join(c->d, loc, host_id, name, &e);
 	if (rc < 0) {

@@ -3,9 +3,13 @@
  * Threads and ownership:
  * - The event loop thread owns every structure below.  Nothing else reads
  *   or writes them.
+ * - The loop does no volume I/O (it pets the watchdog and serves clients).
  * - Each lockspace has a renewal thread that only touches its own
- *   sm_lockspace (joins, renews, leaves); the loop reads that object's
- *   thread-safe accessors (info, remaining time, liveness).
+ *   sm_lockspace (reads the volume header, joins, renews, leaves); the loop
+ *   reads that object's thread-safe accessors (info, remaining time,
+ *   liveness).
+ * - A probe thread reads the headers of configured volumes to resolve a
+ *   lockspace name; its results go to the loop when it has finished.
  * - Worker threads run disk jobs on private copies of their inputs and hand
  *   results back through a queue; the loop applies them.
  *
@@ -120,6 +124,18 @@ struct ls_entry {
 	bool fencing;
 	uint64_t fence_started_mono;
 	bool sigkill_sent;
+	/* Opening (a join, not a resume): the renewal thread reads the volume
+	 * header, so a volume that does not answer never stalls the loop.  The
+	 * loop takes t_ls once t_open_done is set, checks it against the other
+	 * lockspaces and answers through go. */
+	bool needs_open;             /* set before the thread starts */
+	bool opened;                 /* the loop has taken the open's result */
+	int open_rc;                 /* loop: the open and its checks (0 = joining) */
+	bool rejoin;                 /* automatic rejoin: retried while it cannot be opened */
+	atomic_bool t_open_done;
+	atomic_int t_open_rc;
+	struct sm_lockspace *t_ls;   /* the thread's until t_open_done, then the loop's */
+	atomic_int go;               /* after the open: 1 join, < 0 give up with that error */
 };
 
 /* ---- the local lease table ------------------------------------------------- */
@@ -272,6 +288,17 @@ struct daemon {
 		uint64_t next_mono;
 	} rejoin[8];
 	int nrejoin;
+	/* Configured volumes whose headers a thread reads to resolve a
+	 * lockspace name (lockspaces.c), and the joins by name waiting for it
+	 * (cmds.c). */
+	struct name_probe *probe;
+	struct name_join {
+		uint64_t conn_id;
+		uint32_t host_id;
+		char name[SM_NAME_FIELD];
+		char host_name[SM_NAME_FIELD];
+	} name_joins[16];
+	int nname_joins;
 };
 
 /* ---- module interfaces ----------------------------------------------------- */
@@ -302,11 +329,19 @@ struct conn *conn_find(struct daemon *d, uint64_t id);
 
 /* cmds.c: request dispatch (called with c->req and the payload). */
 void cmds_dispatch(struct conn *c, const uint8_t *payload, size_t len);
+/* A name probe ended: answer the joins by name that waited for it
+ * (unreadable: "VOLUME: error; ..." of the volumes it could not read). */
+void cmds_names_probed(struct daemon *d, const char *unreadable);
 
 /* lockspaces.c */
 struct ls_entry *ls_find(struct daemon *d, const char *name);
 struct ls_entry *ls_find_location(struct daemon *d, const char *location);
+/* The volume of a lockspace name this daemon knows (no disk I/O). */
 int ls_resolve_name(struct daemon *d, const char *name, char *location, size_t n);
+/* Read the headers of the configured volumes (`join` in the configuration)
+ * in a thread, to learn their lockspace names: 1 if a probe runs now (its
+ * end calls cmds_names_probed), 0 if no volume is configured. */
+int ls_probe_names(struct daemon *d);
 int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char *host_name,
 	    struct ls_entry **out);
 int ls_leave(struct daemon *d, struct ls_entry *e, bool force);

@@ -169,6 +169,13 @@ static enum start_result start_simple(struct daemon *d, struct job *j)
 	for (int i = 0; i < j->nres; i++)
 		if (j->res[i].ls->state == LS_JOINING)
 			return START_WAIT;
+	for (int i = 0; i < j->nres; i++)
+		if (!j->res[i].ls->ls) { /* its volume could not be opened */
+			j->rc = -SM_ENOT_JOINED;
+			snprintf(j->message, sizeof(j->message), "the lockspace of %s is not joined on this host",
+				 j->res[i].ls->location);
+			return START_DONE;
+		}
 	/* release, convert, resolve, receive, request, resource add/rm: one
 	 * disk job per lease at a time */
 	for (int i = 0; i < j->nres; i++) {

@@ -1,15 +1,20 @@
 /* Lockspaces of this host: joining, the renewal thread, expiry and fencing.
  *
- * The renewal thread owns the sm_lockspace's disk I/O: it opens or resumes
- * the membership, then renews every R (retrying sooner after a failure),
- * raises attention marks on request, and leaves when asked.  The loop polls
- * it every tick: a lockspace whose last good renewal started more than F
- * ago, or whose record was taken, is fenced. */
+ * The renewal thread owns the sm_lockspace's disk I/O: it reads the volume
+ * header (a join), opens or resumes the membership, then renews every R
+ * (retrying sooner after a failure), raises attention marks on request, and
+ * leaves when asked.  The loop polls it every tick: a lockspace whose last
+ * good renewal started more than F ago, or whose record was taken, is
+ * fenced.  The loop itself reads no volume (it pets the watchdog and serves
+ * clients): a join's header is read by its thread, a name by a probe
+ * thread.  Only a resume at startup, before the loop runs, reads a header
+ * on the main thread. */
 #include "jobs.h"
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "ondisk/volume.h"
 #include "sync_manager/errors.h"
 
 #include <errno.h>
@@ -70,6 +75,7 @@ void ls_put(struct ls_entry *e)
 	if (--e->refs > 0)
 		return;
 	sm_lockspace_free(e->ls);
+	sm_lockspace_free(e->t_ls);
 	pthread_mutex_destroy(&e->progress_mu);
 	free(e);
 }
@@ -124,6 +130,25 @@ static void wake_loop(struct ls_entry *e)
 		sm_debug("cannot wake the event loop: %s", strerror(errno));
 }
 
+/* Read the volume header for the loop (which takes it as e->ls once
+ * t_open_done is set), then wait for its verdict.  0: join e->ls. */
+static int open_volume(struct ls_entry *e)
+{
+	on_progress(e, "reading the volume header", SM_DEFAULT_IO_TIMEOUT_MS);
+	struct sm_lockspace *ls = NULL;
+	int rc = sm_lockspace_open_spec(e->location, &ls);
+	e->t_ls = ls;
+	atomic_store(&e->t_open_rc, rc);
+	atomic_store(&e->t_open_done, true);
+	wake_loop(e);
+	if (rc < 0)
+		return rc;
+	int go;
+	while ((go = atomic_load(&e->go)) == 0 && !e->stop)
+		sm_sleep_ms(5);
+	return go > 0 ? 0 : go < 0 ? go : -SM_EINTERRUPTED;
+}
+
 static void *ls_thread(void *arg)
 {
 	struct ls_entry *e = arg;
@@ -131,7 +156,7 @@ static void *ls_thread(void *arg)
 	if (e->resume)
 		rc = sm_lockspace_resume(e->ls, e->resume_host_id, e->resume_generation, e->resume_instance,
 					 e->resume_last_renewal_boot);
-	else {
+	else if ((rc = e->needs_open ? open_volume(e) : 0) == 0) {
 		struct sm_join_opts o = {.host_id = e->want_host_id,
 					 .host_name = e->want_host_name[0] ? e->want_host_name : NULL,
 					 .progress = on_progress,
@@ -217,39 +242,46 @@ static struct ls_entry *new_entry(struct daemon *d, const char *canon)
 	return e;
 }
 
-/* Open the volume (reads its header): done here, synchronously, because it
- * is one small read and gives us the lockspace name to check for
- * duplicates.  All further I/O happens in the renewal thread. */
-static int open_entry(struct daemon *d, struct ls_entry *e)
+/* Check an opened volume's header against this host (no other lockspace of
+ * that name, a watchdog no slower than the volume assumes); on success e
+ * takes its name and timeouts. */
+static int check_header(struct daemon *d, struct ls_entry *e)
 {
-	int rc = sm_lockspace_open_spec(e->location, &e->ls);
-	if (rc < 0)
-		return rc;
 	const struct sm_volume_header *h = sm_lockspace_header(e->ls);
-	snprintf(e->name, sizeof(e->name), "%s", h->lockspace);
-	sm_timeouts_derive(h->io_timeout_ms, h->watchdog_timeout_ms, &e->to);
+	char name[SM_NAME_FIELD];
+	snprintf(name, sizeof(name), "%s", h->lockspace);
 	for (struct ls_entry *o = d->lockspaces; o; o = o->next)
-		if (o != e && o->state != LS_GONE && strcmp(o->name, e->name) == 0) {
-			sm_error("lockspace %s is already joined from %s", e->name, o->location);
+		if (o != e && o->state != LS_GONE && strcmp(o->name, name) == 0) {
+			sm_error("lockspace %s is already joined from %s", name, o->location);
 			return -SM_EBUSY;
 		}
 	if (d->wd_kind != WD_NONE && h->watchdog_timeout_ms < d->wd_timeout_ms) {
 		sm_error("lockspace %s was formatted for a %u ms watchdog, but this host's watchdog fires only after "
 			 "%u ms: joining would let other hosts take over too early",
-			 e->name, h->watchdog_timeout_ms, d->wd_timeout_ms);
+			 name, h->watchdog_timeout_ms, d->wd_timeout_ms);
 		return -SM_ECONFIG;
 	}
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	sm_timeouts_derive(h->io_timeout_ms, h->watchdog_timeout_ms, &e->to);
 	return 0;
+}
+
+/* Open the volume here, synchronously: only for a resume at startup, before
+ * the loop runs (joins read the header in their thread). */
+static int open_entry(struct daemon *d, struct ls_entry *e)
+{
+	int rc = sm_lockspace_open_spec(e->location, &e->ls);
+	return rc < 0 ? rc : check_header(d, e);
 }
 
 /* A bare lockspace name (no '/'): the volume of a lockspace this daemon
  * knows — joined now, joined before (and left), or listed in `join` of the
  * configuration.  Configured volumes are identified by reading their
- * headers (one small read each). */
-static void remember_lockspace(struct daemon *d, const struct ls_entry *e)
+ * headers, in a probe thread (ls_probe_names). */
+static void remember_name(struct daemon *d, const char *name, const char *location)
 {
 	int i = 0;
-	while (i < d->nknown_ls && strcmp(d->known_ls[i].name, e->name) != 0)
+	while (i < d->nknown_ls && strcmp(d->known_ls[i].name, name) != 0)
 		i++;
 	if (i == d->nknown_ls) {
 		if (d->nknown_ls == (int)SM_ARRAY_SIZE(d->known_ls))
@@ -257,8 +289,13 @@ static void remember_lockspace(struct daemon *d, const struct ls_entry *e)
 		else
 			d->nknown_ls++;
 	}
-	snprintf(d->known_ls[i].name, sizeof(d->known_ls[i].name), "%s", e->name);
-	snprintf(d->known_ls[i].location, sizeof(d->known_ls[i].location), "%s", e->location);
+	snprintf(d->known_ls[i].name, sizeof(d->known_ls[i].name), "%s", name);
+	snprintf(d->known_ls[i].location, sizeof(d->known_ls[i].location), "%s", location);
+}
+
+static void remember_lockspace(struct daemon *d, const struct ls_entry *e)
+{
+	remember_name(d, e->name, e->location);
 }
 
 int ls_resolve_name(struct daemon *d, const char *name, char *location, size_t n)
@@ -273,18 +310,83 @@ int ls_resolve_name(struct daemon *d, const char *name, char *location, size_t n
 			snprintf(location, n, "%s", d->known_ls[i].location);
 			return 0;
 		}
-	for (size_t i = 0; i < d->cfg.join.count; i++) {
-		struct sm_volume *v;
-		if (sm_volume_open_spec(d->cfg.join.items[i], 0, &v) < 0)
-			continue;
-		bool match = strncmp(v->hdr.lockspace, name, SM_NAME_FIELD) == 0;
-		sm_volume_close(v);
-		if (match) {
-			snprintf(location, n, "%s", d->cfg.join.items[i]);
-			return 0;
-		}
-	}
 	return -SM_ENO_LOCKSPACE;
+}
+
+/* One probe of the configured volumes: filled by its thread, read by the
+ * loop once done is set. */
+struct name_probe {
+	pthread_t thread;
+	atomic_bool done;
+	int wake_fd;                 /* the loop's job_event_fd */
+	size_t n;
+	struct {
+		char location[256];
+		char name[SM_NAME_FIELD];
+		int rc;
+	} v[16];
+};
+
+static void *probe_thread(void *arg)
+{
+	struct name_probe *p = arg;
+	for (size_t i = 0; i < p->n; i++) {
+		struct sm_volume *v = NULL;
+		p->v[i].rc = sm_volume_open_spec(p->v[i].location, 0, &v);
+		if (p->v[i].rc == 0)
+			snprintf(p->v[i].name, sizeof(p->v[i].name), "%.*s", SM_NAME_FIELD - 1, v->hdr.lockspace);
+		sm_volume_close(v);
+	}
+	atomic_store(&p->done, true);
+	uint64_t one = 1;
+	if (write(p->wake_fd, &one, sizeof(one)) < 0)
+		sm_debug("cannot wake the event loop: %s", strerror(errno));
+	return NULL;
+}
+
+int ls_probe_names(struct daemon *d)
+{
+	if (d->probe)
+		return 1;
+	if (!d->cfg.join.count)
+		return 0;
+	struct name_probe *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->wake_fd = d->job_event_fd;
+	for (size_t i = 0; i < d->cfg.join.count && p->n < SM_ARRAY_SIZE(p->v); i++)
+		snprintf(p->v[p->n++].location, sizeof(p->v[0].location), "%s", d->cfg.join.items[i]);
+	if (pthread_create(&p->thread, NULL, probe_thread, p) != 0) {
+		free(p);
+		return -EAGAIN;
+	}
+	d->probe = p;
+	return 1;
+}
+
+/* A finished probe: learn the names it read, answer the joins waiting. */
+static void probe_tick(struct daemon *d)
+{
+	struct name_probe *p = d->probe;
+	if (!p || !atomic_load(&p->done))
+		return;
+	pthread_join(p->thread, NULL);
+	d->probe = NULL;
+	char unreadable[600] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->v[i].rc == 0) {
+			remember_name(d, p->v[i].name, p->v[i].location);
+			continue;
+		}
+		sm_warn("cannot read the header of configured volume %s: %s", p->v[i].location,
+			sm_strerror(p->v[i].rc));
+		if (len < sizeof(unreadable))
+			len += (size_t)snprintf(unreadable + len, sizeof(unreadable) - len, "%s%s: %s", len ? "; " : "",
+						p->v[i].location, sm_strerror(p->v[i].rc));
+	}
+	free(p);
+	cmds_names_probed(d, unreadable);
 }
 
 int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char *host_name, struct ls_entry **out)
@@ -312,16 +414,35 @@ int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char
 	e->want_host_id = host_id;
 	const char *hn = host_name && *host_name ? host_name : d->cfg.host_name;
 	snprintf(e->want_host_name, sizeof(e->want_host_name), "%s", hn);
-	if ((rc = open_entry(d, e)) < 0 || (rc = start_thread(e)) < 0) {
+	e->needs_open = true; /* its thread reads the header (opened() checks it) */
+	if ((rc = start_thread(e)) < 0) {
 		ls_put(e);
 		return rc;
 	}
 	e->next = d->lockspaces;
 	d->lockspaces = e;
-	remember_lockspace(d, e);
-	sm_info("joining lockspace %s on %s%s", e->name, e->location, host_id ? "" : " (host_id by name)");
+	sm_info("reading the header of %s to join its lockspace%s", e->location, host_id ? "" : " (host_id by name)");
 	*out = e;
 	return 1;
+}
+
+/* The thread of e has read the volume header (or failed to): take it, check
+ * it, and tell the thread whether to join. */
+static void opened(struct daemon *d, struct ls_entry *e)
+{
+	e->opened = true;
+	int rc = atomic_load(&e->t_open_rc);
+	if (rc == 0) {
+		e->ls = e->t_ls;
+		e->t_ls = NULL;
+		rc = e->state == LS_JOINING ? check_header(d, e) : -SM_EINTERRUPTED;
+	}
+	e->open_rc = rc;
+	if (rc == 0) {
+		remember_lockspace(d, e);
+		sm_info("joining lockspace %s on %s", e->name, e->location);
+	}
+	atomic_store(&e->go, rc == 0 ? 1 : rc);
 }
 
 /* Resume a lockspace the previous daemon had joined (state.c).  If F has
@@ -396,8 +517,10 @@ static void reply_waiters(struct daemon *d, struct ls_entry *e, int rc)
 			sm_mb_init(&b);
 			sm_mb_str(&b, SM_T_LOCKSPACE, e->name);
 			conn_reply(c, 0, &b);
-		} else {
+		} else if (e->name[0]) {
 			conn_reply_error(c, rc, 0, "cannot join lockspace %s: %s", e->name, sm_strerror(rc));
+		} else {
+			conn_reply_error(c, rc, 0, "cannot join the lockspace of %s: %s", e->location, sm_strerror(rc));
 		}
 	}
 	e->nwaiters = 0;
@@ -442,29 +565,45 @@ static void reap_thread(struct ls_entry *e)
 	}
 }
 
-static void rejoin(struct daemon *d, struct ls_entry *old)
+/* Try the rejoin of loc again in 2 s (its volume could not be opened). */
+static void retry_rejoin_later(struct daemon *d, const char *loc, uint32_t host_id)
 {
-	struct ls_entry *e;
-	char loc[SM_LOCATION_MAX];
-	snprintf(loc, sizeof(loc), "%s", old->location);
-	uint32_t id = 0;
-	uint64_t gen = 0;
-	sm_lockspace_me(old->ls, &id, &gen, NULL);
-	if (!id)
-		id = old->resume ? old->resume_host_id : old->want_host_id;
-	unlink_entry(d, old);
-	int rc = ls_join(d, loc, id, NULL, &e);
-	if (rc >= 0) {
-		sm_warn("rejoining lockspace %s as host_id %u (waits H for our old record to expire)", e->name, id);
-		return;
-	}
-	sm_error("cannot rejoin the lockspace at %s yet: %s (retrying)", loc, sm_strerror(rc));
 	if (d->nrejoin < (int)SM_ARRAY_SIZE(d->rejoin)) {
 		snprintf(d->rejoin[d->nrejoin].location, SM_LOCATION_MAX, "%s", loc);
-		d->rejoin[d->nrejoin].host_id = id;
+		d->rejoin[d->nrejoin].host_id = host_id;
 		d->rejoin[d->nrejoin].next_mono = mono_ms() + 2000;
 		d->nrejoin++;
 	}
+}
+
+/* Start rejoining loc as host_id: its thread reads the header; if that
+ * fails, the join failure retries it (ls_tick). */
+static void start_rejoin(struct daemon *d, const char *loc, uint32_t host_id, const char *name)
+{
+	struct ls_entry *e;
+	int rc = ls_join(d, loc, host_id, NULL, &e);
+	if (rc >= 0) {
+		e->rejoin = true;
+		sm_warn("rejoining lockspace %s as host_id %u (waits H for our old record to expire)", name, host_id);
+		return;
+	}
+	sm_error("cannot rejoin the lockspace at %s yet: %s (retrying)", loc, sm_strerror(rc));
+	retry_rejoin_later(d, loc, host_id);
+}
+
+static void rejoin(struct daemon *d, struct ls_entry *old)
+{
+	char loc[SM_LOCATION_MAX], name[SM_NAME_FIELD];
+	snprintf(loc, sizeof(loc), "%s", old->location);
+	snprintf(name, sizeof(name), "%s", old->name);
+	uint32_t id = 0;
+	uint64_t gen = 0;
+	if (old->ls)
+		sm_lockspace_me(old->ls, &id, &gen, NULL);
+	if (!id)
+		id = old->resume ? old->resume_host_id : old->want_host_id;
+	unlink_entry(d, old);
+	start_rejoin(d, loc, id, name);
 }
 
 static void retry_rejoins(struct daemon *d)
@@ -475,15 +614,11 @@ static void retry_rejoins(struct daemon *d)
 			i++;
 			continue;
 		}
-		struct ls_entry *e;
-		int rc = ls_join(d, d->rejoin[i].location, d->rejoin[i].host_id, NULL, &e);
-		if (rc < 0) {
-			d->rejoin[i].next_mono = now + 2000;
-			i++;
-			continue;
-		}
-		sm_warn("rejoining lockspace %s as host_id %u", e->name, d->rejoin[i].host_id);
+		char loc[SM_LOCATION_MAX];
+		uint32_t id = d->rejoin[i].host_id;
+		snprintf(loc, sizeof(loc), "%s", d->rejoin[i].location);
 		d->rejoin[i] = d->rejoin[--d->nrejoin];
+		start_rejoin(d, loc, id, loc); /* a failure appends it again, due later */
 	}
 }
 
@@ -513,9 +648,12 @@ void ls_tick(struct daemon *d)
 {
 	uint64_t now = mono_ms();
 	retry_rejoins(d);
+	probe_tick(d);
 	for (struct ls_entry *e = d->lockspaces, *next; e; e = next) {
 		next = e->next;
 		reap_thread(e);
+		if (e->needs_open && !e->opened && atomic_load(&e->t_open_done))
+			opened(d, e);
 		metrics_count_renewals(e);
 		switch (e->state) {
 		case LS_JOINING:
@@ -530,18 +668,23 @@ void ls_tick(struct daemon *d)
 					e->resume ? "resumed" : "joined", info.host_id, (unsigned long long)info.generation);
 				reply_waiters(d, e, 0);
 				leaseops_retry_parked(d);
-			} else {
+			} else if (e->resume) {
 				e->join_error = atomic_load(&e->t_join_rc);
-				sm_error("lockspace %s: %s failed: %s", e->name, e->resume ? "resuming" : "join",
-					 sm_strerror(e->join_error));
+				sm_error("lockspace %s: resuming failed: %s", e->name, sm_strerror(e->join_error));
 				reply_waiters(d, e, e->join_error);
-				if (e->resume) {
-					/* Our leases in it can no longer be trusted. */
-					fence_lockspace(d, e, "it could not be resumed after the restart");
-					break;
-				}
-				if (!e->thread_running)
-					unlink_entry(d, e);
+				/* Our leases in it can no longer be trusted. */
+				fence_lockspace(d, e, "it could not be resumed after the restart");
+			} else if (!e->thread_running) { /* once, when its thread has ended */
+				e->join_error = atomic_load(&e->t_join_rc);
+				if (e->open_rc < 0)
+					sm_error("cannot join the lockspace of %s: %s%s", e->location,
+						 sm_strerror(e->join_error), e->rejoin && !d->quitting ? " (retrying)" : "");
+				else
+					sm_error("lockspace %s: join failed: %s", e->name, sm_strerror(e->join_error));
+				reply_waiters(d, e, e->join_error);
+				if (e->rejoin && e->open_rc < 0)
+					retry_rejoin_later(d, e->location, e->want_host_id);
+				unlink_entry(d, e);
 			}
 			break;
 		case LS_JOINED: {
@@ -575,8 +718,9 @@ void ls_tick(struct daemon *d)
 			if (e->fencing) {
 				e->fencing = false;
 				sm_warn("lockspace %s: fencing complete, no process holds its leases", e->name);
-				struct sm_lockspace_info info;
-				sm_lockspace_info(e->ls, &info);
+				struct sm_lockspace_info info = {0};
+				if (e->ls)
+					sm_lockspace_info(e->ls, &info);
 				e->stop = info.lost ? 1 : 2; /* leaving tells others our leases are dead */
 			}
 			if (!atomic_load(&e->t_exited) || e->thread_running)

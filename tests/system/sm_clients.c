@@ -11,6 +11,8 @@
  *   sm_clients reaped LOCKSPACE:RES      register a child, acquire RES for it, let it exit
  *       and reap it (its pid is free for reuse), print "reaped PID", then keep the
  *       registration connection open (the daemon still lists the lease) until killed
+ *   sm_clients status-poll STOPFILE     ask for status on one connection every 50 ms
+ *       until STOPFILE exists; one line per call: "EPOCH_MS TOOK_US RESULT", then "end" 
  * Exit 0 when the behaviour was as expected. */
 #include "sync_manager/admin.h"
 #include "sync_manager/client.h"
@@ -217,6 +219,36 @@ static int reaped(const char *spec)
 		pause();
 }
 
+/* How long the daemon takes to answer status, without a process start per
+ * call (a reconnect after a failure is part of the next call's time). */
+static int status_poll(const char *stopfile)
+{
+	sm_conn *c = NULL;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (access(stopfile, F_OK) != 0) {
+		struct timespec wall;
+		clock_gettime(CLOCK_REALTIME, &wall);
+		double t = now_s();
+		int rc = c ? 0 : sm_conn_open(&c);
+		struct sm_report *rep = NULL;
+		if (rc == 0)
+			rc = sm_status(c, &rep);
+		if (rc == 0)
+			sm_report_free(rep);
+		else if (c) {
+			sm_conn_close(c);
+			c = NULL;
+		}
+		printf("%lld %lld %d\n", (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000,
+		       (long long)((now_s() - t) * 1e6), rc);
+		usleep(50000);
+	}
+	if (c)
+		sm_conn_close(c);
+	printf("end\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -230,6 +262,8 @@ int main(int argc, char **argv)
 		return other((pid_t)atoi(argv[2]), argv[3]);
 	if (argc >= 3 && !strcmp(argv[1], "reaped"))
 		return reaped(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "status-poll"))
+		return status_poll(argv[2]);
 	fprintf(stderr, "usage: see the comment at the top of sm_clients.c\n");
 	return 2;
 }
