@@ -1,7 +1,8 @@
 #!/bin/bash
 # A kill program that stops its process without ending it (as libvirt's
 # <on_lockfailure>pause</on_lockfailure> does, issue 11 item 2), on emulated
-# hosts: d = 1 s, W = 3 s, so F = 8 s, G = 1.5 s, H = 11 s.
+# hosts: d = 1 s, W = 6 s, so F = 8 s, G = 3 s, H = 14 s (a G that leaves the
+# kill programs time on a loaded machine).
 #
 # Host 1 runs two holders, each with the kill program below: it releases the
 # holder's leases (as libvirt's pause does through the plugin), stops it with
@@ -16,14 +17,15 @@
 #  - A holder whose kill program failed (exit 1) stays fenced: it cannot
 #    acquire again.
 source "$(dirname "$0")/lib.sh"
+H_WATCHDOG_MS=6000
 source "$(dirname "$0")/hosts.sh"
 [[ $(id -u) -eq 0 ]] || { echo "needs root (namespaces)"; exit 77; }
 
 V=$T_DIR/leases
-H=11
+H=14
 
 t_run "format the shared volume" -- "$SM" init "$V" --lockspace ls --max-hosts 8 --resources 8 \
-	--io-timeout 1 --watchdog-timeout 3 --resource kept --resource taken --resource failed --resource other
+	--io-timeout 1 --watchdog-timeout 6 --resource kept --resource taken --resource failed --resource other
 for n in 1 2; do h_start "$n" || t_done; done
 for n in 1 2; do t_run "host $n joins" -- h_sm "$n" join "$V" --host-id "$n"; done
 
