@@ -195,6 +195,9 @@ struct proc {
 	bool exited;
 	uint64_t kill_started_mono;
 	bool kill_program_ran;
+	pid_t kill_pid;             /* its kill program while it runs, else 0 */
+	bool kill_program_done;     /* the kill program exited ... */
+	bool kill_program_ok;       /* ... with status 0 */
 	bool sigkilled;
 	int nleases;
 	struct state_mark st;

@@ -291,8 +291,11 @@ static void describe_refusal(struct job *j, struct job_res *r, int rc, const str
 			 r->ls->name, r->name, who, r->ls->to.host_dead_ms / 1000);
 		break;
 	case -SM_ELVER_MISMATCH:
-		snprintf(j->message, sizeof(j->message), "%s:%s is at lease version %llu, not %llu", r->ls->name, r->name,
-			 (unsigned long long)l->lver, (unsigned long long)r->version);
+		/* Somebody acquired it since that version: say who holds it now. */
+		snprintf(j->message, sizeof(j->message), "%s:%s is at lease version %llu, not %llu: %s%s", r->ls->name,
+			 r->name, (unsigned long long)l->lver, (unsigned long long)r->version,
+			 l->owner_id && l->mode == SM_MODE_EX ? "held by " : "no exclusive owner now",
+			 l->owner_id && l->mode == SM_MODE_EX ? who : "");
 		break;
 	default:
 		if (!j->message[0])

@@ -187,8 +187,11 @@ static enum start_result start_simple(struct daemon *d, struct job *j)
 		struct job_res *r = &j->res[i];
 		struct lease *l = r->lease;
 		if (j->kind == JOB_RELEASE) {
-			/* It may have gained a holder or been settled while parked. */
-			r->local_only = !l || l->holders || !l->on_disk;
+			/* It may have gained a holder or been settled while parked.
+			 * Nothing is written for a lockspace whose delta lease is no
+			 * longer ours (failed, fenced): the lease expires with it, and
+			 * the release is done as far as the process is concerned. */
+			r->local_only = !l || l->holders || !l->on_disk || !ls_valid(r->ls);
 			if (l && !r->local_only) {
 				r->held = l->held;
 				r->nlocations = l->nlocations;

@@ -7,7 +7,13 @@
  *  - restored after a daemon restart (no connection): when it exits.
  * Fencing (lockspace expired or lost): run the kill program or send
  * SIGTERM at once, SIGKILL after the grace time G, until no process holds
- * a lease of that lockspace any more. */
+ * a lease of that lockspace any more.
+ * A kill program may stop its process without ending it (libvirt's
+ * <on_lockfailure>pause</on_lockfailure>): once the program exited with
+ * status 0 and the process, still alive, holds no lease of a failed
+ * lockspace, its fencing is over and it may acquire again (a paused guest
+ * resumes at the lease versions it held: the caller's lver rule decides).
+ * A process whose kill program failed stays fenced: it cannot acquire. */
 #include "daemon.h"
 
 #include "common/log.h"
@@ -372,6 +378,7 @@ static void run_kill_program(struct daemon *d, struct proc *p)
 		send_fence_signal(p, SIGTERM);
 		return;
 	}
+	p->kill_pid = k;
 	d->m.kill_programs++;
 	sm_warn("fencing process %d (%s): running %s %s as uid %u gid %u (pid %d)", (int)p->pid, p->name,
 		p->kill.path, pidbuf, (unsigned)p->kill.uid, (unsigned)p->kill.gid, (int)k);
@@ -383,6 +390,8 @@ static void start_kill(struct daemon *d, struct proc *p, const char *why)
 		return;
 	p->state = PROC_FENCING;
 	p->kill_started_mono = mono_ms();
+	p->kill_program_done = false;
+	p->kill_program_ok = false;
 	if (proc_exited(p)) { /* its pid may be another process's by now */
 		sm_warn("fencing process %d (%s): %s; it has exited already, nothing to signal", (int)p->pid,
 			p->name, why);
@@ -444,25 +453,60 @@ static void settle_fenced(struct daemon *d, struct ls_entry *e)
 	}
 }
 
-/* Reap finished kill programs; log those that failed. */
-static void reap_kill_programs(void)
+/* Kill program k exited with status: note how, for its process (if it is
+ * still known). */
+static void kill_program_exited(struct daemon *d, pid_t k, int status)
 {
-	pid_t k;
-	int st;
-	while ((k = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (WIFSIGNALED(st))
-			sm_warn("kill program (pid %d) was killed by signal %d", (int)k, WTERMSIG(st));
-		else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
-			sm_warn("kill program (pid %d) exited with status %d%s", (int)k, WEXITSTATUS(st),
-				WEXITSTATUS(st) == 126	 ? " (could not switch to the uid and gid of who set it)"
-				: WEXITSTATUS(st) == 127 ? " (could not be executed)"
-							 : "");
+	if (WIFEXITED(status) && (WEXITSTATUS(status) == 126 || WEXITSTATUS(status) == 127))
+		sm_warn("kill program (pid %d) exited with status %d%s", (int)k, WEXITSTATUS(status),
+			WEXITSTATUS(status) == 126 ? " (could not switch to the uid and gid of who set it)"
+						   : " (could not be executed)");
+	for (struct proc *p = d->procs; p; p = p->next) {
+		if (p->kill_pid != k)
+			continue;
+		p->kill_pid = 0;
+		p->kill_program_done = true;
+		p->kill_program_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (!p->kill_program_ok)
+			sm_error("kill program %s for process %d (%s) %s %d: the process stays fenced (it cannot acquire "
+				 "leases again; end it)",
+				 p->kill.path, (int)p->pid, p->name, WIFEXITED(status) ? "exited with status" : "was killed by signal",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		return;
+	}
+}
+
+static bool holds_in_failed(struct daemon *d, struct proc *p)
+{
+	for (struct lease *l = d->leases; l; l = l->next)
+		if ((l->ls->state == LS_FAILED || l->ls->fencing) && lease_holder(l, p))
+			return true;
+	return false;
+}
+
+/* Processes their kill program stopped without ending them: fencing is
+ * over for them (see the top of this file). */
+static void end_fencing_of_stopped(struct daemon *d)
+{
+	for (struct proc *p = d->procs; p; p = p->next) {
+		if (p->state != PROC_FENCING || !p->kill_program_done || !p->kill_program_ok || p->sigkilled ||
+		    proc_exited(p) || holds_in_failed(d, p))
+			continue;
+		p->state = PROC_ALIVE;
+		p->kill_program_done = false;
+		sm_warn("process %d (%s): its kill program stopped it and it holds no lease of a failed lockspace: "
+			"fencing is over for it; it may acquire leases again",
+			(int)p->pid, p->name);
 	}
 }
 
 void proc_tick(struct daemon *d)
 {
-	reap_kill_programs();
+	/* reap kill programs */
+	pid_t k;
+	int status;
+	while ((k = waitpid(-1, &status, WNOHANG)) > 0)
+		kill_program_exited(d, k, status);
 	uint64_t now = mono_ms();
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
 		if (!e->fencing)
@@ -480,6 +524,7 @@ void proc_tick(struct daemon *d)
 				}
 		}
 	}
+	end_fencing_of_stopped(d);
 	/* restored or supervised processes whose exit we must poll for */
 	for (struct proc *p = d->procs, *next; p; p = next) {
 		next = p->next;

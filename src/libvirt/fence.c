@@ -4,8 +4,11 @@
  *   sync_manager-fence-libvirt poweroff|pause URI UUID PID
  *
  * poweroff destroys the domain (QEMU exits; the daemon sees it), pause
- * suspends it (libvirt then releases its leases through the plugin).  Exit
- * 0 when done; the daemon SIGKILLs PID after the grace time regardless. */
+ * suspends it (libvirt then releases its leases through the plugin, which
+ * records their versions for the resume).  Exit 0 when done: a paused QEMU
+ * that holds no lease is then no longer fenced, and `virsh resume` takes its
+ * leases again at those versions.  Exit 1 on failure: the QEMU stays fenced
+ * (and is SIGKILLed after the grace time if it still holds leases). */
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <stdio.h>

@@ -34,7 +34,8 @@ static const struct sm_config_key keys[] = {
 	{"join_wait", SM_CFG_SECONDS, 0, 600000, NULL, offsetof(struct plug_config, join_wait_ms),
 	 "how long a guest start waits for a lockspace join that is in progress"},
 	{"allow_unprotected_guests", SM_CFG_BOOL, 0, 0, NULL, offsetof(struct plug_config, allow_unprotected),
-	 "start guests without any lease when no lease volumes are configured (default: refuse them)"},
+	 "start guests without any lease when no lease volumes are configured, and under leases of a "
+	 "sync_managerd without a watchdog (default: refuse them)"},
 	{"disk_identity_fallback", SM_CFG_ENUM, 0, 0, fallback_choices, offsetof(struct plug_config, disk_fallback),
 	 "none: refuse a block disk without a stable identity; path: name its lease by its path (same on every host)"},
 	{"legacy_disk_names", SM_CFG_BOOL, 0, 0, NULL, offsetof(struct plug_config, legacy_disk_names),

@@ -23,7 +23,7 @@ struct plug_config {
 	int default_action;            /* enum plug_action, for on_lockfailure default */
 	uint64_t join_wait_ms;         /* how long a guest start waits for a join in progress */
 	char fence_program[SM_CONFIG_STR_MAX];
-	bool allow_unprotected;        /* no volumes: start guests without leases anyway */
+	bool allow_unprotected;        /* no volumes, or a daemon without a watchdog: run guests anyway */
 	int disk_fallback;             /* enum plug_fallback: block disks without identity */
 	bool legacy_disk_names;        /* also take the pre-identity (per-host) disk names */
 };

@@ -18,7 +18,8 @@
  * the volume at their path.
  *
  * Failing closed: no lease volumes configured, a disk without a stable
- * identity, flag bits or an interface version this plugin does not know:
+ * identity, a sync_managerd without a watchdog (nothing would stop a guest
+ * if it hung), flag bits or an interface version this plugin does not know:
  * refused, each with a message naming the fix. */
 #include "diskid.h"
 #include "lock_driver.h"
@@ -401,6 +402,41 @@ static int connect_daemon(sm_conn **c, const struct plug_ctx *ctx)
 	return rc;
 }
 
+/* 0 if the daemon runs with a watchdog (or allow_unprotected_guests says
+ * it need not); -1, reported, if it runs without one, or if that cannot be
+ * told (fail closed). */
+static int check_protected(sm_conn *c, const struct plug_ctx *ctx)
+{
+	if (conf.allow_unprotected)
+		return 0;
+	struct sm_report *r = NULL;
+	const struct sm_section *s = NULL;
+	int rc = sm_status(c, &r);
+	if (rc == 0)
+		s = sm_report_section(r, "daemon");
+	const struct sm_field *unprot = s && s->nrecords ? sm_record_field(&s->records[0], "unprotected") : NULL;
+	const struct sm_field *wd = s && s->nrecords ? sm_record_field(&s->records[0], "watchdog") : NULL;
+	char what[200];
+	snprintf(what, sizeof(what), "%s", wd ? wd->str : "");
+	bool ok = unprot && unprot->type == SM_FIELD_BOOL && !unprot->b;
+	sm_report_free(r);
+	if (ok)
+		return 0;
+	if (!unprot)
+		report(ERR_OPERATION_FAILED,
+		       "domain %s: cannot tell whether sync_managerd runs with a watchdog (%s): refusing its leases; "
+		       "use a sync_managerd of the same version as this plugin, or set allow_unprotected_guests = 1 in %s",
+		       ctx->name, rc < 0 ? sm_conn_message(c) : "its status does not say", conf_file);
+	else
+		report(ERR_CONFIG_UNSUPPORTED,
+		       "domain %s: refusing to run it under leases nothing enforces: sync_managerd runs without a "
+		       "watchdog (its status: %s), so if it hung or were killed the guest would go on writing after other "
+		       "hosts took its leases over. Give sync_managerd a watchdog (modprobe softdog or a hardware one, "
+		       "watchdog = auto) and restart it, or set allow_unprotected_guests = 1 in %s to accept the risk",
+		       ctx->name, what[0] ? what : "none", conf_file);
+	return -1;
+}
+
 /* Wait while a lockspace this context needs is still joining (and start a
  * join if the daemon has none for a configured volume). */
 static void wait_for_joins(sm_conn *c, const struct plug_ctx *ctx)
@@ -749,6 +785,10 @@ static int acquire(struct plug_ctx *ctx, const char *state, int failure_action)
 	sm_conn *c;
 	if (connect_daemon(&c, ctx) < 0)
 		return -1;
+	if (check_protected(c, ctx) < 0) {
+		sm_conn_close(c);
+		return -1;
+	}
 	wait_for_joins(c, ctx);
 	/* Hot-plug contexts carry the domain lease too (libvirt cannot tell
 	 * us apart from a start): leases the process holds already are kept. */
@@ -856,6 +896,14 @@ static int held_by_ctx(sm_conn *c, const struct plug_ctx *ctx, struct lvstate *s
 	return 0;
 }
 
+/* After a failed release: the process holds none of ctx's leases any more. */
+static bool released_anyway(sm_conn *c, const struct plug_ctx *ctx, bool explicit_only)
+{
+	struct lvstate now;
+	int n;
+	return held_by_ctx(c, ctx, &now, NULL, &n, explicit_only) == 0 && now.n == 0;
+}
+
 static int drv_release(virLockManager *man, char **state, unsigned int flags)
 {
 	struct plug_ctx *ctx = man->privateData;
@@ -879,6 +927,14 @@ static int drv_release(virLockManager *man, char **state, unsigned int flags)
 	}
 	if (rc == 0 && nrel)
 		rc = sm_release(c, ctx->pid, rel, nrel);
+	if (rc < 0 && nrel && released_anyway(c, ctx, state == NULL)) {
+		/* The daemon took them from the process but could not write the
+		 * release (storage failing): it settles them itself.  The state
+		 * must still go to libvirt, so that a resume is held to it. */
+		plog(LOG_WARNING, "domain %s (pid %d): released its leases; writing the release failed (%s): sync_managerd "
+				  "settles them", ctx->name, (int)ctx->pid, sm_conn_message(c));
+		rc = 0;
+	}
 	if (rc < 0) {
 		plog(LOG_ERR, "domain %s (pid %d): releasing its leases failed: %s", ctx->name, (int)ctx->pid,
 		     sm_conn_message(c));

@@ -37,7 +37,9 @@ join_wait = 30
 fence_program = "$SM_BIN/sync_manager-fence-libvirt"
 EOF
 }
-plugin_conf "volumes = [ \"$VOL\" ]" > "$T_DIR/qemu-sync_manager.conf"
+# (the daemons here run with watchdog = none: the switch lets guests run under them)
+plugin_conf "volumes = [ \"$VOL\" ]
+allow_unprotected_guests = 1" > "$T_DIR/qemu-sync_manager.conf"
 LV_LOCK_MANAGER=sync_manager
 LV_LOCK_PLUGIN_DIR=$SM_BIN/lock-driver
 LV_LOCK_CONF=$T_DIR/qemu-sync_manager.conf

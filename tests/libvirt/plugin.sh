@@ -27,6 +27,8 @@ vm_lease = 1
 host_name = "lvhost@HOST@"
 join_wait = 30
 fence_program = "$SM_BIN/sync_manager-fence-libvirt"
+# the daemons here run with watchdog = none (no watchdog to give them)
+allow_unprotected_guests = 1
 EOF
 LV_LOCK_MANAGER=sync_manager
 LV_LOCK_PLUGIN_DIR=$SM_BIN/lock-driver
