@@ -34,7 +34,15 @@
  * disk order: it only chooses the ballot number (safety needs only uniqueness)
  * and recovers our own dblock, which no other host writes.
  * Knobs: NH, ND, KMAX (ballots per host), CRASHES, -DNO_DISK_LOSS,
- * -DNO_SLOW_DISK.
+ * -DNO_SLOW_DISK, -DLATE.
+ *
+ * -DLATE: lingering writes.  A dblock write may hang in the storage path: the
+ * host gives up on it (it counts as failed) but it stays pending and may land
+ * at ANY later moment (process Lander), even after the host crashed.  One
+ * pending write per host.  The rule (src/disk/disk.c, lingering writes): a host
+ * never writes a sector of a disk while an abandoned write of its own may still
+ * land there; such a write fails at once.  Without LATE the model, like the
+ * checks before it, cannot see what a late landing undoes.
  *
  * Vacuity checks (-DREACH=n, SPIN must find the "violation"): 1 two hosts
  * decide; 2 a host decides a value adopted from another host.
@@ -46,6 +54,9 @@
  *   4  a step "succeeds" with 1 disk instead of a majority (needs ND = 3)
  *   5  crash recovery takes our own (bal, inp) from the first copy read instead
  *      of the highest-bal copy (needs ND = 3)
+ *   6  a host writes its dblock although an abandoned write of its own may
+ *      still land there (the daemon's job workers had one handle each, and a
+ *      closed handle forgot its pending writes); needs -DLATE to be seen
  */
 
 #ifndef NH
@@ -85,6 +96,12 @@ byte chosen = 0;        /* value of the first decision, 0 = none yet */
 byte decisions = 0;     /* number of decisions (vacuity check only) */
 #endif
 byte crashes = 0;       /* restarts so far, all hosts together */
+#ifdef LATE
+/* the pending (abandoned) write of each host: disk, and the dblock it carries */
+bool pl_valid[NH];
+byte pl_d[NH];
+Block pl_b[NH];
+#endif
 
 /*
  * Next disk to access.  R1 (one atomic step) takes the disks in any order; the
@@ -193,10 +210,19 @@ inline write_all() {
      atomic {
        pick();
        if
+#if defined(LATE) && MUTANT != 6
+       :: lost != d && !(pl_valid[h] && pl_d[h] == d) ->
+#else
        :: lost != d ->
+#endif
           disk[d].b[h].mbal = mbal; disk[d].b[h].bal = bal; disk[d].b[h].inp = inp;
           nok++
-       :: else
+#ifdef LATE
+       :: lost != d && !pl_valid[h] ->      /* hangs: counted as failed, lands later */
+          pl_valid[h] = true; pl_d[h] = d;
+          pl_b[h].mbal = mbal; pl_b[h].bal = bal; pl_b[h].inp = inp
+#endif
+       :: else                               /* lost disk, or refused: ours may land */
        fi;
        d = 0;
        crashpoint()
@@ -313,6 +339,25 @@ crash:
 done:
   skip
 }
+
+#ifdef LATE
+/* The storage path gives back an abandoned write, at any moment. */
+active proctype Lander() {
+  byte x;
+end:
+  do
+  :: atomic {
+       x < NH && pl_valid[x] ->
+       disk[pl_d[x]].b[x].mbal = pl_b[x].mbal;
+       disk[pl_d[x]].b[x].bal = pl_b[x].bal;
+       disk[pl_d[x]].b[x].inp = pl_b[x].inp;
+       pl_valid[x] = false; x = 0
+     }
+  :: atomic { x + 1 < NH -> x++ }
+  :: atomic { x > 0 -> x-- }
+  od
+}
+#endif
 
 #if ND == 3 && !defined(NO_DISK_LOSS)
 active proctype DiskLoss() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the SPIN models of the lease protocols (see README.md in this directory).
 #
-#   bash tests/model/run.sh [MODEL]      MODEL = disk_paxos | delta_lease | timing | handoff
+#   bash tests/model/run.sh [MODEL]      MODEL = disk_paxos | leader | delta_lease | timing | handoff
 #
 # Every run: spin -a with the run's -D flags, gcc -O2 pan.c, ./pan, all in a
 # private temp dir (pan.*, *.trail never land in the source tree).  A run's verdict
@@ -25,9 +25,9 @@ only=${1:-}
 memlim=${SM_MODEL_MEMLIM:-4096}
 
 case "$only" in
-  ""|disk_paxos|delta_lease|timing|handoff) ;;
+  ""|disk_paxos|leader|delta_lease|timing|handoff) ;;
   -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
-  *) echo "usage: $0 [disk_paxos|delta_lease|timing|handoff]" >&2; exit 2 ;;
+  *) echo "usage: $0 [disk_paxos|leader|delta_lease|timing|handoff]" >&2; exit 2 ;;
 esac
 for tool in spin gcc; do
   command -v "$tool" >/dev/null 2>&1 || { echo "run.sh: $tool not found" >&2; exit 2; }
@@ -53,6 +53,19 @@ runs=(
   "disk_paxos|m3:w1-drops-bal|mutant|fail|0|-DNH=2 -DND=1 -DKMAX=3 -DCRASHES=2 -DMUTANT=3|"
   "disk_paxos|m4:minority-disks|mutant|fail|0|-DNH=2 -DND=3 -DKMAX=2 -DCRASHES=1 -DMUTANT=4|"
   "disk_paxos|m5:recover-first-copy|mutant|fail|0|-DNH=2 -DND=3 -DKMAX=2 -DCRASHES=1 -DNO_DISK_LOSS -DMUTANT=5|"
+  # lingering writes: an abandoned dblock write lands at any later moment
+  "disk_paxos|2h-1d-late|model|pass|1000000|-DNH=2 -DND=1 -DKMAX=3 -DCRASHES=1 -DLATE|"
+  "disk_paxos|m6:write-over-pending|mutant|fail|0|-DNH=2 -DND=1 -DKMAX=3 -DCRASHES=1 -DLATE -DMUTANT=6|"
+  "disk_paxos|m6-without-late-writes|sweep|pass|10000|-DNH=2 -DND=1 -DKMAX=3 -DCRASHES=1 -DMUTANT=6|"
+
+  # ---- the leader record, release markers, late (hung or slow) leader writes
+  "leader|2h-late|model|pass|1000000|-DNH=2 -DMAXV=3|"
+  "leader|reach:late-write-lands-over-newer|reach|fail|0|-DNH=2 -DREACH=1|"
+  "leader|reach:release-through-stale-leader|reach|fail|0|-DNH=2 -DREACH=2|"
+  "leader|m1:release-trusts-leader(old code)|mutant|fail|0|-DNH=2 -DMUTANT=1|"
+  "leader|m2:no-release-marker|mutant|fail|0|-DNH=2 -DMUTANT=2|"
+  "leader|m3:acts-on-superseded-leader|mutant|fail|0|-DNH=2 -DMUTANT=3|"
+  "leader|m4:marker-before-stopping|mutant|fail|0|-DNH=2 -DMUTANT=4|"
 
   # ---- delta leases: join race, renew verification
   "delta_lease|2h|model|pass|10000|-DNH=2|-E"
@@ -181,7 +194,7 @@ flush
 
 total_end=$(now)
 echo
-for m in disk_paxos delta_lease timing handoff; do
+for m in disk_paxos leader delta_lease timing handoff; do
   [ -n "${model_secs[$m]:-}" ] && printf 'time %-12s %8s s (sum of its runs)\n' "$m" "${model_secs[$m]}"
 done
 printf 'time %-12s %8s s (wall clock, %s parallel jobs)\n' total \
