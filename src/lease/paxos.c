@@ -716,11 +716,22 @@ static int release_leader(const struct sm_resource_ref *r, const struct sm_me *m
 	if (rc < 0)
 		goto out;
 	if (held->mode == SM_MODE_SH) {
-		/* Clear our shared flag: read our sector, keep its dblock. */
+		/* Clear our shared flag: read our sector, keep its dblock.  Only
+		 * a shared flag is cleared: a release marker stays (resolve clears
+		 * stray shared flags right after an EX release). */
 		if ((rc = read_sectors(&b, my_sector(&b), 1)) < 0)
 			goto out;
-		build_mode_sector(&b, &(struct sm_mode_block){0});
-		rc = write_sector_all(&b, my_sector(&b), b.mysec);
+		bool clear = false; /* a shared flag, or a block that does not decode */
+		for (int i = 0; i < b.n; i++) {
+			struct sm_mode_block m;
+			if (b.d[i].ok && (sm_mode_decode(sector_of(&b, i, my_sector(&b)) + SM_MODE_OFFSET, &m) < 0 ||
+					  (m.flags & SM_MODEB_SHARED)))
+				clear = true;
+		}
+		if (clear) {
+			build_mode_sector(&b, &(struct sm_mode_block){0});
+			rc = write_sector_all(&b, my_sector(&b), b.mysec);
+		}
 		goto out;
 	}
 	struct sm_leader l;

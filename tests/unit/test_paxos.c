@@ -670,6 +670,28 @@ static void release_with_leader_write_error_after_the_marker_is_released(void **
 	host_done(&b);
 }
 
+/* sm_paxos_resolve releases EX, then clears any stray shared flag of ours:
+ * that second step must not erase the release marker, the only record of
+ * the release when the free leader could not be written. */
+static void clearing_a_shared_flag_keeps_the_release_marker(void **state)
+{
+	struct host a, b;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	struct sm_fault_rule fail_leader = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 2, .count = 1};
+	sm_fault_add(&fail_leader);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	sm_fault_clear();
+	struct sm_lease sh = {.mode = SM_MODE_SH};
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &sh), 0);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0);
+	assert_int_equal(lb.lver, 2);
+	host_done(&a);
+	host_done(&b);
+}
+
 /* Shared release: our sector cannot be read or written: the shared flag
  * stays, so exclusive is still refused; a retry clears it. */
 static void shared_release_with_io_errors_keeps_the_shared_flag(void **state)
@@ -951,6 +973,7 @@ int main(void)
 		T(release_with_leader_write_error_fails_and_can_be_retried),
 		T(release_with_marker_write_timeout_fails_and_may_land_later),
 		T(release_with_leader_write_error_after_the_marker_is_released),
+		T(clearing_a_shared_flag_keeps_the_release_marker),
 		T(shared_release_with_io_errors_keeps_the_shared_flag),
 		T(release_on_three_disks_needs_a_majority),
 		T(release_sees_through_a_late_leader_of_another_host),
