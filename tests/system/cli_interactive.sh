@@ -162,7 +162,7 @@ t_match "lockspace table with renewal age, latency and worst latency" \
 t_match "jls joined as host_id 3 generation 2 with those values" \
 	"^  jls +joined +3 +2 +[0-9.]+ s ago +[0-9.]+ m?s +[0-9.]+ m?s +[0-9.]+ s" "$W"
 t_match "hosts with state and the age of the last renewal seen" "^  HOST_ID +NAME +GEN +STATE +LAST CHANGE SEEN" "$W"
-t_match "this host is live" "^  3 +ihost1 +2 +live \(this host\) +[0-9.]+ s ago +ok" "$W"
+t_match "this host is live" "^  3 +ihost1 +2 +live \(this host, unprotected: no watchdog\) +[0-9.]+ s ago +ok" "$W"
 t_match "the cancelled direct join shows as a free slot" "^  4 +direct4 +1 +free " "$W"
 t_match "lease table with owner and lease version" "^  LOCKSPACE +RESOURCE +MODE +LVER +OWNER +PIDS +STATE" "$W"
 t_match "the lease row names the owning host and the holder's pid" \
