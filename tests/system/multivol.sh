@@ -53,6 +53,12 @@ t_run "status on host 2" -- h_sm 2 status
 t_match "host 2 holds no lease" "^leases: *none|none held" "$T_OUT"
 nothing_held "after the refused runs"
 
+# Through the library a client may name a lockspace and a volume: host 1's
+# host_id in ls (vol1) must not be used for r1 on vol2.
+t_run "a lease on vol2 with the host_id of vol1's lockspace is refused (SM_EMULTI_VOLUME)" -- \
+	h_exec 1 "$SM_BIN/tests/sm_clients" lockspace-on ls "$V2:r1"
+t_match "the refusal names both volumes" "r1 is on volume .*vol2:0 but lockspace ls is on .*vol1:0" "$T_OUT"
+
 # The seed form takes one volume per lease and says why.
 t_refused "seed form with three volumes is refused with the reason" "-l .*vol1:r1,.*vol3:r1 on 3 volumes.*$WHY" -- \
 	h_sm 1 daemon -i 1 -n seed -l "$V1:r1,$V2:r1,$V3:r1" -c echo seed-ran
