@@ -75,7 +75,8 @@ enum sm_mode { SM_EXCLUSIVE = 1, SM_SHARED = 2 };
 struct sm_resource {
 	char lockspace[64];   /* joined lockspace name, or "" when locations are given */
 	char name[64];        /* resource name in the volume's index */
-	int nlocations;       /* 0, or 1/3 volumes "PATH[:OFFSET]" holding the resource */
+	int nlocations;       /* 0, or 1 volume "PATH[:OFFSET]" holding the resource (3 parse, but
+			       * acquire/convert/request/receive refuse them: -SM_EMULTI_VOLUME) */
 	char location[3][SM_LOCATION_MAX];
 	uint32_t mode;        /* SM_EXCLUSIVE (default when 0) or SM_SHARED */
 	bool at_version;      /* acquire only if the lease version is exactly .version */

@@ -55,7 +55,9 @@ extern "C" {
 	X(CONFIG, "configuration error")                                                         \
 	X(BUSY, "the object is busy (an operation on it is already in progress)")                \
 	X(UNKNOWN_HOST, "owner host's liveness is not known yet (observe it for longer)")          \
-	X(NO_LOCKSPACE, "no lockspace by that name is known to sync_managerd (give its volume instead)")
+	X(NO_LOCKSPACE, "no lockspace by that name is known to sync_managerd (give its volume instead)") \
+	X(MULTI_VOLUME, "leases on several volumes are not safe in this version (hosts could disagree on host ids " \
+			"and liveness): use one volume per lease")
 
 enum sm_error {
 	SM_ERR_FIRST_ = SM_ERR_BASE,

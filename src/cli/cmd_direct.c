@@ -33,12 +33,13 @@ struct direct_args {
 static const char direct_usage[] =
 	"usage: sync_manager direct join VOLUME [--host-id N] [--host-name NAME]\n"
 	"       sync_manager direct renew|leave VOLUME --host-id N [--generation G] [--force (leave)]\n"
-	"       sync_manager direct acquire VOLUME:RES [VOLUME:RES VOLUME:RES] --host-id N [--generation G]\n"
+	"       sync_manager direct acquire VOLUME:RES --host-id N [--generation G]\n"
 	"                                   [--shared] [--version V] [--wait SEC]\n"
 	"       sync_manager direct release VOLUME:RES... --host-id N [--generation G] [--shared]\n"
 	"       sync_manager direct inquire VOLUME:RES... [--json]\n"
-	"       sync_manager direct request VOLUME:RES... --host-id N --release|--handoff\n"
-	"A resource on three volumes (majority rule) is named once per volume.\n";
+	"       sync_manager direct request VOLUME:RES --host-id N --release|--handoff\n"
+	"acquire and request take one volume: leases on several volumes are refused in this version;\n"
+	"release and inquire still read or clear one written by an earlier version (VOLUME:RES x 3).\n";
 
 static int parse_args(int argc, char **argv, struct direct_args *a)
 {
@@ -229,6 +230,19 @@ static int open_resource(struct direct_args *a, struct sm_resource_ref *r, struc
 	return rc;
 }
 
+/* acquire and request write a lease: on one volume only until volume sets
+ * exist (issue 18).  Hosts that joined different volumes could each hold it
+ * "on a majority", taking host_id and liveness from their own volume.
+ * release and inquire still read or clear such a lease (one written by an
+ * earlier version). */
+static int refuse_several_volumes(const struct direct_args *a)
+{
+	if (a->nlocs < 2)
+		return 0;
+	return cli_fail(-SM_EMULTI_VOLUME, "refusing direct %s of %s on %d volumes (%s%s)", a->verb, a->loc[0],
+			a->nlocs, a->loc[1], a->nlocs > 2 ? ", ..." : "");
+}
+
 static void close_vols(struct sm_volume **vols)
 {
 	for (int i = 0; i < SM_MAX_DISKS; i++)
@@ -239,6 +253,8 @@ static int direct_acquire(struct direct_args *a)
 {
 	if (!a->host_id)
 		return cli_usage_error("direct", "acquire needs --host-id (join first with 'direct join')");
+	if (refuse_several_volumes(a))
+		return CLI_FAIL;
 	struct sm_volume *vols[SM_MAX_DISKS] = {0};
 	struct sm_resource_ref r;
 	struct sm_lockspace *ls = NULL;
@@ -406,6 +422,8 @@ static int direct_request(struct direct_args *a)
 {
 	if (!a->host_id || a->handoff == a->release_req)
 		return cli_usage_error("direct", "request needs --host-id and one of --release or --handoff");
+	if (refuse_several_volumes(a))
+		return CLI_FAIL;
 	struct sm_volume *vols[SM_MAX_DISKS] = {0};
 	struct sm_resource_ref r;
 	int rc = open_resource(a, &r, vols);

@@ -83,8 +83,7 @@ int cli_parse_resources(const char *cmd, int argc, char **argv, struct sm_resour
 		if (cli_resource_parse(argv[i], &(*out)[i]) < 0) {
 			free(*out);
 			return cli_usage_error(cmd,
-					       "'%s' is not a resource: use LOCKSPACE:NAME, VOLUME/PATH[:OFFSET]:NAME, or "
-					       "three volumes separated by commas",
+					       "'%s' is not a resource: use LOCKSPACE:NAME or VOLUME/PATH[:OFFSET]:NAME",
 					       argv[i]);
 		}
 	return CLI_OK;

@@ -230,7 +230,10 @@ int cmd_seed_daemon(int argc, char **argv)
 		return cli_usage_error("daemon", "missing -l RESOURCE:PATH:OFFSET");
 	for (int k = 0; k < o.nleases; k++) {
 		struct sm_resource r;
-		if (sm_resource_parse(o.leases[k], &r) < 0 || r.nlocations != 1)
+		int prc = sm_resource_parse(o.leases[k], &r);
+		if (prc == 0 && r.nlocations > 1) /* no volume sets yet (issue 18) */
+			return cli_fail(-SM_EMULTI_VOLUME, "refusing -l %s on %d volumes", o.leases[k], r.nlocations);
+		if (prc < 0 || r.nlocations != 1)
 			return cli_usage_error("daemon", "'%s' is not RESOURCE:PATH:OFFSET", o.leases[k]);
 		if (cli_join_and_wait(r.location[0], host_id, NULL) != CLI_OK)
 			return CLI_FAIL;

@@ -110,6 +110,8 @@ static const char *fix_hint(int rc)
 	case -SM_EINDEX_FULL:
 		return "remove unused resources ('sync_manager resource rm') or format a volume with more --resources";
 	case -SM_ETOO_SMALL: return "give a larger file or device, or fewer --resources / --max-hosts";
+	case -SM_EMULTI_VOLUME:
+		return "name the lease on one volume, as VOLUME:RESOURCE; volume sets (issue 18) will lift this";
 	default: return NULL;
 	}
 }

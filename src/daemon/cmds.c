@@ -127,8 +127,34 @@ static int canonical(const char *spec, char *out, size_t len)
 	return (size_t)snprintf(out, len, "%s:%llu", real, (unsigned long long)off) >= len ? -ENAMETOOLONG : 0;
 }
 
+/* Leases on several volumes are refused until volume sets exist (issue 18):
+ * each host would take its host_id and liveness from the lockspace of one
+ * volume, and nothing makes hosts agree, so two could hold the same lease.
+ * A lease must also live on the volume of the lockspace whose host_id it
+ * uses.  Only kinds that write a lease are checked: releasing names the
+ * lease by lockspace and name and needs no volume.  e: the lockspace named,
+ * or NULL (then the one on r's volume is used).  0 or -SM_EMULTI_VOLUME. */
+static int check_one_volume(enum job_kind kind, const struct job_res *r, const struct ls_entry *e, int nloc,
+			    char *err, size_t errlen)
+{
+	if (kind != JOB_ACQUIRE && kind != JOB_RECEIVE && kind != JOB_REQUEST && kind != JOB_CONVERT)
+		return 0;
+	if (nloc > 1) {
+		snprintf(err, errlen, "%s names %d volumes; %s, e.g. %s:%s", r->name, nloc,
+			 sm_strerror(-SM_EMULTI_VOLUME), r->location[0], r->name);
+		return -SM_EMULTI_VOLUME;
+	}
+	if (nloc == 1 && e && strcmp(r->location[0], e->location) != 0) {
+		snprintf(err, errlen, "%s is on volume %s but lockspace %s is on %s: a lease must be on the volume of "
+			 "its lockspace", r->name, r->location[0], e->name, e->location);
+		return -SM_EMULTI_VOLUME;
+	}
+	return 0;
+}
+
 /* Parse one RESOURCE group into r (finding its lockspace). */
-static int parse_resource(struct conn *c, const struct sm_tlv *g, struct job_res *r, char *err, size_t errlen)
+static int parse_resource(struct conn *c, enum job_kind kind, const struct sm_tlv *g, struct job_res *r, char *err,
+			  size_t errlen)
 {
 	struct sm_tlv_reader in;
 	struct sm_tlv t;
@@ -175,6 +201,8 @@ static int parse_resource(struct conn *c, const struct sm_tlv *g, struct job_res
 		}
 		snprintf(r->location[i], SM_LOCATION_MAX, "%s", canon);
 	}
+	if ((rc = check_one_volume(kind, r, e, nloc, err, errlen)) < 0)
+		return rc;
 	if (!e && nloc) {
 		e = ls_find_location(c->d, r->location[0]);
 		if (!e) {
@@ -221,7 +249,7 @@ static struct job *parse_resources(struct conn *c, enum job_kind kind, const uin
 	while (sm_tr_next(&r, &t) > 0) {
 		if (t.tag != SM_T_RESOURCE)
 			continue;
-		if ((*rc = parse_resource(c, &t, &j->res[i], err, errlen)) < 0) {
+		if ((*rc = parse_resource(c, kind, &t, &j->res[i], err, errlen)) < 0) {
 			job_free(j);
 			return NULL;
 		}

@@ -723,6 +723,21 @@ static void restore_proc(struct daemon *d, const char *path, const struct state_
 	sm_info("re-attached to process %d (%s)", (int)pid, f.name);
 }
 
+/* A lease on several volumes (or on another volume than its lockspace's)
+ * was granted by an earlier version; this one refuses new ones (issue 18).
+ * It is resumed as it is, not dropped: it is ours on disk, its holders run,
+ * and forgetting it would leave it owned by nobody who can release it.  Say
+ * loudly that it is not safe and what to do. */
+static void warn_several_volumes(const struct ls_entry *e, const struct state_lease_fields *f)
+{
+	if (f->nlocations == 0 || (f->nlocations == 1 && strcmp(f->location[0], e->location) == 0))
+		return;
+	sm_error("lease %s:%s of the previous daemon is on %d volume(s) (first %s), which this version refuses: "
+		 "hosts could disagree on host ids and liveness, so it may be held twice. It is kept for its "
+		 "holders until they exit; restart them with the lease on one volume (%s)",
+		 f->ls, f->name, f->nlocations, f->location[0], e->location);
+}
+
 static void restore_lease(struct daemon *d, const char *path, const struct state_rec *r, struct job *verify)
 {
 	struct state_lease_fields f;
@@ -743,6 +758,7 @@ static void restore_lease(struct daemon *d, const char *path, const struct state
 	l->in_doubt = f.in_doubt;
 	l->nlocations = f.nlocations;
 	memcpy(l->location, f.location, sizeof(l->location));
+	warn_several_volumes(e, &f);
 	l->st.filed_holders = f.nholders > 0; /* until the next snapshot */
 	struct state_holder h;
 	for (const char *c = f.holders; state_next_holder(&c, &h);) {

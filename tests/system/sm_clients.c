@@ -11,6 +11,9 @@
  *   sm_clients reaped LOCKSPACE:RES      register a child, acquire RES for it, let it exit
  *       and reap it (its pid is free for reuse), print "reaped PID", then keep the
  *       registration connection open (the daemon still lists the lease) until killed
+ *   sm_clients lockspace-on LOCKSPACE VOLUME:RES   register self and acquire RES on
+ *       VOLUME with LOCKSPACE's host_id (both named, as the library allows); exit 0
+ *       when the daemon refuses it with SM_EMULTI_VOLUME (VOLUME is not LOCKSPACE's)
  *   sm_clients status-poll STOPFILE     ask for status on one connection every 50 ms
  *       until STOPFILE exists; one line per call: "EPOCH_MS TOOK_US RESULT", then "end" 
  * Exit 0 when the behaviour was as expected. */
@@ -249,6 +252,31 @@ static int status_poll(const char *stopfile)
 	return 0;
 }
 
+static int lockspace_on(const char *lockspace, const char *spec)
+{
+	sm_conn *c;
+	int rc = sm_conn_open(&c);
+	if (rc < 0)
+		return fail("connect", NULL, rc);
+	if ((rc = sm_register(c, "lockspace-on", 0)) < 0)
+		return fail("register", c, rc);
+	struct sm_resource r;
+	if ((rc = sm_resource_parse(spec, &r)) < 0 || r.nlocations != 1)
+		return fail("parse VOLUME:RES", NULL, rc < 0 ? rc : -SM_EBAD_ARGUMENT);
+	snprintf(r.lockspace, sizeof(r.lockspace), "%s", lockspace);
+	struct sm_lease_info info;
+	rc = sm_acquire(c, 0, &r, 1, 0, &info);
+	if (rc == 0) {
+		printf("lockspace-on: granted %s with the host_id of lockspace %s at lver %llu\n", spec, lockspace,
+		       (unsigned long long)info.lver);
+		sm_release(c, 0, &r, 1);
+		return 1;
+	}
+	printf("lockspace-on: refused: %s (%s)\n", sm_conn_message(c), sm_errname(rc));
+	sm_conn_close(c);
+	return rc == -SM_EMULTI_VOLUME ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -262,6 +290,8 @@ int main(int argc, char **argv)
 		return other((pid_t)atoi(argv[2]), argv[3]);
 	if (argc >= 3 && !strcmp(argv[1], "reaped"))
 		return reaped(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "lockspace-on"))
+		return lockspace_on(argv[2], argv[3]);
 	if (argc >= 3 && !strcmp(argv[1], "status-poll"))
 		return status_poll(argv[2]);
 	fprintf(stderr, "usage: see the comment at the top of sm_clients.c\n");
