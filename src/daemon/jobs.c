@@ -441,16 +441,17 @@ static void exec_convert(struct worker *w, struct job *j)
 	struct sm_resource_ref ref;
 	int rc = resolve(w, j, r, false, &ref);
 	r->out = r->held;
+	struct sm_lease refused = r->out; /* who blocked us: never ourselves */
 	if (rc == 0) {
 		if (r->mode == SM_MODE_SH)
 			rc = sm_paxos_convert_to_shared(&ref, &r->me, &r->out);
 		else {
 			struct sm_oracle live = sm_oracle_of(r->ls->ls);
-			rc = sm_paxos_convert_to_exclusive(&ref, &r->me, &live, &r->out);
+			rc = sm_paxos_convert_to_exclusive(&ref, &r->me, &live, &r->out, &refused);
 		}
 	}
 	if (rc < 0)
-		describe_refusal(j, r, rc, &r->out);
+		describe_refusal(j, r, rc, r->mode == SM_MODE_SH ? &r->out : &refused);
 	r->rc = j->rc = rc;
 }
 

@@ -791,7 +791,7 @@ out:
 }
 
 int sm_paxos_convert_to_exclusive(const struct sm_resource_ref *r, const struct sm_me *me,
-				  const struct sm_oracle *live, struct sm_lease *held)
+				  const struct sm_oracle *live, struct sm_lease *held, struct sm_lease *refused)
 {
 	if (held->mode != SM_MODE_SH)
 		return -SM_EBAD_ARGUMENT;
@@ -801,6 +801,8 @@ int sm_paxos_convert_to_exclusive(const struct sm_resource_ref *r, const struct 
 	if (rc < 0) {
 		/* a failed EX acquire never touches our shared flag: still shared */
 		held->in_doubt |= ex.in_doubt;
+		if (refused)
+			*refused = ex;
 		return rc;
 	}
 	struct sm_lease sh = {.mode = SM_MODE_SH};

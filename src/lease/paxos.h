@@ -80,9 +80,11 @@ int sm_paxos_retire(const struct sm_resource_ref *r, const struct sm_me *me, con
 
 /* EX -> SH without letting an exclusive holder in between. */
 int sm_paxos_convert_to_shared(const struct sm_resource_ref *r, const struct sm_me *me, struct sm_lease *held);
-/* SH -> EX: fails with -SM_ESHARED_HELD while other shared holders live. */
+/* SH -> EX: fails with -SM_ESHARED_HELD while other shared holders live;
+ * on a refusal *refused (may be NULL) names the holder that blocked us, and
+ * held is left as it was (still shared). */
 int sm_paxos_convert_to_exclusive(const struct sm_resource_ref *r, const struct sm_me *me,
-				  const struct sm_oracle *live, struct sm_lease *held);
+				  const struct sm_oracle *live, struct sm_lease *held, struct sm_lease *refused);
 
 /* Hand an EX lease we hold to another host: runs the next instance with
  * that host as the value, so lver grows by one and it becomes the owner.

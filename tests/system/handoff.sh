@@ -9,7 +9,7 @@ source "$(dirname "$0")/hosts.sh"
 V=$T_DIR/leases
 H=11
 t_run "format the shared volume" -- "$SM" init "$V" --lockspace ls --max-hosts 8 --resources 16 \
-	--io-timeout 1 --watchdog-timeout 3 --resource vm1 --resource vm2 --resource vm3 --resource vm4
+	--io-timeout 1 --watchdog-timeout 3 --resource vm1 --resource vm2 --resource vm3 --resource vm4 --resource disk1
 
 for n in 1 2 3; do h_start "$n" || t_done; done
 for n in 1 2 3; do
@@ -60,6 +60,18 @@ retry_until 20 gone "$HPID" && t_ok "the source's run exited" || t_fail "the sou
 retry_until 15 bash -c "'$SM' direct inquire '$V:vm3' | grep -q 'no exclusive owner'" \
 	&& t_ok "vm3 is free after its holder exited (nobody was waiting)" || t_fail "vm3: $(inquire vm3)"
 t_run "host 3 acquires vm3" -- h_sm 3 run -l ls:vm3 -- true
+
+# ---- 5. (issue 18, section 3) a refused convert to exclusive names the other shared holder
+h_bg 2 "$T_DIR/s2.log" "$SM" run --shared -l ls:disk1 -- sleep 1001 >/dev/null
+h_bg 3 "$T_DIR/s3.log" "$SM" run --shared -l ls:disk1 -- sleep 1002 >/dev/null
+retry_until 15 grep -q "acquired ls:disk1 shared" "$T_DIR/s2.log" || t_fail "disk1 on host 2: $(cat "$T_DIR/s2.log")"
+retry_until 15 grep -q "acquired ls:disk1 shared" "$T_DIR/s3.log" || t_fail "disk1 on host 3: $(cat "$T_DIR/s3.log")"
+spid=$(h_exec 2 pgrep -f "^sleep 1001")
+t_refused "host 2's convert to exclusive is refused, naming host 3" "held shared by host 3" -- \
+	h_sm 2 convert ls:disk1 --pid "$spid" --exclusive
+grep -q "held shared by host 2" <<<"$T_OUT" && t_fail "the refusal names the asking host: $T_OUT" \
+	|| t_ok "the refusal does not name the asking host"
+h_exec 2 pkill -f "sleep 1001"; h_exec 3 pkill -f "sleep 1002"
 
 # ---- 4. the source host dies during a hand-off: the receiver takes over after H ---------
 h_bg 1 "$T_DIR/h4.log" "$SM" run -l ls:vm4 -- sleep 1000 >/dev/null

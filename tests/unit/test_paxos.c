@@ -252,10 +252,10 @@ static void convert_between_exclusive_and_shared(void **state)
 	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_ESHARED_HELD);
 	assert_int_equal(acquire(&b, SM_MODE_SH, &lb), 0);
 	struct sm_oracle live = {fake_verdict, &a.live};
-	assert_int_equal(sm_paxos_convert_to_exclusive(&a.ref, &a.me, &live, &la), -SM_ESHARED_HELD);
+	assert_int_equal(sm_paxos_convert_to_exclusive(&a.ref, &a.me, &live, &la, NULL), -SM_ESHARED_HELD);
 	assert_int_equal(la.mode, SM_MODE_SH);
 	assert_int_equal(sm_paxos_release(&b.ref, &b.me, &lb), 0);
-	assert_int_equal(sm_paxos_convert_to_exclusive(&a.ref, &a.me, &live, &la), 0);
+	assert_int_equal(sm_paxos_convert_to_exclusive(&a.ref, &a.me, &live, &la, NULL), 0);
 	assert_int_equal(la.mode, SM_MODE_EX);
 	struct sm_lease_view v;
 	sm_paxos_inquire(&a.ref, &v);
