@@ -155,8 +155,17 @@ int cli_join_and_wait(const char *location, uint32_t host_id, const char *host_n
 	pthread_t t;
 	pthread_create(&t, NULL, join_thread, &jc);
 	char last[256] = "";
-	uint64_t started = sm_now_mono_ms(), last_print = 0, next_poll = started + 200;
+	uint64_t started = sm_now_mono_ms(), last_print = 0, next_poll = started + 200, give_up = 0;
 	while (!jc.done) {
+		if (give_up && sm_now_mono_ms() >= give_up) {
+			/* Interrupted, and the daemon did not answer the join: stop
+			 * waiting for it rather than hang (the join thread is left
+			 * blocked; the process exits). */
+			fprintf(stderr, "sync_manager: join: interrupted; the daemon goes on with the lockspace by itself "
+					"(see 'sync_manager status')\n");
+			sm_conn_close(conn);
+			return CLI_FAIL;
+		}
 		/* notice the end at once; ask for progress every 200 ms */
 		usleep(10000);
 		if (sm_now_mono_ms() < next_poll && !cli_interrupted)
@@ -169,8 +178,10 @@ int cli_join_and_wait(const char *location, uint32_t host_id, const char *host_n
 		if (cli_interrupted && rec) {
 			fprintf(stderr, "sync_manager: interrupted: cancelling the join\n");
 			sm_leave(conn, sm_record_field(rec, "name")->str, true);
-			cli_interrupted = 0;
 		}
+		if (cli_interrupted && !give_up)
+			give_up = sm_now_mono_ms() + 5000; /* the cancelled join answers well before */
+		cli_interrupted = 0;
 		const struct sm_field *p = rec ? sm_record_field(rec, "join_progress") : NULL;
 		const struct sm_field *left = rec ? sm_record_field(rec, "join_remaining_ms") : NULL;
 		uint64_t now = sm_now_mono_ms();

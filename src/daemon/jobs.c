@@ -304,30 +304,74 @@ static void describe_refusal(struct job *j, struct job_res *r, int rc, const str
 	}
 }
 
+/* Is v's request a hand-off of our lease r->held from another host? */
+static bool handoff_requested(const struct sm_lease_view *v, const struct job_res *r)
+{
+	return v->request_status == 0 && v->request.kind == SM_REQ_HANDOFF && v->request.lver == r->held.lver &&
+	       v->request.requester_id != r->me.host_id;
+}
+
+/* Is a receiver still waiting for our lease?  Only if the hand-off request
+ * for our version changes (its receiver rewrites it with sequence + 1 while
+ * it waits) within sm_handoff_window_ms of our first look, observed on our
+ * own clock: a request nobody refreshes (its receiver gave up, or there never
+ * was one) has expired, and one withdrawn or replaced is not followed.  On
+ * true, *q is the request and *go_by the latest moment the hand-off may
+ * propose its value: sm_handoff_go_ms after the issue of the read that saw
+ * the change (the receiver checks for it sm_handoff_settle_ms after its last
+ * refresh). */
+static bool receiver_waiting(const struct job_res *r, const struct sm_resource_ref *ref, struct sm_request *q,
+			     uint64_t *go_by)
+{
+	struct sm_lease_view v;
+	if (sm_paxos_inquire(ref, &v) < 0 || !handoff_requested(&v, r))
+		return false;
+	*q = v.request;
+	struct sm_oracle live = sm_oracle_of(r->ls->ls);
+	if (live.verdict(live.arg, q->requester_id, q->requester_generation, 0) == SM_OWNER_DEAD)
+		return false;
+	uint32_t io = r->ls->to.io_ms;
+	uint64_t start = sm_now_mono_ms();
+	while (sm_now_mono_ms() - start <= sm_handoff_window_ms(io)) {
+		sm_sleep_ms(100);
+		uint64_t issued = sm_now_mono_ms();
+		if (sm_paxos_inquire(ref, &v) < 0)
+			continue;
+		if (!handoff_requested(&v, r) || v.request.requester_id != q->requester_id ||
+		    v.request.requester_generation != q->requester_generation) {
+			sm_info("%s:%s: the hand-off request of host %u was withdrawn or replaced; releasing", r->ls->name,
+				r->name, q->requester_id);
+			return false;
+		}
+		if (v.request.sequence != q->sequence) {
+			*q = v.request;
+			*go_by = issued + sm_handoff_go_ms(io);
+			return true;
+		}
+	}
+	sm_info("%s:%s: nobody waits for the hand-off host %u asked for (its request was not refreshed in %u ms); "
+		"releasing",
+		r->ls->name, r->name, q->requester_id, sm_handoff_window_ms(io));
+	return false;
+}
+
 static int do_release(struct worker *w, struct job *j, struct job_res *r)
 {
 	struct sm_resource_ref ref;
 	int rc = resolve(w, j, r, false, &ref);
 	if (rc < 0)
 		return rc;
-	if (r->handoff_ok && r->held.mode == SM_MODE_EX) {
-		struct sm_lease_view v;
-		if (sm_paxos_inquire(&ref, &v) == 0 && v.request_status == 0 && v.request.kind == SM_REQ_HANDOFF &&
-		    v.request.lver == r->held.lver && v.request.requester_id != r->me.host_id) {
-			struct sm_oracle live = sm_oracle_of(r->ls->ls);
-			if (live.verdict(live.arg, v.request.requester_id, v.request.requester_generation, 0) !=
-			    SM_OWNER_DEAD) {
-				rc = sm_paxos_handoff(&ref, &r->me, &r->held, v.request.requester_id,
-						      v.request.requester_generation, &r->out);
-				if (rc == 0) {
-					sm_info("%s:%s handed off to host %u at lver %llu", r->ls->name, r->name,
-						v.request.requester_id, (unsigned long long)r->out.lver);
-					return 0;
-				}
-				sm_warn("%s:%s: hand-off to host %u failed: %s; releasing", r->ls->name, r->name,
-					v.request.requester_id, sm_strerror(rc));
-			}
+	struct sm_request q;
+	uint64_t go_by = 0;
+	if (r->handoff_ok && r->held.mode == SM_MODE_EX && receiver_waiting(r, &ref, &q, &go_by)) {
+		rc = sm_paxos_handoff(&ref, &r->me, &r->held, q.requester_id, q.requester_generation, go_by, &r->out);
+		if (rc == 0) {
+			sm_info("%s:%s handed off to host %u at lver %llu", r->ls->name, r->name, q.requester_id,
+				(unsigned long long)r->out.lver);
+			return 0;
 		}
+		sm_warn("%s:%s: hand-off to host %u failed: %s; releasing", r->ls->name, r->name, q.requester_id,
+			sm_strerror(rc));
 	}
 	return sm_paxos_release(&ref, &r->me, &r->held);
 }
@@ -397,16 +441,17 @@ static void exec_convert(struct worker *w, struct job *j)
 	struct sm_resource_ref ref;
 	int rc = resolve(w, j, r, false, &ref);
 	r->out = r->held;
+	struct sm_lease refused = r->out; /* who blocked us: never ourselves */
 	if (rc == 0) {
 		if (r->mode == SM_MODE_SH)
 			rc = sm_paxos_convert_to_shared(&ref, &r->me, &r->out);
 		else {
 			struct sm_oracle live = sm_oracle_of(r->ls->ls);
-			rc = sm_paxos_convert_to_exclusive(&ref, &r->me, &live, &r->out);
+			rc = sm_paxos_convert_to_exclusive(&ref, &r->me, &live, &r->out, &refused);
 		}
 	}
 	if (rc < 0)
-		describe_refusal(j, r, rc, &r->out);
+		describe_refusal(j, r, rc, r->mode == SM_MODE_SH ? &r->out : &refused);
 	r->rc = j->rc = rc;
 }
 
@@ -448,7 +493,67 @@ static void exec_request(struct worker *w, struct job *j)
 	j->rc = rc;
 }
 
-/* Ask the owner to hand the lease over, then wait until the leader names us. */
+/* Does v show the lease handed to us at lver v0 + 1? */
+static bool received(const struct sm_lease_view *v, const struct job_res *r, uint64_t v0)
+{
+	const struct sm_leader *l = &v->leader;
+	return l->owner_id == r->me.host_id && l->owner_generation == r->me.generation && l->lver == v0 + 1 &&
+	       l->mode == SM_MODE_EX;
+}
+
+/* We stop waiting (the deadline passed): withdraw the request so the owner
+ * releases at once, wait until any hand-off the owner may still have started
+ * from our last refresh is on disk (sm_handoff_settle_ms), and look once
+ * more: a lease handed to us after all is ours (0), never left owned on disk
+ * by a host that does not know it. */
+static int receive_give_up(struct job *j, struct job_res *r, const struct sm_resource_ref *ref, uint64_t v0,
+			   uint64_t seq)
+{
+	uint32_t io = r->ls->to.io_ms;
+	uint64_t stopped = sm_now_mono_ms(); /* no refresh is issued from here on */
+	int rc = sm_paxos_request_seq(ref, &r->me, SM_REQ_NONE, v0, seq);
+	if (rc < 0)
+		sm_warn("%s:%s: cannot withdraw the hand-off request: %s (it expires unrefreshed)", r->ls->name, r->name,
+			sm_strerror(rc));
+	uint64_t until = stopped + sm_handoff_settle_ms(io), now = sm_now_mono_ms();
+	if (now < until)
+		sm_sleep_ms((unsigned)(until - now));
+	struct sm_lease_view v;
+	for (int tries = 0; (rc = sm_paxos_inquire(ref, &v)) < 0 && tries < 5; tries++)
+		sm_sleep_ms(io);
+	if (rc < 0) {
+		snprintf(j->message, sizeof(j->message),
+			 "%s:%s: gave up waiting, and cannot read whether the owner handed it over after all: %s",
+			 r->ls->name, r->name, sm_strerror(rc));
+		return rc;
+	}
+	if (received(&v, r, v0)) {
+		r->out = (struct sm_lease){.lver = v0 + 1, .mode = SM_MODE_EX, .owner_id = r->me.host_id};
+		return 0;
+	}
+	snprintf(j->message, sizeof(j->message), "%s:%s: its owner did not hand it over in time", r->ls->name, r->name);
+	return -ETIMEDOUT;
+}
+
+/* The owner died while we waited: take the lease over as a plain acquire
+ * does.  0 when ours, 1 to keep waiting (not provably dead yet), or an error. */
+static int receive_take_over(struct job *j, struct job_res *r, const struct sm_resource_ref *ref)
+{
+	struct sm_acquire_opts o = {.mode = SM_MODE_EX, .live = sm_oracle_of(r->ls->ls)};
+	int rc = sm_paxos_acquire(ref, &r->me, &o, &r->out);
+	if (rc == -SM_EUNKNOWN_HOST || rc == -SM_EBALLOT_ABORTED)
+		return 1;
+	if (rc < 0)
+		describe_refusal(j, r, rc, &r->out);
+	else
+		sm_warn("%s:%s: its owner died during the hand-off; taken over at lver %llu", r->ls->name, r->name,
+			(unsigned long long)r->out.lver);
+	return rc;
+}
+
+/* Ask the owner to hand the lease over, then wait until the leader names us,
+ * rewriting the request (sequence + 1) every SM_HANDOFF_REFRESH_MS to show
+ * that we still wait. */
 static void exec_receive(struct worker *w, struct job *j)
 {
 	struct job_res *r = &j->res[0];
@@ -463,24 +568,38 @@ static void exec_receive(struct worker *w, struct job *j)
 		return;
 	}
 	uint64_t v0 = v.leader.lver;
+	uint32_t src = v.leader.owner_id;
+	uint64_t src_gen = v.leader.owner_generation;
 	if (v.leader.owner_id == 0 || v.leader.mode != SM_MODE_EX) {
 		j->rc = -SM_ENOT_OWNER;
 		snprintf(j->message, sizeof(j->message), "%s:%s is not held by anyone: nothing to receive", r->ls->name,
 			 r->name);
 		return;
 	}
-	if ((rc = sm_paxos_request(&ref, &r->me, SM_REQ_HANDOFF, v0)) < 0) {
+	/* a sequence the record never had, so the first refresh is a change */
+	uint64_t seq = (v.request_status == 0 ? v.request.sequence : 0) + 1;
+	if ((rc = sm_paxos_request_seq(&ref, &r->me, SM_REQ_HANDOFF, v0, seq)) < 0) {
 		j->rc = rc;
 		return;
 	}
 	atomic_store(&r->ls->attention_to, v.leader.owner_id);
-	uint64_t end = sm_now_mono_ms() + j->wait_ms;
+	uint64_t end = sm_now_mono_ms() + j->wait_ms, refreshed = sm_now_mono_ms();
+	struct sm_oracle live = sm_oracle_of(r->ls->ls);
 	for (;;) {
 		sm_sleep_ms(SM_MIN(250u, r->ls->to.renew_ms));
+		if (sm_now_mono_ms() >= end) {
+			j->rc = receive_give_up(j, r, &ref, v0, seq + 1);
+			return;
+		}
+		if (sm_now_mono_ms() - refreshed >= SM_HANDOFF_REFRESH_MS) {
+			if (sm_paxos_request_seq(&ref, &r->me, SM_REQ_HANDOFF, v0, seq + 1) == 0)
+				seq++;
+			refreshed = sm_now_mono_ms();
+		}
 		if ((rc = sm_paxos_inquire(&ref, &v)) < 0)
 			continue; /* keep trying until the deadline */
 		const struct sm_leader *l = &v.leader;
-		if (l->owner_id == r->me.host_id && l->owner_generation == r->me.generation && l->lver == v0 + 1) {
+		if (received(&v, r, v0)) {
 			r->out = (struct sm_lease){.lver = l->lver, .mode = SM_MODE_EX, .owner_id = l->owner_id};
 			j->rc = 0;
 			return;
@@ -493,10 +612,8 @@ static void exec_receive(struct worker *w, struct job *j)
 				 l->owner_id);
 			return;
 		}
-		if (sm_now_mono_ms() >= end) {
-			j->rc = -ETIMEDOUT;
-			snprintf(j->message, sizeof(j->message), "%s:%s: its owner did not hand it over in time", r->ls->name,
-				 r->name);
+		if (live.verdict(live.arg, src, src_gen, 0) == SM_OWNER_DEAD && (rc = receive_take_over(j, r, &ref)) <= 0) {
+			j->rc = rc;
 			return;
 		}
 	}

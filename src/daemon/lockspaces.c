@@ -546,8 +546,13 @@ static void reply_leave_waiters(struct daemon *d, struct ls_entry *e)
 	e->nleave_waiters = 0;
 }
 
+static void reply_waiters(struct daemon *d, struct ls_entry *e, int rc);
+
+/* No join waiter is ever left without a reply: the entry goes away. */
 static void unlink_entry(struct daemon *d, struct ls_entry *e)
 {
+	if (e->nwaiters)
+		reply_waiters(d, e, e->join_error < 0 ? e->join_error : -SM_ENOT_JOINED);
 	for (struct ls_entry **pp = &d->lockspaces; *pp; pp = &(*pp)->next)
 		if (*pp == e) {
 			*pp = e->next;
@@ -602,8 +607,26 @@ static void rejoin(struct daemon *d, struct ls_entry *old)
 		sm_lockspace_me(old->ls, &id, &gen, NULL);
 	if (!id)
 		id = old->resume ? old->resume_host_id : old->want_host_id;
+	/* A join asked for while the old membership was failing waits for
+	 * the rejoin (it found the old entry "on its way"). */
+	uint64_t waiters[SM_ARRAY_SIZE(old->waiter_ids)];
+	int nw = old->nwaiters;
+	memcpy(waiters, old->waiter_ids, sizeof(waiters));
+	old->nwaiters = 0;
 	unlink_entry(d, old);
 	start_rejoin(d, loc, id, name);
+	struct ls_entry *e = ls_find_location(d, loc);
+	for (int i = 0; i < nw; i++) {
+		if (e && e->state == LS_JOINING && e->nwaiters < (int)SM_ARRAY_SIZE(e->waiter_ids)) {
+			e->waiter_ids[e->nwaiters++] = waiters[i];
+			continue;
+		}
+		struct conn *c = conn_find(d, waiters[i]);
+		if (c)
+			conn_reply_error(c, -SM_ENOT_JOINED, 0,
+					 "lockspace %s failed and could not be rejoined yet (retrying; see 'sync_manager status')",
+					 name);
+	}
 }
 
 static void retry_rejoins(struct daemon *d)

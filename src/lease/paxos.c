@@ -43,6 +43,7 @@ struct ballot {
 	struct pdisk d[SM_MAX_DISKS];
 	uint8_t *mysec; /* our dblock sector as we will write it */
 	bool wrote_phase2;
+	bool phase2_ever;    /* some attempt of this operation reached W2 */
 	bool mode_block_set; /* our SH flag is (maybe) on disk from W2 */
 	uint64_t read_done;  /* when the latest read_sectors() completed (monotonic ms) */
 };
@@ -401,6 +402,7 @@ struct attempt_args {
 	struct pvalue propose;
 	/* hand-off: the leader must show us owning at this version */
 	const struct sm_lease *handoff_from;
+	uint64_t go_by_ms; /* hand-off: no first W2 after this (monotonic), 0 = none */
 };
 
 /* One ballot.  Returns 0 (out filled), RETRY, or a negative error. */
@@ -523,7 +525,15 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 		 (unsigned long long)inst, v.owner, (unsigned long long)v.gen, sm_mode_name(v.mode),
 		 (unsigned long long)s.best_bal, ours);
 
+	/* A hand-off proposes its value only while the receiver is surely still
+	 * waiting (sm_handoff_settle_ms).  Once a W2 of ours may be on disk, the
+	 * value may be chosen and later attempts must go on. */
+	if (a->go_by_ms && !b->phase2_ever && sm_now_mono_ms() > a->go_by_ms) {
+		sm_warn("resource %s: the hand-off could not start in time; not handing over", b->r->name);
+		return -ETIMEDOUT;
+	}
 	/* W2: from here on our value may be chosen. */
+	b->phase2_ever = true;
 	d.bal = mbal;
 	d.inp_owner_id = v.owner;
 	d.inp_owner_generation = v.gen;
@@ -633,14 +643,15 @@ int sm_paxos_acquire(const struct sm_resource_ref *r, const struct sm_me *me, co
 }
 
 int sm_paxos_handoff(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held,
-		     uint32_t to_host_id, uint64_t to_generation, struct sm_lease *out)
+		     uint32_t to_host_id, uint64_t to_generation, uint64_t go_by_ms, struct sm_lease *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct ballot b;
 	struct sm_acquire_opts o = {.mode = SM_MODE_EX};
 	int rc = ballot_init(&b, r, me);
 	if (rc == 0) {
-		struct attempt_args a = {.o = &o, .propose = {to_host_id, to_generation, SM_MODE_EX}, .handoff_from = held};
+		struct attempt_args a = {.o = &o, .propose = {to_host_id, to_generation, SM_MODE_EX}, .handoff_from = held,
+					 .go_by_ms = go_by_ms};
 		rc = run_attempts(&b, &a, out);
 	}
 	ballot_free(&b);
@@ -791,7 +802,7 @@ out:
 }
 
 int sm_paxos_convert_to_exclusive(const struct sm_resource_ref *r, const struct sm_me *me,
-				  const struct sm_oracle *live, struct sm_lease *held)
+				  const struct sm_oracle *live, struct sm_lease *held, struct sm_lease *refused)
 {
 	if (held->mode != SM_MODE_SH)
 		return -SM_EBAD_ARGUMENT;
@@ -801,6 +812,8 @@ int sm_paxos_convert_to_exclusive(const struct sm_resource_ref *r, const struct 
 	if (rc < 0) {
 		/* a failed EX acquire never touches our shared flag: still shared */
 		held->in_doubt |= ex.in_doubt;
+		if (refused)
+			*refused = ex;
 		return rc;
 	}
 	struct sm_lease sh = {.mode = SM_MODE_SH};
@@ -877,12 +890,18 @@ out:
 
 int sm_paxos_request(const struct sm_resource_ref *r, const struct sm_me *me, uint32_t kind, uint64_t lver)
 {
+	return sm_paxos_request_seq(r, me, kind, lver, 0);
+}
+
+int sm_paxos_request_seq(const struct sm_resource_ref *r, const struct sm_me *me, uint32_t kind, uint64_t lver,
+			 uint64_t sequence)
+{
 	struct ballot b;
 	int rc = ballot_init(&b, r, me);
 	if (rc == 0) {
 		struct sm_request q = {.sector_size = b.ss, .kind = kind, .requester_id = me->host_id,
 				       .requester_generation = me->generation, .lver = lver,
-				       .timestamp = sm_now_wall_s()};
+				       .timestamp = sm_now_wall_s(), .sequence = sequence};
 		memcpy(q.resource, r->name, SM_NAME_FIELD);
 		sm_request_encode(&q, b.mysec);
 		rc = write_sector_all(&b, 1, b.mysec);

@@ -80,14 +80,33 @@ int sm_paxos_retire(const struct sm_resource_ref *r, const struct sm_me *me, con
 
 /* EX -> SH without letting an exclusive holder in between. */
 int sm_paxos_convert_to_shared(const struct sm_resource_ref *r, const struct sm_me *me, struct sm_lease *held);
-/* SH -> EX: fails with -SM_ESHARED_HELD while other shared holders live. */
+/* SH -> EX: fails with -SM_ESHARED_HELD while other shared holders live;
+ * on a refusal *refused (may be NULL) names the holder that blocked us, and
+ * held is left as it was (still shared). */
 int sm_paxos_convert_to_exclusive(const struct sm_resource_ref *r, const struct sm_me *me,
-				  const struct sm_oracle *live, struct sm_lease *held);
+				  const struct sm_oracle *live, struct sm_lease *held, struct sm_lease *refused);
 
 /* Hand an EX lease we hold to another host: runs the next instance with
- * that host as the value, so lver grows by one and it becomes the owner. */
+ * that host as the value, so lver grows by one and it becomes the owner.
+ * go_by_ms (monotonic, 0 = none): if our value is not yet proposed (phase 2)
+ * by then, give up with -ETIMEDOUT and nothing chosen for the receiver (see
+ * the hand-off rules below). */
 int sm_paxos_handoff(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held,
-		     uint32_t to_host_id, uint64_t to_generation, struct sm_lease *out);
+		     uint32_t to_host_id, uint64_t to_generation, uint64_t go_by_ms, struct sm_lease *out);
+
+/* Hand-off timing (docs/algorithms.md §3), all on each host's own monotonic
+ * clock, d = io_timeout:
+ * - a waiting receiver rewrites its request with sequence + 1 at least every
+ *   SM_HANDOFF_REFRESH_MS (plus the time of its I/O, at most 2d);
+ * - the owner hands over only if it sees the sequence change within
+ *   sm_handoff_window_ms(d) of starting to look; it then starts phase 2 at
+ *   most sm_handoff_go_ms(d) after the issue of the read that saw the change;
+ * - so a receiver that stops refreshing at t knows that any hand-off to it
+ *   is on disk by t + sm_handoff_settle_ms(d), and checks once then. */
+#define SM_HANDOFF_REFRESH_MS 500u
+static inline uint32_t sm_handoff_window_ms(uint32_t io_ms) { return 2 * (SM_HANDOFF_REFRESH_MS + 2 * io_ms) + io_ms; }
+static inline uint32_t sm_handoff_go_ms(uint32_t io_ms) { return 2 * io_ms; }
+static inline uint32_t sm_handoff_settle_ms(uint32_t io_ms) { return sm_handoff_go_ms(io_ms) + io_ms + 500; }
 
 /* After an in-doubt failure: finish whatever instance is open, and if the
  * lease turns out to be ours (and not wanted), release it. */
@@ -112,5 +131,9 @@ int sm_paxos_inquire(const struct sm_resource_ref *r, struct sm_lease_view *out)
 /* Write the request record (kind SM_REQ_RELEASE or SM_REQ_HANDOFF) for the
  * lease at version lver. */
 int sm_paxos_request(const struct sm_resource_ref *r, const struct sm_me *me, uint32_t kind, uint64_t lver);
+/* The same with a sequence number: a waiting receiver's refresh, or (kind
+ * SM_REQ_NONE) its withdrawal. */
+int sm_paxos_request_seq(const struct sm_resource_ref *r, const struct sm_me *me, uint32_t kind, uint64_t lver,
+			 uint64_t sequence);
 
 #endif

@@ -220,7 +220,7 @@ int sm_leader_decode(const uint8_t *b, struct sm_leader *l, const char *lockspac
 
 /* ---- request record ------------------------------------------------------- */
 enum { Q_SECTOR = 8, Q_KIND = 12, Q_REQ_ID = 16, Q_REQ_GEN = 24, Q_LVER = 32, Q_RESOURCE = 40, Q_TS = 104,
-       Q_END = 112 };
+       Q_SEQ = 112, Q_END = 120 };
 _Static_assert(Q_END <= SM_REQUEST_SIZE - 4, "request fields fit");
 
 void sm_request_encode(const struct sm_request *r, uint8_t *b)
@@ -234,6 +234,7 @@ void sm_request_encode(const struct sm_request *r, uint8_t *b)
 	sm_put_le64(b + Q_LVER, r->lver);
 	put_name(b + Q_RESOURCE, r->resource);
 	sm_put_le64(b + Q_TS, r->timestamp);
+	sm_put_le64(b + Q_SEQ, r->sequence);
 	put_crc(b, SM_REQUEST_SIZE);
 }
 
@@ -251,6 +252,7 @@ int sm_request_decode(const uint8_t *b, struct sm_request *r, const char *resour
 	r->lver = sm_get_le64(b + Q_LVER);
 	get_name(r->resource, b + Q_RESOURCE);
 	r->timestamp = sm_get_le64(b + Q_TS);
+	r->sequence = sm_get_le64(b + Q_SEQ);
 	if ((rc = check_name(r->resource, resource, -SM_EWRONG_RESOURCE)) < 0)
 		return rc;
 	if (sector_size && r->sector_size != sector_size)

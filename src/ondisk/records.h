@@ -120,6 +120,10 @@ struct sm_request {
 	uint64_t lver;             /* the lease version the request is about */
 	char resource[SM_NAME_FIELD];
 	uint64_t timestamp;        /* display only */
+	/* A waiting receiver of a hand-off rewrites its request with sequence
+	 * + 1 at least every SM_HANDOFF_REFRESH_MS: the owner hands over only
+	 * after seeing it change on its own clock (0 in older records). */
+	uint64_t sequence;
 };
 
 /* ---- Disk Paxos block, one per host per resource ------------------------ */

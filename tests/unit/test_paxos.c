@@ -252,10 +252,10 @@ static void convert_between_exclusive_and_shared(void **state)
 	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), -SM_ESHARED_HELD);
 	assert_int_equal(acquire(&b, SM_MODE_SH, &lb), 0);
 	struct sm_oracle live = {fake_verdict, &a.live};
-	assert_int_equal(sm_paxos_convert_to_exclusive(&a.ref, &a.me, &live, &la), -SM_ESHARED_HELD);
+	assert_int_equal(sm_paxos_convert_to_exclusive(&a.ref, &a.me, &live, &la, NULL), -SM_ESHARED_HELD);
 	assert_int_equal(la.mode, SM_MODE_SH);
 	assert_int_equal(sm_paxos_release(&b.ref, &b.me, &lb), 0);
-	assert_int_equal(sm_paxos_convert_to_exclusive(&a.ref, &a.me, &live, &la), 0);
+	assert_int_equal(sm_paxos_convert_to_exclusive(&a.ref, &a.me, &live, &la, NULL), 0);
 	assert_int_equal(la.mode, SM_MODE_EX);
 	struct sm_lease_view v;
 	sm_paxos_inquire(&a.ref, &v);
@@ -279,13 +279,13 @@ static void handoff_names_the_receiver_at_the_next_version(void **state)
 	assert_int_equal(v.request_status, 0);
 	assert_int_equal(v.request.kind, SM_REQ_HANDOFF);
 	assert_int_equal(v.request.requester_id, 2);
-	assert_int_equal(sm_paxos_handoff(&s.ref, &s.me, &ls, 2, 3, &out), 0);
+	assert_int_equal(sm_paxos_handoff(&s.ref, &s.me, &ls, 2, 3, 0, &out), 0);
 	assert_int_equal(out.lver, ls.lver + 1);
 	sm_paxos_inquire(&s.ref, &v);
 	assert_int_equal(v.leader.owner_id, 2);
 	assert_int_equal(v.leader.owner_generation, 3);
 	/* the receiver holds it now; the old owner cannot hand it off again */
-	assert_int_equal(sm_paxos_handoff(&s.ref, &s.me, &ls, 3, 1, &out), -SM_ENOT_OWNER);
+	assert_int_equal(sm_paxos_handoff(&s.ref, &s.me, &ls, 3, 1, 0, &out), -SM_ENOT_OWNER);
 	struct sm_lease ld = {.lver = ls.lver + 1, .mode = SM_MODE_EX};
 	assert_int_equal(sm_paxos_release(&d.ref, &d.me, &ld), 0);
 	host_done(&s);
