@@ -140,8 +140,8 @@ static int open_device(struct daemon *d)
 }
 
 /* Choose the backend and check that it exists.  Nothing is armed here:
- * arming pets, and a restarted daemon must not pet before it has checked
- * that the lockspaces it resumes are still fresh (watchdog_tick arms). */
+ * arming pets, and a restarted daemon must not pet for a lockspace it
+ * resumes whose leases may have expired (watchdog_tick arms). */
 int watchdog_open(struct daemon *d)
 {
 	d->wd_fd = -1;
