@@ -124,7 +124,8 @@ struct ls_entry {
 	bool fencing;
 	uint64_t fence_started_mono;
 	bool sigkill_sent;
-	/* Opening (a join, not a resume): the renewal thread reads the volume
+	/* Opening (a join, or a resume whose name and timeouts the state file
+	 * gave): the renewal thread reads the volume
 	 * header, so a volume that does not answer never stalls the loop.  The
 	 * loop takes t_ls once t_open_done is set, checks it against the other
 	 * lockspaces and answers through go. */
@@ -383,8 +384,15 @@ void proc_release_all(struct daemon *d, struct proc *p);
 void lease_settle(struct daemon *d, struct lease *l);
 /* Retry settling leases whose last attempt failed (called every tick). */
 void leases_tick(struct daemon *d);
+/* Resume a lockspace of the state file.  With its name and timeouts known
+ * (name non-NULL, from the file) the header is read by its thread, like a
+ * join; without (a file of an older daemon) it is read here, at once. */
 int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t generation,
-	      const uint8_t instance[16], uint64_t last_renewal_boot, bool failed, struct ls_entry **out);
+	      const uint8_t instance[16], uint64_t last_renewal_boot, bool failed, const char *name,
+	      uint32_t io_timeout_ms, uint32_t watchdog_timeout_ms, struct ls_entry **out);
+/* A resumed lockspace whose resume has not finished (header being read, our
+ * record being checked): ms left until F after its recorded renewal. */
+int64_t ls_resume_left_ms(struct ls_entry *e);
 void fence_lockspace(struct daemon *d, struct ls_entry *e, const char *why);
 
 /* watchdog.c */
@@ -418,6 +426,9 @@ int state_snapshot(struct daemon *d);
 int state_check_file(struct daemon *d);
 /* -EPERM (logged, nothing resumed) if the file is not one to trust. */
 int state_restore(struct daemon *d);
+/* A resumed lockspace is ours again: check on disk that each of its leases
+ * with a living holder still is (else its holders are fenced). */
+void state_verify_leases(struct daemon *d, struct ls_entry *e);
 /* Whether a file or directory in the run directory may be trusted: owned
  * by root or by the daemon's euid, writable by no one else.  Else false
  * and why (for "refusing PATH: WHY"). */

@@ -6,9 +6,10 @@
  * leaves when asked.  The loop polls it every tick: a lockspace whose last
  * good renewal started more than F ago, or whose record was taken, is
  * fenced.  The loop itself reads no volume (it pets the watchdog and serves
- * clients): a join's header is read by its thread, a name by a probe
- * thread.  Only a resume at startup, before the loop runs, reads a header
- * on the main thread. */
+ * clients): a join's or a resume's header is read by its thread, a name by
+ * a probe thread.  Only the resume of a state file written by an older
+ * daemon (no lockspace name and timeouts in it) reads a header on the main
+ * thread, at startup. */
 #include "jobs.h"
 
 #include "common/clock.h"
@@ -152,11 +153,11 @@ static int open_volume(struct ls_entry *e)
 static void *ls_thread(void *arg)
 {
 	struct ls_entry *e = arg;
-	int rc;
-	if (e->resume)
+	int rc = e->needs_open ? open_volume(e) : 0;
+	if (rc == 0 && e->resume)
 		rc = sm_lockspace_resume(e->ls, e->resume_host_id, e->resume_generation, e->resume_instance,
 					 e->resume_last_renewal_boot);
-	else if ((rc = e->needs_open ? open_volume(e) : 0) == 0) {
+	else if (rc == 0) {
 		struct sm_join_opts o = {.host_id = e->want_host_id,
 					 .host_name = e->want_host_name[0] ? e->want_host_name : NULL,
 					 .progress = on_progress,
@@ -266,8 +267,9 @@ static int check_header(struct daemon *d, struct ls_entry *e)
 	return 0;
 }
 
-/* Open the volume here, synchronously: only for a resume at startup, before
- * the loop runs (joins read the header in their thread). */
+/* Open the volume here, synchronously: only for the resume of an older
+ * daemon's state file at startup, before the loop runs (joins and other
+ * resumes read the header in their thread). */
 static int open_entry(struct daemon *d, struct ls_entry *e)
 {
 	int rc = sm_lockspace_open_spec(e->location, &e->ls);
@@ -426,6 +428,47 @@ int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char
 	return 1;
 }
 
+/* F has passed since the last good renewal recorded for resumed e (by
+ * e->to: the state file's timeouts, then the header's), or it is unknown. */
+static bool resume_expired(const struct ls_entry *e, uint64_t now_boot)
+{
+	uint64_t last = e->resume_last_renewal_boot;
+	return !last || last > now_boot || now_boot - last >= e->to.fail_ms;
+}
+
+int64_t ls_resume_left_ms(struct ls_entry *e)
+{
+	uint64_t now = sm_now_boot_ms(), last = e->resume_last_renewal_boot;
+	if (resume_expired(e, now))
+		return 0;
+	return (int64_t)(last + e->to.fail_ms - now);
+}
+
+/* The header of a resumed lockspace, read by its thread: it must be the
+ * lockspace the state file named, fit this host, and F must not have passed
+ * since the recorded renewal by its timeouts.  Else e is fenced. */
+static int check_resumed_header(struct daemon *d, struct ls_entry *e)
+{
+	const struct sm_volume_header *h = sm_lockspace_header(e->ls);
+	if (strncmp(h->lockspace, e->name, sizeof(e->name)) != 0) {
+		sm_error("lockspace %s: its volume %s now holds lockspace %.*s (formatted again?); not resuming it",
+			 e->name, e->location, SM_NAME_FIELD - 1, h->lockspace);
+		fence_lockspace(d, e, "its volume holds another lockspace now");
+		return -SM_EWRONG_LOCKSPACE;
+	}
+	int rc = check_header(d, e); /* the header's timeouts replace the file's */
+	if (rc < 0) {
+		fence_lockspace(d, e, "its volume header does not fit this host");
+		return rc;
+	}
+	if (resume_expired(e, sm_now_boot_ms())) {
+		sm_error("lockspace %s: no renewal for F while no daemon ran; not resuming it", e->name);
+		fence_lockspace(d, e, "its leases expired while no daemon was running");
+		return -SM_EINTERRUPTED;
+	}
+	return 0;
+}
+
 /* The thread of e has read the volume header (or failed to): take it, check
  * it, and tell the thread whether to join. */
 static void opened(struct daemon *d, struct ls_entry *e)
@@ -435,21 +478,24 @@ static void opened(struct daemon *d, struct ls_entry *e)
 	if (rc == 0) {
 		e->ls = e->t_ls;
 		e->t_ls = NULL;
-		rc = e->state == LS_JOINING ? check_header(d, e) : -SM_EINTERRUPTED;
+		rc = e->state != LS_JOINING ? -SM_EINTERRUPTED : e->resume ? check_resumed_header(d, e) : check_header(d, e);
 	}
 	e->open_rc = rc;
 	if (rc == 0) {
 		remember_lockspace(d, e);
-		sm_info("joining lockspace %s on %s", e->name, e->location);
+		sm_info("%s lockspace %s on %s", e->resume ? "resuming" : "joining", e->name, e->location);
 	}
 	atomic_store(&e->go, rc == 0 ? 1 : rc);
 }
 
 /* Resume a lockspace the previous daemon had joined (state.c).  If F has
  * passed since that daemon's last good renewal started (or it was already
- * failing), other hosts may own our leases by now: do not renew, fence. */
+ * failing), other hosts may own our leases by now: do not renew, fence.
+ * With the name and timeouts from the file, its thread reads the header
+ * (opened() checks it, ls_tick fences at F if it does not come). */
 int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t generation,
-	      const uint8_t instance[16], uint64_t last_renewal_boot, bool failed, struct ls_entry **out)
+	      const uint8_t instance[16], uint64_t last_renewal_boot, bool failed, const char *name,
+	      uint32_t io_timeout_ms, uint32_t watchdog_timeout_ms, struct ls_entry **out)
 {
 	struct ls_entry *e = new_entry(d, location);
 	if (!e)
@@ -459,14 +505,19 @@ int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t
 	e->resume_generation = generation;
 	memcpy(e->resume_instance, instance, 16);
 	e->resume_last_renewal_boot = last_renewal_boot;
-	int rc = open_entry(d, e);
+	int rc = 0;
+	if (name && io_timeout_ms && watchdog_timeout_ms) {
+		snprintf(e->name, sizeof(e->name), "%s", name);
+		sm_timeouts_derive(io_timeout_ms, watchdog_timeout_ms, &e->to);
+		e->needs_open = true;
+	} else {
+		rc = open_entry(d, e); /* an older daemon's file: the name is in the header only */
+	}
 	if (rc < 0) {
 		ls_put(e);
 		return rc;
 	}
-	uint64_t now = sm_now_boot_ms();
-	bool expired = failed || !last_renewal_boot || last_renewal_boot > now ||
-		       now - last_renewal_boot >= e->to.fail_ms;
+	bool expired = failed || resume_expired(e, sm_now_boot_ms());
 	if (expired) {
 		sm_error("lockspace %s: %s; not resuming it", e->name,
 			 failed ? "it was failing when the previous daemon stopped"
@@ -475,11 +526,14 @@ int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t
 		atomic_store(&e->t_join_done, true);
 		atomic_store(&e->t_exited, true);
 		/* keep the membership object so a leave can be written later */
-		sm_lockspace_adopt(e->ls, host_id, generation);
+		if (e->ls)
+			sm_lockspace_adopt(e->ls, host_id, generation);
 	} else if ((rc = start_thread(e)) < 0) {
 		ls_put(e);
 		return rc;
 	}
+	if (e->needs_open && !expired)
+		sm_info("resuming lockspace %s: reading the header of %s", e->name, e->location);
 	e->next = d->lockspaces;
 	d->lockspaces = e;
 	remember_lockspace(d, e);
@@ -680,6 +734,13 @@ void ls_tick(struct daemon *d)
 		metrics_count_renewals(e);
 		switch (e->state) {
 		case LS_JOINING:
+			/* A resume whose header or record check does not come: its
+			 * leases are not renewed; fence by F after the recorded renewal. */
+			if (e->resume && !atomic_load(&e->t_join_done) && ls_resume_left_ms(e) <= 0) {
+				fence_lockspace(d, e, e->ls ? "our record could not be checked within F of the last renewal"
+							    : "its volume header could not be read within F of the last renewal");
+				break;
+			}
 			if (!atomic_load(&e->t_join_done))
 				break;
 			if (atomic_load(&e->t_join_rc) == 0) {
@@ -690,6 +751,8 @@ void ls_tick(struct daemon *d)
 				sm_info("lockspace %s %s as host_id %u generation %llu", e->name,
 					e->resume ? "resumed" : "joined", info.host_id, (unsigned long long)info.generation);
 				reply_waiters(d, e, 0);
+				if (e->resume)
+					state_verify_leases(d, e);
 				leaseops_retry_parked(d);
 			} else if (e->resume) {
 				e->join_error = atomic_load(&e->t_join_rc);

@@ -3,7 +3,9 @@
  * RUN_DIR/state is a snapshot followed by a journal of changes:
  *
  *   sync_managerd-state 1                       magic
- *   lockspace LOCATION ID GEN INSTANCE LAST FAILED
+ *   lockspace LOCATION ID GEN INSTANCE LAST FAILED NAME IO_MS WD_MS
+ *                                               (older daemons: without the
+ *                                                last three, the header's)
  *   proc PID START BY_PARENT NAME SIGNAL PATH NARGS ARGS...
  *   lease LS NAME MODE LVER ON_DISK IN_DOUBT NLOC LOCATIONS... PID:MODE...
  *   ...                                         (the snapshot: earlier versions
@@ -340,20 +342,25 @@ struct ls_vals {
 	char inst[33];
 	uint64_t last;
 	bool failed;
+	/* from the volume header (empty name: not known, not written) */
+	char name[SM_NAME_FIELD];
+	uint32_t io_ms, wd_ms;
 };
 
 /* What the file must say about e; false if it must not list it.  A resumed
  * lockspace is listed with the previous daemon's values until its resume
- * finished (it must not drop off the file meanwhile). */
+ * finished (it must not drop off the file meanwhile), also while its volume
+ * header is still being read (e->ls NULL). */
 static bool ls_values(struct ls_entry *e, struct ls_vals *v)
 {
-	if (e->state == LS_GONE || !e->ls)
+	if (e->state == LS_GONE || (!e->ls && !e->resume))
 		return false;
 	if (e->state == LS_LEAVING && !e->leave_when_free)
 		return false; /* about to write its slot free: off the file first */
-	struct sm_lockspace_info info;
+	struct sm_lockspace_info info = {0};
 	uint8_t inst[16];
-	sm_lockspace_info(e->ls, &info);
+	if (e->ls)
+		sm_lockspace_info(e->ls, &info);
 	if (info.joined) {
 		sm_lockspace_me(e->ls, &v->id, &v->gen, inst);
 		v->last = info.last_renewal_boot_ms;
@@ -368,15 +375,24 @@ static bool ls_values(struct ls_entry *e, struct ls_vals *v)
 	for (int i = 0; i < 16; i++)
 		snprintf(v->inst + 2 * i, 3, "%02x", inst[i]);
 	v->failed = e->state == LS_FAILED;
+	bool known = e->name[0] && e->to.io_ms && e->to.watchdog_ms;
+	snprintf(v->name, sizeof(v->name), "%s", known ? e->name : "");
+	v->io_ms = known ? e->to.io_ms : 0;
+	v->wd_ms = known ? e->to.watchdog_ms : 0;
 	return true;
 }
 
+/* The header's name and timeouts go with the record, so that a new daemon
+ * can attach the leases and judge expiry before it has read the header. */
 static void fmt_ls(struct sbuf *b, const char *location, const struct ls_vals *v)
 {
 	sb_printf(b, "lockspace ");
 	sb_esc(b, location);
-	sb_printf(b, " %u %llu %s %llu %d\n", v->id, (unsigned long long)v->gen, v->inst, (unsigned long long)v->last,
+	sb_printf(b, " %u %llu %s %llu %d", v->id, (unsigned long long)v->gen, v->inst, (unsigned long long)v->last,
 		  v->failed);
+	if (v->name[0])
+		sb_printf(b, " %s %u %u", v->name, v->io_ms, v->wd_ms);
+	sb_putc(b, '\n');
 }
 
 /* Compare every lockspace with what the file says and append the
@@ -395,8 +411,9 @@ static void emit_lockspaces(struct daemon *d, struct state_journal *j)
 				r = &j->ls[i];
 		if (r && r->seen)
 			continue; /* two entries for one volume: the first one counts */
-		char id[128];
-		int n = snprintf(id, sizeof(id), "%u %llu %s %d", v.id, (unsigned long long)v.gen, v.inst, v.failed);
+		char id[128 + SM_NAME_FIELD];
+		int n = snprintf(id, sizeof(id), "%u %llu %s %d %s %u %u", v.id, (unsigned long long)v.gen, v.inst,
+				 v.failed, v.name, v.io_ms, v.wd_ms);
 		uint64_t ident = hash_bytes(id, (size_t)n);
 		if (!r) {
 			if (j->nls == j->cap_ls) {
@@ -683,7 +700,8 @@ static int restore_lockspace(struct daemon *d, const char *path, const struct st
 	}
 	uint64_t last = r->renewed ? r->renewed : f.last_renewal_boot_ms;
 	struct ls_entry *e;
-	int rc = ls_resume(d, f.location, f.host_id, f.generation, f.instance, last, f.failed, &e);
+	int rc = ls_resume(d, f.location, f.host_id, f.generation, f.instance, last, f.failed,
+			   f.has_header ? f.name : NULL, f.io_timeout_ms, f.watchdog_timeout_ms, &e);
 	if (rc < 0) {
 		sm_error("cannot resume the lockspace at %s: %s", f.location, sm_strerror(rc));
 		return rc;
@@ -738,7 +756,7 @@ static void warn_several_volumes(const struct ls_entry *e, const struct state_le
 		 f->ls, f->name, f->nlocations, f->location[0], e->location);
 }
 
-static void restore_lease(struct daemon *d, const char *path, const struct state_rec *r, struct job *verify)
+static void restore_lease(struct daemon *d, const char *path, const struct state_rec *r)
 {
 	struct state_lease_fields f;
 	const char *why;
@@ -766,7 +784,24 @@ static void restore_lease(struct daemon *d, const char *path, const struct state
 		if (p)
 			lease_add_holder(l, p, h.mode);
 	}
-	if (l->holders && l->on_disk && verify && e->state != LS_FAILED) {
+}
+
+void state_verify_leases(struct daemon *d, struct ls_entry *e)
+{
+	int n = 0;
+	for (struct lease *l = d->leases; l; l = l->next)
+		n += l->ls == e && l->holders && l->on_disk;
+	if (!n)
+		return;
+	struct job *verify = job_new(JOB_VERIFY, n);
+	if (!verify) {
+		sm_error("lockspace %s: cannot check its %d lease(s) after the restart: out of memory", e->name, n);
+		return;
+	}
+	verify->nres = 0;
+	for (struct lease *l = d->leases; l; l = l->next) {
+		if (l->ls != e || !l->holders || !l->on_disk)
+			continue;
 		struct job_res *res = &verify->res[verify->nres++];
 		res->ls = e;
 		e->refs++;
@@ -777,6 +812,7 @@ static void restore_lease(struct daemon *d, const char *path, const struct state
 		res->lease = l;
 		l->jobs++;
 	}
+	leaseops_schedule(d, verify);
 }
 
 /* The state file's records name processes to signal and kill programs to
@@ -843,9 +879,6 @@ int state_restore(struct daemon *d)
 	if (rp.bad_renewed)
 		sm_error("%s:%zu: ignoring %zu malformed renewed line(s)", path, rp.first_bad_renewed,
 			 rp.bad_renewed);
-	struct job *verify = job_new(JOB_VERIFY, (int)state_replay_count(&rp, STATE_LEASE));
-	if (verify)
-		verify->nres = 0;
 	/* Lockspaces, then processes, then leases, so references resolve. */
 	const struct state_rec *r;
 	for (r = NULL; (r = state_replay_next(&rp, STATE_LOCKSPACE, r));)
@@ -853,7 +886,7 @@ int state_restore(struct daemon *d)
 	for (r = NULL; (r = state_replay_next(&rp, STATE_PROC, r));)
 		restore_proc(d, path, r);
 	for (r = NULL; (r = state_replay_next(&rp, STATE_LEASE, r));)
-		restore_lease(d, path, r, verify);
+		restore_lease(d, path, r);
 	state_replay_free(&rp);
 	free(buf);
 	/* Expired lockspaces: their holders go now. */
@@ -864,10 +897,8 @@ int state_restore(struct daemon *d)
 	for (struct lease *l = d->leases; l; l = l->next)
 		if (!l->holders && l->on_disk)
 			l->retry_at_mono = mono_ms() + 1000;
-	if (verify && verify->nres)
-		leaseops_schedule(d, verify);
-	else
-		job_free(verify);
+	/* The leases of each resumed lockspace are checked on disk once it is
+	 * resumed (state_verify_leases). */
 	/* A fresh snapshot (drops the replayed journal and any torn line). */
 	state_snapshot(d);
 	return 0;

@@ -163,13 +163,13 @@ static bool owner(const struct tok *t, uint32_t *uid, uint32_t *gid)
 
 int state_parse_lockspace(const char *line, struct state_ls_fields *out, const char **why)
 {
-	struct tok t[8];
+	struct tok t[11];
 	size_t n = split(line, t, SM_ARRAY_SIZE(t));
 	uint64_t v;
 	if (n == 0 || !tok_is(&t[0], "lockspace"))
 		BAD("not a lockspace line");
-	if (n != 7)
-		BAD("wrong number of fields (want 7)");
+	if (n != 7 && n != 10)
+		BAD("wrong number of fields (want 7 or 10)");
 	if (!unesc(&t[1], out->location, sizeof(out->location)))
 		BAD("location: bad %-escape or too long");
 	if (!dec(&t[2], UINT32_MAX, &v))
@@ -189,6 +189,19 @@ int state_parse_lockspace(const char *line, struct state_ls_fields *out, const c
 		BAD("last renewal: not a decimal number in range");
 	if (!flag(&t[6], &out->failed))
 		BAD("failed: not 0 or 1");
+	out->has_header = n == 10;
+	out->name[0] = '\0';
+	out->io_timeout_ms = out->watchdog_timeout_ms = 0;
+	if (!out->has_header)
+		return 0;
+	if (!name(&t[7], out->name, sizeof(out->name)))
+		BAD("name: empty or too long");
+	if (!dec(&t[8], UINT32_MAX, &v) || v == 0)
+		BAD("io timeout: not a positive decimal number in range");
+	out->io_timeout_ms = (uint32_t)v;
+	if (!dec(&t[9], UINT32_MAX, &v) || v == 0)
+		BAD("watchdog timeout: not a positive decimal number in range");
+	out->watchdog_timeout_ms = (uint32_t)v;
 	return 0;
 }
 

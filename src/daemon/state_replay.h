@@ -76,7 +76,10 @@ void state_replay_free(struct state_replay *rp);
  * set to a constant description of the first problem ("field 3
  * (generation): not a decimal number in range"); out is then unspecified. */
 
-/* lockspace LOCATION HOST_ID GENERATION INSTANCE LAST_RENEWAL FAILED */
+/* lockspace LOCATION HOST_ID GENERATION INSTANCE LAST_RENEWAL FAILED
+ *           [NAME IO_TIMEOUT_MS WATCHDOG_TIMEOUT_MS]
+ * The last three (the volume header's lockspace name and timeouts) are
+ * absent in files of older daemons: has_header is false then. */
 struct state_ls_fields {
 	char location[SM_LOCATION_MAX];
 	uint32_t host_id;
@@ -84,6 +87,10 @@ struct state_ls_fields {
 	uint8_t instance[16];    /* 32 hex digits on file */
 	uint64_t last_renewal_boot_ms;
 	bool failed;
+	bool has_header;
+	char name[SM_NAME_FIELD];
+	uint32_t io_timeout_ms;  /* > 0 */
+	uint32_t watchdog_timeout_ms; /* > 0 */
 };
 int state_parse_lockspace(const char *line, struct state_ls_fields *out, const char **why);
 

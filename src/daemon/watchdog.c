@@ -140,8 +140,8 @@ static int open_device(struct daemon *d)
 }
 
 /* Choose the backend and check that it exists.  Nothing is armed here:
- * arming pets, and a restarted daemon must not pet before it has checked
- * that the lockspaces it resumes are still fresh (watchdog_tick arms). */
+ * arming pets, and a restarted daemon must not pet for a lockspace it
+ * resumes whose leases may have expired (watchdog_tick arms). */
 int watchdog_open(struct daemon *d)
 {
 	d->wd_fd = -1;
@@ -212,8 +212,15 @@ static bool safe_to_pet(struct daemon *d)
 			holders = l->ls == e && l->holders;
 		if (!holders)
 			continue;
-		if (e->state == LS_JOINING && !atomic_load(&e->t_join_done))
-			return false; /* resuming: not yet known to be fresh */
+		/* Resuming (its header or our record not yet read): it counts as a
+		 * lockspace whose renewals fail since the renewal the state file
+		 * recorded, so pets stop P before F after that (a hung volume then
+		 * costs its holders, fenced at F, not the host). */
+		if (e->state == LS_JOINING && !atomic_load(&e->t_join_done)) {
+			if (ls_resume_left_ms(e) <= (int64_t)pet_interval(d))
+				return false;
+			continue;
+		}
 		if (e->state == LS_FAILED || e->fencing)
 			return false; /* expired: only dead holders let us pet again */
 		/* Stop one pet interval before F: the host then dies by F + W - P,
@@ -239,9 +246,13 @@ static bool safe_to_pet(struct daemon *d)
 static bool last_chance(struct daemon *d)
 {
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
-		if (e->state != LS_JOINED || e->fencing || !e->ls)
+		int64_t rem;
+		if (e->state == LS_JOINING && e->resume && !e->fencing && !atomic_load(&e->t_join_done))
+			rem = ls_resume_left_ms(e);
+		else if (e->state != LS_JOINED || e->fencing || !e->ls)
 			continue;
-		int64_t rem = sm_lockspace_remaining_ms(e->ls);
+		else
+			rem = sm_lockspace_remaining_ms(e->ls);
 		if (rem > (int64_t)pet_interval(d) && rem <= (int64_t)(pet_interval(d) + LAST_PET_WINDOW_MS))
 			return true;
 	}

@@ -72,11 +72,17 @@ static void check_ls(const char *line)
 	for (int i = 0; i < 16; i++)
 		fprintf(f, "%02x", a.instance[i]);
 	fprintf(f, " %llu %d", (unsigned long long)a.last_renewal_boot_ms, a.failed);
+	if (a.has_header) {
+		CHECK(terminated(a.name, sizeof(a.name)) && a.name[0] && a.io_timeout_ms && a.watchdog_timeout_ms);
+		fprintf(f, " %s %u %u", a.name, a.io_timeout_ms, a.watchdog_timeout_ms);
+	}
 	CHECK(fclose(f) == 0);
 	CHECK(state_parse_lockspace(text, &b, &why) == 0);
 	CHECK(strcmp(a.location, b.location) == 0 && a.host_id == b.host_id && a.generation == b.generation &&
 	      memcmp(a.instance, b.instance, 16) == 0 && a.last_renewal_boot_ms == b.last_renewal_boot_ms &&
-	      a.failed == b.failed);
+	      a.failed == b.failed && a.has_header == b.has_header);
+	CHECK(!a.has_header || (strcmp(a.name, b.name) == 0 && a.io_timeout_ms == b.io_timeout_ms &&
+				a.watchdog_timeout_ms == b.watchdog_timeout_ms));
 	free(text);
 }
 

@@ -7,7 +7,10 @@
 #  (b) renewals are persisted: a restart more than F after the last lease
 #      change (but within F of the last renewal) fences nobody;
 #  (c) a torn last line is ignored;
-#  (d) the journal is compacted: many changes keep the file bounded.
+#  (d) the journal is compacted: many changes keep the file bounded;
+#  (e) lockspace records carry the header's name and timeouts (a new daemon
+#      reads the header in the lockspace's thread), and records of older
+#      daemons without them still resume.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/hosts.sh"
 [[ $(id -u) -eq 0 ]] || { echo "needs root"; exit 77; }
@@ -150,6 +153,20 @@ retry_until 10 bash -c "! kill -0 $DPID 2>/dev/null" && t_ok "the daemon exited"
 d_start && t_ok "and a new daemon resumes" || t_fail "no daemon"
 t_run "inquire the keeper" -- "$SM" inquire --pid "$keeper"
 t_match "it holds ls:keep" "ls:keep EX" "$T_OUT"
+
+# ---- (e) lockspace records carry the header's name and timeouts -------------
+grep -Eq '^lockspace [^ ]+ 1 [0-9]+ [0-9a-f]{32} [0-9]+ 0 ls 1000 3000$' "$STATE" \
+	&& t_ok "the lockspace record names the lockspace and its timeouts" || t_fail "state: $(grep ^lockspace "$STATE")"
+# A file of an older daemon (lockspace records without them) still resumes.
+d_kill9
+sed -i -E 's/^(lockspace [^ ]+ [0-9]+ [0-9]+ [0-9a-f]{32} [0-9]+ [01]) [^ ]+ [0-9]+ [0-9]+$/\1/' "$STATE"
+grep -Eq '^lockspace ([^ ]+ ){5}[01]$' "$STATE" && t_ok "the state file now has an older daemon's record" \
+	|| t_fail "no older record: $(grep ^lockspace "$STATE")"
+d_start && t_ok "a state file of an older daemon loads" || t_fail "no daemon: $(d_log | tail -5)"
+t_run "inquire the keeper" -- "$SM" inquire --pid "$keeper"
+t_match "it still holds ls:keep" "ls:keep EX" "$T_OUT"
+grep -Eq '^lockspace [^ ]+ 1 [0-9]+ [0-9a-f]{32} [0-9]+ 0 ls 1000 3000$' "$STATE" \
+	&& t_ok "and the new snapshot has the new record" || t_fail "state: $(grep ^lockspace "$STATE")"
 
 kill "$keeper"
 retry_until 10 bash -c "\"$SM\" status --json | grep -q '\"leases\": 0'" && t_ok "released when the keeper exits" \
