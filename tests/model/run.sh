@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the SPIN models of the lease protocols (see README.md in this directory).
 #
-#   bash tests/model/run.sh [MODEL]      MODEL = disk_paxos | leader | delta_lease | timing | handoff
+#   bash tests/model/run.sh [MODEL]      MODEL = disk_paxos | leader | delta_lease | timing | handoff | receive
 #
 # Every run: spin -a with the run's -D flags, gcc -O2 pan.c, ./pan, all in a
 # private temp dir (pan.*, *.trail never land in the source tree).  A run's verdict
@@ -25,9 +25,9 @@ only=${1:-}
 memlim=${SM_MODEL_MEMLIM:-4096}
 
 case "$only" in
-  ""|disk_paxos|leader|delta_lease|timing|handoff) ;;
+  ""|disk_paxos|leader|delta_lease|timing|handoff|receive) ;;
   -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
-  *) echo "usage: $0 [disk_paxos|leader|delta_lease|timing|handoff]" >&2; exit 2 ;;
+  *) echo "usage: $0 [disk_paxos|leader|delta_lease|timing|handoff|receive]" >&2; exit 2 ;;
 esac
 for tool in spin gcc; do
   command -v "$tool" >/dev/null 2>&1 || { echo "run.sh: $tool not found" >&2; exit 2; }
@@ -100,6 +100,20 @@ runs=(
   "handoff|m3:lver-truncated|mutant|fail|0|-DMUTANT=3|"
   "handoff|finding:stale-W3+ours-shortcut|finding|fail|0|-DSTALE_LEADER|"
   "handoff|fix:no-shortcut-after-release|fix|pass|5000|-DSTALE_LEADER -DFIX_SHORTCUT=1 -DNT=3|"
+
+  # ---- the seed's "receive lease": refreshed request, go_by, withdraw + settle (ticks; D=1, P=2: d < 500 ms)
+  "receive|S-R-T(D=1,P=2)|model|pass|1000000|-DSEXIT=2|"
+  "receive|S-R(read-errors)|model|pass|1000000|-DSEXIT=2 -DRERR -DNT=0|"
+  "receive|reach:handed-over|reach|fail|0|-DSEXIT=2 -DREACH=1|"
+  "receive|reach:given-up-then-received|reach|fail|0|-DSEXIT=2 -DREACH=2|"
+  "receive|reach:takeover-from-dead-S|reach|fail|0|-DSEXIT=2 -DREACH=3|"
+  "receive|m1:old-code(no-seq,no-recheck)|mutant|fail|0|-DSEXIT=2 -DMUTANT=1|"
+  "receive|m2:no-recheck-after-withdraw|mutant|fail|0|-DSEXIT=2 -DMUTANT=2|"
+  "receive|m3:no-go_by|mutant|fail|0|-DSEXIT=2 -DMUTANT=3|"
+  "receive|m4:no-withdraw(read-errors)|mutant|fail|0|-DSEXIT=2 -DMUTANT=4 -DRERR -DNT=0|"
+  "receive|finding:d=1s(>500ms)|finding|fail|0|-DSEXIT=2 -DD=2 -DP=1 -DNT=0|"
+  "receive|finding:withdraw-fails+read-errors|finding|fail|0|-DSEXIT=2 -DFAILW -DRERR -DNT=0|"
+  "receive|fix:settle-from-withdraw(d=500ms)|fix|pass|1000000|-DSEXIT=2 -DD=1 -DP=1 -DFIX_SETTLE=1 -DFAILW -DRERR -DNT=0|"
 )
 
 now() { date +%s.%N; }
@@ -194,7 +208,7 @@ flush
 
 total_end=$(now)
 echo
-for m in disk_paxos leader delta_lease timing handoff; do
+for m in disk_paxos leader delta_lease timing handoff receive; do
   [ -n "${model_secs[$m]:-}" ] && printf 'time %-12s %8s s (sum of its runs)\n' "$m" "${model_secs[$m]}"
 done
 printf 'time %-12s %8s s (wall clock, %s parallel jobs)\n' total \
