@@ -512,10 +512,18 @@ static int receive_give_up(struct job *j, struct job_res *r, const struct sm_res
 	uint32_t io = r->ls->to.io_ms;
 	uint64_t stopped = sm_now_mono_ms(); /* no refresh is issued from here on */
 	int rc = sm_paxos_request_seq(ref, &r->me, SM_REQ_NONE, v0, seq);
-	if (rc < 0)
+	/* Until the withdraw is on disk the owner may still see our last
+	 * refresh, so the settle time counts from its completion (model
+	 * receive.pml, finding F9).  A withdraw that failed (or timed out and
+	 * may land later) leaves the owner its whole window from our last
+	 * refresh, polling reads that fail included (F10). */
+	uint64_t until = sm_now_mono_ms() + sm_handoff_settle_ms(io);
+	if (rc < 0) {
 		sm_warn("%s:%s: cannot withdraw the hand-off request: %s (it expires unrefreshed)", r->ls->name, r->name,
 			sm_strerror(rc));
-	uint64_t until = stopped + sm_handoff_settle_ms(io), now = sm_now_mono_ms();
+		until = stopped + io + sm_handoff_window_ms(io) + sm_handoff_settle_ms(io);
+	}
+	uint64_t now = sm_now_mono_ms();
 	if (now < until)
 		sm_sleep_ms((unsigned)(until - now));
 	struct sm_lease_view v;
