@@ -494,11 +494,15 @@ static void exec_request(struct worker *w, struct job *j)
 }
 
 /* Does v show the lease handed to us at lver v0 + 1? */
+/* Was the lease handed to us?  Only an announcement says so: a leader record
+ * naming us at v0 + 1 is written after that value was chosen.  A view that
+ * inquire derived from a later dblock (announced_lver set) may show a value
+ * still being balloted, which a takeover by a higher ballot can yet beat. */
 static bool received(const struct sm_lease_view *v, const struct job_res *r, uint64_t v0)
 {
 	const struct sm_leader *l = &v->leader;
-	return l->owner_id == r->me.host_id && l->owner_generation == r->me.generation && l->lver == v0 + 1 &&
-	       l->mode == SM_MODE_EX;
+	return v->announced_lver == 0 && l->owner_id == r->me.host_id && l->owner_generation == r->me.generation &&
+	       l->lver == v0 + 1 && l->mode == SM_MODE_EX;
 }
 
 /* We stop waiting (the deadline passed): withdraw the request so the owner
@@ -612,7 +616,10 @@ static void exec_receive(struct worker *w, struct job *j)
 			j->rc = 0;
 			return;
 		}
-		if (l->lver != v0 || l->owner_id == 0) {
+		if (v.announced_lver) {
+			/* a later instance is being balloted (or its announcement
+			 * lags): wait for what it announces */
+		} else if (l->lver != v0 || l->owner_id == 0) {
 			j->rc = -SM_ELVER_MISMATCH;
 			snprintf(j->message, sizeof(j->message),
 				 "%s:%s was %s (now lver %llu, owner host %u) instead of handed to us", r->ls->name, r->name,
