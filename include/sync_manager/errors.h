@@ -57,7 +57,8 @@ extern "C" {
 	X(UNKNOWN_HOST, "owner host's liveness is not known yet (observe it for longer)")          \
 	X(NO_LOCKSPACE, "no lockspace by that name is known to sync_managerd (give its volume instead)") \
 	X(MULTI_VOLUME, "leases on several volumes are not safe in this version (hosts could disagree on host ids " \
-			"and liveness): use one volume per lease")
+			"and liveness): use one volume per lease, or a volume set")                     \
+	X(SET_MEMBERS, "the volume set's members do not match (name all members of one set: A,B,C)")
 
 enum sm_error {
 	SM_ERR_FIRST_ = SM_ERR_BASE,

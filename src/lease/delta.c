@@ -23,7 +23,7 @@
  * joining at the same moment: each lost race lets at least one of them in). */
 #define JOIN_ATTEMPTS 8
 
-/* What we have seen of one host_id's record. */
+/* What we have seen of one host_id's record on one member. */
 struct host_obs {
 	bool seen;      /* at least one successful read */
 	bool changed;   /* the bytes changed while we watched */
@@ -33,23 +33,37 @@ struct host_obs {
 			      * may have been sampled that early, not later */
 	int status;
 	struct sm_host_record rec;
-	uint64_t attention_seq; /* last attention_seq of this host we acted on */
+};
+
+/* One volume of the lockspace: the only one, or a member of a volume set. */
+struct member {
+	struct sm_volume *vol;  /* NULL while the member cannot be opened */
+	char spec[SM_MEMBER_SPEC_MAX]; /* "PATH:OFFSET", to (re)open it */
+	struct host_obs *obs;   /* max_hosts entries; host_id = index + 1 */
+	uint8_t *area_buf;      /* host area image of the latest read */
+	bool read_ok;           /* the latest read of this member succeeded */
+	uint64_t read_issue;    /* issue time of the latest read attempt */
+	int last_err;           /* of the latest failed open or I/O; 0 once one succeeds */
+	uint64_t io_errors;     /* failed opens and I/Os */
+	uint64_t down_since;    /* monotonic ms of the first failure since the last success; 0 = up */
 };
 
 struct sm_lockspace {
-	pthread_mutex_t mu; /* guards everything below except vol and buffers */
-	struct sm_volume *vol;
+	pthread_mutex_t mu; /* guards everything below except volumes and buffers */
+	struct sm_volume_header hdr; /* common to every member (set_index is member 0's) */
+	int n;                       /* members: 1, or SM_SET_SIZE for a volume set */
+	struct member m[SM_SET_SIZE];
+	char location[SM_LS_LOCATION_MAX];
 	struct sm_timeouts to;
-	struct host_obs *obs; /* max_hosts entries; host_id = index + 1 */
-	uint8_t *area_buf;    /* host area image */
 	uint8_t *sector;      /* one sector, for writes */
+	uint64_t *attn_gen, *attn_seq; /* per host: newest attention mark acted on */
 
 	bool joined, lost;
 	uint32_t host_id;
 	uint64_t generation;
 	uint8_t instance[16];
 	char host_name[SM_NAME_FIELD];
-	struct sm_host_record mine; /* what we last wrote successfully */
+	struct sm_host_record mine; /* what we last wrote successfully (to a majority) */
 	uint8_t mine_bytes[SM_HOST_SIZE];
 	/* Writes that failed but may still land (timed out, or failed in a way
 	 * the device might have completed): a read showing one of them is ours. */
@@ -64,9 +78,10 @@ struct sm_lockspace {
 
 	uint32_t attention[MAX_ATTENTION];
 	int attention_count;
-	uint64_t last_read_issue; /* of the latest host-area read (join's decision) */
 	bool expired;             /* F passed without a good renewal: never renew again */
 };
+
+static int majority(const struct sm_lockspace *ls) { return ls->n / 2 + 1; }
 
 const char *sm_liveness_name(enum sm_liveness l)
 {
@@ -98,23 +113,104 @@ void sm_default_host_name(char out[SM_NAME_FIELD])
 	snprintf(out, SM_NAME_FIELD, "%s", hn);
 }
 
+/* ---- opening -------------------------------------------------------------- */
+
+/* Does member header mh belong at place idx of the set described by ref? */
+static bool member_fits(const struct sm_volume_header *ref, const struct sm_volume_header *mh, uint32_t idx)
+{
+	return mh->set_size == ref->set_size && memcmp(mh->set_uuid, ref->set_uuid, 16) == 0 &&
+	       (ref->set_size == 0 || mh->set_index == idx) && strncmp(mh->lockspace, ref->lockspace, SM_NAME_FIELD) == 0 &&
+	       mh->sector_size == ref->sector_size && mh->max_hosts == ref->max_hosts &&
+	       mh->io_timeout_ms == ref->io_timeout_ms && mh->watchdog_timeout_ms == ref->watchdog_timeout_ms &&
+	       mh->host_area_offset == ref->host_area_offset && mh->index_offset == ref->index_offset &&
+	       mh->areas_offset == ref->areas_offset && mh->resource_count == ref->resource_count &&
+	       mh->area_sectors == ref->area_sectors;
+}
+
+static void member_failed(struct sm_lockspace *ls, struct member *m, int rc)
+{
+	pthread_mutex_lock(&ls->mu);
+	if (!m->down_since)
+		m->down_since = sm_now_mono_ms();
+	m->last_err = rc;
+	m->io_errors++;
+	pthread_mutex_unlock(&ls->mu);
+}
+
+static void member_ok(struct sm_lockspace *ls, struct member *m)
+{
+	pthread_mutex_lock(&ls->mu);
+	if (m->down_since && ls->n > 1)
+		sm_info("lockspace %s: member %s is back", ls->hdr.lockspace, m->spec);
+	m->down_since = 0;
+	m->last_err = 0;
+	pthread_mutex_unlock(&ls->mu);
+}
+
+/* Open member i if it is not open (a member that was missing may be back). */
+static int member_ensure_open(struct sm_lockspace *ls, int i)
+{
+	struct member *m = &ls->m[i];
+	if (m->vol)
+		return 0;
+	struct sm_volume *v = NULL;
+	int rc = sm_volume_open_spec(m->spec, 0, &v);
+	if (rc == 0 && !member_fits(&ls->hdr, &v->hdr, (uint32_t)i)) {
+		sm_error("lockspace %s: %s is not member %d of this volume set (another volume, or reformatted)",
+			 ls->hdr.lockspace, m->spec, i);
+		sm_volume_close(v);
+		rc = -SM_ESET_MEMBERS;
+	}
+	if (rc < 0)
+		return rc;
+	m->vol = v;
+	return 0;
+}
+
+static int alloc_members(struct sm_lockspace *ls)
+{
+	const struct sm_volume_header *h = &ls->hdr;
+	sm_timeouts_derive(h->io_timeout_ms, h->watchdog_timeout_ms, &ls->to);
+	for (int i = 0; i < ls->n; i++) {
+		ls->m[i].obs = calloc(h->max_hosts, sizeof(*ls->m[i].obs));
+		ls->m[i].area_buf = malloc((size_t)h->max_hosts * h->sector_size);
+		if (!ls->m[i].obs || !ls->m[i].area_buf)
+			return -ENOMEM;
+	}
+	ls->sector = calloc(1, h->sector_size);
+	ls->attn_gen = calloc(h->max_hosts, sizeof(*ls->attn_gen));
+	ls->attn_seq = calloc(h->max_hosts, sizeof(*ls->attn_seq));
+	return ls->sector && ls->attn_gen && ls->attn_seq ? 0 : -ENOMEM;
+}
+
+static struct sm_lockspace *ls_new(void)
+{
+	struct sm_lockspace *ls = calloc(1, sizeof(*ls));
+	if (ls)
+		pthread_mutex_init(&ls->mu, NULL);
+	return ls;
+}
+
 int sm_lockspace_open(const char *path, uint64_t offset, struct sm_lockspace **out)
 {
 	*out = NULL;
-	struct sm_lockspace *ls = calloc(1, sizeof(*ls));
+	struct sm_lockspace *ls = ls_new();
 	if (!ls)
 		return -ENOMEM;
-	pthread_mutex_init(&ls->mu, NULL);
-	int rc = sm_volume_open(path, offset, 0, &ls->vol);
+	ls->n = 1;
+	int rc = sm_volume_open(path, offset, 0, &ls->m[0].vol);
 	if (rc < 0)
 		goto fail;
-	const struct sm_volume_header *h = &ls->vol->hdr;
-	sm_timeouts_derive(h->io_timeout_ms, h->watchdog_timeout_ms, &ls->to);
-	ls->obs = calloc(h->max_hosts, sizeof(*ls->obs));
-	ls->area_buf = malloc((size_t)h->max_hosts * h->sector_size);
-	ls->sector = calloc(1, h->sector_size);
-	rc = -ENOMEM;
-	if (!ls->obs || !ls->area_buf || !ls->sector)
+	ls->hdr = ls->m[0].vol->hdr;
+	snprintf(ls->m[0].spec, sizeof(ls->m[0].spec), "%s:%llu", path, (unsigned long long)offset);
+	if (ls->hdr.set_size) {
+		sm_error("%s is member %u of a volume set of %u (lockspace %s): name all its members, as "
+			 "PATH1,PATH2,PATH3", path, ls->hdr.set_index + 1, ls->hdr.set_size, ls->hdr.lockspace);
+		rc = -SM_ESET_MEMBERS;
+		goto fail;
+	}
+	snprintf(ls->location, sizeof(ls->location), "%s", ls->m[0].spec);
+	if ((rc = alloc_members(ls)) < 0)
 		goto fail;
 	*out = ls;
 	return 0;
@@ -123,8 +219,106 @@ fail:
 	return rc;
 }
 
+/* A volume set "SPEC1,SPEC2,SPEC3" in any order: members are placed by the
+ * index in their headers; one may be missing (its place is the one left). */
+static int open_set(const char *spec, struct sm_lockspace **out)
+{
+	char specs[SM_SET_SIZE][SM_MEMBER_SPEC_MAX];
+	int nspec = 0;
+	const char *p = spec;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (nspec == SM_SET_SIZE || len == 0 || len >= SM_MEMBER_SPEC_MAX) {
+			sm_error("'%s' is not a volume set: give exactly %d members, PATH1,PATH2,PATH3", spec, SM_SET_SIZE);
+			return -SM_EBAD_ARGUMENT;
+		}
+		memcpy(specs[nspec], p, len);
+		specs[nspec++][len] = '\0';
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (nspec != SM_SET_SIZE) {
+		sm_error("'%s' is not a volume set: give exactly %d members, PATH1,PATH2,PATH3", spec, SM_SET_SIZE);
+		return -SM_EBAD_ARGUMENT;
+	}
+	struct sm_lockspace *ls = ls_new();
+	if (!ls)
+		return -ENOMEM;
+	ls->n = SM_SET_SIZE;
+	struct sm_volume *v[SM_SET_SIZE] = {0};
+	int err[SM_SET_SIZE] = {0}, nopen = 0, rc = 0;
+	int ref = -1;
+	for (int i = 0; i < nspec; i++) {
+		err[i] = sm_volume_open_spec(specs[i], 0, &v[i]);
+		if (err[i] < 0) {
+			sm_warn("volume set member %s cannot be opened: %s", specs[i], sm_strerror(err[i]));
+			continue;
+		}
+		if (v[i]->hdr.set_size != SM_SET_SIZE) {
+			sm_error("%s is not a member of a volume set (format the members together: init PATH1 PATH2 PATH3)",
+				 specs[i]);
+			rc = -SM_ESET_MEMBERS;
+			goto fail;
+		}
+		if (ref < 0)
+			ref = i;
+		if (!member_fits(&v[ref]->hdr, &v[i]->hdr, v[i]->hdr.set_index) || ls->m[v[i]->hdr.set_index].vol) {
+			sm_error("%s and %s are not members of one volume set (another set, a copy, or named twice)",
+				 specs[ref], specs[i]);
+			rc = -SM_ESET_MEMBERS;
+			goto fail;
+		}
+		struct member *m = &ls->m[v[i]->hdr.set_index];
+		m->vol = v[i];
+		v[i] = NULL;
+		snprintf(m->spec, sizeof(m->spec), "%s", specs[i]);
+		nopen++;
+	}
+	if (nopen < majority(ls)) {
+		sm_error("volume set %s: only %d of %d members can be opened", spec, nopen, SM_SET_SIZE);
+		rc = -SM_ENO_MAJORITY;
+		goto fail;
+	}
+	ls->hdr = ls->m[ls->m[0].vol ? 0 : 1].vol->hdr;
+	for (int i = 0; i < nspec; i++) /* the member that could not be opened takes the place left */
+		if (err[i] < 0)
+			for (int k = 0; k < SM_SET_SIZE; k++)
+				if (!ls->m[k].spec[0]) {
+					snprintf(ls->m[k].spec, sizeof(ls->m[k].spec), "%s", specs[i]);
+					ls->m[k].last_err = err[i];
+					ls->m[k].io_errors = 1;
+					ls->m[k].down_since = sm_now_mono_ms();
+					break;
+				}
+	size_t off = 0;
+	for (int k = 0; k < SM_SET_SIZE; k++) {
+		int w = snprintf(ls->location + off, sizeof(ls->location) - off, "%s%s", k ? "," : "", ls->m[k].spec);
+		if (w < 0 || (size_t)w >= sizeof(ls->location) - off) {
+			sm_error("volume set %s: the member names are too long together (at most %d bytes)", spec,
+				 SM_LS_LOCATION_MAX - 1);
+			rc = -SM_EBAD_ARGUMENT;
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if ((rc = alloc_members(ls)) < 0)
+		goto fail;
+	*out = ls;
+	return 0;
+fail:
+	for (int i = 0; i < SM_SET_SIZE; i++)
+		sm_volume_close(v[i]);
+	sm_lockspace_free(ls);
+	return rc;
+}
+
 int sm_lockspace_open_spec(const char *spec, struct sm_lockspace **out)
 {
+	*out = NULL;
+	if (strchr(spec, ','))
+		return open_set(spec, out);
 	char *path = NULL;
 	uint64_t off = 0;
 	int rc = sm_disk_parse_location(spec, &path, &off);
@@ -139,26 +333,59 @@ void sm_lockspace_free(struct sm_lockspace *ls)
 {
 	if (!ls)
 		return;
-	sm_volume_close(ls->vol);
-	free(ls->obs);
-	free(ls->area_buf);
+	for (int i = 0; i < SM_SET_SIZE; i++) {
+		sm_volume_close(ls->m[i].vol);
+		free(ls->m[i].obs);
+		free(ls->m[i].area_buf);
+	}
 	free(ls->sector);
+	free(ls->attn_gen);
+	free(ls->attn_seq);
 	pthread_mutex_destroy(&ls->mu);
 	free(ls);
 }
 
-const struct sm_volume_header *sm_lockspace_header(const struct sm_lockspace *ls) { return &ls->vol->hdr; }
-const char *sm_lockspace_path(const struct sm_lockspace *ls) { return ls->vol->path; }
-struct sm_volume *sm_lockspace_volume(struct sm_lockspace *ls) { return ls->vol; }
-uint64_t sm_lockspace_offset(const struct sm_lockspace *ls) { return ls->vol->offset; }
+const struct sm_volume_header *sm_lockspace_header(const struct sm_lockspace *ls) { return &ls->hdr; }
+const char *sm_lockspace_path(const struct sm_lockspace *ls)
+{
+	return ls->n == 1 ? ls->m[0].vol->path : ls->location;
+}
+const char *sm_lockspace_location(const struct sm_lockspace *ls) { return ls->location; }
+int sm_lockspace_member_count(const struct sm_lockspace *ls) { return ls->n; }
+
+struct sm_volume *sm_lockspace_volume(struct sm_lockspace *ls)
+{
+	for (int i = 0; i < ls->n; i++)
+		if (ls->m[i].vol)
+			return ls->m[i].vol;
+	return NULL;
+}
+
+uint64_t sm_lockspace_offset(const struct sm_lockspace *ls) { return ls->n == 1 ? ls->m[0].vol->offset : 0; }
+
+void sm_lockspace_member_info(struct sm_lockspace *ls, int i, struct sm_member_info *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (i < 0 || i >= ls->n)
+		return;
+	pthread_mutex_lock(&ls->mu);
+	const struct member *m = &ls->m[i];
+	snprintf(o->spec, sizeof(o->spec), "%s", m->spec);
+	o->index = (uint32_t)i;
+	o->up = m->down_since == 0;
+	o->last_error = m->last_err;
+	o->io_errors = m->io_errors;
+	o->down_ms = m->down_since ? sm_now_mono_ms() - m->down_since : 0;
+	pthread_mutex_unlock(&ls->mu);
+}
 
 void sm_lockspace_info(struct sm_lockspace *ls, struct sm_lockspace_info *o)
 {
 	pthread_mutex_lock(&ls->mu);
 	memset(o, 0, sizeof(*o));
-	memcpy(o->name, ls->vol->hdr.lockspace, SM_NAME_FIELD);
+	memcpy(o->name, ls->hdr.lockspace, SM_NAME_FIELD);
 	o->to = ls->to;
-	o->max_hosts = ls->vol->hdr.max_hosts;
+	o->max_hosts = ls->hdr.max_hosts;
 	o->joined = ls->joined;
 	o->lost = ls->lost;
 	o->expired = ls->expired;
@@ -169,6 +396,9 @@ void sm_lockspace_info(struct sm_lockspace *ls, struct sm_lockspace_info *o)
 	o->last_renewal_boot_ms = ls->last_renew_boot;
 	o->renewals = ls->renewals;
 	o->renewal_failures = ls->failures;
+	o->members = ls->n;
+	for (int i = 0; i < ls->n; i++)
+		o->members_down += ls->m[i].down_since != 0;
 	pthread_mutex_unlock(&ls->mu);
 }
 
@@ -184,13 +414,13 @@ void sm_lockspace_me(struct sm_lockspace *ls, uint32_t *host_id, uint64_t *gener
 
 /* ---- observation ---------------------------------------------------------- */
 
-/* Record one successful read of the host area, issued at `issued` and
- * completed at `now`. */
-static void observe_locked(struct sm_lockspace *ls, const uint8_t *area, uint64_t issued, uint64_t now)
+/* Record one successful read of member mi's host area, issued at `issued`
+ * and completed at `now`. */
+static void observe_locked(struct sm_lockspace *ls, int mi, const uint8_t *area, uint64_t issued, uint64_t now)
 {
-	const struct sm_volume_header *h = &ls->vol->hdr;
+	const struct sm_volume_header *h = &ls->hdr;
 	for (uint32_t i = 0; i < h->max_hosts; i++) {
-		struct host_obs *o = &ls->obs[i];
+		struct host_obs *o = &ls->m[mi].obs[i];
 		const uint8_t *b = area + (size_t)i * h->sector_size;
 		if (!o->seen || memcmp(o->bytes, b, SM_HOST_SIZE) != 0) {
 			o->changed = o->seen;
@@ -204,30 +434,54 @@ static void observe_locked(struct sm_lockspace *ls, const uint8_t *area, uint64_
 		} else if (issued > o->last_ok) {
 			o->last_ok = issued;
 		}
-		/* A new request aimed at us? */
-		if (ls->joined && o->status == 0 && o->rec.attention_host_id == ls->host_id &&
-		    o->rec.attention_seq != o->attention_seq && i + 1 != ls->host_id) {
-			o->attention_seq = o->rec.attention_seq;
+		/* A new request aimed at us?  Members may show marks of different
+		 * ages: act on each (generation, sequence) once, newest first. */
+		if (ls->joined && o->status == 0 && o->rec.attention_host_id == ls->host_id && i + 1 != ls->host_id &&
+		    (o->rec.generation > ls->attn_gen[i] ||
+		     (o->rec.generation == ls->attn_gen[i] && o->rec.attention_seq > ls->attn_seq[i]))) {
+			ls->attn_gen[i] = o->rec.generation;
+			ls->attn_seq[i] = o->rec.attention_seq;
 			if (ls->attention_count < MAX_ATTENTION)
 				ls->attention[ls->attention_count++] = i + 1;
 		}
 	}
 }
 
+/* Read the host area of every member.  0 when a majority was read (the one
+ * volume, for a lone volume); else its error, or -SM_ENO_MAJORITY. */
 static int read_host_area(struct sm_lockspace *ls)
 {
-	const struct sm_volume_header *h = &ls->vol->hdr;
-	uint64_t issued = sm_now_mono_ms();
-	ls->last_read_issue = issued;
-	int rc = sm_disk_read(ls->vol->disk, h->host_area_offset, ls->area_buf, (size_t)h->max_hosts * h->sector_size,
-			      h->io_timeout_ms);
-	if (rc < 0)
-		return rc;
-	uint64_t now = sm_now_mono_ms();
-	pthread_mutex_lock(&ls->mu);
-	observe_locked(ls, ls->area_buf, issued, now);
-	pthread_mutex_unlock(&ls->mu);
-	return 0;
+	const struct sm_volume_header *h = &ls->hdr;
+	int ok = 0, first_err = 0;
+	for (int i = 0; i < ls->n; i++) {
+		struct member *m = &ls->m[i];
+		uint64_t issued = sm_now_mono_ms();
+		m->read_issue = issued;
+		int rc = member_ensure_open(ls, i);
+		if (rc == 0)
+			rc = sm_disk_read(m->vol->disk, h->host_area_offset, m->area_buf,
+					  (size_t)h->max_hosts * h->sector_size, h->io_timeout_ms);
+		m->read_ok = rc == 0;
+		if (rc < 0) {
+			member_failed(ls, m, rc);
+			if (!first_err)
+				first_err = rc;
+			continue;
+		}
+		uint64_t now = sm_now_mono_ms();
+		member_ok(ls, m);
+		pthread_mutex_lock(&ls->mu);
+		observe_locked(ls, i, m->area_buf, issued, now);
+		pthread_mutex_unlock(&ls->mu);
+		ok++;
+	}
+	if (ok >= majority(ls))
+		return 0;
+	if (ls->n == 1)
+		return first_err;
+	sm_warn("lockspace %s: only %d of %d members of the volume set could be read: %s", h->lockspace, ok, ls->n,
+		sm_strerror(first_err));
+	return -SM_ENO_MAJORITY;
 }
 
 int sm_lockspace_observe(struct sm_lockspace *ls)
@@ -242,7 +496,8 @@ static uint64_t unchanged_ms(const struct host_obs *o)
 	return o->last_ok > o->first_seen ? o->last_ok - o->first_seen : 0;
 }
 
-static enum sm_liveness liveness_locked(const struct sm_lockspace *ls, const struct host_obs *o, uint64_t now)
+/* One member's view of one record, as the one-volume table has it. */
+static enum sm_liveness member_liveness(const struct sm_lockspace *ls, const struct host_obs *o, uint64_t now)
 {
 	if (!o->seen)
 		return SM_LIVE_UNKNOWN;
@@ -255,21 +510,173 @@ static enum sm_liveness liveness_locked(const struct sm_lockspace *ls, const str
 	return now - o->first_seen <= ls->to.fail_ms ? SM_LIVE_LIVE : SM_LIVE_FAILING;
 }
 
+/* What one member says of incarnation g of a host (docs/algorithms.md §1, §5). */
+enum member_says {
+	SAYS_NOTHING, /* never read */
+	SAYS_GONE,    /* a newer generation, or g left (free) */
+	SAYS_QUIET,   /* g's own record: quiet over [first_seen, last_ok] */
+	SAYS_OLD,     /* an older generation or an undecodable record: quiet, but g may have joined after */
+};
+
+static enum member_says member_says(const struct host_obs *o, uint64_t g)
+{
+	if (!o->seen)
+		return SAYS_NOTHING;
+	if (o->status != 0)
+		return SAYS_OLD;
+	if (o->rec.generation > g || (o->rec.generation == g && o->rec.flags == SM_HOST_FREE))
+		return SAYS_GONE;
+	return o->rec.generation == g ? SAYS_QUIET : SAYS_OLD;
+}
+
+/* The majorities of the members, as bit masks: {0}, or the pairs of three. */
+static int majorities(const struct sm_lockspace *ls, unsigned masks[3])
+{
+	if (ls->n == 1) {
+		masks[0] = 1;
+		return 1;
+	}
+	masks[0] = 3, masks[1] = 5, masks[2] = 6;
+	return 3;
+}
+
+/* Longest window over which every member of some majority showed the same
+ * bytes for slot idx (min last_ok - max first_seen), for display and waits. */
+static uint64_t quiet_window_locked(const struct sm_lockspace *ls, uint32_t idx)
+{
+	unsigned masks[3];
+	int nm = majorities(ls, masks);
+	uint64_t best = 0;
+	for (int k = 0; k < nm; k++) {
+		uint64_t lo = 0, hi = UINT64_MAX;
+		bool all = true;
+		for (int i = 0; i < ls->n; i++) {
+			if (!(masks[k] >> i & 1))
+				continue;
+			const struct host_obs *o = &ls->m[i].obs[idx];
+			if (!o->seen) {
+				all = false;
+				break;
+			}
+			lo = SM_MAX(lo, o->first_seen);
+			hi = SM_MIN(hi, o->last_ok);
+		}
+		if (all && hi > lo)
+			best = SM_MAX(best, hi - lo);
+	}
+	return best;
+}
+
+/* Is incarnation g of host idx+1 gone?  Some member shows it gone (a newer
+ * generation: a join waited for g's death; free: g left after releasing its
+ * leases), or a majority of members stayed quiet over one common window
+ * longer than H: every successful renewal writes a majority, which meets
+ * that majority, so g renewed nothing in the window and expired in it.  The
+ * window must start after g joined: some member shows g's own record, or
+ * (old_ok) the caller knows no g record can be newer than the window --
+ * read_done: a read that showed g as an owner completed before the latest
+ * reads (g's claim landed before it, so outside the window: before it);
+ * any_gen: g is the newest generation we saw (a joiner's question). */
+static bool gone_locked(const struct sm_lockspace *ls, uint32_t idx, uint64_t g, uint64_t read_done, bool any_gen)
+{
+	enum member_says says[SM_SET_SIZE];
+	for (int i = 0; i < ls->n; i++) {
+		says[i] = member_says(&ls->m[i].obs[idx], g);
+		if (says[i] == SAYS_GONE)
+			return true;
+	}
+	unsigned masks[3];
+	int nm = majorities(ls, masks);
+	for (int k = 0; k < nm; k++) {
+		uint64_t lo = 0, hi = UINT64_MAX;
+		bool usable = true, after_join = any_gen, proven = true;
+		for (int i = 0; i < ls->n && usable; i++) {
+			if (!(masks[k] >> i & 1))
+				continue;
+			const struct host_obs *o = &ls->m[i].obs[idx];
+			if (says[i] == SAYS_NOTHING)
+				usable = false;
+			else if (says[i] == SAYS_QUIET)
+				after_join = true;
+			else if (!(read_done && o->last_ok >= read_done))
+				proven = false;
+			lo = SM_MAX(lo, o->first_seen);
+			hi = SM_MIN(hi, o->last_ok);
+		}
+		if (usable && (after_join || proven) && hi > lo && hi - lo > ls->to.host_dead_ms)
+			return true;
+	}
+	return false;
+}
+
+/* The record of slot idx that tells most: the valid one with the highest
+ * generation, then sequence; NULL when no member has a valid one. */
+static const struct host_obs *best_obs_locked(const struct sm_lockspace *ls, uint32_t idx, int *nvalid)
+{
+	const struct host_obs *best = NULL;
+	int valid = 0;
+	for (int i = 0; i < ls->n; i++) {
+		const struct host_obs *o = &ls->m[i].obs[idx];
+		if (!o->seen || o->status != 0)
+			continue;
+		valid++;
+		if (!best || o->rec.generation > best->rec.generation ||
+		    (o->rec.generation == best->rec.generation && o->rec.sequence > best->rec.sequence))
+			best = o;
+	}
+	if (nvalid)
+		*nvalid = valid;
+	return best;
+}
+
+/* Combined liveness of slot idx (the one-volume table for a lone volume). */
+static enum sm_liveness liveness_locked(const struct sm_lockspace *ls, uint32_t idx, uint64_t now)
+{
+	if (ls->n == 1)
+		return member_liveness(ls, &ls->m[0].obs[idx], now);
+	bool seen = false;
+	for (int i = 0; i < ls->n; i++)
+		seen |= ls->m[i].obs[idx].seen;
+	if (!seen)
+		return SM_LIVE_UNKNOWN;
+	const struct host_obs *b = best_obs_locked(ls, idx, NULL);
+	uint64_t g = b ? b->rec.generation : 0;
+	if (gone_locked(ls, idx, g, 0, true))
+		return b && b->rec.flags == SM_HOST_FREE ? SM_LIVE_FREE : SM_LIVE_DEAD;
+	enum sm_liveness best = SM_LIVE_UNKNOWN;
+	for (int i = 0; i < ls->n; i++) {
+		const struct host_obs *o = &ls->m[i].obs[idx];
+		if (!o->seen || o->status != 0 || o->rec.generation != g)
+			continue;
+		enum sm_liveness l = member_liveness(ls, o, now);
+		if (l == SM_LIVE_LIVE)
+			return SM_LIVE_LIVE;
+		if (l == SM_LIVE_FAILING)
+			best = SM_LIVE_FAILING;
+	}
+	return best;
+}
+
 int sm_lockspace_host_status(struct sm_lockspace *ls, uint32_t host_id, struct sm_host_status *out)
 {
-	if (host_id < 1 || host_id > ls->vol->hdr.max_hosts)
+	if (host_id < 1 || host_id > ls->hdr.max_hosts)
 		return -SM_EBAD_ARGUMENT;
+	uint32_t idx = host_id - 1;
 	uint64_t now = sm_now_mono_ms();
 	pthread_mutex_lock(&ls->mu);
-	const struct host_obs *o = &ls->obs[host_id - 1];
+	const struct host_obs *b = best_obs_locked(ls, idx, NULL);
+	const struct host_obs *o = b;
+	for (int i = 0; i < ls->n && !o; i++)
+		if (ls->m[i].obs[idx].seen)
+			o = &ls->m[i].obs[idx];
 	memset(out, 0, sizeof(*out));
 	out->host_id = host_id;
-	out->observed = o->seen;
-	out->record_status = o->status;
-	out->rec = o->rec;
-	out->state = liveness_locked(ls, o, now);
-	if (o->seen) {
-		out->unchanged_ms = unchanged_ms(o);
+	out->state = liveness_locked(ls, idx, now);
+	if (o) {
+		out->observed = true;
+		out->record_status = o->status;
+		out->rec = o->rec;
+		out->unchanged_ms = ls->n == 1 ? unchanged_ms(o) : quiet_window_locked(ls, idx);
 		out->since_change_ms = now - o->first_seen;
 	}
 	pthread_mutex_unlock(&ls->mu);
@@ -279,46 +686,38 @@ int sm_lockspace_host_status(struct sm_lockspace *ls, uint32_t host_id, struct s
 enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation,
 					       uint64_t read_done_ms)
 {
-	if (host_id < 1 || host_id > ls->vol->hdr.max_hosts)
+	if (host_id < 1 || host_id > ls->hdr.max_hosts)
 		return SM_OWNER_UNKNOWN;
+	uint32_t idx = host_id - 1;
 	uint64_t now = sm_now_mono_ms();
-	enum sm_owner_verdict v;
+	enum sm_owner_verdict v = SM_OWNER_UNKNOWN;
 	pthread_mutex_lock(&ls->mu);
-	const struct host_obs *o = &ls->obs[host_id - 1];
 	if (ls->joined && host_id == ls->host_id) {
 		/* An older incarnation of our own host_id died before we joined
 		 * (joining a held slot waits H; a free slot was released). */
 		v = generation == ls->generation ? SM_OWNER_SELF
 		    : generation < ls->generation ? SM_OWNER_DEAD
 						   : SM_OWNER_UNKNOWN;
-	} else if (!o->seen) {
-		v = SM_OWNER_UNKNOWN;
-	} else {
-		enum sm_liveness l = liveness_locked(ls, o, now);
-		if (o->status != 0)
-			/* Unreadable record: nobody wrote the slot for H, and the
-			 * owner joined before read_done_ms <= last_ok, so it was
-			 * not renewing either.  Otherwise only time can tell. */
-			v = l == SM_LIVE_DEAD && read_done_ms && o->last_ok >= read_done_ms ? SM_OWNER_DEAD
-											  : SM_OWNER_UNKNOWN;
-		else if (o->rec.generation > generation)
-			v = SM_OWNER_DEAD; /* the host rejoined since: the old incarnation is gone */
-		else if (o->rec.generation < generation)
-			/* That incarnation joined after our latest read: what we
-			 * saw (even an expired record) says nothing about it. */
-			v = SM_OWNER_UNKNOWN;
-		else if (l == SM_LIVE_DEAD || l == SM_LIVE_FREE)
-			v = SM_OWNER_DEAD; /* not renewed for H, or it left the lockspace */
-		else if (l == SM_LIVE_UNKNOWN)
-			v = SM_OWNER_UNKNOWN;
-		else
-			v = SM_OWNER_ALIVE;
-		if (v == SM_OWNER_DEAD)
-			sm_debug("host %u/%llu judged dead: record gen %llu flags %u seq %llu unchanged %llu ms "
+	} else if (gone_locked(ls, idx, generation, read_done_ms, false)) {
+		v = SM_OWNER_DEAD;
+		for (int i = 0; i < ls->n; i++) {
+			const struct host_obs *o = &ls->m[i].obs[idx];
+			sm_debug("host %u/%llu judged dead: member %d record gen %llu flags %u seq %llu unchanged %llu ms "
 				 "(first_seen %llu last_ok %llu)",
-				 host_id, (unsigned long long)generation, (unsigned long long)o->rec.generation,
+				 host_id, (unsigned long long)generation, i, (unsigned long long)o->rec.generation,
 				 o->rec.flags, (unsigned long long)o->rec.sequence, (unsigned long long)unchanged_ms(o),
 				 (unsigned long long)o->first_seen, (unsigned long long)o->last_ok);
+		}
+	} else {
+		/* Alive while some member shows that incarnation renewing. */
+		for (int i = 0; i < ls->n; i++) {
+			const struct host_obs *o = &ls->m[i].obs[idx];
+			if (!o->seen || o->status != 0 || o->rec.generation != generation)
+				continue;
+			enum sm_liveness l = member_liveness(ls, o, now);
+			if (l == SM_LIVE_LIVE || l == SM_LIVE_FAILING)
+				v = SM_OWNER_ALIVE;
+		}
 	}
 	pthread_mutex_unlock(&ls->mu);
 	return v;
@@ -341,22 +740,44 @@ static void record_history_locked(struct sm_lockspace *ls, uint64_t start, uint6
 		ls->failures++;
 }
 
-/* Write rec into our slot.  If the write fails after it was submitted, its
- * bytes become a candidate: it may land later, and a read showing it is
- * still ours.  A write refused before submission (-SM_EIO_PENDING) cannot. */
-static int write_record(struct sm_lockspace *ls, const struct sm_host_record *rec)
+/* Write rec into our slot on every member; ok[i] (may be NULL) tells which
+ * completed.  Succeeds when a majority did (then rec is "mine").  If the
+ * write failed overall after it was submitted somewhere, its bytes become a
+ * candidate: it may land later, and a read showing it is still ours.  A
+ * write refused before submission (-SM_EIO_PENDING) cannot land. */
+static int write_record(struct sm_lockspace *ls, const struct sm_host_record *rec, bool ok[SM_SET_SIZE])
 {
-	const struct sm_volume_header *h = &ls->vol->hdr;
+	const struct sm_volume_header *h = &ls->hdr;
 	memset(ls->sector, 0, h->sector_size);
 	sm_host_encode(rec, ls->sector);
-	int rc = sm_disk_write(ls->vol->disk, sm_volume_host_offset(h, rec->host_id), ls->sector, h->sector_size,
-			       h->io_timeout_ms);
+	int nok = 0, first_err = 0;
+	bool may_land = false;
+	for (int i = 0; i < ls->n; i++) {
+		struct member *m = &ls->m[i];
+		int rc = member_ensure_open(ls, i);
+		if (rc == 0)
+			rc = sm_disk_write(m->vol->disk, sm_volume_host_offset(h, rec->host_id), ls->sector, h->sector_size,
+					   h->io_timeout_ms);
+		if (ok)
+			ok[i] = rc == 0;
+		if (rc == 0) {
+			nok++;
+			member_ok(ls, m);
+			continue;
+		}
+		member_failed(ls, m, rc);
+		if (!first_err)
+			first_err = rc;
+		if (rc != -SM_EIO_PENDING && m->vol)
+			may_land = true;
+	}
+	bool done = nok >= majority(ls);
 	pthread_mutex_lock(&ls->mu);
-	if (rc == 0) {
+	if (done) {
 		ls->mine = *rec;
 		memcpy(ls->mine_bytes, ls->sector, SM_HOST_SIZE);
 		ls->npending = 0;
-	} else if (rc != -SM_EIO_PENDING) {
+	} else if (may_land || nok > 0) {
 		if (ls->npending == MAX_PENDING_WRITES) {
 			memmove(&ls->pending[0], &ls->pending[1], sizeof(ls->pending[0]) * (MAX_PENDING_WRITES - 1));
 			memmove(ls->pending_bytes[0], ls->pending_bytes[1], SM_HOST_SIZE * (MAX_PENDING_WRITES - 1));
@@ -367,23 +788,62 @@ static int write_record(struct sm_lockspace *ls, const struct sm_host_record *re
 		ls->npending++;
 	}
 	pthread_mutex_unlock(&ls->mu);
-	return rc;
+	if (done)
+		return 0;
+	if (ls->n == 1)
+		return first_err;
+	sm_warn("lockspace %s: host record written on %d of %d members only: %s", h->lockspace, nok, ls->n,
+		sm_strerror(first_err));
+	return -SM_ENO_MAJORITY;
 }
 
-/* After a read: is our slot still exactly what we wrote (or a write of ours
- * that landed late)? */
-static bool slot_is_ours_locked(struct sm_lockspace *ls)
+/* After a read: does member i show exactly what we wrote (or a write of
+ * ours that landed late)?  A late write seen becomes "mine". */
+static bool member_is_ours_locked(struct sm_lockspace *ls, int i)
 {
-	const uint8_t *b = ls->area_buf + (size_t)(ls->host_id - 1) * ls->vol->hdr.sector_size;
+	const struct member *m = &ls->m[i];
+	if (!m->read_ok)
+		return false;
+	const uint8_t *b = m->area_buf + (size_t)(ls->host_id - 1) * ls->hdr.sector_size;
 	if (memcmp(b, ls->mine_bytes, SM_HOST_SIZE) == 0)
 		return true;
-	for (int i = ls->npending - 1; i >= 0; i--) {
-		if (memcmp(b, ls->pending_bytes[i], SM_HOST_SIZE) == 0) {
-			ls->mine = ls->pending[i];
-			memcpy(ls->mine_bytes, ls->pending_bytes[i], SM_HOST_SIZE);
-			ls->npending = 0;
+	for (int k = ls->npending - 1; k >= 0; k--) {
+		if (memcmp(b, ls->pending_bytes[k], SM_HOST_SIZE) == 0) {
+			if (ls->pending[k].sequence >= ls->mine.sequence) {
+				ls->mine = ls->pending[k];
+				memcpy(ls->mine_bytes, ls->pending_bytes[k], SM_HOST_SIZE);
+			}
 			return true;
 		}
+	}
+	return false;
+}
+
+/* Members (read in the latest pass) showing our record. */
+static int count_ours_locked(struct sm_lockspace *ls)
+{
+	int n = 0;
+	for (int i = 0; i < ls->n; i++)
+		n += member_is_ours_locked(ls, i);
+	return n;
+}
+
+/* Has someone else taken our slot?  Lone volume: it no longer shows our
+ * record.  Volume set: some member shows a newer generation, or our
+ * generation freed by someone else; a member showing another claim of our
+ * generation (a host that lost the join race to us) or a stale or corrupt
+ * record is just behind, and our next write repairs it. */
+static bool slot_lost_locked(struct sm_lockspace *ls)
+{
+	if (ls->n == 1)
+		return count_ours_locked(ls) == 0;
+	for (int i = 0; i < ls->n; i++) {
+		const struct host_obs *o = &ls->m[i].obs[ls->host_id - 1];
+		if (!ls->m[i].read_ok || o->status != 0 || member_is_ours_locked(ls, i))
+			continue;
+		if (o->rec.generation > ls->generation ||
+		    (o->rec.generation == ls->generation && o->rec.flags == SM_HOST_FREE))
+			return true;
 	}
 	return false;
 }
@@ -401,26 +861,28 @@ int sm_lockspace_renew(struct sm_lockspace *ls)
 		pthread_mutex_lock(&ls->mu);
 		ls->expired = true;
 		pthread_mutex_unlock(&ls->mu);
-		sm_error("lockspace %s: no successful renewal for F: its leases have expired", ls->vol->hdr.lockspace);
+		sm_error("lockspace %s: no successful renewal for F: its leases have expired", ls->hdr.lockspace);
 	}
 	if (ls->expired)
 		return -SM_ELOCKSPACE_LOST;
 	int rc = read_host_area(ls);
 	if (rc == 0) {
 		pthread_mutex_lock(&ls->mu);
-		bool ours = slot_is_ours_locked(ls);
-		if (!ours)
+		bool lost = slot_lost_locked(ls);
+		if (lost)
 			ls->lost = true;
 		struct sm_host_record next = ls->mine;
+		for (int k = 0; k < ls->npending; k++) /* the sequence never goes back, even on a member */
+			next.sequence = SM_MAX(next.sequence, ls->pending[k].sequence);
 		pthread_mutex_unlock(&ls->mu);
-		if (!ours) {
+		if (lost) {
 			sm_error("lockspace %s: host_id %u record was overwritten by another host: lockspace lost",
-				 ls->vol->hdr.lockspace, ls->host_id);
+				 ls->hdr.lockspace, ls->host_id);
 			rc = -SM_ELOCKSPACE_LOST;
 		} else {
 			next.sequence++;
 			next.timestamp = t0m;
-			rc = write_record(ls, &next);
+			rc = write_record(ls, &next, NULL);
 		}
 	}
 	pthread_mutex_lock(&ls->mu);
@@ -461,11 +923,11 @@ static bool slot_in(uint32_t slot, const uint32_t *set, int n)
 static int pick_slot_locked(struct sm_lockspace *ls, const char *name, uint32_t requested, const uint32_t *avoid,
 			    int navoid, uint32_t *slot)
 {
-	uint32_t n = ls->vol->hdr.max_hosts;
+	uint32_t n = ls->hdr.max_hosts;
 	if (requested) {
 		if (requested > n) {
-			sm_error("host_id %u is out of range: lockspace %s has host_ids 1..%u", requested,
-				 ls->vol->hdr.lockspace, n);
+			sm_error("host_id %u is out of range: lockspace %s has host_ids 1..%u", requested, ls->hdr.lockspace,
+				 n);
 			return -SM_EBAD_ARGUMENT;
 		}
 		*slot = requested;
@@ -474,19 +936,21 @@ static int pick_slot_locked(struct sm_lockspace *ls, const char *name, uint32_t 
 	uint32_t best = 0;
 	uint64_t best_gen = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		const struct host_obs *o = &ls->obs[i];
-		if (o->status == 0 && strncmp(o->rec.host_name, name, SM_NAME_FIELD) == 0 &&
-		    !slot_in(i + 1, avoid, navoid) && (!best || o->rec.generation > best_gen)) {
+		const struct host_obs *o = best_obs_locked(ls, i, NULL);
+		if (o && strncmp(o->rec.host_name, name, SM_NAME_FIELD) == 0 && !slot_in(i + 1, avoid, navoid) &&
+		    (!best || o->rec.generation > best_gen)) {
 			best = i + 1;
 			best_gen = o->rec.generation;
 		}
 	}
+	uint64_t now = sm_now_mono_ms();
 	if (!best)
 		for (uint32_t i = 0; i < n && !best; i++)
-			if (ls->obs[i].status == 0 && ls->obs[i].rec.flags == SM_HOST_FREE && !slot_in(i + 1, avoid, navoid))
+			if (best_obs_locked(ls, i, NULL) && liveness_locked(ls, i, now) == SM_LIVE_FREE &&
+			    !slot_in(i + 1, avoid, navoid))
 				best = i + 1;
 	if (!best) {
-		sm_error("lockspace %s has no free host_id and none carries host name %s%s", ls->vol->hdr.lockspace, name,
+		sm_error("lockspace %s has no free host_id and none carries host name %s%s", ls->hdr.lockspace, name,
 			 navoid ? " (other hosts joining at the same moment took the last ones)" : "");
 		return -SM_ENO_FREE_HOSTID;
 	}
@@ -494,20 +958,23 @@ static int pick_slot_locked(struct sm_lockspace *ls, const char *name, uint32_t 
 	return 0;
 }
 
-/* Undo a claim that we abandoned: only if the slot still shows it. */
+/* Undo a claim that we abandoned: only if the slot still shows it.  Lone
+ * volumes only: in a volume set a claim of ours left on some members must
+ * not read as "this generation left" (the winner of a race may have it);
+ * the slot's next holder overwrites it. */
 static void withdraw_claim(struct sm_lockspace *ls, const struct sm_host_record *claim)
 {
-	if (read_host_area(ls) < 0)
+	if (ls->n != 1 || read_host_area(ls) < 0)
 		return;
 	pthread_mutex_lock(&ls->mu);
-	bool ours = slot_is_ours_locked(ls);
+	bool ours = member_is_ours_locked(ls, 0);
 	pthread_mutex_unlock(&ls->mu);
 	if (!ours)
 		return;
 	struct sm_host_record fr = *claim;
 	fr.flags = SM_HOST_FREE;
 	fr.sequence++;
-	write_record(ls, &fr);
+	write_record(ls, &fr, NULL);
 }
 
 /* One join attempt, never on a slot in avoid[]; *slot is the host_id it
@@ -516,10 +983,11 @@ static void withdraw_claim(struct sm_lockspace *ls, const struct sm_host_record 
 static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts, const char *name,
 			const uint32_t *avoid, int navoid, uint32_t *slot_out)
 {
-	const struct sm_volume_header *h = &ls->vol->hdr;
+	const struct sm_volume_header *h = &ls->hdr;
 	uint32_t slot = 0;
 	struct sm_host_record old;
-	uint64_t decided_at; /* issue time of the read that found the slot claimable */
+	/* per member: issue time of the read that found the slot claimable (0 = not read) */
+	uint64_t decided_at[SM_SET_SIZE];
 	for (;;) {
 		int rc = read_host_area(ls);
 		if (rc < 0)
@@ -527,24 +995,35 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		pthread_mutex_lock(&ls->mu);
 		rc = pick_slot_locked(ls, name, opts->host_id, avoid, navoid, &slot);
 		*slot_out = slot;
-		struct host_obs o = rc == 0 ? ls->obs[slot - 1] : (struct host_obs){0};
-		enum sm_liveness l = rc == 0 ? liveness_locked(ls, &o, sm_now_mono_ms()) : SM_LIVE_UNKNOWN;
+		int nvalid = 0;
+		const struct host_obs *bo = rc == 0 ? best_obs_locked(ls, slot - 1, &nvalid) : NULL;
+		int status = 0;
+		for (int i = 0; i < ls->n && rc == 0 && !status; i++)
+			if (ls->m[i].read_ok && ls->m[i].obs[slot - 1].status)
+				status = ls->m[i].obs[slot - 1].status;
+		struct host_obs o = bo ? *bo : (struct host_obs){0};
+		enum sm_liveness l = rc == 0 ? liveness_locked(ls, slot - 1, sm_now_mono_ms()) : SM_LIVE_UNKNOWN;
+		uint64_t quiet = rc == 0 ? quiet_window_locked(ls, slot - 1) : 0;
+		for (int i = 0; i < ls->n; i++)
+			decided_at[i] = ls->m[i].read_ok ? ls->m[i].read_issue : 0;
 		pthread_mutex_unlock(&ls->mu);
 		if (rc < 0)
 			return rc;
-		if (o.status != 0) {
-			sm_error("lockspace %s: the record of host_id %u is unreadable (%s); join with another --host-id",
-				 h->lockspace, slot, sm_strerror(o.status));
-			return o.status;
+		/* The newest generation of the slot is known only from a majority
+		 * of valid records (a join writes a majority: one of them is read). */
+		if (nvalid < majority(ls)) {
+			if (!status)
+				status = -SM_EBAD_CHECKSUM;
+			sm_error("lockspace %s: the record of host_id %u is unreadable (%s)%s; join with another --host-id",
+				 h->lockspace, slot, sm_strerror(status), ls->n > 1 ? " on a majority of members" : "");
+			return status;
 		}
 		old = o.rec;
-		decided_at = ls->last_read_issue;
 		if (l == SM_LIVE_FREE || l == SM_LIVE_DEAD)
 			break;
 		/* Held by someone (maybe an earlier us): wait until it has been
 		 * unchanged for more than H, watching for renewals. */
-		uint64_t unchanged = unchanged_ms(&o);
-		uint64_t remaining = h->io_timeout_ms + ls->to.host_dead_ms - SM_MIN(unchanged, ls->to.host_dead_ms);
+		uint64_t remaining = h->io_timeout_ms + ls->to.host_dead_ms - SM_MIN(quiet, ls->to.host_dead_ms);
 		if (opts->progress) {
 			char what[200];
 			snprintf(what, sizeof(what),
@@ -574,16 +1053,23 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 	uint64_t t0m = sm_now_mono_ms(), t0b = sm_now_boot_ms();
 	claim.timestamp = t0m;
 	pthread_mutex_lock(&ls->mu);
-	ls->host_id = slot; /* slot_is_ours_locked() looks here */
+	ls->host_id = slot; /* member_is_ours_locked() looks here */
 	pthread_mutex_unlock(&ls->mu);
-	rc = write_record(ls, &claim);
-	if (rc < 0)
-		return rc;
+	bool wrote[SM_SET_SIZE] = {0};
+	rc = write_record(ls, &claim, wrote);
 	uint64_t claimed = sm_now_mono_ms(); /* the claim counts as our first renewal */
-	if (sm_now_mono_ms() - decided_at > 2ull * h->io_timeout_ms) {
-		/* We stalled between reading the slot and our claim landing: a
-		 * competitor that joined meanwhile would not see our write in its
-		 * 2d window.  Take the claim back (if still ours) and start over. */
+	/* A claim counts on a member only if it completed within 2d of the
+	 * issue of the read of that member that found the slot claimable: a
+	 * competitor that joined meanwhile sees it within its own 2d wait. */
+	int in_time = 0;
+	for (int i = 0; i < ls->n; i++)
+		in_time += wrote[i] && decided_at[i] && claimed - decided_at[i] <= 2ull * h->io_timeout_ms;
+	if (rc < 0 && ls->n == 1)
+		return rc;
+	if (in_time < majority(ls)) {
+		if (rc < 0 && ls->n > 1)
+			return rc;
+		/* We stalled between reading the slot and our claim landing. */
 		sm_warn("lockspace %s: claiming host_id %u took longer than 2d after reading it; retrying",
 			h->lockspace, slot);
 		withdraw_claim(ls, &claim);
@@ -604,7 +1090,12 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		return rc;
 	}
 	pthread_mutex_lock(&ls->mu);
-	bool ours = slot_is_ours_locked(ls);
+	/* Ours where our claim counted and is still there. */
+	int held = 0;
+	for (int i = 0; i < ls->n; i++)
+		held += wrote[i] && decided_at[i] && claimed - decided_at[i] <= 2ull * h->io_timeout_ms &&
+			member_is_ours_locked(ls, i);
+	bool ours = held >= majority(ls);
 	if (ours) {
 		ls->joined = true;
 		ls->lost = false;
@@ -613,11 +1104,18 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		memcpy(ls->host_name, name, SM_NAME_FIELD);
 		ls->last_renew_mono = t0m;
 		ls->last_renew_boot = t0b;
+		ls->mine = claim;
+		memset(ls->sector, 0, h->sector_size);
+		sm_host_encode(&claim, ls->sector);
+		memcpy(ls->mine_bytes, ls->sector, SM_HOST_SIZE);
+		ls->npending = 0;
 		record_history_locked(ls, t0m, claimed, 0);
 	}
 	pthread_mutex_unlock(&ls->mu);
 	if (!ours && !opts->host_id) {
-		/* Our claim landed before the winner's: nothing of ours lingers. */
+		/* Our claim landed before the winner's: nothing of ours lingers
+		 * (on a volume set: at most on a minority, which the winner's
+		 * renewals overwrite). */
 		sm_warn("lockspace %s: another host claimed host_id %u at the same time; trying the next free host_id",
 			h->lockspace, slot);
 		return -SM_EAGAIN_LOST;
@@ -659,16 +1157,36 @@ int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts)
 		if (attempt == JOIN_ATTEMPTS) {
 			sm_error("lockspace %s: no join succeeded in %d attempts (%d host_id(s) lost to hosts joining at "
 				 "the same moment); try again",
-				 ls->vol->hdr.lockspace, JOIN_ATTEMPTS, nlost);
+				 ls->hdr.lockspace, JOIN_ATTEMPTS, nlost);
 			return -SM_EHOSTID_BUSY;
 		}
 	}
 }
 
+/* Our record on the members, after a read: the valid one with our
+ * generation and instance and the highest sequence; NULL if none, or if a
+ * member shows a newer generation. */
+static const struct host_obs *find_own_record_locked(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation,
+						     const uint8_t instance[16])
+{
+	const struct host_obs *best = NULL;
+	for (int i = 0; i < ls->n; i++) {
+		const struct host_obs *o = &ls->m[i].obs[host_id - 1];
+		if (!ls->m[i].read_ok || o->status != 0)
+			continue;
+		if (o->rec.generation > generation)
+			return NULL;
+		if (o->rec.flags == SM_HOST_HELD && o->rec.generation == generation &&
+		    memcmp(o->rec.instance, instance, 16) == 0 && (!best || o->rec.sequence > best->rec.sequence))
+			best = o;
+	}
+	return best;
+}
+
 int sm_lockspace_resume(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation, const uint8_t instance[16],
 			uint64_t last_renewal_boot_ms)
 {
-	const struct sm_volume_header *h = &ls->vol->hdr;
+	const struct sm_volume_header *h = &ls->hdr;
 	if (ls->joined)
 		return -SM_EBUSY;
 	if (host_id < 1 || host_id > h->max_hosts)
@@ -677,9 +1195,9 @@ int sm_lockspace_resume(struct sm_lockspace *ls, uint32_t host_id, uint64_t gene
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&ls->mu);
-	const struct host_obs *o = &ls->obs[host_id - 1];
-	bool ok = o->status == 0 && o->rec.flags == SM_HOST_HELD && o->rec.generation == generation &&
-		  memcmp(o->rec.instance, instance, 16) == 0;
+	const struct host_obs *o = find_own_record_locked(ls, host_id, generation, instance);
+	/* A lone volume must show exactly our record. */
+	bool ok = o && (ls->n > 1 || o == &ls->m[0].obs[host_id - 1]);
 	if (ok) {
 		ls->host_id = host_id;
 		ls->generation = generation;
@@ -709,7 +1227,7 @@ int sm_lockspace_resume(struct sm_lockspace *ls, uint32_t host_id, uint64_t gene
 
 int sm_lockspace_adopt(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation)
 {
-	const struct sm_volume_header *h = &ls->vol->hdr;
+	const struct sm_volume_header *h = &ls->hdr;
 	if (host_id < 1 || host_id > h->max_hosts) {
 		sm_error("host_id %u is out of range: lockspace %s has host_ids 1..%u", host_id, h->lockspace,
 			 h->max_hosts);
@@ -719,32 +1237,30 @@ int sm_lockspace_adopt(struct sm_lockspace *ls, uint32_t host_id, uint64_t gener
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&ls->mu);
-	const struct host_obs *o = &ls->obs[host_id - 1];
-	rc = o->status;
-	if (rc == 0 && (o->rec.flags != SM_HOST_HELD || (generation && o->rec.generation != generation)))
+	int nvalid = 0;
+	const struct host_obs *o = best_obs_locked(ls, host_id - 1, &nvalid);
+	rc = 0;
+	if (nvalid < majority(ls))
+		rc = ls->m[0].obs[host_id - 1].status ? ls->m[0].obs[host_id - 1].status : -SM_ENO_MAJORITY;
+	else if (o->rec.flags != SM_HOST_HELD || (generation && o->rec.generation != generation))
 		rc = -SM_ENOT_JOINED;
-	uint64_t gen = o->rec.generation;
-	uint8_t inst[16];
-	memcpy(inst, o->rec.instance, 16);
+	if (rc == 0) {
+		ls->host_id = host_id;
+		ls->generation = o->rec.generation;
+		memcpy(ls->instance, o->rec.instance, 16);
+		memcpy(ls->host_name, o->rec.host_name, SM_NAME_FIELD);
+		ls->mine = o->rec;
+		memcpy(ls->mine_bytes, o->bytes, SM_HOST_SIZE);
+		ls->joined = true;
+		ls->lost = false;
+		ls->last_renew_mono = sm_now_mono_ms();
+		ls->last_renew_boot = sm_now_boot_ms();
+	}
 	pthread_mutex_unlock(&ls->mu);
-	if (rc < 0) {
+	if (rc < 0)
 		sm_error("host_id %u is not held%s in lockspace %s (join it first)", host_id,
 			 generation ? " with that generation" : "", h->lockspace);
-		return rc;
-	}
-	pthread_mutex_lock(&ls->mu);
-	ls->host_id = host_id;
-	ls->generation = gen;
-	memcpy(ls->instance, inst, 16);
-	memcpy(ls->host_name, o->rec.host_name, SM_NAME_FIELD);
-	ls->mine = o->rec;
-	memcpy(ls->mine_bytes, o->bytes, SM_HOST_SIZE);
-	ls->joined = true;
-	ls->lost = false;
-	ls->last_renew_mono = sm_now_mono_ms();
-	ls->last_renew_boot = sm_now_boot_ms();
-	pthread_mutex_unlock(&ls->mu);
-	return 0;
+	return rc;
 }
 
 int sm_lockspace_leave(struct sm_lockspace *ls)
@@ -755,25 +1271,25 @@ int sm_lockspace_leave(struct sm_lockspace *ls)
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&ls->mu);
-	bool ours = slot_is_ours_locked(ls);
-	struct sm_host_record fr = ls->mine;
-	pthread_mutex_unlock(&ls->mu);
-	if (!ours) {
-		pthread_mutex_lock(&ls->mu);
+	bool lost = slot_lost_locked(ls);
+	if (lost)
 		ls->lost = true;
-		pthread_mutex_unlock(&ls->mu);
+	struct sm_host_record fr = ls->mine;
+	for (int k = 0; k < ls->npending; k++)
+		fr.sequence = SM_MAX(fr.sequence, ls->pending[k].sequence);
+	pthread_mutex_unlock(&ls->mu);
+	if (lost)
 		return -SM_ELOCKSPACE_LOST;
-	}
 	fr.flags = SM_HOST_FREE;
 	fr.sequence++;
 	fr.timestamp = sm_now_mono_ms();
 	fr.attention_host_id = 0;
-	rc = write_record(ls, &fr);
+	rc = write_record(ls, &fr, NULL);
 	if (rc == 0) {
 		pthread_mutex_lock(&ls->mu);
 		ls->joined = false;
 		pthread_mutex_unlock(&ls->mu);
-		sm_info("left lockspace %s (host_id %u)", ls->vol->hdr.lockspace, ls->host_id);
+		sm_info("left lockspace %s (host_id %u)", ls->hdr.lockspace, ls->host_id);
 	}
 	return rc;
 }
@@ -804,15 +1320,30 @@ int sm_lockspace_take_attention(struct sm_lockspace *ls, uint32_t *host_ids, int
 
 uint64_t sm_lockspace_next_death_check(struct sm_lockspace *ls)
 {
-	uint64_t best = UINT64_MAX;
+	uint64_t best = UINT64_MAX, now = sm_now_mono_ms();
+	unsigned masks[3];
+	int nm = majorities(ls, masks);
 	pthread_mutex_lock(&ls->mu);
-	for (uint32_t i = 0; i < ls->vol->hdr.max_hosts; i++) {
-		const struct host_obs *o = &ls->obs[i];
-		if (!o->seen || (ls->joined && i + 1 == ls->host_id))
+	for (uint32_t i = 0; i < ls->hdr.max_hosts; i++) {
+		if (ls->joined && i + 1 == ls->host_id)
 			continue;
-		if ((o->status == 0 && o->rec.flags == SM_HOST_FREE) || unchanged_ms(o) > ls->to.host_dead_ms)
+		enum sm_liveness l = liveness_locked(ls, i, now);
+		if (l == SM_LIVE_FREE || l == SM_LIVE_DEAD)
 			continue;
-		best = SM_MIN(best, o->first_seen + ls->to.host_dead_ms + 1);
+		/* the earliest a common quiet window of some majority can exceed H */
+		for (int k = 0; k < nm; k++) {
+			uint64_t start = 0;
+			bool all = true;
+			for (int m = 0; m < ls->n; m++) {
+				if (!(masks[k] >> m & 1))
+					continue;
+				const struct host_obs *o = &ls->m[m].obs[i];
+				all &= o->seen;
+				start = SM_MAX(start, o->first_seen);
+			}
+			if (all)
+				best = SM_MIN(best, start + ls->to.host_dead_ms + 1);
+		}
 	}
 	pthread_mutex_unlock(&ls->mu);
 	return best;

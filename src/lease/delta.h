@@ -1,7 +1,8 @@
 /* Delta leases: owning a host_id in a lockspace, and telling which other
- * hosts are alive (docs/algorithms.md §1).
+ * hosts are alive (docs/algorithms.md §1; volume sets §5).
  *
- * An sm_lockspace wraps one volume.  join/renew/leave/observe do disk I/O
+ * An sm_lockspace wraps one volume, or the three members of a volume set
+ * (records written to every member, counted on a majority).  join/renew/leave/observe do disk I/O
  * and must be called from one thread at a time (the daemon's renewal thread);
  * the liveness queries and sm_lockspace_info() may be called from any thread
  * (an internal mutex guards the observation table and membership state). */
@@ -77,15 +78,39 @@ struct sm_lockspace_info {
 	uint64_t last_renewal_mono_ms; /* start of the last successful renewal */
 	uint64_t last_renewal_boot_ms;
 	uint64_t renewals, renewal_failures;
+	int members;             /* 1, or 3 for a volume set */
+	int members_down;        /* members whose latest open or I/O failed */
 };
 
-/* Open the volume (own disk handle) and read its header. */
+/* Longest "PATH:OFFSET" of one member, and of a lockspace's location (the
+ * members in set order, comma-separated). */
+#define SM_MEMBER_SPEC_MAX 256
+#define SM_LS_LOCATION_MAX 256
+
+struct sm_member_info {
+	char spec[SM_MEMBER_SPEC_MAX];
+	uint32_t index;      /* place in the set */
+	bool up;             /* the latest open or I/O succeeded */
+	int last_error;      /* of the latest failure while down */
+	uint64_t io_errors;  /* failed opens and I/Os so far */
+	uint64_t down_ms;    /* how long it has been down */
+};
+
+/* Open the volume (own disk handle) and read its header.  A member of a
+ * volume set is refused (-SM_ESET_MEMBERS): name the whole set. */
 int sm_lockspace_open(const char *path, uint64_t offset, struct sm_lockspace **out);
+/* "PATH[:OFFSET]", or a volume set "SPEC,SPEC,SPEC" in any order (members
+ * are placed by their headers; one may be missing or unreadable). */
 int sm_lockspace_open_spec(const char *spec, struct sm_lockspace **out);
+/* "PATH:OFFSET" of a lone volume, or the members in set order joined by ','. */
+const char *sm_lockspace_location(const struct sm_lockspace *ls);
+int sm_lockspace_member_count(const struct sm_lockspace *ls);
+void sm_lockspace_member_info(struct sm_lockspace *ls, int i, struct sm_member_info *out);
 void sm_lockspace_free(struct sm_lockspace *ls);
 
 const struct sm_volume_header *sm_lockspace_header(const struct sm_lockspace *ls);
-/* The lockspace's own volume handle: only for the thread that renews. */
+/* The lockspace's own volume handle (a set: the first member open; NULL if
+ * none): only for the thread that renews. */
 struct sm_volume *sm_lockspace_volume(struct sm_lockspace *ls);
 const char *sm_lockspace_path(const struct sm_lockspace *ls);
 uint64_t sm_lockspace_offset(const struct sm_lockspace *ls);

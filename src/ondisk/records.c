@@ -60,7 +60,8 @@ static int check_name(const char *got, const char *want, int err)
 enum {
 	H_SECTOR = 8, H_MAX_HOSTS = 12, H_UUID = 16, H_LOCKSPACE = 32, H_IO_TIMEOUT = 96, H_WD_TIMEOUT = 100,
 	H_HOST_AREA = 104, H_INDEX_LEASE = 112, H_INDEX = 120, H_AREAS = 128, H_RES_COUNT = 136,
-	H_AREA_SECTORS = 140, H_VOL_SIZE = 144, H_CREATED = 152, H_END = 160
+	H_AREA_SECTORS = 140, H_VOL_SIZE = 144, H_CREATED = 152, H_SET_UUID = 160, H_SET_SIZE = 176,
+	H_SET_INDEX = 180, H_END = 184
 };
 _Static_assert(H_END <= SM_HEADER_SIZE - 4, "header fields fit");
 
@@ -82,6 +83,9 @@ void sm_header_encode(const struct sm_volume_header *h, uint8_t *b)
 	sm_put_le32(b + H_AREA_SECTORS, h->area_sectors);
 	sm_put_le64(b + H_VOL_SIZE, h->volume_size);
 	sm_put_le64(b + H_CREATED, h->created_wall);
+	memcpy(b + H_SET_UUID, h->set_uuid, 16);
+	sm_put_le32(b + H_SET_SIZE, h->set_size);
+	sm_put_le32(b + H_SET_INDEX, h->set_index);
 	put_crc(b, SM_HEADER_SIZE);
 }
 
@@ -105,6 +109,11 @@ int sm_header_decode(const uint8_t *b, struct sm_volume_header *h)
 	h->area_sectors = sm_get_le32(b + H_AREA_SECTORS);
 	h->volume_size = sm_get_le64(b + H_VOL_SIZE);
 	h->created_wall = sm_get_le64(b + H_CREATED);
+	memcpy(h->set_uuid, b + H_SET_UUID, 16);
+	h->set_size = sm_get_le32(b + H_SET_SIZE);
+	h->set_index = sm_get_le32(b + H_SET_INDEX);
+	if (h->set_size > 1 && (h->set_size != SM_SET_SIZE || h->set_index >= h->set_size))
+		return -SM_EBAD_GEOMETRY;
 	if (h->sector_size != 512 && h->sector_size != 4096)
 		return -SM_EWRONG_SECTOR_SIZE;
 	return 0;

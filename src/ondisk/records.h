@@ -58,7 +58,14 @@ struct sm_volume_header {
 	uint32_t area_sectors;        /* sectors per resource area */
 	uint64_t volume_size;         /* bytes covered by the format */
 	uint64_t created_wall;        /* seconds since the epoch, display only */
+	/* Volume sets (docs/algorithms.md §5): members formatted together share
+	 * set_uuid; set_size is 0 for a lone volume (older formats have zeros
+	 * here), else SM_SET_SIZE, and set_index is the member's place 0..2. */
+	uint8_t set_uuid[16];
+	uint32_t set_size;
+	uint32_t set_index;
 };
+#define SM_SET_SIZE 3
 
 /* ---- delta lease (host record), one sector per host_id ------------------ */
 enum sm_host_flags { SM_HOST_FREE = 0, SM_HOST_HELD = 1 };

@@ -242,6 +242,11 @@ int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_p
 	h.created_wall = sm_now_wall_s();
 	if ((rc = sm_uuid_generate(h.uuid)) < 0)
 		goto out;
+	if (p->set_size) {
+		memcpy(h.set_uuid, p->set_uuid, 16);
+		h.set_size = p->set_size;
+		h.set_index = p->set_index;
+	}
 	if ((rc = sm_volume_geometry(&h)) < 0)
 		goto out;
 

@@ -53,6 +53,10 @@ struct sm_format_params {
 	 * the hook has reported (not logged again). */
 	int (*before_overwrite)(void *arg, const struct sm_volume_header *old);
 	void *before_overwrite_arg;
+	/* Member set_index of a volume set (set_size SM_SET_SIZE, set_uuid
+	 * shared by the members); set_size 0 formats a lone volume. */
+	uint32_t set_size, set_index;
+	uint8_t set_uuid[16];
 };
 
 struct sm_volume {
