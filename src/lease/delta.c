@@ -250,6 +250,7 @@ static int open_set(const char *spec, struct sm_lockspace **out)
 	struct sm_volume *v[SM_SET_SIZE] = {0};
 	int err[SM_SET_SIZE] = {0}, nopen = 0, rc = 0;
 	int ref = -1;
+	struct sm_volume_header ref_hdr;
 	for (int i = 0; i < nspec; i++) {
 		err[i] = sm_volume_open_spec(specs[i], 0, &v[i]);
 		if (err[i] < 0) {
@@ -262,9 +263,11 @@ static int open_set(const char *spec, struct sm_lockspace **out)
 			rc = -SM_ESET_MEMBERS;
 			goto fail;
 		}
-		if (ref < 0)
+		if (ref < 0) {
 			ref = i;
-		if (!member_fits(&v[ref]->hdr, &v[i]->hdr, v[i]->hdr.set_index) || ls->m[v[i]->hdr.set_index].vol) {
+			ref_hdr = v[i]->hdr;
+		}
+		if (!member_fits(&ref_hdr, &v[i]->hdr, v[i]->hdr.set_index) || ls->m[v[i]->hdr.set_index].vol) {
 			sm_error("%s and %s are not members of one volume set (another set, a copy, or named twice)",
 				 specs[ref], specs[i]);
 			rc = -SM_ESET_MEMBERS;

@@ -36,7 +36,8 @@ struct pdisk {
 struct ballot {
 	const struct sm_resource_ref *r;
 	struct sm_me me;
-	const struct sm_volume_header *h; /* of disk 0; others must agree */
+	const struct sm_volume_header *h; /* of the first disk open; others must agree */
+	int first;
 	uint32_t ss, nhosts;
 	size_t area_bytes;
 	int n;
@@ -77,7 +78,17 @@ static int ballot_init(struct ballot *b, const struct sm_resource_ref *r, const 
 	b->r = r;
 	b->me = *me;
 	b->n = r->ndisks;
-	b->h = &r->disk[0].vol->hdr;
+	/* A member of a volume set that cannot be opened is given as NULL: it
+	 * counts as a failed disk from the start. */
+	int first = 0;
+	while (first < b->n - 1 && !r->disk[first].vol)
+		first++;
+	if (!r->disk[first].vol) {
+		sm_error("resource %s: none of its disks is open", r->name);
+		return -SM_ENO_MAJORITY;
+	}
+	b->first = first;
+	b->h = &r->disk[first].vol->hdr;
 	b->ss = b->h->sector_size;
 	b->nhosts = b->h->max_hosts;
 	b->area_bytes = sm_volume_area_bytes(b->h);
@@ -86,6 +97,14 @@ static int ballot_init(struct ballot *b, const struct sm_resource_ref *r, const 
 		return -SM_EBAD_ARGUMENT;
 	}
 	for (int i = 0; i < b->n; i++) {
+		b->d[i].buf = malloc(b->area_bytes);
+		if (!b->d[i].buf)
+			return -ENOMEM;
+		if (!r->disk[i].vol) {
+			b->d[i].ok = false;
+			b->d[i].err = -ENODEV;
+			continue;
+		}
 		const struct sm_volume_header *hi = &r->disk[i].vol->hdr;
 		if (hi->sector_size != b->ss || hi->max_hosts != b->nhosts ||
 		    strncmp(hi->lockspace, b->h->lockspace, SM_NAME_FIELD) != 0) {
@@ -94,10 +113,7 @@ static int ballot_init(struct ballot *b, const struct sm_resource_ref *r, const 
 		}
 		b->d[i].vol = r->disk[i].vol;
 		b->d[i].area_off = sm_volume_area_offset(hi, r->disk[i].area);
-		b->d[i].buf = malloc(b->area_bytes);
 		b->d[i].ok = true;
-		if (!b->d[i].buf)
-			return -ENOMEM;
 	}
 	b->mysec = calloc(1, b->ss);
 	return b->mysec ? 0 : -ENOMEM;
@@ -363,7 +379,7 @@ static void fill_leader(const struct ballot *b, struct sm_leader *l, uint64_t lv
 	l->write_id = b->me.host_id;
 	l->write_generation = b->me.generation;
 	l->timestamp = sm_now_wall_s();
-	l->area = b->r->disk[0].area;
+	l->area = b->r->disk[b->first].area;
 	l->io_timeout_ms = b->h->io_timeout_ms;
 }
 
@@ -413,7 +429,7 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 	uint32_t took_over = 0;
 	b->wrote_phase2 = false;
 	for (int i = 0; i < b->n; i++)
-		if (b->d[i].err != -SM_EIO_TIMEOUT && b->d[i].err != -SM_ENO_MAJORITY)
+		if (b->d[i].vol && b->d[i].err != -SM_EIO_TIMEOUT && b->d[i].err != -SM_ENO_MAJORITY)
 			b->d[i].ok = true; /* every attempt starts with all disks but dead ones */
 
 	/* R1 */
