@@ -58,7 +58,7 @@ extern "C" {
 	X(NO_LOCKSPACE, "no lockspace by that name is known to sync_managerd (give its volume instead)") \
 	X(MULTI_VOLUME, "leases on several volumes are not safe in this version (hosts could disagree on host ids " \
 			"and liveness): use one volume per lease, or a volume set")                     \
-	X(SET_MEMBERS, "the volume set's members do not match (name all members of one set: A,B,C)")
+	X(SET_MEMBERS, "not the members of one volume set: name all three members of one set, as PATH1,PATH2,PATH3")
 
 enum sm_error {
 	SM_ERR_FIRST_ = SM_ERR_BASE,

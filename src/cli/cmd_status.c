@@ -107,6 +107,13 @@ static void print_status(const struct sm_report *r, bool watch)
 			const struct sm_field *p = sm_record_field(&s->records[i], "join_progress");
 			if (p && p->str[0])
 				printf("  %s: %s\n", sm_record_field(&s->records[i], "name")->str, p->str);
+			const struct sm_field *m = sm_record_field(&s->records[i], "members_problem");
+			const struct sm_field *nd = sm_record_field(&s->records[i], "members_down");
+			if (m && m->str[0])
+				printf("  %s: volume set %s: %s\n", sm_record_field(&s->records[i], "name")->str,
+				       nd && nd->u64 >= 2 ? "has lost its majority (leases are being fenced)"
+							 : "works on the other two members",
+				       m->str);
 		}
 	} else {
 		printf("  none joined (sync_manager join VOLUME)\n");

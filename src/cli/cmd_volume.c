@@ -89,6 +89,42 @@ static void format_progress(void *arg, uint64_t done, uint64_t total)
 	fp->last_done = done;
 }
 
+/* Format one volume (a lone one, or one member of a set) with the live-host
+ * guard of --force; prints what went wrong.  h gets the header written. */
+static int format_one(const char *spec, struct sm_format_params *p, bool force_live, bool member,
+		      struct sm_volume_header *h)
+{
+	struct init_guard guard = {.force_live = force_live};
+	struct format_progress fp = {.target = spec, .names = p->resource_name_count, .started = sm_now_mono_ms()};
+	p->progress = format_progress;
+	p->progress_arg = &fp;
+	char *path = NULL;
+	uint64_t off = 0;
+	if (sm_disk_parse_location(spec, &path, &off) < 0)
+		return cli_usage_error("init", "bad location '%s' (expected PATH or PATH:OFFSET)", spec);
+	guard.spec = spec;
+	guard.path = path;
+	guard.offset = off;
+	p->before_overwrite = init_guard_check;
+	p->before_overwrite_arg = &guard;
+	int rc = CLI_OK;
+	int err = sm_volume_format(path, off, p, h);
+	if (err < 0 && guard.reported) {
+		rc = CLI_FAIL; /* refused or interrupted before anything was written: said why */
+	} else if (err == -SM_EINTERRUPTED) {
+		/* the header was invalidated first and is written last: nothing valid is left */
+		fprintf(stderr, "sync_manager: init interrupted after %.1f s: %s is left unformatted (it reads as not a "
+				"lease volume%s; run init again to format it)\n",
+			(sm_now_mono_ms() - fp.started) / 1000.0, spec,
+			p->force ? ", and the volume it held before is gone" : "");
+		rc = CLI_FAIL;
+	} else if (err < 0) {
+		rc = cli_fail(err, "cannot format %s%s", spec, member ? " (a member of the volume set)" : "");
+	}
+	free(path);
+	return rc;
+}
+
 int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -98,7 +134,7 @@ int cmd_init(int argc, char **argv)
 		{"resource", required_argument, NULL, 'R'}, {"force", no_argument, NULL, 'f'},
 		{"force-live", no_argument, NULL, 'L'}, {0}};
 	struct sm_format_params p = {0};
-	struct init_guard guard = {0};
+	bool force_live = false;
 	const char **names = NULL;
 	size_t nnames = 0;
 	int c, rc = CLI_OK;
@@ -129,67 +165,70 @@ int cmd_init(int argc, char **argv)
 			break;
 		}
 		case 'f': p.force = true; break;
-		case 'L': p.force = guard.force_live = true; break;
+		case 'L': p.force = force_live = true; break;
 		default: rc = cli_usage_error("init", "unknown option"); break;
 		}
 		if (rc != CLI_OK)
 			goto out;
 	}
-	if (optind + 1 != argc) {
-		rc = cli_usage_error("init", "expected exactly one PATH[:OFFSET]");
+	int nvol = argc - optind;
+	if (nvol != 1 && nvol != SM_SET_SIZE) {
+		rc = cli_usage_error("init", "expected one PATH[:OFFSET], or three for a volume set (PATH1 PATH2 PATH3)");
 		goto out;
 	}
 	if (!p.lockspace) {
 		rc = cli_usage_error("init", "--lockspace NAME is required (the name hosts use to join)");
 		goto out;
 	}
+	for (int i = optind; i < argc; i++)
+		if (nvol > 1 && strchr(argv[i], ',')) {
+			rc = cli_usage_error("init", "a volume set member's name cannot contain ',' ('%s')", argv[i]);
+			goto out;
+		}
 	p.resource_names = names;
 	p.resource_name_count = nnames;
-	struct format_progress fp = {.target = argv[optind], .names = nnames, .started = sm_now_mono_ms()};
-	p.progress = format_progress;
-	p.progress_arg = &fp;
 	cli_catch_interrupts();
 	p.cancel = (volatile int *)&cli_interrupted;
-
-	char *path = NULL;
-	uint64_t off = 0;
-	if (sm_disk_parse_location(argv[optind], &path, &off) < 0) {
-		rc = cli_usage_error("init", "bad location '%s' (expected PATH or PATH:OFFSET)", argv[optind]);
-		goto out;
+	if (nvol > 1) {
+		p.set_size = SM_SET_SIZE;
+		if (sm_uuid_generate(p.set_uuid) < 0) {
+			rc = cli_fail(-EIO, "init: no random numbers for the set's identity");
+			goto out;
+		}
 	}
-	guard.spec = argv[optind];
-	guard.path = path;
-	guard.offset = off;
-	p.before_overwrite = init_guard_check;
-	p.before_overwrite_arg = &guard;
 	struct sm_volume_header h;
-	int err = sm_volume_format(path, off, &p, &h);
-	if (err < 0 && guard.reported) {
-		rc = CLI_FAIL; /* refused or interrupted before anything was written: said why */
-	} else if (err == -SM_EINTERRUPTED) {
-		/* the header was invalidated first and is written last: nothing valid is left */
-		fprintf(stderr, "sync_manager: init interrupted after %.1f s: %s is left unformatted (it reads as not a "
-				"lease volume%s; run init again to format it)\n",
-			(sm_now_mono_ms() - fp.started) / 1000.0, argv[optind],
-			p.force ? ", and the volume it held before is gone" : "");
-		rc = CLI_FAIL;
-	} else if (err < 0) {
-		rc = cli_fail(err, "cannot format %s", argv[optind]);
-	} else {
+	for (int k = 0; k < nvol && rc == CLI_OK; k++) {
+		p.set_index = (uint32_t)k;
+		rc = format_one(argv[optind + k], &p, force_live, nvol > 1, &h);
+		if (k == 0)
+			p.sector_size = h.sector_size; /* every member of a set alike */
+	}
+	if (rc != CLI_OK && nvol > 1)
+		fprintf(stderr, "sync_manager: the volume set is not complete: run init again with all three members\n");
+	if (rc == CLI_OK) {
 		char uuid[37], sz[32], d[16], w[16];
-		sm_uuid_format(h.uuid, uuid);
-		printf("formatted %s: lockspace %s, uuid %s\n", argv[optind], h.lockspace, uuid);
-		printf("  %u hosts, %u resource areas (%zu bytes each), %u-byte sectors, %s\n", h.max_hosts,
+		if (nvol > 1) {
+			sm_uuid_format(h.set_uuid, uuid);
+			printf("formatted a volume set of %d members: lockspace %s, set uuid %s\n", nvol, h.lockspace, uuid);
+			for (int k = 0; k < nvol; k++)
+				printf("  member %d: %s\n", k + 1, argv[optind + k]);
+		} else {
+			sm_uuid_format(h.uuid, uuid);
+			printf("formatted %s: lockspace %s, uuid %s\n", argv[optind], h.lockspace, uuid);
+		}
+		printf("  %u hosts, %u resource areas (%zu bytes each), %u-byte sectors, %s%s\n", h.max_hosts,
 		       h.resource_count, sm_volume_area_bytes(&h), h.sector_size,
-		       sm_format_bytes(h.volume_size, sz, sizeof(sz)));
+		       sm_format_bytes(h.volume_size, sz, sizeof(sz)), nvol > 1 ? " on each member" : "");
 		printf("  io_timeout %s, watchdog %s (see 'sync_manager timeouts' for the derived waits)\n",
 		       sm_format_ms(h.io_timeout_ms, d, sizeof(d)), sm_format_ms(h.watchdog_timeout_ms, w, sizeof(w)));
 		for (size_t i = 0; i < nnames && i < 10; i++)
 			printf("  resource %s in area %zu\n", names[i], i);
 		if (nnames > 10)
 			printf("  ... and %zu more resources ('sync_manager resource ls' lists them)\n", nnames - 10);
+		if (nvol > 1)
+			printf("  hosts join it by naming all members, in any order: sync_manager join %s,%s,%s\n",
+			       argv[optind], argv[optind + 1], argv[optind + 2]);
 	}
-	free(path);
 out:
 	free(names);
 	return rc;

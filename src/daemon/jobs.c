@@ -208,54 +208,110 @@ static void names_free_all(void)
 	pthread_mutex_unlock(&names.mu);
 }
 
-static const char *res_location(const struct job_res *r, int i)
+static bool res_on_set(const struct job_res *r)
 {
-	return r->nlocations ? r->location[i] : r->ls->location;
+	return !r->nlocations && r->ls->ls && sm_lockspace_member_count(r->ls->ls) > 1;
+}
+
+/* The volumes of r: its explicit locations, the lockspace's volume, or the
+ * members of the lockspace's volume set.  Returns how many. */
+static int res_volumes(const struct job_res *r, char loc[SM_MAX_DISKS][SM_LOCATION_MAX])
+{
+	if (r->nlocations) {
+		for (int i = 0; i < r->nlocations; i++)
+			snprintf(loc[i], SM_LOCATION_MAX, "%s", r->location[i]);
+		return r->nlocations;
+	}
+	if (!res_on_set(r)) {
+		snprintf(loc[0], SM_LOCATION_MAX, "%s", r->ls->location);
+		return 1;
+	}
+	int n = 0;
+	const char *p = r->ls->location;
+	while (n < SM_MAX_DISKS) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		snprintf(loc[n++], SM_LOCATION_MAX, "%.*s", (int)len, p);
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return n;
 }
 
 /* Fill ref for r (looking names up in the index unless cached); with
- * create, add a missing resource to its volume(s). */
+ * create, add a missing resource to its volume(s).  On a volume set a member
+ * that cannot be opened, is not this set's, or lacks the name is given as
+ * NULL (a failed disk), as long as a majority is left. */
 static int resolve(struct worker *w, struct job *j, struct job_res *r, bool create, struct sm_resource_ref *ref)
 {
 	memset(ref, 0, sizeof(*ref));
 	snprintf(ref->name, sizeof(ref->name), "%s", r->name);
-	ref->ndisks = r->nlocations ? r->nlocations : 1;
+	char locs[SM_MAX_DISKS][SM_LOCATION_MAX];
+	ref->ndisks = res_volumes(r, locs);
+	bool set = res_on_set(r);
+	const struct sm_volume_header *seth = set ? sm_lockspace_header(r->ls->ls) : NULL;
+	int usable = 0, first_rc = 0;
+	char first_msg[sizeof(j->message)] = "";
 	for (int i = 0; i < ref->ndisks; i++) {
-		const char *loc = res_location(r, i);
+		const char *loc = locs[i];
 		int rc = 0;
 		struct sm_volume *v = get_volume(w, loc, &rc);
+		if (v && set && (v->hdr.set_size != seth->set_size || memcmp(v->hdr.set_uuid, seth->set_uuid, 16) != 0))
+			v = NULL, rc = -SM_ESET_MEMBERS;
+		uint32_t area = 0;
 		if (!v) {
 			snprintf(j->message, sizeof(j->message), "cannot open volume %s: %s", loc, sm_strerror(rc));
-			return rc;
-		}
-		ref->disk[i].vol = v;
-		uint32_t area;
-		if (names_get(loc, r->name, &area)) {
-			ref->disk[i].area = area;
-			continue;
-		}
-		if (!sm_name_valid(r->name))
-			rc = -SM_EBAD_NAME;
-		else if ((rc = names_load(v, loc)) == 0 && !names_get(loc, r->name, &area))
-			rc = -SM_ENO_RESOURCE;
-		if (rc == -SM_ENO_RESOURCE && create) {
-			struct sm_oracle live = sm_oracle_of(r->ls->ls);
-			rc = sm_resource_add(v, r->name, &r->me, &live, r->ls->to.io_ms * 4, &area);
-			if (rc == -SM_ERESOURCE_EXISTS && /* another host added it meanwhile */
-			    (rc = names_load(v, loc)) == 0 && !names_get(loc, r->name, &area))
+		} else if (names_get(loc, r->name, &area)) {
+			rc = 0;
+		} else {
+			if (!sm_name_valid(r->name))
+				rc = -SM_EBAD_NAME;
+			else if ((rc = names_load(v, loc)) == 0 && !names_get(loc, r->name, &area))
 				rc = -SM_ENO_RESOURCE;
-		}
-		if (rc < 0) {
+			if (rc == -SM_ENO_RESOURCE && create && set) {
+				snprintf(j->message, sizeof(j->message),
+					 "no resource %s in volume set %s: resources of a volume set are created with "
+					 "'sync_manager init --resource NAME' (adding them later is not supported yet)",
+					 r->name, r->ls->name);
+				return rc;
+			}
+			if (rc == -SM_ENO_RESOURCE && create) {
+				struct sm_oracle live = sm_oracle_of(r->ls->ls);
+				rc = sm_resource_add(v, r->name, &r->me, &live, r->ls->to.io_ms * 4, &area);
+				if (rc == -SM_ERESOURCE_EXISTS && /* another host added it meanwhile */
+				    (rc = names_load(v, loc)) == 0 && !names_get(loc, r->name, &area))
+					rc = -SM_ENO_RESOURCE;
+			}
 			if (rc == -SM_ENO_RESOURCE)
 				snprintf(j->message, sizeof(j->message),
 					 "no resource %s in %s (add it with 'sync_manager resource add')", r->name, loc);
-			else
+			else if (rc < 0)
 				snprintf(j->message, sizeof(j->message), "resource %s in %s: %s", r->name, loc,
 					 sm_strerror(rc));
-			return rc;
+			else
+				names_put(loc, r->name, area);
 		}
+		if (rc < 0) {
+			if (!set)
+				return rc;
+			if (!first_rc) {
+				first_rc = rc;
+				snprintf(first_msg, sizeof(first_msg), "%s", j->message);
+			}
+			sm_warn("lockspace %s: %s (going on with the other members)", r->ls->name, j->message);
+			j->message[0] = '\0';
+			ref->disk[i].vol = NULL;
+			continue;
+		}
+		ref->disk[i].vol = v;
 		ref->disk[i].area = area;
-		names_put(loc, r->name, area);
+		usable++;
+	}
+	if (set && usable < ref->ndisks / 2 + 1) {
+		snprintf(j->message, sizeof(j->message), "only %d of %d members of volume set %s are usable: %s", usable,
+			 ref->ndisks, r->ls->name, first_msg);
+		return first_rc == -SM_ENO_RESOURCE ? first_rc : -SM_ENO_MAJORITY;
 	}
 	return 0;
 }
@@ -263,8 +319,10 @@ static int resolve(struct worker *w, struct job *j, struct job_res *r, bool crea
 static void forget_resource(struct worker *w, const struct job_res *r)
 {
 	(void)w;
-	for (int i = 0; i < (r->nlocations ? r->nlocations : 1); i++)
-		names_drop_volume(res_location(r, i));
+	char locs[SM_MAX_DISKS][SM_LOCATION_MAX];
+	int n = res_volumes(r, locs);
+	for (int i = 0; i < n; i++)
+		names_drop_volume(locs[i]);
 }
 
 static void describe_refusal(struct job *j, struct job_res *r, int rc, const struct sm_lease *l)
@@ -459,6 +517,14 @@ static void exec_resource(struct worker *w, struct job *j, bool add)
 {
 	struct job_res *r = &j->res[0];
 	int rc = 0;
+	if (res_on_set(r)) {
+		snprintf(j->message, sizeof(j->message),
+			 "cannot %s %s:%s: resources of a volume set are created with 'sync_manager init --resource NAME' "
+			 "(adding or removing them later is not supported yet)",
+			 add ? "add" : "remove", r->ls->name, r->name);
+		j->rc = -SM_EBAD_ARGUMENT;
+		return;
+	}
 	struct sm_volume *v = get_volume(w, r->ls->location, &rc);
 	if (v) {
 		struct sm_oracle live = sm_oracle_of(r->ls->ls);

@@ -33,7 +33,7 @@ const char *ls_state_name(enum ls_state s)
 
 /* "PATH[:OFFSET]" with PATH made absolute and symlinks resolved, so the same
  * volume is recognized however it is named. */
-static int canonical_location(const char *spec, char *out, size_t len)
+static int canonical_volume(const char *spec, char *out, size_t len, bool may_be_missing)
 {
 	char *path = NULL;
 	uint64_t off = 0;
@@ -43,11 +43,51 @@ static int canonical_location(const char *spec, char *out, size_t len)
 	char real[PATH_MAX];
 	if (!realpath(path, real)) {
 		rc = -errno;
-		free(path);
-		return rc;
+		/* a missing member of a volume set: its absolute name as given */
+		if (!may_be_missing || path[0] != '/' || strlen(path) >= sizeof(real)) {
+			free(path);
+			return rc;
+		}
+		snprintf(real, sizeof(real), "%s", path);
 	}
 	free(path);
 	if ((size_t)snprintf(out, len, "%s:%llu", real, (unsigned long long)off) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(a, b); }
+
+/* A volume's canonical name; for a volume set "A,B,C" its members' canonical
+ * names in sorted order, so a set is recognized whatever order the members
+ * are named in (sm_lockspace_open_spec places them by their headers). */
+static int canonical_location(const char *spec, char *out, size_t len)
+{
+	if (!strchr(spec, ','))
+		return canonical_volume(spec, out, len, false);
+	char m[SM_SET_SIZE][SM_LOCATION_MAX];
+	int n = 0;
+	const char *p = spec;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t l = comma ? (size_t)(comma - p) : strlen(p);
+		char one[SM_LOCATION_MAX];
+		if (n == SM_SET_SIZE || l == 0 || l >= sizeof(one))
+			return -SM_EBAD_ARGUMENT;
+		memcpy(one, p, l);
+		one[l] = '\0';
+		int rc = canonical_volume(one, m[n], sizeof(m[n]), true);
+		if (rc < 0)
+			return rc;
+		n++;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (n != SM_SET_SIZE)
+		return -SM_EBAD_ARGUMENT;
+	qsort(m, (size_t)n, sizeof(m[0]), cmp_str);
+	if ((size_t)snprintf(out, len, "%s,%s,%s", m[0], m[1], m[2]) >= len)
 		return -ENAMETOOLONG;
 	return 0;
 }

@@ -161,6 +161,9 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 		{"sync_manager_lockspace_last_renewal_age_seconds", "seconds since the last good renewal started"},
 		{"sync_manager_lockspace_lease_expiry_seconds", "seconds until leases expire without a renewal (F)"},
 		{"sync_manager_lockspace_last_renewal_duration_seconds", "how long the last renewal took"},
+		{"sync_manager_lockspace_members", "volumes of the lockspace: 1, or 3 for a volume set"},
+		{"sync_manager_lockspace_members_down", "volume set members whose latest open or I/O failed"},
+		{"sync_manager_lockspace_member_errors_total", "failed opens and I/Os of the delta leases, all members"},
 	};
 	for (size_t k = 0; k < SM_ARRAY_SIZE(ls_metrics); k++) {
 		bool is_counter = strstr(ls_metrics[k][0], "_total") != NULL;
@@ -181,6 +184,15 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 			case 3: v = info.last_renewal_mono_ms ? (sm_now_mono_ms() - info.last_renewal_mono_ms) / 1000.0 : 0; break;
 			case 4: v = info.joined ? sm_lockspace_remaining_ms(e->ls) / 1000.0 : 0; break;
 			case 5: v = last.duration_ms / 1000.0; break;
+			case 6: v = info.members; break;
+			case 7: v = info.members_down; break;
+			case 8:
+				for (int i = 0; i < info.members; i++) {
+					struct sm_member_info mi;
+					sm_lockspace_member_info(e->ls, i, &mi);
+					v += (double)mi.io_errors;
+				}
+				break;
 			}
 			add(&t, "%s{lockspace=\"%s\"} %g\n", ls_metrics[k][0], e->name, v);
 		}

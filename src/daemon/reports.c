@@ -52,6 +52,21 @@ static void put_lockspace(struct sm_msgbuf *b, struct ls_entry *e)
 		sm_mb_kv_u64(b, "renewal_fail_ms", e->to.fail_ms);
 		sm_mb_kv_u64(b, "host_dead_ms", e->to.host_dead_ms);
 		sm_mb_kv_u64(b, "watchdog_ms", e->to.watchdog_ms);
+		sm_mb_kv_u64(b, "members", (uint64_t)info.members);
+		sm_mb_kv_u64(b, "members_down", (uint64_t)info.members_down);
+		/* "member 2 (PATH:OFF) down for 4.1 s: error; ..." for a volume set */
+		char down[600] = "";
+		size_t len = 0;
+		for (int i = 0; i < info.members && info.members > 1; i++) {
+			struct sm_member_info mi;
+			sm_lockspace_member_info(e->ls, i, &mi);
+			if (mi.up || len >= sizeof(down))
+				continue;
+			len += (size_t)snprintf(down + len, sizeof(down) - len, "%smember %u (%s) down for %.1f s: %s",
+						len ? "; " : "", mi.index + 1, mi.spec, mi.down_ms / 1000.0,
+						sm_strerror(mi.last_error));
+		}
+		sm_mb_kv_str(b, "members_problem", down);
 	}
 	if (e->state == LS_JOINING) {
 		pthread_mutex_lock(&e->progress_mu);
