@@ -18,6 +18,12 @@
  * A worker that can no longer renew stops touching data before F and exits,
  * as sync_managerd's fencing would make it.
  *
+ * --volume-set puts the lockspace on a volume set of three members (files
+ * VOLUME.1, VOLUME.2, VOLUME.3; docs/algorithms.md §5): delta and resource
+ * leases on a majority.  The parent then takes one member out now and then
+ * (--member-outage-every-ms): for a while every worker's I/O to it fails, or
+ * hangs (hung writes land when it comes back).
+ *
  * --mutant makes workers skip the lease (they "acquire" without Disk Paxos):
  * the checker must then report violations, proving it can see them.
  *
@@ -146,6 +152,10 @@ struct shared {
 	_Atomic uint64_t worst_stops;
 	_Atomic int noverlaps;
 	struct overlap overlaps[MAX_OVERLAPS];
+	/* Volume set: the member out of service (-1 none) and how it fails
+	 * (enum sm_fault_kind); outage counts for the report. */
+	_Atomic int outage_member, outage_kind;
+	_Atomic uint64_t outages, outages_hang;
 };
 
 struct opts {
@@ -157,6 +167,9 @@ struct opts {
 	unsigned kill_every_ms;
 	unsigned freeze_every_ms, freeze_ms; /* 0 = no freezes; length (0 = H + F) */
 	unsigned targeted_kill_pct; /* share of kills aimed at an EX holder */
+	bool volume_set;            /* three members VOLUME.1..3 */
+	unsigned outage_every_ms;   /* volume set: a member out of service now and then (0 = never) */
+	char members[3][600];
 	unsigned seed;
 	/* Pass criteria; -1 = default (see main()). */
 	long min_acquires, min_checks, min_sh_checks, min_kill_takeovers, min_io_errors, min_hangs, min_in_doubt;
@@ -259,7 +272,7 @@ struct guard {
 struct worker {
 	int id; /* 0-based; host_id = id + 1 */
 	struct sm_lockspace *ls;
-	struct sm_volume *vol;
+	struct sm_volume *vol, *set_vol[3]; /* a lone volume, or the set's members */
 	struct sm_resource_ref res[MAX_RES];
 	int datafd;
 	pthread_t renewer;
@@ -484,22 +497,55 @@ static void count_injected(void)
 	}
 }
 
+/* The random rule in force and the member outage applied with it. */
+static struct sm_fault_rule cur_rule;
+static bool have_rule;
+static int applied_outage = -1, applied_outage_kind;
+static char outage_tag[16];
+
+static void apply_rules(void)
+{
+	count_injected(); /* a hit between this and the clear goes uncounted */
+	sm_fault_clear();
+	fault_counted = 0;
+	fault_kind = have_rule && sm_fault_add(&cur_rule) == 0 ? (int)cur_rule.kind : -1;
+	if (applied_outage >= 0) {
+		snprintf(outage_tag, sizeof(outage_tag), ".%d", applied_outage + 1);
+		struct sm_fault_rule o = {.op = SM_FAULT_ANY, .kind = (enum sm_fault_kind)applied_outage_kind, .err = EIO,
+					  .path = outage_tag};
+		sm_fault_add(&o);
+		/* its hits are not counted by kind: fault_counted can only follow one rule */
+		fault_kind = -1;
+	}
+}
+
 static void maybe_inject_fault(void)
 {
+	if (opt.volume_set) {
+		int m = atomic_load(&sh->outage_member), k = atomic_load(&sh->outage_kind);
+		if (m != applied_outage || (m >= 0 && k != applied_outage_kind)) {
+			bool was_hang = applied_outage >= 0 && applied_outage_kind == SM_FAULT_HANG;
+			applied_outage = m;
+			applied_outage_kind = k;
+			sm_debug("torture: member outage now %d kind %d", m, k);
+			apply_rules();
+			if (was_hang)
+				sm_fault_release_hung(true); /* the member is back: hung writes land late */
+		}
+	}
 	if (!opt.faults)
 		return;
 	if (rnd(150) == 0) {
 		static const enum sm_fault_kind kinds[] = {SM_FAULT_ERRNO, SM_FAULT_ERRNO, SM_FAULT_ERRNO,
 							    SM_FAULT_HANG, SM_FAULT_SHORT};
-		struct sm_fault_rule r = {.op = 1 + rnd(3), .kind = kinds[rnd(5)], .err = EIO, .nth = 1 + rnd(8),
-					  .count = 1 + rnd(2)};
-		count_injected(); /* a hit between this and the clear goes uncounted */
-		sm_fault_clear();
-		fault_counted = 0;
-		fault_kind = sm_fault_add(&r) == 0 ? (int)r.kind : -1;
-		sm_debug("torture: fault rule op %d kind %d nth %u count %u", (int)r.op, (int)r.kind, r.nth, r.count);
+		cur_rule = (struct sm_fault_rule){.op = 1 + rnd(3), .kind = kinds[rnd(5)], .err = EIO, .nth = 1 + rnd(8),
+						  .count = 1 + rnd(2)};
+		have_rule = true;
+		apply_rules();
+		sm_debug("torture: fault rule op %d kind %d nth %u count %u", (int)cur_rule.op, (int)cur_rule.kind,
+			 cur_rule.nth, cur_rule.count);
 	}
-	if (rnd(60) == 0) {
+	if (rnd(60) == 0 && !(applied_outage >= 0 && applied_outage_kind == SM_FAULT_HANG)) {
 		sm_debug("torture: releasing hung I/O");
 		sm_fault_release_hung(true); /* the storage path recovers: hung writes land late */
 	}
@@ -564,8 +610,17 @@ static int worker_main(int id)
 			sm_log_set_level(SM_LOG_DEBUG);
 		}
 	}
-	if (sm_lockspace_open(opt.volume, 0, &w.ls) < 0 || sm_volume_open(opt.volume, 0, 0, &w.vol) < 0)
+	if (opt.volume_set) {
+		char spec[2000];
+		snprintf(spec, sizeof(spec), "%s,%s,%s", opt.members[0], opt.members[1], opt.members[2]);
+		if (sm_lockspace_open_spec(spec, &w.ls) < 0)
+			return 2;
+		for (int m = 0; m < 3; m++)
+			if (sm_volume_open(opt.members[m], 0, 0, &w.set_vol[m]) < 0)
+				return 2;
+	} else if (sm_lockspace_open(opt.volume, 0, &w.ls) < 0 || sm_volume_open(opt.volume, 0, 0, &w.vol) < 0) {
 		return 2;
+	}
 	char name[32];
 	snprintf(name, sizeof(name), "torture-%d", id + 1);
 	struct sm_join_opts jo = {.host_id = (uint32_t)id + 1, .host_name = name, .cancel = &stop};
@@ -588,8 +643,21 @@ static int worker_main(int id)
 	for (int r = 0; r < opt.resources; r++) {
 		char rn[16];
 		snprintf(rn, sizeof(rn), "r%d", r);
-		if (sm_resource_ref_init(&w.res[r], w.vol, rn) < 0)
-			return 2;
+		if (!opt.volume_set) {
+			if (sm_resource_ref_init(&w.res[r], w.vol, rn) < 0)
+				return 2;
+			continue;
+		}
+		/* the same area on every member (formatted together) */
+		struct sm_resource_ref one;
+		memset(&w.res[r], 0, sizeof(w.res[r]));
+		snprintf(w.res[r].name, sizeof(w.res[r].name), "%s", rn);
+		w.res[r].ndisks = 3;
+		for (int m = 0; m < 3; m++) {
+			if (sm_resource_ref_init(&one, w.set_vol[m], rn) < 0)
+				return 2;
+			w.res[r].disk[m] = one.disk[0];
+		}
 	}
 	w.datafd = open(opt.data, O_RDWR);
 	if (w.datafd < 0)
@@ -686,10 +754,18 @@ static int setup_files(void)
 				     .watchdog_timeout_ms = 2000, .force = true, .resource_names = names,
 				     .resource_name_count = (size_t)opt.resources};
 	sm_timeouts_derive(p.io_timeout_ms, p.watchdog_timeout_ms, &tmo);
-	int rc = sm_volume_format(opt.volume, 0, &p, NULL);
-	if (rc < 0) {
-		fprintf(stderr, "torture: cannot format %s: %s\n", opt.volume, sm_strerror(rc));
-		return -1;
+	if (opt.volume_set) {
+		p.set_size = SM_SET_SIZE;
+		sm_uuid_generate(p.set_uuid);
+	}
+	for (int m = 0; m < (opt.volume_set ? 3 : 1); m++) {
+		const char *path = opt.volume_set ? opt.members[m] : opt.volume;
+		p.set_index = (uint32_t)m;
+		int rc = sm_volume_format(path, 0, &p, NULL);
+		if (rc < 0) {
+			fprintf(stderr, "torture: cannot format %s: %s\n", path, sm_strerror(rc));
+			return -1;
+		}
 	}
 	int fd = open(opt.data, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || ftruncate(fd, MAX_RES * BLOCK) < 0) {
@@ -1020,7 +1096,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: sm_torture --volume PATH --data PATH [--hosts N] [--resources R] [--seconds S]\n"
 		"                  [--faults] [--kill-every-ms MS] [--targeted-kills PCT] [--seed N] [--mutant]\n"
-		"                  [--trace DIR] [--freeze-every-ms MS] [--freeze-ms MS]\n"
+		"                  [--trace DIR] [--freeze-every-ms MS] [--freeze-ms MS] [--volume-set]\n"
 		"                  [--min-acquires N] [--min-checks N] [--min-sh-checks N]\n"
 		"                  [--min-kill-takeovers N] [--min-io-errors N] [--min-hangs N] [--min-in-doubt N]\n"
 		"                  [--min-freezes N] [--min-frozen-overlaps N]\n"
@@ -1049,6 +1125,10 @@ static void usage(void)
 		"  --min-in-doubt N        acquires/releases left in doubt by an I/O failure (default 0)\n"
 		"  --min-freezes N         freezes longer than H (default 1 with --freeze-every-ms > 0, else 0)\n"
 		"  --min-frozen-overlaps N frozen-host overlaps seen (default 0)\n"
+		"  --volume-set            the lockspace on a volume set VOLUME.1, VOLUME.2, VOLUME.3\n"
+		"  --member-outage-every-ms MS  volume set: a member fails or hangs for 0.5..6.5 s every\n"
+		"                          MS/2..3MS/2 ms (default 4000; 0 = never)\n"
+		"  --min-outages N         member outages (default 1 with --volume-set and outages)\n"
 		"  --mutant ignores them: workers skip the leases and the checker must see violations.\n"
 		"exit status: 0 no violation and criteria met; 2 usage or setup error;\n"
 		"             3 no violation but a criterion not met; 4 mutual-exclusion VIOLATION seen\n");
@@ -1087,13 +1167,15 @@ int main(int argc, char **argv)
 		{"min-in-doubt", required_argument, NULL, 'D'}, {"targeted-kills", required_argument, NULL, 't'},
 		{"freeze-every-ms", required_argument, NULL, 'z'}, {"freeze-ms", required_argument, NULL, 'Z'},
 		{"min-freezes", required_argument, NULL, 'y'}, {"min-frozen-overlaps", required_argument, NULL, 'Y'},
+		{"volume-set", no_argument, NULL, 'V'}, {"member-outage-every-ms", required_argument, NULL, 'O'},
+		{"min-outages", required_argument, NULL, 'o'},
 		{0}};
 	opt = (struct opts){.hosts = 4, .resources = 3, .seconds = 20, .kill_every_ms = 2500,
 			    .targeted_kill_pct = 50, .seed = (unsigned)getpid(), .min_acquires = 50,
 			    .min_checks = 100, .min_sh_checks = 1, .min_kill_takeovers = -1, .min_io_errors = -1,
 			    .min_hangs = -1, .min_in_doubt = 0, .min_freezes = -1, .min_frozen_overlaps = 0};
 	int c;
-	long targeted_pct = opt.targeted_kill_pct, freeze_every = 0, freeze_len = 0;
+	long targeted_pct = opt.targeted_kill_pct, freeze_every = 0, freeze_len = 0, outage_every = -1, min_outages = -1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		long *min = NULL;
 		switch (c) {
@@ -1109,6 +1191,8 @@ int main(int argc, char **argv)
 		case 'Z': min = &freeze_len; break;
 		case 'y': min = &opt.min_freezes; break;
 		case 'Y': min = &opt.min_frozen_overlaps; break;
+		case 'O': min = &outage_every; break;
+		case 'o': min = &min_outages; break;
 		default: break;
 		}
 		if (min) {
@@ -1130,6 +1214,7 @@ int main(int argc, char **argv)
 		case 'S': opt.seed = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'M': opt.mutant = true; break;
 		case 'T': opt.trace = optarg; break;
+		case 'V': opt.volume_set = true; break;
 		default: usage(); return EXIT_USAGE;
 		}
 	}
@@ -1146,6 +1231,12 @@ int main(int argc, char **argv)
 		opt.min_io_errors = opt.faults ? 1 : 0;
 	if (opt.min_hangs < 0)
 		opt.min_hangs = opt.faults ? 1 : 0;
+	if (opt.volume_set)
+		for (int m = 0; m < 3; m++)
+			snprintf(opt.members[m], sizeof(opt.members[m]), "%s.%d", opt.volume, m + 1);
+	opt.outage_every_ms = outage_every < 0 ? (opt.volume_set ? 4000 : 0) : (unsigned)outage_every;
+	if (min_outages < 0)
+		min_outages = opt.volume_set && opt.outage_every_ms ? 1 : 0;
 	opt.freeze_every_ms = (unsigned)freeze_every;
 	opt.freeze_ms = (unsigned)freeze_len;
 	if (opt.min_freezes < 0)
@@ -1154,12 +1245,16 @@ int main(int argc, char **argv)
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED || setup_files() < 0)
 		return EXIT_USAGE;
+	atomic_store(&sh->outage_member, -1);
 	if (opt.freeze_every_ms && !opt.freeze_ms)
 		opt.freeze_ms = tmo.host_dead_ms + tmo.fail_ms;
 	srandom(opt.seed);
 	printf("torture: %d hosts, %d resources, %u s, faults %s, kill every ~%u ms, seed %u%s\n", opt.hosts,
 	       opt.resources, opt.seconds, opt.faults ? "on" : "off", opt.kill_every_ms, opt.seed,
 	       opt.mutant ? ", MUTANT (no leases)" : "");
+	if (opt.volume_set)
+		printf("torture: volume set %s.{1,2,3}; a member out of service every ~%u ms for 0.5..6.5 s (H = %u ms)\n",
+		       opt.volume, opt.outage_every_ms, tmo.host_dead_ms);
 	if (opt.freeze_every_ms)
 		printf("torture: freeze a host every ~%u ms for %u..%u ms (H = %u ms, F = %u ms, G = %u ms)\n",
 		       opt.freeze_every_ms, opt.freeze_ms, opt.freeze_ms + opt.freeze_ms / 4, tmo.host_dead_ms,
@@ -1175,6 +1270,9 @@ int main(int argc, char **argv)
 	run_end = end;
 	freeze_schedule(start);
 	uint64_t next_kill = start + opt.kill_every_ms / 2 + rnd(opt.kill_every_ms);
+	/* Volume set: one member out of service at a time, for 0.5 s to 6.5 s
+	 * (more than H = 4 s now and then), a third of them hanging. */
+	uint64_t next_outage = start + opt.outage_every_ms / 2 + rnd(opt.outage_every_ms + 1), outage_end = 0;
 	bool kill_targeted = rnd(100) < opt.targeted_kill_pct;
 	unsigned kills = 0, ex_kills = 0, restarts = 0, exits = 0;
 	while (sm_now_mono_ms() < end) {
@@ -1237,7 +1335,22 @@ int main(int argc, char **argv)
 				restart_at[i] = 0;
 			}
 		freeze_tick(pid, now);
+		if (opt.volume_set && opt.outage_every_ms) {
+			if (outage_end && now >= outage_end) {
+				atomic_store(&sh->outage_member, -1);
+				outage_end = 0;
+				next_outage = now + opt.outage_every_ms / 2 + rnd(opt.outage_every_ms);
+			} else if (!outage_end && now >= next_outage) {
+				bool hang = rnd(3) == 0;
+				atomic_store(&sh->outage_kind, hang ? SM_FAULT_HANG : SM_FAULT_ERRNO);
+				atomic_store(&sh->outage_member, (int)rnd(3));
+				atomic_fetch_add(&sh->outages, 1);
+				atomic_fetch_add(&sh->outages_hang, hang);
+				outage_end = now + 500 + rnd(6000);
+			}
+		}
 	}
+	atomic_store(&sh->outage_member, -1);
 	freeze_finish();
 	for (int i = 0; i < opt.hosts; i++)
 		if (pid[i] > 0)
@@ -1291,6 +1404,9 @@ int main(int argc, char **argv)
 		       (unsigned long long)frozen_block, (unsigned long long)frozen_refused,
 		       (unsigned long long)short_refused);
 	}
+	if (opt.volume_set)
+		printf("torture: member outages: %llu (%llu hanging, the rest failing)\n",
+		       (unsigned long long)sh->outages, (unsigned long long)sh->outages_hang);
 	printf("torture: guarded checks %llu (SH %llu), VIOLATIONS %llu\n", (unsigned long long)sh->checks,
 	       (unsigned long long)sh->sh_checks, (unsigned long long)violations);
 	(void)exits;
@@ -1312,6 +1428,7 @@ int main(int argc, char **argv)
 	ok &= require("in-doubt outcomes after I/O failures", sh->in_doubt_io, opt.min_in_doubt);
 	ok &= require("freezes longer than H", long_freezes, opt.min_freezes);
 	ok &= require("frozen-host overlaps", frozen_overlaps, opt.min_frozen_overlaps);
+	ok &= require("member outages", sh->outages, min_outages);
 	if (!ok) {
 		printf("torture: RESULT: no violation, but too little was exercised to prove anything, exit %d\n",
 		       EXIT_THIN);
