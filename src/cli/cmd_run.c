@@ -193,8 +193,9 @@ int cmd_run(int argc, char **argv)
 }
 
 /* The seed's form: sync_manager daemon -i HOST_ID -n NAME -l LEASE -c COMMAND ARGS,
- * LEASE = RESOURCE:PATH:OFFSET.  Joins the lockspace of PATH:OFFSET as HOST_ID
- * (if this host has not yet), creates RESOURCE if missing, then runs. */
+ * LEASE = RESOURCE:PATH:OFFSET, or RESOURCE:/A,/B,/C for a volume set.  Joins
+ * the lockspace of PATH:OFFSET (or of the set) as HOST_ID (if this host has not
+ * yet), creates RESOURCE if missing (not on a set), then runs. */
 int cmd_seed_daemon(int argc, char **argv)
 {
 	struct run_opts o = {.wait_ms = 60000, .create = true};
@@ -231,7 +232,7 @@ int cmd_seed_daemon(int argc, char **argv)
 	for (int k = 0; k < o.nleases; k++) {
 		struct sm_resource r;
 		int prc = sm_resource_parse(o.leases[k], &r);
-		if (prc == 0 && r.nlocations > 1) /* no volume sets yet (issue 18) */
+		if (prc == 0 && r.nlocations > 1) /* independent volumes: use a volume set (NAME:/A,/B,/C) */
 			return cli_fail(-SM_EMULTI_VOLUME, "refusing -l %s on %d volumes", o.leases[k], r.nlocations);
 		if (prc < 0 || r.nlocations != 1)
 			return cli_usage_error("daemon", "'%s' is not RESOURCE:PATH:OFFSET", o.leases[k]);

@@ -237,12 +237,24 @@ out:
 static int resource_ls(const char *spec, bool json)
 {
 	struct sm_volume *v = NULL;
-	int rc = sm_volume_open_spec(spec, SM_DISK_READONLY, &v);
-	if (rc < 0)
-		return cli_fail(rc, "cannot read volume %s", spec);
+	struct sm_lockspace *set = NULL;
+	int rc;
 	struct sm_index *idx = NULL;
-	rc = sm_index_load(v, &idx);
-	sm_volume_close(v);
+	if (strchr(spec, ',')) { /* a volume set: the index of the first member that reads */
+		if ((rc = sm_lockspace_open_spec(spec, &set)) < 0)
+			return cli_fail(rc, "cannot open volume set %s", spec);
+		rc = -SM_ENO_MAJORITY;
+		for (int i = 0; i < sm_lockspace_member_count(set) && rc < 0; i++)
+			if (sm_lockspace_member_volume(set, i))
+				rc = sm_index_load(sm_lockspace_member_volume(set, i), &idx);
+		sm_lockspace_free(set);
+	} else {
+		rc = sm_volume_open_spec(spec, SM_DISK_READONLY, &v);
+		if (rc < 0)
+			return cli_fail(rc, "cannot read volume %s", spec);
+		rc = sm_index_load(v, &idx);
+		sm_volume_close(v);
+	}
 	if (rc < 0)
 		return cli_fail(rc, "cannot read the resource index of %s", spec);
 	struct sm_json j;
@@ -278,13 +290,13 @@ static int resource_ls(const char *spec, bool json)
  * (as this host).  Returns -SM_ENOT_JOINED when it cannot. */
 static int resource_change_via_daemon(const char *spec, const char *name, bool add)
 {
-	struct sm_volume *v = NULL;
-	int rc = sm_volume_open_spec(spec, SM_DISK_READONLY, &v);
+	struct sm_lockspace *lsp = NULL;
+	int rc = sm_lockspace_open_spec(spec, &lsp);
 	if (rc < 0)
 		return -SM_ENOT_JOINED; /* resource_change() opens it again and says why it cannot */
 	char ls[SM_NAME_FIELD];
-	snprintf(ls, sizeof(ls), "%s", v->hdr.lockspace);
-	sm_volume_close(v);
+	snprintf(ls, sizeof(ls), "%s", sm_lockspace_header(lsp)->lockspace);
+	sm_lockspace_free(lsp);
 	sm_conn *c;
 	if (sm_conn_open(&c) < 0)
 		return -SM_ENOT_JOINED;
@@ -321,10 +333,17 @@ static int resource_change(const char *spec, const char *name, bool add, uint32_
 	struct sm_oracle live = sm_oracle_of(ls);
 	unsigned wait = sm_lockspace_header(ls)->io_timeout_ms * 4;
 	uint32_t area = 0;
-	if (add)
+	if (sm_lockspace_member_count(ls) > 1) {
+		struct sm_volume *m[SM_SET_SIZE];
+		for (int i = 0; i < SM_SET_SIZE; i++)
+			m[i] = sm_lockspace_member_volume(ls, i);
+		rc = add ? sm_resource_add_set(m, name, &me, &live, wait, &area)
+			 : sm_resource_remove_set(m, name, &me, &live, wait);
+	} else if (add) {
 		rc = sm_resource_add(sm_lockspace_volume(ls), name, &me, &live, wait, &area);
-	else
+	} else {
 		rc = sm_resource_remove(sm_lockspace_volume(ls), name, &me, &live, wait);
+	}
 	int lrc = sm_lockspace_leave(ls);
 	sm_lockspace_free(ls);
 	if (rc < 0)

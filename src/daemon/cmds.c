@@ -193,6 +193,20 @@ static int parse_resource(struct conn *c, enum job_kind kind, const struct sm_tl
 			return -SM_ENOT_JOINED;
 		}
 	}
+	if (nloc == 1 && strchr(loc[0], ',')) {
+		/* a volume set named by its members (the seed form NAME:/A,/B,/C):
+		 * the lease is the set's lockspace's */
+		struct ls_entry *se = ls_find_location(c->d, loc[0]);
+		if (!se || (e && e != se)) {
+			snprintf(err, errlen, "the volume set %s is not joined on this host (sync_manager join %s)", loc[0],
+				 loc[0]);
+			return -SM_ENOT_JOINED;
+		}
+		r->nlocations = 0;
+		r->ls = se;
+		se->refs++;
+		return 0;
+	}
 	for (int i = 0; i < nloc; i++) {
 		char canon[SM_LOCATION_MAX];
 		if ((rc = canonical(loc[i], canon, sizeof(canon))) < 0) {

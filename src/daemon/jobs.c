@@ -239,79 +239,129 @@ static int res_volumes(const struct job_res *r, char loc[SM_MAX_DISKS][SM_LOCATI
 	return n;
 }
 
+/* The members of r's volume set, opened (NULL when a member cannot be
+ * opened or is not this set's: a failed disk).  Returns how many opened. */
+static int set_members(struct worker *w, struct job *j, const struct job_res *r, char locs[SM_MAX_DISKS][SM_LOCATION_MAX],
+		       struct sm_volume *v[SM_SET_SIZE])
+{
+	const struct sm_volume_header *seth = sm_lockspace_header(r->ls->ls);
+	int n = res_volumes(r, locs), opened = 0;
+	for (int i = 0; i < SM_SET_SIZE; i++) {
+		int rc = 0;
+		v[i] = i < n ? get_volume(w, locs[i], &rc) : NULL;
+		if (v[i] && (v[i]->hdr.set_size != seth->set_size || memcmp(v[i]->hdr.set_uuid, seth->set_uuid, 16) != 0))
+			v[i] = NULL, rc = -SM_ESET_MEMBERS;
+		if (!v[i])
+			sm_warn("lockspace %s: cannot use member %s: %s (going on with the other members)", r->ls->name,
+				i < n ? locs[i] : "?", sm_strerror(rc));
+		opened += v[i] != NULL;
+	}
+	(void)j;
+	return opened;
+}
+
+/* Fill ref for r on a volume set: each member's own index says where the
+ * name lives; a member that lacks it takes no part (NULL), as long as a
+ * majority has it.  With create, a name missing on a majority is added to
+ * the set (index lease and entries on a majority). */
+static int resolve_set(struct worker *w, struct job *j, struct job_res *r, bool create, struct sm_resource_ref *ref)
+{
+	char locs[SM_MAX_DISKS][SM_LOCATION_MAX];
+	struct sm_volume *v[SM_SET_SIZE];
+	set_members(w, j, r, locs, v);
+	ref->ndisks = SM_SET_SIZE;
+	int first_rc = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		int usable = 0;
+		first_rc = 0;
+		for (int i = 0; i < SM_SET_SIZE; i++) {
+			uint32_t area = 0;
+			int rc = v[i] ? 0 : -ENODEV;
+			if (rc == 0 && !names_get(locs[i], r->name, &area)) {
+				if ((rc = names_load(v[i], locs[i])) == 0 && !names_get(locs[i], r->name, &area))
+					rc = -SM_ENO_RESOURCE;
+			}
+			ref->disk[i].vol = rc == 0 ? v[i] : NULL;
+			ref->disk[i].area = area;
+			if (rc == 0)
+				usable++;
+			else if (!first_rc || first_rc == -ENODEV)
+				first_rc = rc;
+		}
+		if (usable >= SM_SET_SIZE / 2 + 1)
+			return 0;
+		if (pass == 1 || !create || first_rc != -SM_ENO_RESOURCE)
+			break;
+		struct sm_oracle live = sm_oracle_of(r->ls->ls);
+		int rc = sm_resource_add_set(v, r->name, &r->me, &live, r->ls->to.io_ms * 4, NULL);
+		for (int i = 0; i < SM_SET_SIZE; i++)
+			names_drop_volume(locs[i]);
+		if (rc < 0 && rc != -SM_ERESOURCE_EXISTS) { /* another host may have added it meanwhile */
+			snprintf(j->message, sizeof(j->message), "cannot add resource %s to volume set %s: %s", r->name,
+				 r->ls->name, sm_strerror(rc));
+			return rc;
+		}
+	}
+	if (first_rc == -SM_ENO_RESOURCE)
+		snprintf(j->message, sizeof(j->message), "no resource %s in volume set %s (add it with 'sync_manager resource "
+			 "add %s %s')", r->name, r->ls->name, r->ls->name, r->name);
+	else
+		snprintf(j->message, sizeof(j->message), "resource %s: fewer than two members of volume set %s are usable: %s",
+			 r->name, r->ls->name, sm_strerror(first_rc));
+	return first_rc == -SM_ENO_RESOURCE ? first_rc : -SM_ENO_MAJORITY;
+}
+
 /* Fill ref for r (looking names up in the index unless cached); with
- * create, add a missing resource to its volume(s).  On a volume set a member
- * that cannot be opened, is not this set's, or lacks the name is given as
- * NULL (a failed disk), as long as a majority is left. */
+ * create, add a missing resource to its volume(s). */
 static int resolve(struct worker *w, struct job *j, struct job_res *r, bool create, struct sm_resource_ref *ref)
 {
 	memset(ref, 0, sizeof(*ref));
 	snprintf(ref->name, sizeof(ref->name), "%s", r->name);
+	if (res_on_set(r)) {
+		if (!sm_name_valid(r->name)) {
+			snprintf(j->message, sizeof(j->message), "resource %s: %s", r->name, sm_strerror(-SM_EBAD_NAME));
+			return -SM_EBAD_NAME;
+		}
+		return resolve_set(w, j, r, create, ref);
+	}
 	char locs[SM_MAX_DISKS][SM_LOCATION_MAX];
 	ref->ndisks = res_volumes(r, locs);
-	bool set = res_on_set(r);
-	const struct sm_volume_header *seth = set ? sm_lockspace_header(r->ls->ls) : NULL;
-	int usable = 0, first_rc = 0;
-	char first_msg[sizeof(j->message)] = "";
 	for (int i = 0; i < ref->ndisks; i++) {
 		const char *loc = locs[i];
 		int rc = 0;
 		struct sm_volume *v = get_volume(w, loc, &rc);
-		if (v && set && (v->hdr.set_size != seth->set_size || memcmp(v->hdr.set_uuid, seth->set_uuid, 16) != 0))
-			v = NULL, rc = -SM_ESET_MEMBERS;
-		uint32_t area = 0;
 		if (!v) {
 			snprintf(j->message, sizeof(j->message), "cannot open volume %s: %s", loc, sm_strerror(rc));
-		} else if (names_get(loc, r->name, &area)) {
-			rc = 0;
-		} else {
-			if (!sm_name_valid(r->name))
-				rc = -SM_EBAD_NAME;
-			else if ((rc = names_load(v, loc)) == 0 && !names_get(loc, r->name, &area))
+			return rc;
+		}
+		ref->disk[i].vol = v;
+		uint32_t area;
+		if (names_get(loc, r->name, &area)) {
+			ref->disk[i].area = area;
+			continue;
+		}
+		if (!sm_name_valid(r->name))
+			rc = -SM_EBAD_NAME;
+		else if ((rc = names_load(v, loc)) == 0 && !names_get(loc, r->name, &area))
+			rc = -SM_ENO_RESOURCE;
+		if (rc == -SM_ENO_RESOURCE && create) {
+			struct sm_oracle live = sm_oracle_of(r->ls->ls);
+			rc = sm_resource_add(v, r->name, &r->me, &live, r->ls->to.io_ms * 4, &area);
+			if (rc == -SM_ERESOURCE_EXISTS && /* another host added it meanwhile */
+			    (rc = names_load(v, loc)) == 0 && !names_get(loc, r->name, &area))
 				rc = -SM_ENO_RESOURCE;
-			if (rc == -SM_ENO_RESOURCE && create && set) {
-				snprintf(j->message, sizeof(j->message),
-					 "no resource %s in volume set %s: resources of a volume set are created with "
-					 "'sync_manager init --resource NAME' (adding them later is not supported yet)",
-					 r->name, r->ls->name);
-				return rc;
-			}
-			if (rc == -SM_ENO_RESOURCE && create) {
-				struct sm_oracle live = sm_oracle_of(r->ls->ls);
-				rc = sm_resource_add(v, r->name, &r->me, &live, r->ls->to.io_ms * 4, &area);
-				if (rc == -SM_ERESOURCE_EXISTS && /* another host added it meanwhile */
-				    (rc = names_load(v, loc)) == 0 && !names_get(loc, r->name, &area))
-					rc = -SM_ENO_RESOURCE;
-			}
+		}
+		if (rc < 0) {
 			if (rc == -SM_ENO_RESOURCE)
 				snprintf(j->message, sizeof(j->message),
 					 "no resource %s in %s (add it with 'sync_manager resource add')", r->name, loc);
-			else if (rc < 0)
+			else
 				snprintf(j->message, sizeof(j->message), "resource %s in %s: %s", r->name, loc,
 					 sm_strerror(rc));
-			else
-				names_put(loc, r->name, area);
+			return rc;
 		}
-		if (rc < 0) {
-			if (!set)
-				return rc;
-			if (!first_rc) {
-				first_rc = rc;
-				snprintf(first_msg, sizeof(first_msg), "%s", j->message);
-			}
-			sm_warn("lockspace %s: %s (going on with the other members)", r->ls->name, j->message);
-			j->message[0] = '\0';
-			ref->disk[i].vol = NULL;
-			continue;
-		}
-		ref->disk[i].vol = v;
 		ref->disk[i].area = area;
-		usable++;
-	}
-	if (set && usable < ref->ndisks / 2 + 1) {
-		snprintf(j->message, sizeof(j->message), "only %d of %d members of volume set %s are usable: %s", usable,
-			 ref->ndisks, r->ls->name, first_msg);
-		return first_rc == -SM_ENO_RESOURCE ? first_rc : -SM_ENO_MAJORITY;
+		names_put(loc, r->name, area);
 	}
 	return 0;
 }
@@ -518,11 +568,17 @@ static void exec_resource(struct worker *w, struct job *j, bool add)
 	struct job_res *r = &j->res[0];
 	int rc = 0;
 	if (res_on_set(r)) {
-		snprintf(j->message, sizeof(j->message),
-			 "cannot %s %s:%s: resources of a volume set are created with 'sync_manager init --resource NAME' "
-			 "(adding or removing them later is not supported yet)",
-			 add ? "add" : "remove", r->ls->name, r->name);
-		j->rc = -SM_EBAD_ARGUMENT;
+		char locs[SM_MAX_DISKS][SM_LOCATION_MAX];
+		struct sm_volume *v[SM_SET_SIZE];
+		set_members(w, j, r, locs, v);
+		struct sm_oracle live = sm_oracle_of(r->ls->ls);
+		rc = add ? sm_resource_add_set(v, r->name, &r->me, &live, r->ls->to.io_ms * 4, NULL)
+			 : sm_resource_remove_set(v, r->name, &r->me, &live, r->ls->to.io_ms * 4);
+		forget_resource(w, r);
+		if (rc < 0)
+			snprintf(j->message, sizeof(j->message), "cannot %s %s:%s: %s", add ? "add" : "remove", r->ls->name,
+				 r->name, sm_strerror(rc));
+		j->rc = rc;
 		return;
 	}
 	struct sm_volume *v = get_volume(w, r->ls->location, &rc);

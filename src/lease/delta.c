@@ -364,6 +364,11 @@ struct sm_volume *sm_lockspace_volume(struct sm_lockspace *ls)
 	return NULL;
 }
 
+struct sm_volume *sm_lockspace_member_volume(struct sm_lockspace *ls, int i)
+{
+	return i >= 0 && i < ls->n ? ls->m[i].vol : NULL;
+}
+
 uint64_t sm_lockspace_offset(const struct sm_lockspace *ls) { return ls->n == 1 ? ls->m[0].vol->offset : 0; }
 
 void sm_lockspace_member_info(struct sm_lockspace *ls, int i, struct sm_member_info *o)

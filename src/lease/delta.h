@@ -113,6 +113,8 @@ const struct sm_volume_header *sm_lockspace_header(const struct sm_lockspace *ls
  * none): only for the thread that renews. */
 struct sm_volume *sm_lockspace_volume(struct sm_lockspace *ls);
 const char *sm_lockspace_path(const struct sm_lockspace *ls);
+/* Member i's volume (NULL while it cannot be opened): same contract. */
+struct sm_volume *sm_lockspace_member_volume(struct sm_lockspace *ls, int i);
 uint64_t sm_lockspace_offset(const struct sm_lockspace *ls);
 void sm_lockspace_info(struct sm_lockspace *ls, struct sm_lockspace_info *out);
 

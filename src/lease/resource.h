@@ -19,4 +19,10 @@ int sm_resource_add(struct sm_volume *v, const char *name, const struct sm_me *m
 int sm_resource_remove(struct sm_volume *v, const char *name, const struct sm_me *me, const struct sm_oracle *live,
 		       unsigned wait_ms);
 
+/* The same on a volume set: members[i] is member i, NULL when it cannot be
+ * opened; the index lease and the index entries on a majority. */
+int sm_resource_add_set(struct sm_volume *const members[SM_SET_SIZE], const char *name, const struct sm_me *me,
+			const struct sm_oracle *live, unsigned wait_ms, uint32_t *area_out);
+int sm_resource_remove_set(struct sm_volume *const members[SM_SET_SIZE], const char *name, const struct sm_me *me,
+			   const struct sm_oracle *live, unsigned wait_ms);
 #endif

@@ -60,6 +60,14 @@ retry_until 20 bash -c "\"$SM\" direct inquire '$V1:r1' '$V2:r1' '$V3:r1' | grep
 	&& t_ok "host 1 released r1 with member 2 down" || t_fail "r1 not released: $T_OUT"
 t_run "host 2 acquires r1 with member 2 down" -- h_sm 2 run -l ls:r1 -- echo host2-ran
 t_match "host 2's command ran" "host2-ran" "$T_OUT"
+t_run "resource add on the set through the daemon, member 2 down" -- h_sm 1 resource add "$V1,$V2,$V3" r2
+t_run "resource ls on the set" -- "$SM" resource ls "$V3,$V1,$V2"
+t_match "r2 is listed" "^r2$" "$T_OUT"
+t_run "host 2 runs under ls:r2" -- h_sm 2 run -l ls:r2 -- echo r2-ran
+t_match "host 2's command ran under r2" "r2-ran" "$T_OUT"
+# The seed form names the set by its members (RESOURCE:/A,/B,/C).
+t_run "seed form with a volume set" -- h_sm 1 daemon -i 1 -n seed -l "r2:$V2,$V3,$V1" -c echo seed-ran
+t_match "the seed form's command ran" "seed-ran" "$T_OUT"
 
 # A member that hangs instead (each I/O to it times out after d).
 h_fault 1 "any hang v3"

@@ -25,7 +25,7 @@ static char set_spec[1024], set_spec_shuffled[1024];
 
 static void format_set(const char *const paths[3], const char *lockspace)
 {
-	struct sm_format_params p = {.lockspace = lockspace, .max_hosts = 4, .resources = 2, .io_timeout_ms = 1000,
+	struct sm_format_params p = {.lockspace = lockspace, .max_hosts = 4, .resources = 4, .io_timeout_ms = 1000,
 				     .watchdog_timeout_ms = 3000, .set_size = SM_SET_SIZE};
 	static const char *const names[] = {"r1"};
 	p.resource_names = names;
@@ -408,6 +408,43 @@ static void a_lease_on_the_set_survives_one_member_lost_at_any_step(void **state
 	sm_lockspace_free(b);
 }
 
+/* Names are added and removed on a majority of members under the set's
+ * index lease; a member that missed an add lacks the name and takes no
+ * part in that lease, and its free area is not handed out again. */
+static void resources_are_added_and_removed_on_a_majority(void **state)
+{
+	struct sm_lockspace *a = open_set(set_spec);
+	join_as(a, 1, "a");
+	struct sm_volume *m[3];
+	for (int i = 0; i < 3; i++)
+		m[i] = sm_lockspace_member_volume(a, i);
+	struct sm_me me = {1, 1};
+	struct sm_oracle live = sm_oracle_of(a);
+	uint32_t area = 99;
+	fail_member("vsC", SM_FAULT_ANY);
+	assert_int_equal(sm_resource_add_set(m, "r2", &me, &live, 4000, &area), 0);
+	assert_int_equal(area, 1); /* r1 is in area 0 */
+	sm_fault_clear();
+	struct sm_resource_ref one;
+	assert_int_equal(sm_resource_ref_init(&one, m[0], "r2"), 0);
+	assert_int_equal(sm_resource_ref_init(&one, m[2], "r2"), -SM_ENO_RESOURCE);
+	assert_int_equal(sm_resource_add_set(m, "r2", &me, &live, 4000, NULL), -SM_ERESOURCE_EXISTS);
+	/* the next name does not take area 1, although C shows it free */
+	fail_member("vsA", SM_FAULT_ANY);
+	assert_int_equal(sm_resource_add_set(m, "r3", &me, &live, 4000, &area), 0);
+	assert_int_equal(area, 2);
+	sm_fault_clear();
+	/* two members down: nothing changes */
+	fail_member("vsA", SM_FAULT_ANY);
+	fail_member("vsB", SM_FAULT_ANY);
+	assert_int_equal(sm_resource_add_set(m, "r4", &me, &live, 2000, NULL), -SM_ENO_MAJORITY);
+	sm_fault_clear();
+	assert_int_equal(sm_resource_remove_set(m, "r2", &me, &live, 4000), 0);
+	assert_int_equal(sm_resource_ref_init(&one, m[0], "r2"), -SM_ENO_RESOURCE);
+	assert_int_equal(sm_resource_ref_init(&one, m[1], "r2"), -SM_ENO_RESOURCE);
+	sm_lockspace_free(a);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -421,6 +458,7 @@ int main(void)
 		T(quiet_windows_that_do_not_overlap_prove_nothing),
 		T(a_stale_member_alone_says_nothing_about_a_newer_generation),
 		T(a_lease_on_the_set_survives_one_member_lost_at_any_step),
+		T(resources_are_added_and_removed_on_a_majority),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
