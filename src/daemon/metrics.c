@@ -161,6 +161,8 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 		{"sync_manager_lockspace_last_renewal_age_seconds", "seconds since the last good renewal started"},
 		{"sync_manager_lockspace_lease_expiry_seconds", "seconds until leases expire without a renewal (F)"},
 		{"sync_manager_lockspace_last_renewal_duration_seconds", "how long the last renewal took"},
+		{"sync_manager_lockspace_orphans_released_total",
+		 "leases found on disk naming this host but held by nothing here, released"},
 	};
 	for (size_t k = 0; k < SM_ARRAY_SIZE(ls_metrics); k++) {
 		bool is_counter = strstr(ls_metrics[k][0], "_total") != NULL;
@@ -181,6 +183,7 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 			case 3: v = info.last_renewal_mono_ms ? (sm_now_mono_ms() - info.last_renewal_mono_ms) / 1000.0 : 0; break;
 			case 4: v = info.joined ? sm_lockspace_remaining_ms(e->ls) / 1000.0 : 0; break;
 			case 5: v = last.duration_ms / 1000.0; break;
+			case 6: v = (double)e->orphans.released; break;
 			}
 			add(&t, "%s{lockspace=\"%s\"} %g\n", ls_metrics[k][0], e->name, v);
 		}
