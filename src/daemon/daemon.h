@@ -120,6 +120,18 @@ struct ls_entry {
 	/* renewal latency histogram (metrics.c buckets), fed every tick */
 	uint64_t renewals_counted;
 	uint64_t rlat_buckets[12], rlat_count, rlat_sum_ms;
+	/* leases on disk naming us that nothing here holds (orphans.c) */
+	struct {
+		uint64_t generation;     /* ours when the sweep below started */
+		bool running;            /* a check job is out */
+		bool fast;               /* a pass run for an event: batches back to back */
+		uint32_t cursor;         /* next area of the sweep */
+		uint64_t next_mono;      /* next batch of the sweep */
+		char names[8][SM_NAME_FIELD]; /* resources to check (events), ... */
+		uint64_t names_at[8];    /* ... from then on */
+		int nnames;
+		uint64_t released;       /* orphans released (metric) */
+	} orphans;
 	/* fencing */
 	bool fencing;
 	uint64_t fence_started_mono;
@@ -159,6 +171,7 @@ struct lease {
 	int jobs;                   /* jobs (running or parked) that refer to it */
 	bool on_disk;               /* this host holds it on disk (held is valid) */
 	bool in_doubt;              /* an error left the disk state unknown */
+	bool orphan;                /* found on disk naming us, held by nothing here: being released */
 	uint64_t retry_at_mono;     /* in doubt: next attempt to settle it */
 	uint32_t release_requested_by; /* host that asked for it (request record) */
 	struct state_mark st;
@@ -394,6 +407,17 @@ int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t
  * record being checked): ms left until F after its recorded renewal. */
 int64_t ls_resume_left_ms(struct ls_entry *e);
 void fence_lockspace(struct daemon *d, struct ls_entry *e, const char *why);
+
+/* orphans.c: leases on disk that name this host (host_id and generation)
+ * but that no process here holds and no job of ours works on. */
+/* Check resource name of e in delay_ms (after an event that can leave one). */
+void orphans_check(struct daemon *d, struct ls_entry *e, const char *name, uint64_t delay_ms);
+/* Sweep every resource of e now (it was resumed after a restart). */
+void orphans_sweep_now(struct ls_entry *e);
+/* Start the checks that are due (every tick). */
+void orphans_tick(struct daemon *d);
+/* A lease the sweep found was released (rc 0) or could not be (rc < 0). */
+void orphans_settled(struct daemon *d, struct lease *l, int rc);
 
 /* watchdog.c */
 int watchdog_open(struct daemon *d);

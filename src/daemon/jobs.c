@@ -795,6 +795,70 @@ static void exec_verify(struct worker *w, struct job *j)
 	}
 }
 
+static uint8_t mine_of(const struct sm_mine *m)
+{
+	if (m->ahead || (m->ex && m->shared))
+		return MINE_DOUBT; /* sm_paxos_resolve settles every case */
+	return m->ex ? MINE_EX : m->shared ? MINE_SH : MINE_NONE;
+}
+
+/* Which leases of a lockspace name us on disk (sm_paxos_mine: two sector
+ * reads each)?  Either the named resources res[i], or one batch of the sweep:
+ * ORPHAN_SWEEP_AREAS areas from j->cursor by area number (no index read),
+ * those found into res[1..] while there is room.  Nothing is written. */
+static void exec_orphans(struct worker *w, struct job *j)
+{
+	struct job_res *r0 = &j->res[0];
+	if (r0->name[0]) {
+		for (int i = 0; i < j->nres; i++) {
+			struct job_res *r = &j->res[i];
+			struct sm_resource_ref ref;
+			struct sm_mine m = {0};
+			if ((r->rc = resolve(w, j, r, false, &ref)) == 0 && (r->rc = sm_paxos_mine(&ref, &r->me, &m)) == 0)
+				r->mine = mine_of(&m);
+			if (r->mine)
+				r->out = (struct sm_lease){.lver = m.lver};
+		}
+		return;
+	}
+	int rc = 0;
+	struct sm_volume *members[SM_SET_SIZE] = {0}, *v = NULL;
+	bool set = res_on_set(r0);
+	if (set) { /* a volume set: the same area on every member */
+		char locs[SM_MAX_DISKS][SM_LOCATION_MAX];
+		set_members(w, j, r0, locs, members);
+		for (int i = 0; i < SM_SET_SIZE && !v; i++)
+			v = members[i];
+		rc = -SM_ENO_MAJORITY;
+	} else {
+		v = get_volume(w, r0->ls->location, &rc);
+	}
+	if (!v) {
+		j->rc = rc;
+		return;
+	}
+	uint32_t a = j->cursor, end = SM_MIN(a + ORPHAN_SWEEP_AREAS, v->hdr.resource_count);
+	int found = 1;
+	for (; a < end && found < j->nres; a++) {
+		struct sm_resource_ref ref = {.ndisks = 1, .disk = {{v, a}}};
+		if (set) {
+			ref.ndisks = SM_SET_SIZE;
+			for (int i = 0; i < SM_SET_SIZE; i++) {
+				ref.disk[i].vol = members[i];
+				ref.disk[i].area = a;
+			}
+		}
+		struct sm_mine m;
+		if (sm_paxos_mine(&ref, &r0->me, &m) < 0 || !mine_of(&m))
+			continue;
+		struct job_res *r = &j->res[found++];
+		snprintf(r->name, sizeof(r->name), "%s", m.name);
+		r->mine = mine_of(&m);
+		r->out = (struct sm_lease){.lver = m.lver};
+	}
+	j->cursor = a >= v->hdr.resource_count ? 0 : a;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -823,6 +887,7 @@ static void *worker_main(void *arg)
 		case JOB_RESOLVE: exec_resolve(w, j); break;
 		case JOB_RECEIVE: exec_receive(w, j); break;
 		case JOB_VERIFY: exec_verify(w, j); break;
+		case JOB_ORPHANS: exec_orphans(w, j); break;
 		}
 
 		pthread_mutex_lock(&d->jq_mu);

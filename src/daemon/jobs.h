@@ -19,7 +19,11 @@ enum job_kind {
 	JOB_RESOLVE,
 	JOB_RECEIVE,
 	JOB_VERIFY,
+	JOB_ORPHANS,
 };
+
+/* JOB_ORPHANS: what a resource is to us on disk (job_res.mine). */
+enum orphan_mine { MINE_NONE, MINE_EX, MINE_SH, MINE_DOUBT };
 
 struct job_res {
 	struct lease *lease;     /* loop side */
@@ -37,6 +41,7 @@ struct job_res {
 	struct sm_lease out;     /* result */
 	int rc;
 	bool done_on_disk;       /* acquire: it is held on disk now */
+	uint8_t mine;            /* JOB_ORPHANS: enum orphan_mine */
 };
 
 struct job {
@@ -49,6 +54,9 @@ struct job {
 	uint32_t flags;          /* SM_F_* of the request */
 	uint32_t kind_arg;       /* request kind, convert mode */
 	uint32_t wait_ms;
+	/* JOB_ORPHANS sweep (nres > 1, res[0] names nothing): its first area in,
+	 * the next one out (0: the pass is over); found leases go to res[1..]. */
+	uint32_t cursor;
 	uint64_t submitted_mono;
 	int rc;
 	char message[256];
@@ -68,5 +76,9 @@ void leaseops_schedule(struct daemon *d, struct job *j);
 void leaseops_complete(struct daemon *d, struct job *j);
 /* Try parked jobs again (after a job completes or a lockspace joins). */
 void leaseops_retry_parked(struct daemon *d);
+
+/* orphans.c: loop side of JOB_ORPHANS */
+void orphans_complete(struct daemon *d, struct job *j);
+#define ORPHAN_SWEEP_AREAS 16 /* areas per batch of a sweep: two sector reads each */
 
 #endif

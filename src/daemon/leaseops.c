@@ -392,11 +392,16 @@ static void complete_release(struct daemon *d, struct job *j)
 			continue;
 		l->busy = false;
 		state_touch_lease(d, l);
+		bool orphan = l->orphan;
+		if (orphan)
+			orphans_settled(d, l, r->rc); /* says what happened */
 		if (r->rc == 0) {
 			l->on_disk = false;
 			d->m.releases++;
 		} else if (r->rc == -SM_ENOT_OWNER) {
-			sm_error("%s:%s was no longer ours when released (taken over by another host)", r->ls->name, r->name);
+			if (!orphan)
+				sm_error("%s:%s was no longer ours when released (taken over by another host)", r->ls->name,
+					 r->name);
 			l->on_disk = false;
 		} else {
 			l->in_doubt = true; /* resolve it once storage answers */
@@ -450,6 +455,13 @@ static void complete_receive(struct daemon *d, struct job *j)
 			j->rc = -SM_ENOT_REGISTERED;
 			snprintf(j->message, sizeof(j->message), "the process exited while receiving the lease");
 		}
+	} else {
+		/* A hand-off may land after we stopped waiting (the give-up's last
+		 * read failed, or storage held a write): look once the owner's
+		 * window has passed, and at once. */
+		uint32_t io = r->ls->to.io_ms;
+		orphans_check(d, r->ls, r->name, 0);
+		orphans_check(d, r->ls, r->name, sm_handoff_window_ms(io) + sm_handoff_settle_ms(io) + 2 * io);
 	}
 	finish(d, j, &b);
 }
@@ -482,7 +494,10 @@ void leaseops_complete(struct daemon *d, struct job *j)
 	case JOB_CONVERT: complete_convert(d, j); break;
 	case JOB_RECEIVE: complete_receive(d, j); break;
 	case JOB_VERIFY: complete_verify(d, j); break;
+	case JOB_ORPHANS: orphans_complete(d, j); break;
 	case JOB_RESOLVE:
+		if (j->res[0].lease->orphan)
+			orphans_settled(d, j->res[0].lease, j->rc);
 		if (j->rc == 0) {
 			j->res[0].lease->in_doubt = false;
 			state_touch_lease(d, j->res[0].lease);

@@ -791,8 +791,10 @@ void ls_tick(struct daemon *d)
 				sm_info("lockspace %s %s as host_id %u generation %llu", e->name,
 					e->resume ? "resumed" : "joined", info.host_id, (unsigned long long)info.generation);
 				reply_waiters(d, e, 0);
-				if (e->resume)
+				if (e->resume) {
 					state_verify_leases(d, e);
+					orphans_sweep_now(e); /* an acquire the last daemon did not record */
+				}
 				leaseops_retry_parked(d);
 			} else if (e->resume) {
 				e->join_error = atomic_load(&e->t_join_rc);

@@ -247,6 +247,7 @@ static void on_tick(struct daemon *d)
 	ls_tick(d);
 	proc_tick(d);
 	leases_tick(d);
+	orphans_tick(d);
 	watchdog_tick(d);
 	state_save(d); /* what the tick changed (cheap when nothing did) */
 }

@@ -164,6 +164,8 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 		{"sync_manager_lockspace_members", "volumes of the lockspace: 1, or 3 for a volume set"},
 		{"sync_manager_lockspace_members_down", "volume set members whose latest open or I/O failed"},
 		{"sync_manager_lockspace_member_errors_total", "failed opens and I/Os of the delta leases, all members"},
+		{"sync_manager_lockspace_orphans_released_total",
+		 "leases found on disk naming this host but held by nothing here, released"},
 	};
 	for (size_t k = 0; k < SM_ARRAY_SIZE(ls_metrics); k++) {
 		bool is_counter = strstr(ls_metrics[k][0], "_total") != NULL;
@@ -193,6 +195,7 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 					v += (double)mi.io_errors;
 				}
 				break;
+			case 9: v = (double)e->orphans.released; break;
 			}
 			add(&t, "%s{lockspace=\"%s\"} %g\n", ls_metrics[k][0], e->name, v);
 		}

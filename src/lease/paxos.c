@@ -904,6 +904,50 @@ out:
 	return rc;
 }
 
+int sm_paxos_mine(const struct sm_resource_ref *r, const struct sm_me *me, struct sm_mine *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct ballot b;
+	int rc = ballot_init(&b, r, me);
+	if (rc < 0 || (rc = read_sectors(&b, 0, 1)) < 0 || (rc = read_sectors(&b, my_sector(&b), 1)) < 0)
+		goto out;
+	struct sm_leader l;
+	bool have = false;
+	for (int i = 0; i < b.n; i++) {
+		struct sm_leader li;
+		if (b.d[i].ok &&
+		    sm_leader_decode(sector_of(&b, i, 0), &li, b.h->lockspace, r->name[0] ? r->name : NULL, b.ss) == 0 &&
+		    li.resource[0] && (!have || li.lver > l.lver)) {
+			l = li;
+			have = true;
+		}
+	}
+	if (!have || (l.flags & SM_LEADER_REMOVED)) {
+		rc = -SM_ENO_RESOURCE;
+		goto out;
+	}
+	snprintf(out->name, sizeof(out->name), "%s", l.resource);
+	out->lver = l.lver;
+	out->ex = l.mode == SM_MODE_EX && l.owner_id == me->host_id && l.owner_generation == me->generation &&
+		  !released_by_owner(&b, me->host_id, me->generation, l.lver);
+	for (int i = 0; i < b.n; i++) {
+		if (!b.d[i].ok)
+			continue;
+		const uint8_t *sec = sector_of(&b, i, my_sector(&b));
+		struct sm_mode_block m;
+		if (sm_mode_decode(sec + SM_MODE_OFFSET, &m) == 0 && (m.flags & SM_MODEB_SHARED) &&
+		    m.generation == me->generation)
+			out->shared = true;
+		struct sm_dblock d;
+		if (sm_dblock_decode(sec, &d) == 0 && d.lver > l.lver && d.bal && d.inp_owner_id == me->host_id &&
+		    d.inp_owner_generation == me->generation)
+			out->ahead = true;
+	}
+out:
+	ballot_free(&b);
+	return rc;
+}
+
 int sm_paxos_request(const struct sm_resource_ref *r, const struct sm_me *me, uint32_t kind, uint64_t lver)
 {
 	return sm_paxos_request_seq(r, me, kind, lver, 0);

@@ -128,6 +128,21 @@ struct sm_lease_view {
 };
 int sm_paxos_inquire(const struct sm_resource_ref *r, struct sm_lease_view *out);
 
+/* What this host may own of a lease without knowing it (the daemon's check
+ * for orphaned leases): only the leader sector and our own sector are read,
+ * never the whole area.  With r->name empty any resource's leader is
+ * accepted (a sweep by area number) and out->name says whose it is; an area
+ * that holds no resource (leader unreadable or removed) gives
+ * -SM_ENO_RESOURCE. */
+struct sm_mine {
+	char name[SM_NAME_FIELD]; /* the resource, from its leader */
+	uint64_t lver;            /* the leader's */
+	bool ex;      /* the leader names us (host_id and generation) exclusive and our release marker does not free it */
+	bool shared;  /* our shared flag is set for our generation */
+	bool ahead;   /* our dblock proposed us for a later instance than the leader's: maybe chosen, in doubt */
+};
+int sm_paxos_mine(const struct sm_resource_ref *r, const struct sm_me *me, struct sm_mine *out);
+
 /* Write the request record (kind SM_REQ_RELEASE or SM_REQ_HANDOFF) for the
  * lease at version lver. */
 int sm_paxos_request(const struct sm_resource_ref *r, const struct sm_me *me, uint32_t kind, uint64_t lver);
