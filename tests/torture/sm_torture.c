@@ -129,6 +129,7 @@ struct shared {
 	_Atomic uint64_t sh_checks, kill_takeovers, in_doubt_io;
 	/* Observed by acquire/release/resolve callers. */
 	_Atomic uint64_t io_eio, io_timeout, io_pending, io_short;
+	_Atomic uint64_t no_majority; /* volume set: a majority of members failed */
 	/* Faults the injector actually applied, by enum sm_fault_kind. */
 	_Atomic uint64_t injected[4];
 	/* Generation each worker joined with (0 before), and the host
@@ -591,6 +592,8 @@ static void count_refusal(int rc)
 				 : rc == -SM_EIO_PENDING ? &sh->io_pending
 							 : &sh->io_short,
 				 1);
+	} else if (rc == -SM_ENO_MAJORITY) {
+		atomic_fetch_add(&sh->no_majority, 1);
 	} else
 		atomic_fetch_add(&sh->other_err, 1);
 }
@@ -1380,10 +1383,12 @@ int main(int argc, char **argv)
 	printf("torture: faults injected: errors %llu, hangs %llu, short %llu\n",
 	       (unsigned long long)sh->injected[SM_FAULT_ERRNO], (unsigned long long)sh->injected[SM_FAULT_HANG],
 	       (unsigned long long)sh->injected[SM_FAULT_SHORT]);
-	printf("torture: faults seen: I/O errors %llu (EIO %llu, timeout %llu, pending %llu, short %llu), other errors "
-	       "%llu, in doubt %llu (after I/O failures %llu, resolved %llu), lockspaces lost %llu\n",
+	printf("torture: faults seen: I/O errors %llu (EIO %llu, timeout %llu, pending %llu, short %llu), no majority "
+	       "of members %llu, other errors %llu, in doubt %llu (after I/O failures %llu, resolved %llu), lockspaces "
+	       "lost %llu\n",
 	       (unsigned long long)sh->io_err, (unsigned long long)sh->io_eio, (unsigned long long)sh->io_timeout,
-	       (unsigned long long)sh->io_pending, (unsigned long long)sh->io_short, (unsigned long long)sh->other_err,
+	       (unsigned long long)sh->io_pending, (unsigned long long)sh->io_short,
+	       (unsigned long long)sh->no_majority, (unsigned long long)sh->other_err,
 	       (unsigned long long)sh->in_doubt, (unsigned long long)sh->in_doubt_io, (unsigned long long)sh->resolved,
 	       (unsigned long long)sh->lost);
 	uint64_t violations = sh->violations, frozen_overlaps = 0, frozen_block = 0, frozen_refused = 0;
