@@ -69,6 +69,10 @@ void sm_header_encode(const struct sm_volume_header *h, uint8_t *b)
 {
 	memset(b, 0, SM_HEADER_SIZE);
 	put_prefix(b, SM_MAGIC_HEADER, 0);
+	/* A member of a volume set carries version 2, so that a version that
+	 * does not know sets refuses it instead of using it as a lone volume. */
+	if (h->set_size)
+		sm_put_le16(b + OFF_VERSION, SM_SET_HEADER_VERSION);
 	sm_put_le32(b + H_SECTOR, h->sector_size);
 	sm_put_le32(b + H_MAX_HOSTS, h->max_hosts);
 	memcpy(b + H_UUID, h->uuid, 16);
@@ -91,7 +95,14 @@ void sm_header_encode(const struct sm_volume_header *h, uint8_t *b)
 
 int sm_header_decode(const uint8_t *b, struct sm_volume_header *h)
 {
-	int rc = check_prefix(b, SM_HEADER_SIZE, SM_MAGIC_HEADER);
+	/* version 2 only for a set member (set_size written), else as any record */
+	uint16_t version = sm_get_le16(b + OFF_VERSION);
+	int rc;
+	if (version == SM_SET_HEADER_VERSION && sm_get_le32(b + OFF_MAGIC) == SM_MAGIC_HEADER &&
+	    sm_get_le32(b + H_SET_SIZE) != 0)
+		rc = sm_get_le32(b + SM_HEADER_SIZE - 4) != sm_crc32c(b, SM_HEADER_SIZE - 4) ? -SM_EBAD_CHECKSUM : 0;
+	else
+		rc = check_prefix(b, SM_HEADER_SIZE, SM_MAGIC_HEADER);
 	if (rc < 0)
 		return rc;
 	memset(h, 0, sizeof(*h));
@@ -112,7 +123,8 @@ int sm_header_decode(const uint8_t *b, struct sm_volume_header *h)
 	memcpy(h->set_uuid, b + H_SET_UUID, 16);
 	h->set_size = sm_get_le32(b + H_SET_SIZE);
 	h->set_index = sm_get_le32(b + H_SET_INDEX);
-	if (h->set_size > 1 && (h->set_size != SM_SET_SIZE || h->set_index >= h->set_size))
+	if ((version == SM_SET_HEADER_VERSION) != (h->set_size != 0) ||
+	    (h->set_size && (h->set_size != SM_SET_SIZE || h->set_index >= h->set_size)))
 		return -SM_EBAD_GEOMETRY;
 	if (h->sector_size != 512 && h->sector_size != 4096)
 		return -SM_EWRONG_SECTOR_SIZE;

@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 #define SM_FORMAT_VERSION 1
+/* The header of a volume set's member (every other record stays version 1). */
+#define SM_SET_HEADER_VERSION 2
 #define SM_NAME_FIELD 64
 
 /* Magics spell the record's tag in ASCII when dumped (little-endian). */

@@ -3,6 +3,8 @@
 #include "testutil.h"
 
 #include "common/clock.h"
+#include "common/crc32c.h"
+#include "common/le.h"
 #include "common/util.h"
 #include "disk/disk.h"
 #include "disk/fault.h"
@@ -130,6 +132,33 @@ static void hook(void)
 	}
 	if (hook_stop && now >= hook_until)
 		*hook_stop = 1;
+}
+
+/* A member's header has version 2: a sync_manager that does not know sets
+ * refuses it (SM_EBAD_VERSION) instead of using it as a lone volume. */
+static void a_member_header_is_version_2_and_a_lone_one_stays_1(void **state)
+{
+	struct sm_volume *v;
+	assert_int_equal(sm_volume_open(mem[1], 0, SM_DISK_READONLY, &v), 0);
+	struct sm_volume_header h = v->hdr;
+	sm_volume_close(v);
+	assert_int_equal(h.set_size, 3);
+	assert_int_equal(h.set_index, 1);
+	uint8_t b[SM_HEADER_SIZE];
+	sm_header_encode(&h, b);
+	assert_int_equal(b[4] | b[5] << 8, 2);
+	struct sm_volume_header back;
+	assert_int_equal(sm_header_decode(b, &back), 0);
+	assert_memory_equal(back.set_uuid, h.set_uuid, 16);
+	h.set_size = 0;
+	sm_header_encode(&h, b);
+	assert_int_equal(b[4] | b[5] << 8, 1);
+	/* version 1 claiming set fields is corrupt */
+	h.set_size = 3;
+	sm_header_encode(&h, b);
+	b[4] = 1;
+	sm_put_le32(b + SM_HEADER_SIZE - 4, sm_crc32c(b, SM_HEADER_SIZE - 4));
+	assert_int_equal(sm_header_decode(b, &back), -SM_EBAD_GEOMETRY);
 }
 
 /* Issue 18: host B names the members in another order and asks for the
@@ -450,6 +479,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(members_are_placed_by_their_headers_whatever_the_order),
+		T(a_member_header_is_version_2_and_a_lone_one_stays_1),
 		T(one_member_alone_or_a_foreign_member_is_refused),
 		T(renewing_holder_keeps_a_waiting_joiner_out),
 		T(one_failed_member_changes_nothing_but_status),
