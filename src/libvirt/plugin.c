@@ -242,6 +242,17 @@ static int add_res(struct plug_ctx *ctx, const char *spec, uint32_t mode, bool d
 	return 0;
 }
 
+/* The spec of resource NAME on the first configured volume: VOLUME:NAME,
+ * or NAME:/A,/B,/C (the seed form) when that volume is a volume set. */
+static void auto_spec(char *out, size_t len, const char *name)
+{
+	const char *vol = conf.volumes.items[0];
+	if (strchr(vol, ','))
+		snprintf(out, len, "%s:%s", name, vol);
+	else
+		snprintf(out, len, "%s:%s", vol, name);
+}
+
 static int drv_new(virLockManager *man, unsigned int type, size_t nparams, virLockManagerParam *params,
 		   unsigned int flags)
 {
@@ -274,8 +285,9 @@ static int drv_new(virLockManager *man, unsigned int type, size_t nparams, virLo
 		if (*c <= ' ' || *c == ':' || *c == '/' || *c >= 0x7f)
 			*c = '_';
 	if (conf.vm_lease && conf.volumes.count) {
-		char spec[SM_LOCATION_MAX + 64];
-		snprintf(spec, sizeof(spec), "%s:vm-%s", conf.volumes.items[0], ctx->uuidstr);
+		char spec[SM_LOCATION_MAX + 64], rname[64];
+		snprintf(rname, sizeof(rname), "vm-%s", ctx->uuidstr);
+		auto_spec(spec, sizeof(spec), rname);
 		if (add_res(ctx, spec, SM_EXCLUSIVE, false, "the domain lease") < 0) {
 			free(ctx);
 			return -1;
@@ -326,7 +338,7 @@ static int add_disk(struct plug_ctx *ctx, const char *path, unsigned int flags)
 		return 0;
 	}
 	diskid_lease_name(&id, rname);
-	snprintf(spec, sizeof(spec), "%s:%s", conf.volumes.items[0], rname);
+	auto_spec(spec, sizeof(spec), rname);
 	snprintf(what, sizeof(what), "disk %s", path);
 	if (add_res(ctx, spec, mode, true, what) < 0)
 		return -1;
@@ -334,7 +346,7 @@ static int add_disk(struct plug_ctx *ctx, const char *path, unsigned int flags)
 		return 0;
 	/* Rolling upgrade: guests started by an earlier plugin hold this name. */
 	diskid_legacy_name(path, rname);
-	snprintf(spec, sizeof(spec), "%s:%s", conf.volumes.items[0], rname);
+	auto_spec(spec, sizeof(spec), rname);
 	snprintf(what, sizeof(what), "disk %s (its pre-upgrade name)", path);
 	return add_res(ctx, spec, mode, true, what);
 }
@@ -359,7 +371,9 @@ static int drv_add_resource(virLockManager *man, unsigned int type, const char *
 			else if (!strcmp(params[i].key, "lockspace"))
 				lockspace = params[i].value.str;
 		}
-		if (path && path[0] == '/')
+		if (path && path[0] == '/' && strchr(path, ','))
+			snprintf(spec, sizeof(spec), "%s:%s", name, path); /* a volume set: members, offset 0 */
+		else if (path && path[0] == '/')
 			snprintf(spec, sizeof(spec), "%s:%llu:%s", path, offset, name);
 		else if (lockspace)
 			snprintf(spec, sizeof(spec), "%s:%s", lockspace, name);
@@ -698,8 +712,9 @@ static const char *lockspace_of(const struct sm_lease_info *held, int n, const c
 }
 
 /* "PATH:OFFSET" with PATH's symlinks resolved: how sync_managerd names the
- * volume of a joined lockspace (its status "volume"). */
-static bool canonical_volume(const char *location, char *out, size_t len)
+ * volume of a joined lockspace (its status "volume"); for a volume set
+ * "A,B,C", its members so named, sorted. */
+static bool canonical_one(const char *location, char *out, size_t len)
 {
 	char *path = NULL, real[PATH_MAX];
 	uint64_t off = 0;
@@ -708,6 +723,33 @@ static bool canonical_volume(const char *location, char *out, size_t len)
 	bool ok = realpath(path, real) && (size_t)snprintf(out, len, "%s:%llu", real, (unsigned long long)off) < len;
 	free(path);
 	return ok;
+}
+
+static int cmp_member(const void *a, const void *b) { return strcmp(a, b); }
+
+static bool canonical_volume(const char *location, char *out, size_t len)
+{
+	if (!strchr(location, ','))
+		return canonical_one(location, out, len);
+	char m[3][SM_LOCATION_MAX], one[SM_LOCATION_MAX];
+	int n = 0;
+	for (const char *p = location; n < 3;) {
+		const char *comma = strchr(p, ',');
+		size_t l = comma ? (size_t)(comma - p) : strlen(p);
+		if (l >= sizeof(one))
+			return false;
+		memcpy(one, p, l);
+		one[l] = '\0';
+		if (!canonical_one(one, m[n++], sizeof(m[0])))
+			return false;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (n != 3)
+		return false;
+	qsort(m, 3, sizeof(m[0]), cmp_member);
+	return (size_t)snprintf(out, len, "%s,%s,%s", m[0], m[1], m[2]) < len;
 }
 
 /* The lockspace of each resource of ctx as the daemon names it: the one
