@@ -44,11 +44,32 @@ t_refused "host 2 is refused, naming host 1" "ls:r1 is held by host 1 \(host1, l
 t_run "the lease is on every member" -- "$SM" direct inquire "$V1:r1" "$V2:r1" "$V3:r1"
 t_match "majority view: host 1 owns r1" "lver 1, exclusive owner host_id 1" "$T_OUT"
 
+# A daemon crash (SIGKILL) and restart: the set is resumed from the state
+# file, with its lease and holder (docs/restart.md).
+D1=$(_h_dir 1)
+old=$(h_daemon_pid 1)
+h_exec 1 kill -KILL "$old"
+for ((i = 0; i < 100; i++)); do h_exec 1 kill -0 "$old" 2>/dev/null || break; sleep 0.05; done
+h_exec 1 env SYNC_MANAGERD_CONFIG="$D1/sync_managerd.conf" SYNC_MANAGER_TEST_FAULTS="$D1/faults" \
+	setsid "$SMD" -D >> "$D1/daemon2.log" 2>&1 &
+T_PIDS+=("$!")
+for ((i = 0; i < 150; i++)); do
+	h_sm 1 status 2>/dev/null | grep -q '^  ls  *joined ' && break
+	sleep 0.1
+done
+t_run "status after the restart" -- h_sm 1 status
+t_match "the set is joined again (resumed, same generation)" "ls +joined +1 +1 " "$T_OUT"
+t_match "and ls:r1 is still held" "ls +r1 +EX +1 " "$T_OUT"
+t_refused "host 2 is still refused after host 1's restart" "ls:r1 is held by host 1" -- h_sm 2 run -l ls:r1 -- echo ran
+
 # One member fails on both hosts: everything keeps working, status and
 # metrics say which member is down.
 h_fault 1 "any eio v2"
 h_fault 2 "any eio v2"
-retry_until 10 bash -c "h_sm 1 status | grep -q 'member 2 .*v2:0) down'" 2>/dev/null
+for ((i = 0; i < 100; i++)); do
+	h_sm 1 status 2>/dev/null | grep -q 'member 2 .*v2:0) down' && break
+	sleep 0.1
+done
 t_run "status on host 1 with member 2 failing" -- h_sm 1 status
 t_match "status names the member that is down" "ls: volume set works on the other two members: member 2 \(.*v2:0\) down for .*(I/O|EIO|Input/output)" "$T_OUT"
 t_match "host 1 still holds ls:r1" "ls +r1 +EX +1 " "$T_OUT"
