@@ -258,6 +258,60 @@ static void a_member_missing_at_open_is_tolerated_and_used_when_back(void **stat
 	sm_lockspace_free(b);
 }
 
+/* Overwrite n bytes of member i at offset off with garbage. */
+static void scribble(int i, uint64_t off, size_t n)
+{
+	uint8_t junk[4096];
+	memset(junk, 0xa5, sizeof(junk));
+	int fd = open(mem[i], O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, junk, n, (off_t)off), (ssize_t)n);
+	close(fd);
+}
+
+/* A member whose header is corrupt is left out at open; one whose host
+ * records are corrupt is outvoted, then repaired by the next writes. */
+static void a_corrupt_member_is_outvoted_and_repaired(void **state)
+{
+	struct sm_lockspace *a = open_set(set_spec);
+	join_as(a, 1, "a");
+	scribble(1, 512, 4 * 512); /* every host record of member B */
+	struct sm_lockspace *b = open_set(set_spec);
+	join_as(b, 2, "b");
+	for (int i = 0; i < 3; i++) {
+		tu_fake_clock_advance(2000);
+		assert_int_equal(sm_lockspace_renew(a), 0);
+		assert_int_equal(sm_lockspace_renew(b), 0);
+	}
+	assert_int_equal(sm_lockspace_owner_verdict(b, 1, 1, 0), SM_OWNER_ALIVE);
+	/* B's records of hosts 1 and 2 were rewritten by their renewals */
+	struct sm_volume *v;
+	assert_int_equal(sm_volume_open(mem[1], 0, SM_DISK_READONLY, &v), 0);
+	uint8_t sec[512] __attribute__((aligned(4096)));
+	struct sm_host_record r;
+	assert_int_equal(sm_disk_read(v->disk, sm_volume_host_offset(&v->hdr, 1), sec, 512, 1000), 0);
+	assert_int_equal(sm_host_decode(sec, &r, "ls", 512), 0);
+	assert_int_equal(r.generation, 1);
+	sm_volume_close(v);
+	assert_int_equal(sm_lockspace_leave(b), 0);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+	/* a corrupt header: the set opens on the other two */
+	scribble(2, 0, 512);
+	struct sm_lockspace *c = open_set(set_spec_shuffled);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(c, &info);
+	assert_int_equal(info.members_down, 1);
+	join_as(c, 2, "c"); /* free on A and B */
+	/* host_id 3: its record is corrupt on B and C is away: its newest
+	 * generation cannot be known from a majority, so no join */
+	struct sm_lockspace *d = open_set(set_spec);
+	struct sm_join_opts o = {.host_id = 3, .host_name = "d"};
+	assert_int_equal(sm_lockspace_join(d, &o), -SM_EBAD_MAGIC);
+	sm_lockspace_free(c);
+	sm_lockspace_free(d);
+}
+
 static void two_failed_members_fail_closed(void **state)
 {
 	struct sm_lockspace *a = open_set(set_spec), *b = open_set(set_spec);
@@ -485,6 +539,7 @@ int main(void)
 		T(one_failed_member_changes_nothing_but_status),
 		T(a_member_missing_at_open_is_tolerated_and_used_when_back),
 		T(two_failed_members_fail_closed),
+		T(a_corrupt_member_is_outvoted_and_repaired),
 		T(quiet_windows_that_do_not_overlap_prove_nothing),
 		T(a_stale_member_alone_says_nothing_about_a_newer_generation),
 		T(a_lease_on_the_set_survives_one_member_lost_at_any_step),
