@@ -61,6 +61,10 @@ struct init_guard {
 	uint64_t offset;
 	bool force_live;
 	bool reported;
+	/* Formatting a volume set: its paths "A,B,C", so that an old volume set
+	 * over them is watched as a whole (once: its set_uuid is then noted). */
+	const char *set_spec;
+	uint8_t set_checked[16];
 };
 int init_guard_check(void *arg, const struct sm_volume_header *old);
 

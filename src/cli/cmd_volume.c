@@ -91,10 +91,10 @@ static void format_progress(void *arg, uint64_t done, uint64_t total)
 
 /* Format one volume (a lone one, or one member of a set) with the live-host
  * guard of --force; prints what went wrong.  h gets the header written. */
-static int format_one(const char *spec, struct sm_format_params *p, bool force_live, bool member,
+static int format_one(const char *spec, struct sm_format_params *p, struct init_guard *gs, bool member,
 		      struct sm_volume_header *h)
 {
-	struct init_guard guard = {.force_live = force_live};
+	struct init_guard guard = *gs; /* the set's members share what the guard has checked */
 	struct format_progress fp = {.target = spec, .names = p->resource_name_count, .started = sm_now_mono_ms()};
 	p->progress = format_progress;
 	p->progress_arg = &fp;
@@ -109,6 +109,7 @@ static int format_one(const char *spec, struct sm_format_params *p, bool force_l
 	p->before_overwrite_arg = &guard;
 	int rc = CLI_OK;
 	int err = sm_volume_format(path, off, p, h);
+	memcpy(gs->set_checked, guard.set_checked, sizeof(gs->set_checked));
 	if (err < 0 && guard.reported) {
 		rc = CLI_FAIL; /* refused or interrupted before anything was written: said why */
 	} else if (err == -SM_EINTERRUPTED) {
@@ -135,6 +136,7 @@ int cmd_init(int argc, char **argv)
 		{"force-live", no_argument, NULL, 'L'}, {0}};
 	struct sm_format_params p = {0};
 	bool force_live = false;
+	char set_spec[3 * 600] = "";
 	const char **names = NULL;
 	size_t nnames = 0;
 	int c, rc = CLI_OK;
@@ -197,9 +199,12 @@ int cmd_init(int argc, char **argv)
 		}
 	}
 	struct sm_volume_header h;
+	if (nvol > 1) /* the guard watches an old set over these paths as a whole, once */
+		snprintf(set_spec, sizeof(set_spec), "%s,%s,%s", argv[optind], argv[optind + 1], argv[optind + 2]);
+	struct init_guard guard = {.force_live = force_live, .set_spec = nvol > 1 ? set_spec : NULL};
 	for (int k = 0; k < nvol && rc == CLI_OK; k++) {
 		p.set_index = (uint32_t)k;
-		rc = format_one(argv[optind + k], &p, force_live, nvol > 1, &h);
+		rc = format_one(argv[optind + k], &p, &guard, nvol > 1, &h);
 		if (k == 0)
 			p.sector_size = h.sector_size; /* every member of a set alike */
 	}

@@ -290,7 +290,18 @@ int init_guard_check(void *arg, const struct sm_volume_header *old)
 		rc = unreadable(g, "holds a damaged sync_manager header");
 		goto out;
 	}
-	rc = sm_lockspace_open(g->path, g->offset, &w.ls);
+	static const uint8_t zero[16];
+	if (old->set_size && memcmp(old->set_uuid, zero, 16) != 0 && memcmp(old->set_uuid, g->set_checked, 16) == 0)
+		return 0; /* its old set was watched already (formatting its first member) */
+	if (old->set_size && !g->set_spec) {
+		snprintf(why, sizeof(why), "is member %u of the volume set of lockspace '%s' (reformat its members "
+			 "together: init A B C --force)", old->set_index + 1, old->lockspace);
+		rc = unreadable(g, why);
+		goto out;
+	}
+	rc = old->set_size ? sm_lockspace_open_spec(g->set_spec, &w.ls) : sm_lockspace_open(g->path, g->offset, &w.ls);
+	if (rc == 0 && old->set_size && memcmp(sm_lockspace_header(w.ls)->set_uuid, old->set_uuid, 16) != 0)
+		rc = -SM_ESET_MEMBERS;
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "holds lockspace '%s' but its host records cannot be opened (%s)",
 			 old->lockspace, sm_strerror(rc));
@@ -305,6 +316,8 @@ int init_guard_check(void *arg, const struct sm_volume_header *old)
 		goto out;
 	}
 	rc = g->force_live ? force_live(&w) : watch_hosts(&w);
+	if (rc == 0 && old->set_size)
+		memcpy(g->set_checked, old->set_uuid, 16);
 out:
 	g->reported = rc < 0 && rc != -ENOMEM;
 	free(w.st);

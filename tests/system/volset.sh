@@ -14,6 +14,11 @@ t_run "init formats a volume set from three paths" -- "$SM" init "$V1" "$V2" "$V
 	--resources 4 --io-timeout 1 --watchdog-timeout 3 --resource r1
 t_match "init says how to join it" "volume set of 3 members.*join .*v1,.*v2,.*v3" "$(tr '\n' ' ' <<<"$T_OUT")"
 t_refused "init with two paths is refused" "one PATH.*or three for a volume set" -- "$SM" init "$T_DIR/a" "$T_DIR/b" -l x
+t_refused "init --force over one member alone is refused" "member 2 of the volume set of lockspace 'ls'.*together" -- \
+	"$SM" init "$V2" --lockspace other --force
+t_run "init --force over the whole set watches it once and formats it again" -- "$SM" init "$V3" "$V1" "$V2" \
+	--lockspace ls --max-hosts 4 --resources 4 --io-timeout 1 --watchdog-timeout 3 --resource r1 --force
+V1=$T_DIR/v3 V3=$T_DIR/v1 # member order as formatted now
 
 for n in 1 2; do h_start "$n" || t_done; done
 t_refused "joining one member alone is refused and says how to name the set" \
