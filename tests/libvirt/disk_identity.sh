@@ -14,63 +14,24 @@
 #    allow_unprotected_guests = 1.
 # Exit 77 (skipped) when libvirt, QEMU or loop devices are unavailable.
 source "$(dirname "$0")/../system/lib.sh"
-[[ $(id -u) -eq 0 ]] || { echo "libvirt tests need root: skipped"; exit 77; }
-if ! "$SM_SRC/scripts/deps" libvirt >/dev/null 2>&1 || ! command -v libvirtd >/dev/null; then
-	echo "libvirt tests: libvirtd/QEMU packages unavailable: skipped"
-	exit 77
-fi
-[[ -x $SM_BIN/lock-driver/sync_manager.so && -x $SM_BIN/sync_manager-fence-libvirt ]] ||
-	{ echo "plugin not built: skipped"; exit 77; }
+source "$(dirname "$0")/plugin_env.sh"
+pe_require
 command -v losetup >/dev/null && losetup -f >/dev/null 2>&1 || { echo "no loop devices: skipped"; exit 77; }
-source "$(dirname "$0")/env.sh"
 
 VOL=$T_DIR/leases
 chmod 755 "$T_DIR"
 t_run "format the shared lease volume" -- "$SM" init "$VOL" --lockspace lv --max-hosts 8 --resources 64 \
 	--io-timeout 1 --watchdog-timeout 3
-plugin_conf() {
-	cat <<EOF
-# written by tests/libvirt/disk_identity.sh
-$1
-host_name = "lvhost@HOST@"
-join_wait = 30
-fence_program = "$SM_BIN/sync_manager-fence-libvirt"
-EOF
-}
+plugin_conf() { pe_plugin_conf disk_identity.sh "$1"; }
 # (the daemons here run with watchdog = none: the switch lets guests run under them)
 plugin_conf "volumes = [ \"$VOL\" ]
 allow_unprotected_guests = 1" > "$T_DIR/qemu-sync_manager.conf"
-LV_LOCK_MANAGER=sync_manager
-LV_LOCK_PLUGIN_DIR=$SM_BIN/lock-driver
-LV_LOCK_CONF=$T_DIR/qemu-sync_manager.conf
-LV_LIBVIRTD_ENV=(SYNC_MANAGER_RUN_DIR=/run/sync_manager)
-LV_TMPDIR=$T_DIR
 LOOPS=()
-t_cleanup_lv() {
-	lv_teardown >/dev/null 2>&1
-	local l
-	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
-	t_cleanup
-}
-trap t_cleanup_lv EXIT
+drop_loops() { local l; for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done; }
+pe_setup "$T_DIR/qemu-sync_manager.conf" drop_loops
+pe_start_daemons
+pe_join "$VOL"
 
-lv_setup || { t_fail "libvirt hosts did not come up"; t_done; }
-t_ok "two libvirt hosts with the sync_manager plugin are up"
-
-sm_on() { local h=$1; shift; lv_host_exec "$h" env SYNC_MANAGER_RUN_DIR=/run/sync_manager "$SM" "$@"; }
-for h in 1 2; do
-	printf 'watchdog = none\nhost_name = lvhost%s\nlog_level = info\n' "$h" > "$LV_RUN/h$h/smd.conf"
-	lv_host_spawn "$h" "$LV_RUN/h$h/smd.log" env SYNC_MANAGER_RUN_DIR=/run/sync_manager \
-		SYNC_MANAGERD_CONFIG="$LV_RUN/h$h/smd.conf" "$SMD" -D >/dev/null || t_fail "daemon on host $h"
-	lv_poll 10 0.1 lv_host_exec "$h" test -S /run/sync_manager/sync_managerd.sock || t_fail "no daemon socket on $h"
-	t_run "host $h joins the lockspace" -- sm_on "$h" join "$VOL" --host-id "$h"
-done
-sleep 4 # let each host see the other renew (liveness is observed, never assumed)
-
-held() { sm_on "$1" status --json | python3 -c '
-import json,sys
-d=json.load(sys.stdin)
-print(" ".join(sorted("%s:%s:%s" % (l["resource"], l["mode"], l["lver"]) for l in d["leases"] if l["state"] == "held")))'; }
 # a guest with its own boot disk plus the block disk DEV (or a file disk with type=file)
 extra_disk() {
 	local type=$1 path=$2 attr=dev
