@@ -128,12 +128,7 @@ h_fault 3 ""
 log2=$T_DIR/holder4.log
 h_bg 2 "$log2" "$SM" run -l ls:vm2 --name keeper --wait $((H + 8)) -- sleep 1000 >/dev/null
 retry_until $((H + 8)) grep -q "acquired ls:vm2" "$log2" && t_ok "host 2 holds vm2" || t_fail "vm2 on host 2: $(cat "$log2")"
-old=$(h_daemon_pid 2)
-h_exec 2 kill -TERM "$old"
-for ((i = 0; i < 100; i++)); do h_exec 2 kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
-h_exec 2 env SYNC_MANAGERD_CONFIG="$(_h_dir 2)/sync_managerd.conf" SYNC_MANAGER_TEST_FAULTS="$(_h_dir 2)/faults" \
-	setsid "$SMD" -D >> "$(_h_dir 2)/daemon2.log" 2>&1 &
-T_PIDS+=("$!")
+h_restart_daemon 2 TERM
 retry_until 10 h_sm 2 status && t_ok "a new daemon runs on host 2" || t_fail "no new daemon: $(tail "$(_h_dir 2)/daemon2.log")"
 retry_until 10 bash -c "'$SM' status 2>/dev/null | true; [[ 1 ]]"
 sleep 3

@@ -13,6 +13,8 @@
 #   h_alive N                                        is host N still up?
 #   h_wait_down N SECONDS                            wait until host N is gone (reset)
 #   h_fault N "RULES"                                inject storage faults into host N's daemon ("" = clear)
+#   h_restart_daemon N SIGNAL                        stop host N's daemon with SIGNAL, start a new one
+#                                                    (its log: $T_DIR/hN/daemon2.log)
 #   h_stop_all                                       power every host off
 
 H_WATCHDOG_MS=${H_WATCHDOG_MS:-3000}
@@ -85,6 +87,15 @@ h_wait_down() {
 h_fault() {
 	local f; f="$(_h_dir "$1")/faults"
 	if [[ -z $2 ]]; then rm -f "$f"; else printf '%s\n' "$2" > "$f"; fi
+}
+
+h_restart_daemon() {
+	local n=$1 sig=$2 old i dir; old=$(h_daemon_pid "$n"); dir=$(_h_dir "$n")
+	h_exec "$n" kill -"$sig" "$old"
+	for ((i = 0; i < 100; i++)); do h_exec "$n" kill -0 "$old" 2>/dev/null || break; sleep 0.05; done
+	h_exec "$n" env SYNC_MANAGERD_CONFIG="$dir/sync_managerd.conf" SYNC_MANAGER_TEST_FAULTS="$dir/faults" \
+		setsid "$SMD" -D >> "$dir/daemon2.log" 2>&1 &
+	T_PIDS+=("$!")
 }
 
 h_stop_all() {

@@ -51,13 +51,7 @@ t_match "majority view: host 1 owns r1" "lver 1, exclusive owner host_id 1" "$T_
 
 # A daemon crash (SIGKILL) and restart: the set is resumed from the state
 # file, with its lease and holder (docs/restart.md).
-D1=$(_h_dir 1)
-old=$(h_daemon_pid 1)
-h_exec 1 kill -KILL "$old"
-for ((i = 0; i < 100; i++)); do h_exec 1 kill -0 "$old" 2>/dev/null || break; sleep 0.05; done
-h_exec 1 env SYNC_MANAGERD_CONFIG="$D1/sync_managerd.conf" SYNC_MANAGER_TEST_FAULTS="$D1/faults" \
-	setsid "$SMD" -D >> "$D1/daemon2.log" 2>&1 &
-T_PIDS+=("$!")
+h_restart_daemon 1 KILL
 for ((i = 0; i < 150; i++)); do
 	h_sm 1 status 2>/dev/null | grep -q '^  ls  *joined ' && break
 	sleep 0.1
