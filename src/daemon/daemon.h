@@ -74,6 +74,13 @@ struct daemon_config {
 	bool check_only;
 };
 
+/* sm_config_check_fn for sync_managerd.conf (confcheck.c): admin_group
+ * must exist, join volumes must be there.  _deep (--check-config) also reads
+ * each join volume's header and wants every member of a set. */
+struct sm_config_key;
+const char *daemon_config_check(const struct sm_config_key *k, const void *value, char *buf, size_t len);
+const char *daemon_config_check_deep(const struct sm_config_key *k, const void *value, char *buf, size_t len);
+
 /* ---- lockspaces ----------------------------------------------------------- */
 enum ls_state { LS_JOINING, LS_JOINED, LS_FAILED, LS_LEAVING, LS_GONE };
 const char *ls_state_name(enum ls_state s);
