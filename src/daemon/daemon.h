@@ -109,7 +109,7 @@ struct ls_entry {
 	atomic_bool t_exited;
 	pthread_mutex_t progress_mu;
 	char progress[200];          /* what a join is waiting for (guarded) */
-	uint64_t progress_left_ms;
+	uint64_t progress_deadline_ms; /* mono_ms() when the wait in progress ends at the latest */
 	uint64_t waiter_ids[16];     /* connections waiting for the join to finish */
 	int nwaiters;
 	uint64_t leave_waiter_ids[16]; /* connections waiting for the leave to finish */
