@@ -163,7 +163,7 @@ sl_host_stop() {
 	pid=$(sl_host_pid "$name")
 	[ -n "$pid" ] || return 0
 	if sl_pid_alive "$pid" && sl__ours "$pid"; then
-		timeout 15 env SANLOCK_RUN_DIR="$dir/run" sanlock client shutdown -f 1 -w 1 >/dev/null 2>&1
+		timeout --foreground 15 env SANLOCK_RUN_DIR="$dir/run" sanlock client shutdown -f 1 -w 1 >/dev/null 2>&1
 		for ((i = 0; i < 100; i++)); do
 			sl_pid_alive "$pid" || break
 			sleep 0.1

@@ -16,6 +16,7 @@ struct cli_cmd {
 	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 	const char *args;                  /* one-line synopsis after the name */
 	const char *summary;
+	const char *options;               /* --help: each option, its meaning and default */
 };
 
 /* Print "sync_manager: <msg>: <strerror(rc)>" to stderr; returns CLI_FAIL. */
@@ -28,6 +29,9 @@ void cli_print_cmd_usage(FILE *out, const char *cmd);
 /* Progress for long waits (sm_progress_fn): one line when the reason
  * changes, then a line every few seconds with the time left. */
 void cli_progress(void *arg, const char *what, uint64_t remaining_ms);
+/* Errors the library has logged (printed as "sync_manager: error: ..."): a
+ * command that sees it grow need not say the same again. */
+extern unsigned cli_errors_logged;
 /* Ctrl-C / SIGTERM set this flag (installed by cli_catch_interrupts). */
 extern volatile sig_atomic_t cli_interrupted;
 void cli_catch_interrupts(void);

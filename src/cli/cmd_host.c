@@ -510,8 +510,11 @@ int cmd_request(int argc, char **argv)
 					   {0}};
 	int kind = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
-		kind = c == 'r' ? SM_REQUEST_RELEASE : c == 'h' ? SM_REQUEST_HANDOFF : -1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c != 'r' && c != 'h')
+			return cli_usage_error("request", "unknown option");
+		kind = c == 'r' ? SM_REQUEST_RELEASE : SM_REQUEST_HANDOFF;
+	}
 	if (kind <= 0 || optind + 1 != argc)
 		return cli_usage_error("request", "usage: request RESOURCE --release|--handoff");
 	struct sm_resource *res;
@@ -539,8 +542,15 @@ int cmd_shutdown(int argc, char **argv)
 	unsigned flags = 0;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1)
-		flags |= c == 'f' ? SM_SHUTDOWN_FORCE : c == 'r' ? SM_SHUTDOWN_KEEP : 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c != 'f' && c != 'r')
+			return cli_usage_error("shutdown", "unknown option");
+		flags |= c == 'f' ? SM_SHUTDOWN_FORCE : SM_SHUTDOWN_KEEP;
+	}
+	if (optind < argc)
+		return cli_usage_error("shutdown", "unexpected argument '%s'", argv[optind]);
+	if ((flags & SM_SHUTDOWN_FORCE) && (flags & SM_SHUTDOWN_KEEP))
+		return cli_usage_error("shutdown", "--restart and --force exclude each other");
 	sm_conn *conn;
 	if (cli_connect(&conn))
 		return CLI_FAIL;
@@ -555,8 +565,12 @@ int cmd_shutdown(int argc, char **argv)
 
 int cmd_metrics(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	static const struct option lo[] = {{0}};
+	optind = 1;
+	if (getopt_long(argc, argv, "", lo, NULL) != -1) /* the exposition is text only: no --json */
+		return cli_usage_error("metrics", "unknown option (metrics takes none; its output is Prometheus text)");
+	if (optind < argc)
+		return cli_usage_error("metrics", "unexpected argument '%s'", argv[optind]);
 	sm_conn *conn;
 	if (cli_connect(&conn))
 		return CLI_FAIL;

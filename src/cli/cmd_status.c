@@ -6,8 +6,12 @@
 #include "common/util.h"
 #include "sync_manager/admin.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -137,6 +141,71 @@ static void print_status(const struct sm_report *r, bool watch)
 	free_section_copy(&owned);
 }
 
+/* While watching at a terminal, a frame is first written to a memory file
+ * (fd 1 points there), then copied to the terminal with each line cut to its
+ * width, so that nothing wraps and the screen stays as it was drawn. */
+struct frame {
+	int tty_fd, mem_fd;
+};
+
+static bool frame_begin(struct frame *f)
+{
+	fflush(stdout);
+	f->mem_fd = memfd_create("status-frame", MFD_CLOEXEC);
+	f->tty_fd = f->mem_fd >= 0 ? dup(STDOUT_FILENO) : -1;
+	if (f->tty_fd < 0 || dup2(f->mem_fd, STDOUT_FILENO) < 0) {
+		if (f->mem_fd >= 0)
+			close(f->mem_fd);
+		if (f->tty_fd >= 0)
+			close(f->tty_fd);
+		return false;
+	}
+	return true;
+}
+
+static void frame_end(struct frame *f)
+{
+	fflush(stdout);
+	dup2(f->tty_fd, STDOUT_FILENO);
+	close(f->tty_fd);
+	struct winsize ws;
+	size_t cols = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
+	FILE *in = fdopen(f->mem_fd, "r");
+	if (!in) {
+		close(f->mem_fd);
+		return;
+	}
+	rewind(in);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, in)) > 0) {
+		bool nl = line[n - 1] == '\n';
+		size_t len = (size_t)n - nl, shown = 0, vis = 0;
+		/* cut after cols visible characters (escape sequences and UTF-8
+		 * continuation bytes take no column) */
+		while (shown < len) {
+			unsigned char c = (unsigned char)line[shown];
+			if (c == 0x1b) { /* ESC [ ... letter */
+				shown++;
+				while (shown < len && !isalpha((unsigned char)line[shown]))
+					shown++;
+				shown++;
+				continue;
+			}
+			if ((c & 0xc0) != 0x80 && vis++ == cols)
+				break;
+			shown++;
+		}
+		fwrite(line, 1, shown, stdout);
+		if (nl)
+			fputc('\n', stdout);
+	}
+	free(line);
+	fclose(in);
+	fflush(stdout);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option lo[] = {{"json", no_argument, NULL, 'j'}, {"watch", optional_argument, NULL, 'w'},
@@ -161,26 +230,53 @@ int cmd_status(int argc, char **argv)
 	if (watch && optind < argc) /* "--watch 5": the 5 is no interval */
 		return cli_usage_error("status", "unexpected argument '%s' (the interval is given as --watch=SECONDS)",
 				       argv[optind]);
-	sm_conn *conn;
-	if (cli_connect(&conn))
+	sm_conn *conn = NULL;
+	if (!watch && cli_connect(&conn))
 		return CLI_FAIL;
-	/* --watch ends on Ctrl-C (or SIGTERM) with status 0. */
+	/* --watch ends on Ctrl-C (or SIGTERM) with status 0; it goes on while
+	 * sync_managerd is down, saying so, and shows it again once it is back. */
 	cli_catch_interrupts();
 	/* On a terminal each refresh replaces the screen; otherwise (a file, a
 	 * pipe) refreshes follow each other as plain lines, no escape codes. */
 	bool tty = isatty(STDOUT_FILENO);
 	char every_s[16];
 	sm_format_ms(every_ms, every_s, sizeof(every_s));
-	int rc;
+	int rc = 0;
 	unsigned refreshes = 0;
+	char down_since[32] = "";
 	do {
 		struct sm_report *r = NULL;
-		rc = sm_status(conn, &r);
-		if (rc < 0) {
+		struct frame fr;
+		bool framed = watch && tty && !json && frame_begin(&fr);
+		if (!conn && watch)
+			rc = sm_conn_open(&conn);
+		if (conn)
+			rc = sm_status(conn, &r);
+		if (rc < 0 && !watch) {
 			cli_daemon_fail(conn, rc, "status");
 			break;
 		}
-		if (watch && !json) {
+		if (rc < 0 || !conn) {
+			/* watching, and the daemon is gone (or not yet there) */
+			const char *why = conn && sm_conn_message(conn)[0] ? sm_conn_message(conn) : sm_strerror(rc);
+			sm_conn_close(conn);
+			conn = NULL;
+			time_t now = time(NULL);
+			struct tm tm;
+			if (!down_since[0] && localtime_r(&now, &tm))
+				strftime(down_since, sizeof(down_since), "%H:%M:%S", &tm);
+			if (json) {
+				printf("{\"daemon\": null, \"error\": \"%s\"}\n", rc == -SM_ENO_DAEMON ? "not running" : "unreachable");
+			} else {
+				printf("%s%sEvery %s: sync_manager status (Ctrl-C stops)\n", tty ? "\033[H\033[J" : "",
+				       tty || !refreshes ? "" : "\n", every_s);
+				printf("sync_managerd is down since %s (%s); watching until it is back\n", down_since,
+				       rc == -SM_ENO_DAEMON ? "not running" : why);
+			}
+			refreshes++;
+			rc = 0;
+		} else if (watch && !json) {
+			down_since[0] = '\0';
 			char when[32] = "";
 			time_t now = time(NULL);
 			struct tm tm;
@@ -190,7 +286,9 @@ int cmd_status(int argc, char **argv)
 			       tty || !refreshes ? "" : "\n", every_s, when);
 			refreshes++;
 		}
-		if (json) {
+		if (!r) {
+			/* said above that the daemon is down */
+		} else if (json) {
 			static const char *const single[] = {"daemon", NULL};
 			report_print_json(r, single);
 		} else {
@@ -208,6 +306,8 @@ int cmd_status(int argc, char **argv)
 			}
 		}
 		sm_report_free(r);
+		if (framed)
+			frame_end(&fr);
 		fflush(stdout);
 		/* sleep in short steps so that Ctrl-C ends the watch at once */
 		uint64_t end = sm_now_mono_ms() + every_ms, now;

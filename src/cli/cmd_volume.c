@@ -108,10 +108,11 @@ static int format_one(const char *spec, struct sm_format_params *p, struct init_
 	p->before_overwrite = init_guard_check;
 	p->before_overwrite_arg = &guard;
 	int rc = CLI_OK;
+	unsigned said = cli_errors_logged;
 	int err = sm_volume_format(path, off, p, h);
 	memcpy(gs->set_checked, guard.set_checked, sizeof(gs->set_checked));
-	if (err < 0 && guard.reported) {
-		rc = CLI_FAIL; /* refused or interrupted before anything was written: said why */
+	if (err < 0 && (guard.reported || cli_errors_logged != said)) {
+		rc = CLI_FAIL; /* refused or interrupted, and said why (once) */
 	} else if (err == -SM_EINTERRUPTED) {
 		/* the header was invalidated first and is written last: nothing valid is left */
 		fprintf(stderr, "sync_manager: init interrupted after %.1f s: %s is left unformatted (it reads as not a "

@@ -52,6 +52,7 @@ struct cursor {
 struct parser {
 	const struct sm_config_key *keys;
 	size_t nkeys;
+	sm_config_check_fn *check;
 	unsigned *seen; /* per key: line where it was set, 0 = not yet */
 	struct sm_config_error *err;
 	unsigned line;
@@ -547,6 +548,12 @@ static int parse_line(struct parser *p, const char *s, size_t n, void *out)
 	r = convert(p, k, &v, &f);
 	if (r)
 		return r;
+	if (!out && p->check) { /* while validating: values are stored only once all are fine */
+		char why[sizeof(p->err->message)];
+		const char *bad = p->check(k, &f, why, sizeof(why));
+		if (bad)
+			return fail(p, "%s: %s", k->name, bad);
+	}
 	if (out)
 		memcpy((char *)out + k->offset, &f, size);
 	return 0;
@@ -586,7 +593,13 @@ static void init_error(struct sm_config_error *err, const char *filename)
 int sm_config_parse(const struct sm_config_key *keys, size_t nkeys, void *out, const char *text, size_t len,
 		    const char *filename, struct sm_config_error *err)
 {
-	struct parser p = {.keys = keys, .nkeys = keys ? nkeys : 0, .err = err};
+	return sm_config_parse_checked(keys, nkeys, NULL, out, text, len, filename, err);
+}
+
+int sm_config_parse_checked(const struct sm_config_key *keys, size_t nkeys, sm_config_check_fn *check, void *out,
+			    const char *text, size_t len, const char *filename, struct sm_config_error *err)
+{
+	struct parser p = {.keys = keys, .nkeys = keys ? nkeys : 0, .check = check, .err = err};
 	init_error(err, filename);
 	if (!text)
 		len = 0;
@@ -604,6 +617,12 @@ int sm_config_parse(const struct sm_config_key *keys, size_t nkeys, void *out, c
 
 int sm_config_load(const struct sm_config_key *keys, size_t nkeys, void *out, const char *path,
 		   struct sm_config_error *err)
+{
+	return sm_config_load_checked(keys, nkeys, NULL, out, path, err);
+}
+
+int sm_config_load_checked(const struct sm_config_key *keys, size_t nkeys, sm_config_check_fn *check, void *out,
+			   const char *path, struct sm_config_error *err)
 {
 	struct parser p = {.err = err};
 	init_error(err, path);
@@ -652,7 +671,7 @@ int sm_config_load(const struct sm_config_key *keys, size_t nkeys, void *out, co
 	else if (r)
 		fail(&p, "cannot read: %s", sm_strerror(r));
 	else
-		r = sm_config_parse(keys, nkeys, out, buf, len, path, err);
+		r = sm_config_parse_checked(keys, nkeys, check, out, buf, len, path, err);
 	free(buf);
 	return r;
 }

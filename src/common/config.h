@@ -64,8 +64,16 @@ struct sm_config_list {
 struct sm_config_error {
 	char file[256];
 	unsigned line;
-	char message[256];
+	char message[512];
 };
+
+/* A check of what a value means here, beyond its syntax (a group that
+ * exists, a volume that is there).  Called for every key set in the text
+ * while the text is validated, with the converted value (the field's type),
+ * before anything is stored.  Returns NULL if the value is usable, else what
+ * is wrong and how to fix it (written into buf), which becomes the error of
+ * that line. */
+typedef const char *sm_config_check_fn(const struct sm_config_key *k, const void *value, char *buf, size_t len);
 
 /* Parse text (len bytes, need not be NUL-terminated) into out.  Returns 0,
  * or -SM_ECONFIG with *err naming the file, line, key, bad value and what is
@@ -77,12 +85,19 @@ struct sm_config_error {
 int sm_config_parse(const struct sm_config_key *keys, size_t nkeys, void *out, const char *text, size_t len,
 		    const char *filename, struct sm_config_error *err);
 
+/* sm_config_parse with check (may be NULL) applied to each value set. */
+int sm_config_parse_checked(const struct sm_config_key *keys, size_t nkeys, sm_config_check_fn *check, void *out,
+			    const char *text, size_t len, const char *filename, struct sm_config_error *err);
+
 /* Read and parse a file.  A missing file (ENOENT) returns 1 and leaves out
  * untouched (callers decide whether that is fine).  Read errors return -errno
  * (-EFBIG for files over SM_CONFIG_FILE_MAX, -EISDIR for directories), parse
  * errors -SM_ECONFIG; err is filled in every non-zero case. */
 int sm_config_load(const struct sm_config_key *keys, size_t nkeys, void *out, const char *path,
 		   struct sm_config_error *err);
+/* sm_config_load with check (may be NULL) applied to each value set. */
+int sm_config_load_checked(const struct sm_config_key *keys, size_t nkeys, sm_config_check_fn *check, void *out,
+			   const char *path, struct sm_config_error *err);
 
 /* "name = value" for every key, in config syntax (strings quoted), so the
  * output parses back to the same values (for --check-config). */

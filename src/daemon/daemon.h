@@ -74,6 +74,13 @@ struct daemon_config {
 	bool check_only;
 };
 
+/* sm_config_check_fn for sync_managerd.conf (confcheck.c): admin_group
+ * must exist, join volumes must be there.  _deep (--check-config) also reads
+ * each join volume's header and wants every member of a set. */
+struct sm_config_key;
+const char *daemon_config_check(const struct sm_config_key *k, const void *value, char *buf, size_t len);
+const char *daemon_config_check_deep(const struct sm_config_key *k, const void *value, char *buf, size_t len);
+
 /* ---- lockspaces ----------------------------------------------------------- */
 enum ls_state { LS_JOINING, LS_JOINED, LS_FAILED, LS_LEAVING, LS_GONE };
 const char *ls_state_name(enum ls_state s);
@@ -102,7 +109,7 @@ struct ls_entry {
 	atomic_bool t_exited;
 	pthread_mutex_t progress_mu;
 	char progress[200];          /* what a join is waiting for (guarded) */
-	uint64_t progress_left_ms;
+	uint64_t progress_deadline_ms; /* mono_ms() when the wait in progress ends at the latest */
 	uint64_t waiter_ids[16];     /* connections waiting for the join to finish */
 	int nwaiters;
 	uint64_t leave_waiter_ids[16]; /* connections waiting for the leave to finish */

@@ -148,7 +148,7 @@ static void on_progress(void *arg, const char *what, uint64_t remaining_ms)
 	struct ls_entry *e = arg;
 	pthread_mutex_lock(&e->progress_mu);
 	snprintf(e->progress, sizeof(e->progress), "%s", what);
-	e->progress_left_ms = remaining_ms;
+	e->progress_deadline_ms = mono_ms() + remaining_ms;
 	pthread_mutex_unlock(&e->progress_mu);
 }
 

@@ -86,12 +86,23 @@ static void usage(FILE *f)
 		DEFAULT_CONFIG, SM_RUN_DIR_ENV, SM_RUN_DIR_DEFAULT);
 }
 
-static int load_config(struct daemon_config *c, const char *path, bool explicit_path)
+/* Load path into c.  A file named by -c or $SYNC_MANAGERD_CONFIG must
+ * exist; the default one may be missing (built-in defaults), but not for
+ * --check-config, which must not call a file that is not there valid. */
+static int load_config(struct daemon_config *c, const char *path, const char *given_by)
 {
 	struct sm_config_error err;
-	int rc = sm_config_load(config_keys, SM_ARRAY_SIZE(config_keys), c, path, &err);
-	if (rc == 1 && explicit_path) {
-		fprintf(stderr, "sync_managerd: %s: no such file\n", path);
+	int rc = sm_config_load_checked(config_keys, SM_ARRAY_SIZE(config_keys),
+					c->check_only ? daemon_config_check_deep : daemon_config_check, c, path, &err);
+	if (rc == 1 && given_by) {
+		fprintf(stderr, "sync_managerd: %s: no such file (given by %s)\n", path, given_by);
+		return -ENOENT;
+	}
+	if (rc == 1 && c->check_only) {
+		fprintf(stderr,
+			"sync_managerd: %s: no such file: sync_managerd would run with the built-in defaults "
+			"(see sync_managerd.conf(5); -c FILE checks another file)\n",
+			path);
 		return -ENOENT;
 	}
 	if (rc < 0) {
@@ -318,13 +329,12 @@ int main(int argc, char **argv)
 	static struct daemon dm;
 	struct daemon *d = &dm;
 	config_defaults(&d->cfg);
-	const char *config = DEFAULT_CONFIG, *level_override = NULL;
-	bool explicit_config = false;
+	const char *config = DEFAULT_CONFIG, *level_override = NULL, *given_by = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "Dc:l:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'D': d->cfg.foreground = true; break;
-		case 'c': config = optarg; explicit_config = true; break;
+		case 'c': config = optarg; given_by = "-c"; break;
 		case 'C': d->cfg.check_only = true; break;
 		case 'l': level_override = optarg; break;
 		case 'h': usage(stdout); return 0;
@@ -332,9 +342,11 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (getenv("SYNC_MANAGERD_CONFIG") && !explicit_config)
+	if (getenv("SYNC_MANAGERD_CONFIG") && !given_by) {
 		config = getenv("SYNC_MANAGERD_CONFIG");
-	if (load_config(&d->cfg, config, explicit_config) < 0)
+		given_by = "$SYNC_MANAGERD_CONFIG";
+	}
+	if (load_config(&d->cfg, config, given_by) < 0)
 		return 2;
 	if (level_override) {
 		int l = sm_log_parse_level(level_override);
@@ -387,10 +399,18 @@ int main(int argc, char **argv)
 	int rc = state_restore(d); /* before the first tick: it may arm the watchdog */
 	if (rc < 0)
 		sm_error("could not restore the previous daemon's state: %s", sm_strerror(rc));
+	/* The configured joins: their volumes were there when the file was read
+	 * (else the daemon refused to start, above).  Exiting now could leave a
+	 * resumed lease to the watchdog, so a join that fails now is an error in
+	 * the log (a refusal of the watchdog is logged by ls_join itself). */
 	for (size_t i = 0; i < d->cfg.join.count; i++) {
 		struct ls_entry *e;
-		if (!ls_find_location(d, d->cfg.join.items[i]))
-			ls_join(d, d->cfg.join.items[i], 0, NULL, &e);
+		if (ls_find_location(d, d->cfg.join.items[i]))
+			continue;
+		rc = ls_join(d, d->cfg.join.items[i], 0, NULL, &e);
+		if (rc < 0 && !watchdog_join_refusal(d))
+			sm_error("%s: join: cannot join the lockspace of %s: %s", config, d->cfg.join.items[i],
+				 sm_strerror(rc));
 	}
 	if (open_socket(d) < 0)
 		return 1;

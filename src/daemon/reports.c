@@ -71,7 +71,8 @@ static void put_lockspace(struct sm_msgbuf *b, struct ls_entry *e)
 	if (e->state == LS_JOINING) {
 		pthread_mutex_lock(&e->progress_mu);
 		sm_mb_kv_str(b, "join_progress", e->progress);
-		sm_mb_kv_u64(b, "join_remaining_ms", e->progress_left_ms);
+		uint64_t now = mono_ms(); /* the time left now, not when the wait began */
+		sm_mb_kv_u64(b, "join_remaining_ms", e->progress_deadline_ms > now ? e->progress_deadline_ms - now : 0);
 		pthread_mutex_unlock(&e->progress_mu);
 		sm_mb_kv_u64(b, "joining_for_ms", mono_ms() - e->join_started_mono);
 	}

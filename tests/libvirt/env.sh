@@ -228,11 +228,17 @@ _lv_client() {
 # lv_virsh N ARGS...: run `virsh -q -c qemu+tcp://127.0.0.N/system ARGS...` inside the netns.
 #   stdout/stderr/exit status are virsh's.  Killed after LV_VIRSH_TIMEOUT s (override per
 #   call: LV_VIRSH_TIMEOUT=300 lv_virsh ...), then returns 124 with a message on stderr.
+#   At a terminal: timeout runs with --foreground (without it, timeout puts virsh in a process
+#   group of its own, in the terminal's background, and virsh, which reads the terminal while
+#   it watches a job such as a migration, gets SIGTTIN and stops until the timeout), and
+#   virsh's stdin is /dev/null (it has nothing to read there).  tests/demo_tty.sh runs the
+#   demo at a pseudo-terminal, tests/lint/timeout_foreground.py checks every timeout.
 lv_virsh() {
 	local h=$1; shift
 	_lv_check_host "$h" || return 2
 	local rc=0
-	_lv_client timeout --kill-after=10 "$LV_VIRSH_TIMEOUT" virsh -q -c "$(lv_uri "$h")" "$@" || rc=$?
+	_lv_client timeout --foreground --kill-after=10 "$LV_VIRSH_TIMEOUT" virsh -q -c "$(lv_uri "$h")" "$@" \
+		</dev/null || rc=$?
 	if ((rc == 124 || rc == 137)); then
 		_lv_err "virsh on host $h timed out after ${LV_VIRSH_TIMEOUT}s: virsh $*"
 		rc=124

@@ -64,7 +64,7 @@ t_match "dump shows host 2 held" "^ +2 +node-two +1 .* held$" "$T_OUT"
 # interrupted (SIGTERM) after 5 s, it says why it waited and claimed nothing.
 t_exit 1 "joining a held host_id waits for H and can be interrupted" \
 	"host_id 1 was last held by 'node-one' \(generation 1\); waiting until it has not been renewed for H" -- \
-	timeout --preserve-status 5 "$SM" direct join "$V" --host-id 1 --host-name intruder
+	timeout --foreground --preserve-status 5 "$SM" direct join "$V" --host-id 1 --host-name intruder
 t_match "the interrupted join says so" "cannot join lockspace on .*: operation interrupted" "$T_OUT"
 [[ $(host_field 1 name)/$(host_field 1 generation)/$(host_field 1 state) == node-one/1/held ]] &&
 	t_ok "the interrupted join left host 1's record alone" || t_fail "host 1 record changed by the intruder"
@@ -167,7 +167,7 @@ t_exit 1 "host 2 cannot renew after leaving" "cannot renew host_id 2" -- "$SM" d
 t_exit 1 "leaving twice is refused" "cannot leave host_id 2" -- "$SM" direct leave "$V" --host-id 2
 # The freed slot is joined again at once (no H wait), by name, as generation 2.
 t_exit 0 "node-two rejoins its slot by name" "^joined lockspace dls as host_id 2 generation 2 \(host name node-two\)$" -- \
-	timeout 30 "$SM" direct join "$V" --host-name node-two
+	timeout --foreground 30 "$SM" direct join "$V" --host-name node-two
 t_exit 0 "host 1 takes disk-a shared" "^acquired disk-a shared" -- "$SM" direct acquire "$V:disk-a" --host-id 1 --shared
 t_exit 1 "host 1 may not leave holding it" "host_id 1 still holds 1 lease\(s\): disk-a \(SH\)" -- \
 	"$SM" direct leave "$V" --host-id 1

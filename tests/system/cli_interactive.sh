@@ -145,7 +145,7 @@ t_refused "status --watch=SECONDS with a bad interval is refused" "--watch=SECON
 t_refused "status --watch 1 (no '=') is refused rather than ignored" "given as --watch=SECONDS" -- \
 	"$SM" status --watch 1
 t0=$(now_ms)
-timeout --preserve-status -s INT -k 10 3.5 "$SM" status --watch=1 > "$T_DIR/watch.out" 2> "$T_DIR/watch.err"
+timeout --foreground --preserve-status -s INT -k 10 3.5 "$SM" status --watch=1 > "$T_DIR/watch.out" 2> "$T_DIR/watch.err"
 RC=$? el=$(( $(now_ms) - t0 ))
 W=$(cat "$T_DIR/watch.out")
 [[ $RC -eq 0 ]] && t_ok "status --watch exits 0 on Ctrl-C" || t_fail "status --watch exited $RC: $(cat "$T_DIR/watch.err")"

@@ -52,7 +52,7 @@ retry_until 20 "$SM" status && t_ok "daemon 1 up (it replaced the stale socket)"
 	|| { t_fail "daemon 1 did not start: $(tail -5 "$T_DIR/daemon1.log")"; t_done; }
 t_refused "a second sync_managerd -D on the same run directory is refused" \
 	"another sync_managerd \(pid $DPID\) already runs with run directory $RUN" -- \
-	env SYNC_MANAGERD_CONFIG="$T_DIR/d1.conf" timeout 30 "$SMD" -D
+	env SYNC_MANAGERD_CONFIG="$T_DIR/d1.conf" timeout --foreground 30 "$SMD" -D
 kill -0 "$DPID" 2>/dev/null && t_ok "the first daemon still runs" || t_fail "daemon 1 died"
 [[ $(tr -d '\n' < "$RUN/sync_managerd.pid") == "$DPID" && -S $SOCK ]] \
 	&& t_ok "its pid file and socket are untouched" || t_fail "pid file or socket changed"

@@ -41,7 +41,7 @@ t_run "format a second volume" -- fmt "$V2" stale
 t_run "a direct join leaves a held record that is never renewed" -- \
 	"$SM" direct join "$V2" --host-id 2 --host-name crashed
 # Ctrl-C during the watch writes nothing.
-T_OUT=$(timeout --preserve-status -s INT 3 "$SM" init "$V2" --lockspace other --force 2>&1); rc=$?
+T_OUT=$(timeout --foreground --preserve-status -s INT 3 "$SM" init "$V2" --lockspace other --force 2>&1); rc=$?
 [[ $rc -ne 0 ]] && t_ok "init --force interrupted during the watch fails (exit $rc)" || t_fail "interrupted init succeeded: $T_OUT"
 t_match "it says what it waited for" "host_id 2 'crashed' generation 1" "$T_OUT"
 t_match "with H and its formula" "H = F \+ W = 8d \+ W = 5 s" "$T_OUT"

@@ -42,7 +42,7 @@ power_cycle() {
 # join_bounded DESC: `join V --host-id 1` on host 1 must end within BOUND with host_id 1
 join_bounded() {
 	local t0; t0=$(now_ms)
-	T_OUT=$(h_exec 1 timeout -s KILL "$BOUND" "$SM" join "$V" --host-id 1 2>&1)
+	T_OUT=$(h_exec 1 timeout --foreground -s KILL "$BOUND" "$SM" join "$V" --host-id 1 2>&1)
 	local rc=$? took=$(( $(now_ms) - t0 ))
 	if (( rc == 137 )); then
 		t_fail "$1: join did not return within $BOUND s: $T_OUT; $(tail -5 "$D/daemon.log")"
@@ -66,7 +66,7 @@ join_bounded "(a) state kept, within F"
 # the resume hangs, must be answered by that rejoin.
 h_fault 1 "read hang leases"
 power_cycle keep-state || t_done
-h_exec 1 timeout -s KILL 60 "$SM" join "$V" --host-id 1 > "$T_DIR/b.log" 2>&1 &
+h_exec 1 timeout --foreground -s KILL 60 "$SM" join "$V" --host-id 1 > "$T_DIR/b.log" 2>&1 &
 jpid=$!
 T_PIDS+=("$jpid")
 sleep 12 # past F: the resume failed, the rejoin retries

@@ -52,7 +52,7 @@ a=$(now_ms)
 # The socket of the killed daemon is still there: wait for an answer.
 first=
 for ((i = 0; i < 150; i++)); do
-	if h_exec 1 timeout 5 "$SM" status > "$T_DIR/status1" 2>&1; then first=$(( $(now_ms) - a )); break; fi
+	if h_exec 1 timeout --foreground 5 "$SM" status > "$T_DIR/status1" 2>&1; then first=$(( $(now_ms) - a )); break; fi
 	h_alive 1 || break
 	sleep 0.1
 done
@@ -67,7 +67,7 @@ LAT=$T_DIR/status.lat
 (
 	while [[ ! -e $T_DIR/stop ]]; do
 		b=$(now_ms)
-		h_exec 1 timeout 30 "$SM" status >/dev/null 2>&1
+		h_exec 1 timeout --foreground 30 "$SM" status >/dev/null 2>&1
 		rc=$?
 		echo "$b $(( $(now_ms) - b )) $rc" >> "$LAT"
 		sleep 0.1

@@ -32,7 +32,7 @@ d_refused() {
 	local desc=$1 pat=$2 run=$3
 	rm -f "$run/sync_managerd.sock" 2>/dev/null # a SIGKILLed daemon's
 	t_refused "$desc" "$pat" -- env SYNC_MANAGER_RUN_DIR="$run" SYNC_MANAGERD_CONFIG="$T_DIR/d.conf" \
-		timeout 20 "$SMD" -D
+		timeout --foreground 20 "$SMD" -D
 	[[ -S $run/sync_managerd.sock ]] && t_fail "$desc: a socket was created" || true
 }
 

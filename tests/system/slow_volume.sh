@@ -44,7 +44,7 @@ LAT=$T_DIR/status.lat
 (
 	while [[ ! -e $T_DIR/stop ]]; do
 		a=$(now_ms)
-		h_exec 1 timeout 30 "$SM" status >/dev/null 2>&1
+		h_exec 1 timeout --foreground 30 "$SM" status >/dev/null 2>&1
 		rc=$?
 		echo "$a $(( $(now_ms) - a )) $rc" >> "$LAT"
 		sleep 0.1
@@ -55,7 +55,7 @@ T_PIDS+=("$poller")
 # and on one connection, without a process start per call (the daemon's own
 # answer time): "EPOCH_MS TOOK_US RESULT"
 LAT2=$T_DIR/status2.lat
-h_exec 1 timeout 300 "$SM_BIN/tests/sm_clients" status-poll "$T_DIR/stop" > "$LAT2" 2> "$T_DIR/status2.err" &
+h_exec 1 timeout --foreground 300 "$SM_BIN/tests/sm_clients" status-poll "$T_DIR/stop" > "$LAT2" 2> "$T_DIR/status2.err" &
 T_PIDS+=("$!")
 poller2=$!
 sleep 3 # the same figures with healthy storage, for comparison

@@ -672,6 +672,69 @@ static void print_keys_lists_every_key_with_help(void **state)
 	free(out);
 }
 
+/* ---- checks of what a value means ---- */
+
+static unsigned check_calls;
+
+/* Refuses the tag "bad" and a disk list naming "/dev/missing". */
+static const char *check_tag_and_disks(const struct sm_config_key *k, const void *value, char *buf, size_t len)
+{
+	check_calls++;
+	if (!strcmp(k->name, "tag") && !strcmp(value, "bad")) {
+		snprintf(buf, len, "'bad' is refused here: use another tag");
+		return buf;
+	}
+	if (!strcmp(k->name, "disks")) {
+		const struct sm_config_list *l = value;
+		for (size_t i = 0; i < l->count; i++)
+			if (!strcmp(l->items[i], "/dev/missing")) {
+				snprintf(buf, len, "%s does not exist", l->items[i]);
+				return buf;
+			}
+	}
+	return NULL;
+}
+
+static int parse_checked(const char *text)
+{
+	set_defaults(&conf);
+	check_calls = 0;
+	return sm_config_parse_checked(keys, NKEYS, check_tag_and_disks, &conf, text, strlen(text), "test.conf", &err);
+}
+
+static void check_refusal_is_the_error_of_its_line(void **state)
+{
+	const char *text = "max_hosts = 7\n\ntag = bad\n";
+	assert_int_equal(parse_checked(text), -SM_ECONFIG);
+	assert_string_equal(err.file, "test.conf");
+	assert_int_equal(err.line, 3);
+	assert_string_equal(err.message, "tag: 'bad' is refused here: use another tag");
+	assert_int_equal(conf.max_hosts, 100); /* nothing stored */
+	text = "disks = [ \"/dev/a\", \"/dev/missing\" ]\n";
+	assert_int_equal(parse_checked(text), -SM_ECONFIG);
+	assert_int_equal(err.line, 1);
+	assert_string_equal(err.message, "disks: /dev/missing does not exist");
+}
+
+static void check_sees_each_converted_value_once(void **state)
+{
+	const char *text = "tag = good\nmax_hosts = 9\ndisks = [ \"/dev/a\" ]\n";
+	assert_int_equal(parse_checked(text), 0);
+	assert_int_equal(check_calls, 3); /* while validating only, not again when storing */
+	assert_string_equal(conf.tag, "good");
+	assert_int_equal(conf.max_hosts, 9);
+}
+
+static void load_checked_reports_path_and_line(void **state)
+{
+	const char *path = write_file("chk", "tag = bad\n", 10);
+	set_defaults(&conf);
+	assert_int_equal(sm_config_load_checked(keys, NKEYS, check_tag_and_disks, &conf, path, &err), -SM_ECONFIG);
+	assert_string_equal(err.file, path);
+	assert_int_equal(err.line, 1);
+	assert_string_equal(err.message, "tag: 'bad' is refused here: use another tag");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -743,6 +806,9 @@ int main(void)
 		cmocka_unit_test(print_writes_every_key_in_config_syntax),
 		cmocka_unit_test(print_output_parses_back_to_same_values),
 		cmocka_unit_test(print_keys_lists_every_key_with_help),
+		cmocka_unit_test(check_refusal_is_the_error_of_its_line),
+		cmocka_unit_test(check_sees_each_converted_value_once),
+		cmocka_unit_test_teardown(load_checked_reports_path_and_line, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
