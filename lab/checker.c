@@ -18,7 +18,8 @@
  *       holder) or two writers at one version (OVERLAP).  It also watches the
  *       host records, and says for every takeover how long the previous owner's
  *       record had not changed.  Summary on SIGTERM; exit status 4 when
- *       anything was flagged. */
+ *       anything was flagged.  A holder's writes pausing over 1 s are logged as a
+ *       stall. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -271,6 +272,7 @@ struct wstate {
 	struct gblock g;
 	uint64_t max_lver, max_glver;
 	char max_gid[33];
+	double seq_changed; /* when the guarded block last changed */
 };
 
 #define MAX_HOSTS 2000
@@ -363,6 +365,12 @@ static int watch(const char *file, uint64_t data_off, long interval)
 					s->max_glver = g.lver;
 					snprintf(s->max_gid, sizeof(s->max_gid), "%.32s", g.id);
 				}
+			}
+			if (s->seen && g.magic == GMAGIC && memcmp(&g, &s->g, sizeof(g)) != 0) {
+				/* a holder writes every interval: a long gap is an I/O stall it saw */
+				if (strncmp(g.id, s->g.id, 32) == 0 && g.lver == s->g.lver && t - s->seq_changed > 1.0)
+					printf("%.3f stall %s %.1f s writer %.32s\n", t, l.res, t - s->seq_changed, g.id);
+				s->seq_changed = t;
 			}
 			s->l = l;
 			s->g = g;
