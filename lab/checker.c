@@ -11,7 +11,8 @@
  *       this host at the version it acquired, then writes ID, lver, sequence.
  *       Any other content is an OVERLAP: printed, exit status 4.
  *   lab-checker watch --file PATH --data-offset BYTES [--interval-ms N]
- *       On the storage side (the LUN's backing file): logs every lease version
+ *       On the storage side (the LUN's backing file, or the LUN itself on a
+ *       machine that sees it, read with O_DIRECT then): logs every lease version
  *       and owner change and every change of a guarded block's writer, with
  *       the wall clock; flags a lease version going backwards, and a write
  *       stamped with a lease version older than one already written (a stale
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -291,7 +293,11 @@ static int watch(const char *file, uint64_t data_off, long interval)
 {
 	struct vol v;
 	int rc;
-	while ((rc = vol_open(&v, file, false)) == -2 && !stop) {
+	struct stat st;
+	/* a real LUN is read around the page cache; a target's backing file is
+	 * coherent with the target's own writes through it */
+	bool direct = stat(file, &st) == 0 && S_ISBLK(st.st_mode);
+	while ((rc = vol_open(&v, file, direct)) == -2 && !stop) {
 		close(v.fd);
 		nap_ms(200);
 	}
