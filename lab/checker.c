@@ -155,12 +155,16 @@ static void host_name(struct vol *v, uint32_t id, char *out, size_t n)
 	snprintf(out, n, "%.64s", (char *)r + 104);
 }
 
+/* A guarded block: 512 bytes, little-endian, no padding: magic "LABG" at 0,
+ * the writer's name at 8, the lease version it holds at 40, its sequence at 48. */
 struct gblock {
 	uint32_t magic;
+	uint32_t reserved;
 	char id[32];
 	uint64_t lver, seq;
-	uint8_t pad[BLK - 4 - 32 - 16];
+	uint8_t pad[BLK - 56];
 };
+_Static_assert(sizeof(struct gblock) == BLK, "a guarded block is one 512-byte block");
 
 static int gread(struct vol *v, uint64_t off, struct gblock *g)
 {
