@@ -6,6 +6,7 @@
 #   make demo-processes  the same scenario with plain processes (no libvirt needed)
 #   make torture    long mutual-exclusion torture run (minutes)
 #   make bench      benchmarks, side by side with sanlock
+#   make lab        QEMU guests on a shared iSCSI LUN: fault scenarios, one table (docs/lab.md)
 #   make fuzz       run every libFuzzer target FUZZ_SECONDS (60) each
 #   make install    install (DESTDIR and PREFIX honoured)
 
@@ -15,7 +16,7 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CTEST      := ctest --output-on-failure --no-tests=error
 
-.PHONY: all build deps check check-asan demo demo-processes torture bench install clean fuzz
+.PHONY: all build deps check check-asan demo demo-processes torture bench lab install clean fuzz
 
 all: build
 
@@ -42,6 +43,7 @@ $(ASAN_BUILD)/build.ninja:
 check:
 	@scripts/deps test
 	@scripts/deps libvirt || echo "libvirt/QEMU packages unavailable: the libvirt tests will be skipped"
+	@scripts/deps lab $(BUILD)/lab-cache || echo "lab packages unavailable: the lab smoke test will be skipped"
 	@$(MAKE) --no-print-directory build
 	cd $(BUILD) && $(CTEST) -j$(JOBS) -LE 'torture-long'
 	$(MAKE) --no-print-directory check-asan
@@ -66,6 +68,11 @@ torture: build
 bench: build
 	@scripts/deps bench
 	@bench/run $(BUILD)
+
+# LAB_ARGS: e.g. --scenarios 1,2 --guests 2 --soak-seconds 60 --keep (lab/run --help)
+lab: build
+	@scripts/deps lab $(BUILD)/lab-cache
+	@lab/run --build $(BUILD) --no-deps $(LAB_ARGS)
 
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
