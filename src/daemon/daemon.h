@@ -41,6 +41,8 @@ struct job;
 struct state_journal;
 
 #define LEASE_HASH_BUCKETS 16384
+/* Latency histogram buckets: the finite bounds in metrics.c, then +Inf. */
+#define SM_LAT_BUCKETS 21
 
 /* state.c's bookkeeping for one persisted lease or process (zeroed = not on
  * file, not pending). */
@@ -119,7 +121,7 @@ struct ls_entry {
 	uint64_t persisted_renewal_boot_ms; /* last renewal on the state file (state.c) */
 	/* renewal latency histogram (metrics.c buckets), fed every tick */
 	uint64_t renewals_counted;
-	uint64_t rlat_buckets[12], rlat_count, rlat_sum_ms;
+	uint64_t rlat_buckets[SM_LAT_BUCKETS], rlat_count, rlat_sum_ms;
 	/* leases on disk naming us that nothing here holds (orphans.c) */
 	struct {
 		uint64_t generation;     /* ours when the sweep below started */
@@ -242,7 +244,7 @@ struct conn {
 struct daemon_metrics {
 	uint64_t acquires, acquire_failures, releases, kills_term, kills_kill, kill_programs;
 	uint64_t fencings, bad_messages, denied, clients_total;
-	uint64_t lat_buckets[12]; /* acquire latency histogram, see metrics.c */
+	uint64_t lat_buckets[SM_LAT_BUCKETS]; /* acquire latency histogram, see metrics.c */
 	uint64_t lat_count, lat_sum_us;
 };
 
