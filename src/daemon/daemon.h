@@ -57,7 +57,7 @@ struct state_mark {
 };
 
 /* ---- configuration -------------------------------------------------------- */
-enum watchdog_kind { WD_AUTO, WD_DEVICE, WD_EMULATED, WD_NONE };
+enum watchdog_kind { WD_AUTO, WD_DEVICE, WD_EMULATED, WD_NONE, WD_WDMD };
 
 struct daemon_config {
 	char run_dir[256];
@@ -294,6 +294,8 @@ struct daemon {
 	uint32_t wd_timeout_ms;
 	bool wd_armed;
 	bool wd_refused_logged;
+	uint32_t wdmd_fire_timeout_s;   /* wdmd: its device's fire time, and how */
+	uint32_t wdmd_test_interval_s;  /* often it tests its clients' expiries */
 	struct daemon_metrics m;
 	/* Persistence (state.c).  Code that changes a persisted field calls
 	 * state_touch_*(); state_dirty = "something changed that was not
@@ -429,6 +431,13 @@ const char *watchdog_describe(struct daemon *d);
 bool watchdog_unprotected(const struct daemon *d);
 const char *watchdog_join_refusal(const struct daemon *d);
 int watchdog_check_join(struct daemon *d, const char *location);
+
+/* wdmd.c: the wdmd backend (watchdog.c decides when; this talks to wdmd). */
+bool wdmd_available(void);
+bool wdmd_running(void);
+int wdmd_arm(struct daemon *d);
+int wdmd_pet(struct daemon *d, int64_t in_ms);
+void wdmd_close(struct daemon *d, bool disarm);
 
 /* state.c: persistence for restart without loss (docs/restart.md).
  * Changes are recorded per object and appended to RUN_DIR/state by the next
