@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 int cli_connect(sm_conn **c)
@@ -563,6 +565,18 @@ int cmd_shutdown(int argc, char **argv)
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
 
+/* How long `metrics` waits for a daemon that accepted the connection. */
+#define METRICS_WAIT_S 10
+
+/* What a scraper should see when no daemon answers: sync_manager_up 0, so a
+ * cron job replacing the textfile collector's file does not leave a stale 1. */
+static int metrics_down(const char *why)
+{
+	printf("# HELP sync_manager_up 1 while sync_managerd runs\n# TYPE sync_manager_up gauge\nsync_manager_up 0\n");
+	fprintf(stderr, "sync_manager: metrics: %s: printed sync_manager_up 0\n", why);
+	return CLI_OK;
+}
+
 int cmd_metrics(int argc, char **argv)
 {
 	static const struct option lo[] = {{0}};
@@ -572,11 +586,18 @@ int cmd_metrics(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("metrics", "unexpected argument '%s'", argv[optind]);
 	sm_conn *conn;
-	if (cli_connect(&conn))
+	int rc = sm_conn_open(&conn);
+	if (rc == -SM_ENO_DAEMON)
+		return metrics_down("sync_managerd is not running");
+	if (rc < 0 && cli_connect(&conn))
 		return CLI_FAIL;
+	struct timeval tv = {.tv_sec = METRICS_WAIT_S};
+	setsockopt(sm_conn_fd(conn), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	char *text = NULL;
-	int rc = sm_metrics(conn, &text);
-	if (rc < 0)
+	rc = sm_metrics(conn, &text);
+	if (rc == -EAGAIN || rc == -SM_ENO_DAEMON)
+		rc = metrics_down(rc == -EAGAIN ? "sync_managerd did not answer within 10 s" : "sync_managerd went away");
+	else if (rc < 0)
 		cli_daemon_fail(conn, rc, "metrics");
 	else
 		fputs(text, stdout);

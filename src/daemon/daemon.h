@@ -41,6 +41,8 @@ struct job;
 struct state_journal;
 
 #define LEASE_HASH_BUCKETS 16384
+/* Latency histogram buckets: the finite bounds in metrics.c, then +Inf. */
+#define SM_LAT_BUCKETS 21
 
 /* state.c's bookkeeping for one persisted lease or process (zeroed = not on
  * file, not pending). */
@@ -55,7 +57,7 @@ struct state_mark {
 };
 
 /* ---- configuration -------------------------------------------------------- */
-enum watchdog_kind { WD_AUTO, WD_DEVICE, WD_EMULATED, WD_NONE };
+enum watchdog_kind { WD_AUTO, WD_DEVICE, WD_EMULATED, WD_NONE, WD_WDMD };
 
 struct daemon_config {
 	char run_dir[256];
@@ -126,7 +128,7 @@ struct ls_entry {
 	uint64_t persisted_renewal_boot_ms; /* last renewal on the state file (state.c) */
 	/* renewal latency histogram (metrics.c buckets), fed every tick */
 	uint64_t renewals_counted;
-	uint64_t rlat_buckets[12], rlat_count, rlat_sum_ms;
+	uint64_t rlat_buckets[SM_LAT_BUCKETS], rlat_count, rlat_sum_ms;
 	/* leases on disk naming us that nothing here holds (orphans.c) */
 	struct {
 		uint64_t generation;     /* ours when the sweep below started */
@@ -249,7 +251,7 @@ struct conn {
 struct daemon_metrics {
 	uint64_t acquires, acquire_failures, releases, kills_term, kills_kill, kill_programs;
 	uint64_t fencings, bad_messages, denied, clients_total;
-	uint64_t lat_buckets[12]; /* acquire latency histogram, see metrics.c */
+	uint64_t lat_buckets[SM_LAT_BUCKETS]; /* acquire latency histogram, see metrics.c */
 	uint64_t lat_count, lat_sum_us;
 };
 
@@ -299,6 +301,8 @@ struct daemon {
 	uint32_t wd_timeout_ms;
 	bool wd_armed;
 	bool wd_refused_logged;
+	uint32_t wdmd_fire_timeout_s;   /* wdmd: its device's fire time, and how */
+	uint32_t wdmd_test_interval_s;  /* often it tests its clients' expiries */
 	struct daemon_metrics m;
 	/* Persistence (state.c).  Code that changes a persisted field calls
 	 * state_touch_*(); state_dirty = "something changed that was not
@@ -434,6 +438,13 @@ const char *watchdog_describe(struct daemon *d);
 bool watchdog_unprotected(const struct daemon *d);
 const char *watchdog_join_refusal(const struct daemon *d);
 int watchdog_check_join(struct daemon *d, const char *location);
+
+/* wdmd.c: the wdmd backend (watchdog.c decides when; this talks to wdmd). */
+bool wdmd_available(void);
+bool wdmd_running(void);
+int wdmd_arm(struct daemon *d);
+int wdmd_pet(struct daemon *d, int64_t in_ms);
+void wdmd_close(struct daemon *d, bool disarm);
 
 /* state.c: persistence for restart without loss (docs/restart.md).
  * Changes are recorded per object and appended to RUN_DIR/state by the next

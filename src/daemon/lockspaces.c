@@ -302,8 +302,22 @@ static int check_header(struct daemon *d, struct ls_entry *e)
 			 name, h->watchdog_timeout_ms, d->wd_timeout_ms);
 		return -SM_ECONFIG;
 	}
+	struct sm_timeouts to;
+	sm_timeouts_derive(h->io_timeout_ms, h->watchdog_timeout_ms, &to);
+	/* wdmd stops its keepalives when an expiry is within its test interval:
+	 * just before each renewal ours is F - R - P ahead, which must exceed it
+	 * (with a second of wdmd's rounding to spare). */
+	uint64_t need_ms = ((uint64_t)d->wdmd_test_interval_s + 2) * 1000;
+	if (d->wd_kind == WD_WDMD && (uint64_t)to.fail_ms - to.renew_ms - to.pet_ms < need_ms) {
+		sm_error("lockspace %s: io_timeout %u ms is too short for wdmd, which tests every %u s: F - R - P is "
+			 "%u ms, it must be at least %llu ms (io_timeout %llu ms or more; volumes are formatted with "
+			 "init --io-timeout)",
+			 name, h->io_timeout_ms, d->wdmd_test_interval_s, to.fail_ms - to.renew_ms - to.pet_ms,
+			 (unsigned long long)need_ms, (unsigned long long)(need_ms + to.pet_ms + 5) / 6);
+		return -SM_ECONFIG;
+	}
 	snprintf(e->name, sizeof(e->name), "%s", name);
-	sm_timeouts_derive(h->io_timeout_ms, h->watchdog_timeout_ms, &e->to);
+	e->to = to;
 	return 0;
 }
 

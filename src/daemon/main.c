@@ -30,7 +30,7 @@
 #define DEFAULT_CONFIG "/etc/sync_manager/sync_managerd.conf"
 #define TICK_MS 100
 
-static const char *const watchdog_kinds[] = {"auto", "device", "emulated", "none", NULL};
+static const char *const watchdog_kinds[] = {"auto", "device", "emulated", "none", "wdmd", NULL};
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 
 static const struct sm_config_key config_keys[] = {
@@ -39,7 +39,7 @@ static const struct sm_config_key config_keys[] = {
 	{"workers", SM_CFG_UINT, 1, 64, NULL, offsetof(struct daemon_config, workers),
 	 "threads doing lease I/O in parallel"},
 	{"watchdog", SM_CFG_ENUM, 0, 0, watchdog_kinds, offsetof(struct daemon_config, watchdog),
-	 "auto: the device if present, else an emulated host's; with neither, joins are refused"},
+	 "auto: wdmd if it runs, else the device if present, else an emulated host's; with none, joins are refused"},
 	{"watchdog_device", SM_CFG_STRING, 0, 255, NULL, offsetof(struct daemon_config, watchdog_device),
 	 "watchdog device path"},
 	{"watchdog_timeout", SM_CFG_SECONDS, 1000, 600000, NULL, offsetof(struct daemon_config, watchdog_timeout_ms),

@@ -11,11 +11,16 @@
  *  emulated  an emulated host's init (sync_manager-hostemu) listening on
  *            RUN_DIR/watchdog.sock, with the same semantics: disconnecting
  *            without "disarm" leaves it armed.
+ *  wdmd      wdmd owns the device and shares it with sanlock and lvmlockd:
+ *            a pet moves our expiry time in wdmd (wdmd.c) to the moment the
+ *            petting rule would stop petting; closing without clearing it
+ *            leaves it in force.
  *  none      nothing resets the host: fencing relies on kills alone.  Only
  *            when configured: the host then runs unprotected, and status,
  *            hosts and the metrics say so.
  *
- * auto picks the device, else the emulated host's watchdog.  With neither it
+ * auto picks wdmd when it runs (it then holds the device), else the device,
+ * else the emulated host's watchdog.  With neither it
  * never falls back to none: the daemon runs, but refuses to join lockspaces
  * (fail closed, issue 10): an unnoticed missing watchdog must not leave a
  * host holding leases that nothing enforces when the daemon hangs. */
@@ -35,7 +40,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static const char *kind_name[] = {"auto", "device", "emulated", "none"};
+static const char *kind_name[] = {"auto", "device", "emulated", "none", "wdmd"};
+
+/* wdmd: our expiry is at most this far beyond wdmd's test interval
+ * (pet_horizon_ms).  wdmd stops its keepalives as soon as an expiry is
+ * within one test interval, so it must normally lie further ahead. */
+#define WDMD_IDLE_MS 3000
 
 /* Why a join is refused (one line that names the fixes and fits a reply
  * message), or NULL when this host may join lockspaces. */
@@ -44,8 +54,8 @@ const char *watchdog_join_refusal(const struct daemon *d)
 	if (!d->wd_missing)
 		return NULL;
 	return "no watchdog (watchdog = auto found none): a hung sync_managerd could not stop lease holders. Fix: "
-	       "modprobe softdog or a hardware watchdog, then restart sync_managerd; watchdog = emulated for tests; "
-	       "or watchdog = none to accept the risk";
+	       "modprobe softdog or a hardware watchdog (or start wdmd), then restart sync_managerd; watchdog = "
+	       "emulated for tests; or watchdog = none to accept the risk";
 }
 
 /* Nothing resets this host if the daemon hangs or is killed. */
@@ -151,7 +161,8 @@ int watchdog_open(struct daemon *d)
 	emu_path(d, path, sizeof(path));
 	d->wd_missing = false;
 	if (kind == WD_AUTO) {
-		kind = access(d->cfg.watchdog_device, F_OK) == 0 ? WD_DEVICE
+		kind = wdmd_running()				  ? WD_WDMD
+		       : access(d->cfg.watchdog_device, F_OK) == 0 ? WD_DEVICE
 		       : access(path, F_OK) == 0		  ? WD_EMULATED
 								  : WD_NONE;
 		d->wd_missing = kind == WD_NONE;
@@ -167,6 +178,16 @@ int watchdog_open(struct daemon *d)
 		sm_error("watchdog device %s: %s", d->cfg.watchdog_device, strerror(errno));
 		return -errno;
 	}
+	if (kind == WD_WDMD && !wdmd_available()) {
+		sm_error("watchdog = wdmd: this sync_managerd was built without wdmd's client library (install "
+			 "libsanlock-dev and build again)");
+		return -ENOTSUP;
+	}
+	if (kind == WD_WDMD && !wdmd_running()) {
+		sm_error("watchdog = wdmd: wdmd is not running (nothing listens on /run/wdmd/wdmd.sock): start it "
+			 "(systemctl start wdmd) before sync_managerd");
+		return -ENOENT;
+	}
 	if (kind == WD_EMULATED && access(path, F_OK) < 0) {
 		sm_error("no emulated host watchdog at %s (start this daemon under sync_manager-hostemu)", path);
 		return -ENOENT;
@@ -180,9 +201,13 @@ int watchdog_open(struct daemon *d)
 	return 0;
 }
 
+static int64_t pet_horizon_ms(struct daemon *d);
+
 static int arm(struct daemon *d)
 {
-	int rc = d->wd_kind == WD_DEVICE ? open_device(d) : open_emulated(d);
+	int rc = d->wd_kind == WD_DEVICE ? open_device(d) : d->wd_kind == WD_WDMD ? wdmd_arm(d) : open_emulated(d);
+	if (rc == 0 && d->wd_kind == WD_WDMD)
+		rc = wdmd_pet(d, pet_horizon_ms(d));
 	if (rc < 0) {
 		sm_error("cannot arm the %s watchdog: %s", kind_name[d->wd_kind], sm_strerror(rc));
 		if (d->wd_fd >= 0)
@@ -259,6 +284,32 @@ static bool last_chance(struct daemon *d)
 	return false;
 }
 
+/* wdmd: how far ahead our expiry goes: wdmd's test interval + WDMD_IDLE_MS,
+ * or less: up to the moment the rule above stops petting (P before F) for
+ * every lockspace whose leases are held.  Ticks pet every P, so the expiry keeps moving while the
+ * daemon is alive and the rule allows; a loop stalled for a few seconds only
+ * costs wdmd one keepalive (its device fires after fire_timeout without). */
+static int64_t pet_horizon_ms(struct daemon *d)
+{
+	int64_t h = (int64_t)d->wdmd_test_interval_s * 1000 + WDMD_IDLE_MS;
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
+		if (e->state == LS_GONE || (e->state == LS_JOINING && !e->resume))
+			continue;
+		bool holders = false;
+		for (struct lease *l = d->leases; l && !holders; l = l->next)
+			holders = l->ls == e && l->holders;
+		if (!holders)
+			continue;
+		int64_t rem;
+		if (e->state == LS_JOINING && !atomic_load(&e->t_join_done))
+			rem = ls_resume_left_ms(e);
+		else
+			rem = e->ls && !e->fencing && e->state != LS_FAILED ? sm_lockspace_remaining_ms(e->ls) : 0;
+		h = SM_MIN(h, rem - (int64_t)pet_interval(d));
+	}
+	return h;
+}
+
 void watchdog_tick(struct daemon *d)
 {
 	if (d->wd_kind == WD_NONE)
@@ -281,7 +332,9 @@ void watchdog_tick(struct daemon *d)
 		return;
 	}
 	d->wd_refused_logged = false;
-	int rc = d->wd_kind == WD_DEVICE ? (write(d->wd_fd, "1", 1) == 1 ? 0 : -errno) : emu_send(d, "pet\n");
+	int rc = d->wd_kind == WD_DEVICE ? (write(d->wd_fd, "1", 1) == 1 ? 0 : -errno)
+		 : d->wd_kind == WD_WDMD  ? wdmd_pet(d, pet_horizon_ms(d))
+					  : emu_send(d, "pet\n");
 	if (rc < 0) {
 		sm_error("petting the watchdog failed: %s; reconnecting", sm_strerror(rc));
 		if (d->wd_kind == WD_EMULATED) {
@@ -301,6 +354,17 @@ void watchdog_close(struct daemon *d, bool disarm)
 {
 	if (d->wd_fd < 0)
 		return;
+	if (d->wd_kind == WD_WDMD) {
+		wdmd_close(d, disarm);
+		d->wd_fd = -1;
+		if (disarm)
+			sm_info("watchdog disarmed (our expiry in wdmd cleared)");
+		else
+			sm_warn("leaving our expiry in wdmd: wdmd keeps it after we exit, so it resets this host within "
+				"%u s (a new sync_managerd cannot take it over)",
+				d->wdmd_fire_timeout_s + d->wdmd_test_interval_s + WDMD_IDLE_MS / 1000);
+		return;
+	}
 	if (disarm) {
 		if (d->wd_kind == WD_DEVICE) {
 			if (write(d->wd_fd, "V", 1) != 1)

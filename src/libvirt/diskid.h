@@ -1,6 +1,6 @@
 /* The lease name of a disk: named after the storage's identity, so that
  * every host that reaches the same storage names the same lease, however
- * its local paths resolve (sync_manager-libvirt(5), "Disk lease names").
+ * its local paths resolve (qemu-sync_manager.conf(5), "Disk lease names").
  *
  *  - regular file or directory: the path as libvirt gives it, normalised
  *    lexically (no symlinks resolved; every host must use the same path);

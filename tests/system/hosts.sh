@@ -5,7 +5,7 @@
 # running its own sync_managerd with run directory $T_DIR/hN and host name
 # hostN.  Processes of the host are started inside with nsenter.
 #
-#   h_start N [extra sync_managerd.conf lines...]   start host N
+#   h_start N [extra sync_managerd.conf lines...]   start host N (H_WDMD=1: with wdmd)
 #   h_exec N CMD...                                  run CMD inside host N
 #   h_sm N ARGS...                                   sync_manager ARGS inside host N
 #   h_bg N LOGFILE CMD...                            start CMD in host N in the background; echoes its outer pid
@@ -19,6 +19,20 @@
 
 H_WATCHDOG_MS=${H_WATCHDOG_MS:-3000}
 H_WATCHDOG=${H_WATCHDOG:-emulated} # the `watchdog` setting of hosts started next
+# H_WDMD=1: hosts started next run Debian's real wdmd (sanlock's watchdog
+# multiplexer) before sync_managerd, with private /run and /dev/shm (wdmd's
+# socket is /run/wdmd/wdmd.sock) and /dev/null as its console; its "device"
+# is the emulated host's watchdog (tests/system/wdmd_dev.c).  Log: hN/wdmd.log.
+_H_WDMD_INIT='
+dir=$1 shim=$2; shift 2
+mount -t tmpfs -o mode=0755 wdmd-run /run && mount -t tmpfs wdmd-shm /dev/shm &&
+	mount --bind /dev/null /dev/console || exit 1
+touch "$dir/wdmd-device"
+SM_WDMD_DEV=$dir/wdmd-device SM_WDMD_EMU=$dir/watchdog.sock LD_PRELOAD=$shim \
+	wdmd -D -H 0 -w "$dir/wdmd-device" >> "$dir/wdmd.log" 2>&1 &
+echo $! > "$dir/wdmd.pid"
+for ((i = 0; i < 100; i++)); do [[ -S /run/wdmd/wdmd.sock ]] && break; sleep 0.1; done
+exec "$@" -D'
 declare -A H_UNSHARE H_INIT
 
 _h_dir() { echo "$T_DIR/h$1"; }
@@ -34,11 +48,13 @@ h_start() {
 		echo "log_level = info"
 		local l; for l in "$@"; do echo "$l"; done
 	} > "$dir/sync_managerd.conf"
+	local cmd=("$SMD" -D)
+	[[ -n ${H_WDMD:-} ]] && cmd=(bash -c "$_H_WDMD_INIT" wdmd-host "$dir" "$SM_BIN/tests/libwdmd_dev.so" "$SMD")
 	SYNC_MANAGER_RUN_DIR=$dir SYNC_MANAGERD_CONFIG=$dir/sync_managerd.conf \
 	SYNC_MANAGER_TEST_FAULTS=$dir/faults SYNC_MANAGER_HOST_NAME=host$n \
 		setsid unshare --pid --fork --kill-child --mount-proc -- \
 		"$SM_BIN/sync_manager-hostemu" --run-dir "$dir" --name "host$n" -- \
-		"$SMD" -D >> "$dir/daemon.log" 2>&1 &
+		"${cmd[@]}" >> "$dir/daemon.log" 2>&1 &
 	H_UNSHARE[$n]=$!
 	T_PIDS+=("$!")
 	local i

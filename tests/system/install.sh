@@ -14,9 +14,26 @@ D=$T_DIR/root
 t_run "install into DESTDIR" -- env DESTDIR="$D" cmake --install "$SM_BIN"
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$SM_BIN/CMakeCache.txt")
 R=$D$prefix
-for f in sbin/sync_manager sbin/sync_managerd sbin/sync_manager-hostemu; do
+for f in sbin/sync_manager sbin/sync_managerd libexec/sync_manager/sync_manager-hostemu; do
 	[[ -x $R/$f ]] && t_ok "$f installed" || t_fail "$R/$f missing"
 done
+[[ ! -e $R/sbin/sync_manager-hostemu ]] && t_ok "the test tool sync_manager-hostemu is not in sbin" ||
+	t_fail "sync_manager-hostemu installed in sbin"
+# The commented defaults go to /etc; an administrator's file is never overwritten.
+for c in sync_manager/sync_managerd.conf:sync_managerd.conf libvirt/qemu-sync_manager.conf:qemu-sync_manager.conf; do
+	f=$D/etc/${c%%:*}
+	cmp -s "$f" "$SM_SRC/dist/${c#*:}" && t_ok "/etc/${c%%:*}: the commented defaults" || t_fail "$f missing or not the defaults"
+	grep -qv '^\s*\(#\|$\)' "$f" && t_fail "/etc/${c%%:*} sets something: $(grep -v '^\s*\(#\|$\)' "$f")" ||
+		t_ok "... every line of it a comment"
+	echo "# edited by the administrator" >> "$f"
+done
+t_run "install again over edited configuration" -- env DESTDIR="$D" cmake --install "$SM_BIN"
+t_match "... which says it keeps them" "Keeping: .*/etc/sync_manager/sync_managerd.conf" "$T_OUT"
+for c in sync_manager/sync_managerd.conf libvirt/qemu-sync_manager.conf; do
+	t_match "/etc/$c kept as edited" "^# edited by the administrator$" "$(cat "$D/etc/$c")"
+done
+[[ -f $R/share/doc/sync_manager/examples/sync_manager-alerts.yml ]] && t_ok "alerting rules in the examples" ||
+	t_fail "sync_manager-alerts.yml missing"
 lib=$(find "$R" -name 'libsync_manager.so.*' -type f | head -1)
 [[ -n $lib ]] && t_ok "shared library installed ($(basename "$lib"))" || t_fail "libsync_manager.so.* missing"
 pc=$(find "$R" -name sync_manager.pc | head -1)
@@ -30,15 +47,22 @@ t_match "unit is Type=notify" "^Type=notify$" "$(cat "$unit" 2>/dev/null)"
 t_match "unit starts the installed daemon" "^ExecStart=$prefix/sbin/sync_managerd -D$" "$(cat "$unit" 2>/dev/null)"
 [[ -n $(find "$D" -path '*lock-driver/sync_manager.so') ]] && t_ok "libvirt lock driver installed" ||
 	t_fail "lock-driver/sync_manager.so missing"
-[[ -f $R/share/bash-completion/completions/sync_manager ]] && t_ok "bash completion installed" ||
-	t_fail "bash completion missing"
+for c in sync_manager sync_managerd; do
+	[[ -f $R/share/bash-completion/completions/$c ]] && t_ok "bash completion for $c installed" ||
+		t_fail "bash completion for $c missing"
+done
 if command -v scdoc >/dev/null; then
-	for m in man8/sync_manager.8 man8/sync_managerd.8 man5/sync_managerd.conf.5 man5/sync_manager-libvirt.5; do
+	for m in man8/sync_manager.8 man8/sync_managerd.8 man5/sync_managerd.conf.5 man5/qemu-sync_manager.conf.5 \
+		man5/sync_manager-libvirt.5; do
 		[[ -f $R/share/man/$m ]] && t_ok "man page $m" || t_fail "man page $m missing"
 	done
 	if command -v man >/dev/null; then
 		t_run "man renders sync_manager(8)" -- man -l "$R/share/man/man8/sync_manager.8"
 		t_match "... with its commands" "acquire" "$T_OUT"
+		for page in qemu-sync_manager.conf sync_manager-libvirt; do
+			t_run "man $page finds the plugin's page" -- env MANPATH="$R/share/man" man -P cat "$page"
+			t_match "... NAME qemu-sync_manager.conf" "qemu-sync_manager.conf - the sync_manager lock driver" "$T_OUT"
+		done
 	fi
 fi
 
