@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the SPIN models of the lease protocols (see README.md in this directory).
 #
-#   bash tests/model/run.sh [MODEL]      MODEL = disk_paxos | leader | delta_lease | timing | handoff | receive
+#   bash tests/model/run.sh [MODEL]      MODEL = disk_paxos | leader | delta_lease | timing | handoff | receive | volset
 #
 # Every run: spin -a with the run's -D flags, gcc -O2 pan.c, ./pan, all in a
 # private temp dir (pan.*, *.trail never land in the source tree).  A run's verdict
@@ -25,9 +25,9 @@ only=${1:-}
 memlim=${SM_MODEL_MEMLIM:-4096}
 
 case "$only" in
-  ""|disk_paxos|leader|delta_lease|timing|handoff|receive) ;;
+  ""|disk_paxos|leader|delta_lease|timing|handoff|receive|volset) ;;
   -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
-  *) echo "usage: $0 [disk_paxos|leader|delta_lease|timing|handoff|receive]" >&2; exit 2 ;;
+  *) echo "usage: $0 [disk_paxos|leader|delta_lease|timing|handoff|receive|volset]" >&2; exit 2 ;;
 esac
 for tool in spin gcc; do
   command -v "$tool" >/dev/null 2>&1 || { echo "run.sh: $tool not found" >&2; exit 2; }
@@ -114,6 +114,22 @@ runs=(
   "receive|finding:d=1s(>500ms)|finding|fail|0|-DSEXIT=2 -DD=2 -DP=1 -DNT=0|"
   "receive|finding:withdraw-fails+read-errors|finding|fail|0|-DSEXIT=2 -DFAILW -DRERR -DNT=0|"
   "receive|fix:settle-from-withdraw(d=500ms)|fix|pass|1000000|-DSEXIT=2 -DD=1 -DP=1 -DFIX_SETTLE=1 -DFAILW -DRERR -DNT=0|"
+
+  # ---- volume set: delta leases on a majority of 3 members (d=1, R=2, F=3, W=1, H=4, J=3 ticks)
+  "volset|takeover(crash,fixed-bad)|model|pass|1000000|-DTMAX=9 -DNSW=0|-E"
+  "volset|switching-bad-paths|model|pass|1000000|-DTMAX=11 -DNCRASH=0 -DNSW=2 -DSLOW=0|-E"
+  "volset|join-race|model|pass|100000|-DSCEN=2 -DNSW=0 -DNCRASH=0 -DTMAX=7|-E"
+  "volset|join-race+stall|model|pass|1000000|-DSCEN=2 -DNSW=0 -DNCRASH=0 -DTMAX=7 -DSTALL=2|-E"
+  "volset|reach:takeover-joins|reach|fail|0|-DTMAX=9 -DNSW=0 -DREACH=1|-E"
+  "volset|reach:dead-by-common-window|reach|fail|0|-DTMAX=11 -DNSW=0 -DREACH=2|-E"
+  "volset|reach:race-two-claims-one-joins|reach|fail|0|-DSCEN=2 -DNSW=0 -DNCRASH=0 -DTMAX=7 -DREACH=3|-E"
+  "volset|reach:claim-on-one-member|reach|fail|0|-DSCEN=2 -DNSW=0 -DTMAX=7 -DREACH=4|-E"
+  "volset|m1:VS_PER_MEMBER|mutant|fail|0|-DTMAX=11 -DNCRASH=0 -DNSW=2 -DSLOW=0 -DMUTANT=1|-E"
+  "volset|m2:VS_ONE_MEMBER|mutant|fail|0|-DTMAX=9 -DNSW=0 -DMUTANT=2|-E"
+  "volset|m3:VS_NO_2D|mutant|fail|0|-DSCEN=2 -DNSW=0 -DNCRASH=0 -DTMAX=7 -DSTALL=2 -DMUTANT=3|-E"
+  "volset|finding:VS1-stray-claim-blocks|finding|fail|0|-DSCEN=3 -DNSW=0 -DLIVE=1 -DTMAX=10|-E"
+  "volset|fix:VS1-lower-gen-quiet|fix|pass|1000|-DSCEN=3 -DNSW=0 -DLIVE=1 -DTMAX=10 -DFIX_LOWER=1|-E"
+  "volset|fix:VS1,join-race|fix|pass|100000|-DSCEN=2 -DNSW=0 -DNCRASH=0 -DTMAX=7 -DFIX_LOWER=1|-E"
 )
 
 now() { date +%s.%N; }
@@ -208,7 +224,7 @@ flush
 
 total_end=$(now)
 echo
-for m in disk_paxos leader delta_lease timing handoff receive; do
+for m in disk_paxos leader delta_lease timing handoff receive volset; do
   [ -n "${model_secs[$m]:-}" ] && printf 'time %-12s %8s s (sum of its runs)\n' "$m" "${model_secs[$m]}"
 done
 printf 'time %-12s %8s s (wall clock, %s parallel jobs)\n' total \
