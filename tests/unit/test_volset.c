@@ -330,10 +330,10 @@ static void two_failed_members_fail_closed(void **state)
 }
 
 /* Write host 1's record straight into member i (another host renewing). */
-static uint64_t raw_seq = 100, raw_off;
+static uint64_t raw_seq = 100, raw_off, raw_gen = 1;
 static void raw_renew(int i)
 {
-	struct sm_host_record r = {.flags = SM_HOST_HELD, .sector_size = 512, .host_id = 1, .generation = 1,
+	struct sm_host_record r = {.flags = SM_HOST_HELD, .sector_size = 512, .host_id = 1, .generation = raw_gen,
 				   .timestamp = raw_seq, .sequence = raw_seq, .io_timeout_ms = 1000};
 	raw_seq++;
 	snprintf(r.lockspace, sizeof(r.lockspace), "ls");
@@ -429,6 +429,26 @@ static void a_stale_member_alone_says_nothing_about_a_newer_generation(void **st
 	assert_int_equal(sm_lockspace_owner_verdict(obs, 1, 2, 0), SM_OWNER_DEAD);
 	sm_lockspace_free(a);
 	sm_lockspace_free(obs);
+}
+
+/* Finding VS1 of tests/model/volset.pml: a claim that reached one member
+ * only (its writer crashed) leaves generation 2 there and 1 on the other
+ * two.  A joiner must not wait for ever: stale members count as quiet. */
+static void a_claim_on_one_member_does_not_block_the_slot(void **state)
+{
+	for (int i = 0; i < 3; i++)
+		raw_renew(i); /* generation 1, held */
+	raw_gen = 2;
+	raw_renew(0); /* the crashed claimant's generation 2, member A only */
+	raw_gen = 1;
+	struct sm_lockspace *b = open_set(set_spec);
+	uint64_t t0 = tu_fake_clock_now();
+	join_as(b, 1, "b");
+	assert_true(tu_fake_clock_now() - t0 > H_MS);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(b, &info);
+	assert_int_equal(info.generation, 3);
+	sm_lockspace_free(b);
 }
 
 /* Disk Paxos on the set's members with the set's delta leases. */
@@ -542,6 +562,7 @@ int main(void)
 		T(a_corrupt_member_is_outvoted_and_repaired),
 		T(quiet_windows_that_do_not_overlap_prove_nothing),
 		T(a_stale_member_alone_says_nothing_about_a_newer_generation),
+		T(a_claim_on_one_member_does_not_block_the_slot),
 		T(a_lease_on_the_set_survives_one_member_lost_at_any_step),
 		T(resources_are_added_and_removed_on_a_majority),
 	};
