@@ -26,7 +26,9 @@ fmt "$VG" good
 fmt "$VS" sick
 fmt "$VN" sicknew
 # vol-far is listed under 'join' but formatted only later: the daemon does
-# not know its name when the join by name comes.
+# not know its name when the join by name comes.  (The file must exist: a
+# configured volume that does not is refused at start.)
+: > "$VF"
 h_start 1 "join = [ \"$VF\" ]" || t_done
 DL=$(_h_dir 1)/daemon.log HL=$(_h_dir 1)/hostemu.log
 

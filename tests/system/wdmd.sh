@@ -94,7 +94,7 @@ if [[ -S /run/wdmd/wdmd.sock ]]; then
 else
 	mkdir -p "$T_DIR/run3" && chmod go-w "$T_DIR/run3"
 	printf 'watchdog = wdmd\n' > "$T_DIR/nowdmd.conf"
-	T_OUT=$(SYNC_MANAGER_RUN_DIR=$T_DIR/run3 SYNC_MANAGERD_CONFIG=$T_DIR/nowdmd.conf timeout 20 "$SMD" -D 2>&1)
+	T_OUT=$(SYNC_MANAGER_RUN_DIR=$T_DIR/run3 SYNC_MANAGERD_CONFIG=$T_DIR/nowdmd.conf timeout --foreground 20 "$SMD" -D 2>&1)
 	rc=$?
 	(( rc != 0 && rc != 124 )) && t_ok "watchdog = wdmd without wdmd: the daemon refuses to start (exit $rc)" ||
 		t_fail "exit $rc: $T_OUT"
