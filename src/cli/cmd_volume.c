@@ -322,12 +322,17 @@ static int resource_change(const char *spec, const char *name, bool add, uint32_
 	int rc = sm_lockspace_open_spec(spec, &ls);
 	if (rc < 0)
 		return cli_fail(rc, "cannot open volume %s", spec);
-	char admin[SM_NAME_FIELD];
+	char admin[SM_NAME_FIELD], alias[SM_NAME_FIELD + 8] = "";
 	sm_default_host_name(admin);
 	admin[SM_NAME_MAX - 6] = '\0';
 	strcat(admin, "-admin");
+	uint8_t mid[16];
+	if (sm_machine_id(mid)) { /* the admin name of versions that named hosts by machine-id */
+		sm_machine_id_hex(mid, alias);
+		strcat(alias, "-admin");
+	}
 	cli_catch_interrupts();
-	struct sm_join_opts jo = {.host_id = host_id, .host_name = admin, .progress = cli_progress,
+	struct sm_join_opts jo = {.host_id = host_id, .host_name = admin, .alias = alias, .progress = cli_progress,
 				  .cancel = &cli_interrupted};
 	rc = sm_lockspace_join(ls, &jo);
 	if (rc < 0) {
