@@ -285,8 +285,10 @@ static int resolve_volume(const char *arg, char *out, size_t n)
 	if (vol && vol->type == SM_FIELD_STR && vol->str[0])
 		snprintf(out, n, "%s", vol->str);
 	else
-		fprintf(stderr, "sync_manager: %s: no such volume, and sync_managerd knows no lockspace %s (it has: %s); "
-				"give the volume (PATH[:OFFSET] or A,B,C)\n", arg, arg, len ? known : "none");
+		fprintf(stderr,
+			"sync_manager: %s: no such volume, and sync_managerd knows no lockspace %s (it has: %s); "
+			"give the volume (PATH[:OFFSET] or A,B,C)\n",
+			arg, arg, len ? known : "none");
 	bool found = vol && vol->type == SM_FIELD_STR && vol->str[0];
 	sm_report_free(r);
 	return found ? CLI_OK : CLI_FAIL;
