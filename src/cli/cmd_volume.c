@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "disk/disk.h"
 #include "ondisk/index.h"
 #include "lease/resource.h"
 #include "sync_manager/admin.h"
@@ -15,6 +16,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int parse_u32_opt(const char *cmd, const char *what, const char *arg, uint64_t min, uint64_t max,
 			 uint32_t *out)
@@ -240,6 +242,58 @@ out:
 	return rc;
 }
 
+/* The volume a `resource` command names: a path (PATH[:OFFSET]) or a volume
+ * set (A,B,C) as given; a bare name that is no file is a lockspace name, looked
+ * up in the running daemon's status.  CLI_OK, or CLI_FAIL after saying why. */
+static int resolve_volume(const char *arg, char *out, size_t n)
+{
+	char *path = NULL;
+	uint64_t off;
+	bool volume = strchr(arg, ',') || strchr(arg, '/') || !sm_name_valid(arg) ||
+		      (sm_disk_parse_location(arg, &path, &off) == 0 && access(path, F_OK) == 0);
+	free(path);
+	snprintf(out, n, "%s", arg);
+	if (volume)
+		return CLI_OK;
+	sm_conn *c;
+	if (sm_conn_open(&c) < 0) {
+		fprintf(stderr, "sync_manager: %s: no such volume, and no sync_managerd runs to look up a lockspace of "
+				"that name: give the volume (PATH[:OFFSET] or A,B,C)\n", arg);
+		return CLI_FAIL;
+	}
+	struct sm_report *r = NULL;
+	int rc = sm_status(c, &r);
+	if (rc < 0) {
+		cli_daemon_fail(c, rc, "status");
+		sm_conn_close(c);
+		return CLI_FAIL;
+	}
+	sm_conn_close(c);
+	const struct sm_section *s = sm_report_section(r, "lockspaces");
+	char known[512] = "";
+	size_t len = 0;
+	const struct sm_field *vol = NULL;
+	for (int i = 0; s && i < s->nrecords && !vol; i++) {
+		const struct sm_field *nf = sm_record_field(&s->records[i], "name");
+		if (!nf || nf->type != SM_FIELD_STR)
+			continue;
+		if (!strcmp(nf->str, arg))
+			vol = sm_record_field(&s->records[i], "volume");
+		else if (len < sizeof(known))
+			len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s", len ? ", " : "", nf->str);
+	}
+	if (vol && vol->type == SM_FIELD_STR && vol->str[0])
+		snprintf(out, n, "%s", vol->str);
+	else
+		fprintf(stderr,
+			"sync_manager: %s: no such volume, and sync_managerd knows no lockspace %s (it has: %s); "
+			"give the volume (PATH[:OFFSET] or A,B,C)\n",
+			arg, arg, len ? known : "none");
+	bool found = vol && vol->type == SM_FIELD_STR && vol->str[0];
+	sm_report_free(r);
+	return found ? CLI_OK : CLI_FAIL;
+}
+
 static int resource_ls(const char *spec, bool json)
 {
 	struct sm_volume *v = NULL;
@@ -322,12 +376,17 @@ static int resource_change(const char *spec, const char *name, bool add, uint32_
 	int rc = sm_lockspace_open_spec(spec, &ls);
 	if (rc < 0)
 		return cli_fail(rc, "cannot open volume %s", spec);
-	char admin[SM_NAME_FIELD];
+	char admin[SM_NAME_FIELD], alias[SM_NAME_FIELD + 8] = "";
 	sm_default_host_name(admin);
 	admin[SM_NAME_MAX - 6] = '\0';
 	strcat(admin, "-admin");
+	uint8_t mid[16];
+	if (sm_machine_id(mid)) { /* the admin name of versions that named hosts by machine-id */
+		sm_machine_id_hex(mid, alias);
+		strcat(alias, "-admin");
+	}
 	cli_catch_interrupts();
-	struct sm_join_opts jo = {.host_id = host_id, .host_name = admin, .progress = cli_progress,
+	struct sm_join_opts jo = {.host_id = host_id, .host_name = admin, .alias = alias, .progress = cli_progress,
 				  .cancel = &cli_interrupted};
 	rc = sm_lockspace_join(ls, &jo);
 	if (rc < 0) {
@@ -384,10 +443,13 @@ int cmd_resource(int argc, char **argv)
 	int nargs = argc - optind;
 	if (nargs < 2)
 		return cli_usage_error("resource", "expected add|rm|ls and a volume");
-	const char *verb = argv[optind], *spec = argv[optind + 1];
+	const char *verb = argv[optind];
+	char spec[4200];
 	if (!strcmp(verb, "ls")) {
 		if (nargs != 2)
 			return cli_usage_error("resource", "ls takes only the volume");
+		if (resolve_volume(argv[optind + 1], spec, sizeof(spec)) != CLI_OK)
+			return CLI_FAIL;
 		return resource_ls(spec, json);
 	}
 	if (!strcmp(verb, "add") || !strcmp(verb, "rm")) {
@@ -395,6 +457,8 @@ int cmd_resource(int argc, char **argv)
 			return cli_usage_error("resource", "%s takes the volume and one NAME", verb);
 		if (sm_resource_name_check(argv[optind + 2]) < 0)
 			return CLI_USAGE;
+		if (resolve_volume(argv[optind + 1], spec, sizeof(spec)) != CLI_OK)
+			return CLI_FAIL;
 		bool add = verb[0] == 'a';
 		if (!host_id) {
 			int rc = resource_change_via_daemon(spec, argv[optind + 2], add);

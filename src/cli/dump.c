@@ -3,6 +3,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "lease/delta.h"
 #include "ondisk/inspect.h"
 #include "sync_manager/errors.h"
 
@@ -178,6 +179,9 @@ static void print_json(const char *spec, const struct sm_volume_view *vv)
 		json_status(&j, hv->status);
 		if (!hv->status) {
 			sm_json_str(&j, "name", hv->rec.host_name);
+			char mid[33];
+			sm_machine_id_hex(hv->rec.machine_id, mid);
+			sm_json_str(&j, "machine_id", mid);
 			sm_json_u64(&j, "generation", hv->rec.generation);
 			sm_json_u64(&j, "timestamp", hv->rec.timestamp);
 			sm_json_u64(&j, "io_timeout_ms", hv->rec.io_timeout_ms);

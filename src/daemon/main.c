@@ -35,7 +35,7 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}
 
 static const struct sm_config_key config_keys[] = {
 	{"host_name", SM_CFG_STRING, 0, SM_NAME_MAX, NULL, offsetof(struct daemon_config, host_name),
-	 "stable name of this host in lockspaces (default: /etc/machine-id)"},
+	 "stable name of this host in lockspaces (default: the hostname)"},
 	{"workers", SM_CFG_UINT, 1, 64, NULL, offsetof(struct daemon_config, workers),
 	 "threads doing lease I/O in parallel"},
 	{"watchdog", SM_CFG_ENUM, 0, 0, watchdog_kinds, offsetof(struct daemon_config, watchdog),

@@ -33,6 +33,9 @@ static void put_lockspace(struct sm_msgbuf *b, struct ls_entry *e)
 		sm_mb_kv_u64(b, "host_id", info.joined ? info.host_id : 0);
 		sm_mb_kv_u64(b, "generation", info.joined ? info.generation : 0);
 		sm_mb_kv_str(b, "host_name", info.host_name[0] ? info.host_name : e->want_host_name);
+		char mid[33];
+		sm_machine_id_hex(info.machine_id, mid);
+		sm_mb_kv_str(b, "machine_id", mid);
 		bool renewing = info.joined && e->state == LS_JOINED;
 		uint64_t now = sm_now_mono_ms();
 		sm_mb_kv_i64(b, "last_renewal_age_ms",
@@ -191,6 +194,10 @@ void report_hosts(struct conn *c, const uint8_t *p, size_t len)
 		size_t r = sm_mb_begin(&b, SM_T_RECORD);
 		sm_mb_kv_u64(&b, "host_id", id);
 		sm_mb_kv_str(&b, "name", st.record_status ? "?" : st.rec.host_name);
+		char mid[33] = ""; /* "": unknown (unreadable, or written by an older version) */
+		if (!st.record_status)
+			sm_machine_id_hex(st.rec.machine_id, mid);
+		sm_mb_kv_str(&b, "machine_id", mid);
 		sm_mb_kv_u64(&b, "generation", st.record_status ? 0 : st.rec.generation);
 		const char *self = watchdog_unprotected(c->d) ? "live (this host, unprotected: no watchdog)"
 							      : "live (this host)";

@@ -89,6 +89,52 @@ const char *sm_liveness_name(enum sm_liveness l)
 	return (unsigned)l < SM_ARRAY_SIZE(names) ? names[l] : "?";
 }
 
+static bool parse_machine_id(const char *s, uint8_t out[16])
+{
+	if (strlen(s) != 32)
+		return false;
+	for (int i = 0; i < 32; i++) {
+		char c = s[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (v < 0)
+			return false;
+		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
+	}
+	return true;
+}
+
+bool sm_machine_id(uint8_t out[16])
+{
+	char id[64] = "";
+	const char *env = getenv("SYNC_MANAGER_MACHINE_ID");
+	if (env) {
+		snprintf(id, sizeof(id), "%s", env);
+	} else {
+		FILE *f = fopen("/etc/machine-id", "r");
+		if (f) {
+			if (fscanf(f, "%63s", id) != 1)
+				id[0] = '\0';
+			fclose(f);
+		}
+	}
+	static const uint8_t zero[16];
+	if (parse_machine_id(id, out) && memcmp(out, zero, 16) != 0)
+		return true;
+	memset(out, 0, 16);
+	return false;
+}
+
+void sm_machine_id_hex(const uint8_t id[16], char out[33])
+{
+	static const uint8_t zero[16];
+	out[0] = '\0';
+	if (memcmp(id, zero, 16) == 0)
+		return;
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
 void sm_default_host_name(char out[SM_NAME_FIELD])
 {
 	const char *env = getenv("SYNC_MANAGER_HOST_NAME");
@@ -96,21 +142,21 @@ void sm_default_host_name(char out[SM_NAME_FIELD])
 		snprintf(out, SM_NAME_FIELD, "%s", env);
 		return;
 	}
-	FILE *f = fopen("/etc/machine-id", "r");
-	char id[64] = "";
-	if (f) {
-		if (fscanf(f, "%63s", id) != 1)
-			id[0] = '\0';
-		fclose(f);
-	}
-	if (sm_name_valid(id)) {
-		snprintf(out, SM_NAME_FIELD, "%s", id);
+	/* The hostname, unless it is one every host may have. */
+	char hn[256] = "";
+	if (gethostname(hn, sizeof(hn) - 1) == 0 && strlen(hn) < SM_NAME_FIELD && sm_name_valid(hn) &&
+	    strncmp(hn, "localhost", 9) != 0) {
+		snprintf(out, SM_NAME_FIELD, "%s", hn);
 		return;
 	}
-	char hn[SM_NAME_FIELD] = "";
-	if (gethostname(hn, sizeof(hn) - 1) < 0 || !sm_name_valid(hn))
-		snprintf(hn, sizeof(hn), "unnamed-host");
-	snprintf(out, SM_NAME_FIELD, "%s", hn);
+	uint8_t id[16];
+	char hex[33];
+	if (sm_machine_id(id)) {
+		sm_machine_id_hex(id, hex);
+		snprintf(out, SM_NAME_FIELD, "%s", hex);
+		return;
+	}
+	snprintf(out, SM_NAME_FIELD, "unnamed-host");
 }
 
 /* ---- opening -------------------------------------------------------------- */
@@ -400,6 +446,7 @@ void sm_lockspace_info(struct sm_lockspace *ls, struct sm_lockspace_info *o)
 	o->host_id = ls->host_id;
 	o->generation = ls->generation;
 	memcpy(o->host_name, ls->host_name, SM_NAME_FIELD);
+	memcpy(o->machine_id, ls->mine.machine_id, 16);
 	o->last_renewal_mono_ms = ls->last_renew_mono;
 	o->last_renewal_boot_ms = ls->last_renew_boot;
 	o->renewals = ls->renewals;
@@ -925,11 +972,28 @@ static bool slot_in(uint32_t slot, const uint32_t *set, int n)
 	return false;
 }
 
+/* The slot carrying name (the highest generation), never one in avoid[]; 0 if none. */
+static uint32_t named_slot_locked(struct sm_lockspace *ls, const char *name, const uint32_t *avoid, int navoid)
+{
+	uint32_t best = 0;
+	uint64_t best_gen = 0;
+	for (uint32_t i = 0; i < ls->hdr.max_hosts && name[0]; i++) {
+		const struct host_obs *o = best_obs_locked(ls, i, NULL);
+		if (o && strncmp(o->rec.host_name, name, SM_NAME_FIELD) == 0 && !slot_in(i + 1, avoid, navoid) &&
+		    (!best || o->rec.generation > best_gen)) {
+			best = i + 1;
+			best_gen = o->rec.generation;
+		}
+	}
+	return best;
+}
+
 /* The slot to join: the requested one; else the one carrying our name, else
- * the first free one, never one in avoid[] (lost to another host during this
+ * the one carrying our alias (the name an older version gave us), else the
+ * first free one, never one in avoid[] (lost to another host during this
  * join). */
-static int pick_slot_locked(struct sm_lockspace *ls, const char *name, uint32_t requested, const uint32_t *avoid,
-			    int navoid, uint32_t *slot)
+static int pick_slot_locked(struct sm_lockspace *ls, const char *name, const char *alias, uint32_t requested,
+			    const uint32_t *avoid, int navoid, uint32_t *slot)
 {
 	uint32_t n = ls->hdr.max_hosts;
 	if (requested) {
@@ -941,16 +1005,10 @@ static int pick_slot_locked(struct sm_lockspace *ls, const char *name, uint32_t 
 		*slot = requested;
 		return 0;
 	}
-	uint32_t best = 0;
-	uint64_t best_gen = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct host_obs *o = best_obs_locked(ls, i, NULL);
-		if (o && strncmp(o->rec.host_name, name, SM_NAME_FIELD) == 0 && !slot_in(i + 1, avoid, navoid) &&
-		    (!best || o->rec.generation > best_gen)) {
-			best = i + 1;
-			best_gen = o->rec.generation;
-		}
-	}
+	uint32_t best = named_slot_locked(ls, name, avoid, navoid);
+	if (!best && (best = named_slot_locked(ls, alias, avoid, navoid)))
+		sm_info("lockspace %s: host_id %u carries %s, this host's former name: joining it as %s",
+			ls->hdr.lockspace, best, alias, name);
 	uint64_t now = sm_now_mono_ms();
 	if (!best)
 		for (uint32_t i = 0; i < n && !best; i++)
@@ -989,7 +1047,8 @@ static void withdraw_claim(struct sm_lockspace *ls, const struct sm_host_record 
  * tried.  -SM_EAGAIN_CLAIM when it must start over; -SM_EAGAIN_LOST when
  * another host won the host_id we picked by name (pick another). */
 static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts, const char *name,
-			const uint32_t *avoid, int navoid, uint32_t *slot_out)
+			const char *alias, const uint8_t machine_id[16], const uint32_t *avoid, int navoid,
+			uint32_t *slot_out)
 {
 	const struct sm_volume_header *h = &ls->hdr;
 	uint32_t slot = 0;
@@ -1001,7 +1060,7 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		if (rc < 0)
 			return rc;
 		pthread_mutex_lock(&ls->mu);
-		rc = pick_slot_locked(ls, name, opts->host_id, avoid, navoid, &slot);
+		rc = pick_slot_locked(ls, name, alias, opts->host_id, avoid, navoid, &slot);
 		*slot_out = slot;
 		int nvalid = 0;
 		const struct host_obs *bo = rc == 0 ? best_obs_locked(ls, slot - 1, &nvalid) : NULL;
@@ -1055,6 +1114,7 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 	};
 	memcpy(claim.lockspace, h->lockspace, SM_NAME_FIELD);
 	memcpy(claim.host_name, name, SM_NAME_FIELD);
+	memcpy(claim.machine_id, machine_id, 16);
 	int rc = sm_uuid_generate(claim.instance);
 	if (rc < 0)
 		return rc;
@@ -1152,12 +1212,22 @@ int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts)
 	} else {
 		sm_default_host_name(name);
 	}
+	uint8_t mid[16];
+	if (opts->machine_id)
+		memcpy(mid, opts->machine_id, 16);
+	else
+		sm_machine_id(mid);
+	char alias[SM_NAME_FIELD];
+	if (opts->alias)
+		snprintf(alias, sizeof(alias), "%s", opts->alias);
+	else
+		sm_machine_id_hex(mid, alias);
 
 	uint32_t lost[JOIN_ATTEMPTS];
 	int nlost = 0;
 	for (int attempt = 1;; attempt++) {
 		uint32_t slot = 0;
-		int rc = join_attempt(ls, opts, name, lost, nlost, &slot);
+		int rc = join_attempt(ls, opts, name, alias, mid, lost, nlost, &slot);
 		if (rc == -SM_EAGAIN_LOST)
 			lost[nlost++] = slot;
 		if (rc != -SM_EAGAIN_CLAIM && rc != -SM_EAGAIN_LOST)

@@ -51,6 +51,11 @@ typedef void (*sm_progress_fn)(void *arg, const char *what, uint64_t remaining_m
 struct sm_join_opts {
 	uint32_t host_id;        /* 0 = pick by host name, else a free slot */
 	const char *host_name;   /* NULL = sm_default_host_name() */
+	/* Picking by name, a slot carrying alias is ours too when none carries
+	 * host_name: the name an older version gave this host (NULL = the
+	 * machine-id in hex, the default host name of earlier versions). */
+	const char *alias;
+	const uint8_t *machine_id; /* 16 bytes written in the record; NULL = sm_machine_id() */
 	sm_progress_fn progress; /* optional */
 	void *progress_arg;
 	volatile sig_atomic_t *cancel; /* optional: set non-zero to interrupt waits */
@@ -75,6 +80,7 @@ struct sm_lockspace_info {
 	uint32_t host_id;
 	uint64_t generation;
 	char host_name[SM_NAME_FIELD];
+	uint8_t machine_id[16];  /* in our record; zero = unknown */
 	uint64_t last_renewal_mono_ms; /* start of the last successful renewal */
 	uint64_t last_renewal_boot_ms;
 	uint64_t renewals, renewal_failures;
@@ -171,8 +177,13 @@ int sm_lockspace_renewal_history(struct sm_lockspace *ls, struct sm_renewal_reco
  * CLOCK_BOOTTIME); negative when already expired.  Only meaningful joined. */
 int64_t sm_lockspace_remaining_ms(struct sm_lockspace *ls);
 
-/* Stable host name: /etc/machine-id (or SYNC_MANAGER_HOST_NAME for tests and
- * emulated hosts), else the hostname. */
+/* Default host name: SYNC_MANAGER_HOST_NAME (tests, emulated hosts), else the
+ * hostname, else (no hostname, or localhost*) the machine-id in hex. */
 void sm_default_host_name(char out[SM_NAME_FIELD]);
+/* This machine's identity: SYNC_MANAGER_MACHINE_ID when set (tests), else
+ * /etc/machine-id, 32 hex digits.  false (and zeros) when there is none. */
+bool sm_machine_id(uint8_t out[16]);
+/* 32 lowercase hex digits; "" for an all-zero (unknown) id. */
+void sm_machine_id_hex(const uint8_t id[16], char out[33]);
 
 #endif

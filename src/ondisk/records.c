@@ -134,7 +134,7 @@ int sm_header_decode(const uint8_t *b, struct sm_volume_header *h)
 /* ---- host record ---------------------------------------------------------- */
 enum {
 	R_SECTOR = 8, R_HOST_ID = 12, R_GEN = 16, R_TS = 24, R_SEQ = 32, R_LOCKSPACE = 40, R_NAME = 104,
-	R_INSTANCE = 168, R_IO_TIMEOUT = 184, R_ATTN_ID = 188, R_ATTN_SEQ = 192, R_END = 200
+	R_INSTANCE = 168, R_IO_TIMEOUT = 184, R_ATTN_ID = 188, R_ATTN_SEQ = 192, R_MACHINE_ID = 200, R_END = 216
 };
 _Static_assert(R_END <= SM_HOST_SIZE - 4, "host record fields fit");
 
@@ -153,6 +153,7 @@ void sm_host_encode(const struct sm_host_record *r, uint8_t *b)
 	sm_put_le32(b + R_IO_TIMEOUT, r->io_timeout_ms);
 	sm_put_le32(b + R_ATTN_ID, r->attention_host_id);
 	sm_put_le64(b + R_ATTN_SEQ, r->attention_seq);
+	memcpy(b + R_MACHINE_ID, r->machine_id, 16);
 	put_crc(b, SM_HOST_SIZE);
 }
 
@@ -174,6 +175,7 @@ int sm_host_decode(const uint8_t *b, struct sm_host_record *r, const char *locks
 	r->io_timeout_ms = sm_get_le32(b + R_IO_TIMEOUT);
 	r->attention_host_id = sm_get_le32(b + R_ATTN_ID);
 	r->attention_seq = sm_get_le64(b + R_ATTN_SEQ);
+	memcpy(r->machine_id, b + R_MACHINE_ID, 16);
 	if ((rc = check_name(r->lockspace, lockspace, -SM_EWRONG_LOCKSPACE)) < 0)
 		return rc;
 	if (sector_size && r->sector_size != sector_size)

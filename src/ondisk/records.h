@@ -88,6 +88,9 @@ struct sm_host_record {
 	 * host area, at no extra I/O. */
 	uint32_t attention_host_id;
 	uint64_t attention_seq;
+	/* The writer's /etc/machine-id: the identity behind its host name.
+	 * All zero: unknown (records written before it existed). */
+	uint8_t machine_id[16];
 };
 
 /* ---- Disk Paxos leader record (sector 0 of a resource area) ------------- */

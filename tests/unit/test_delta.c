@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include "common/clock.h"
+#include "common/util.h"
 #include "disk/disk.h"
 #include "disk/fault.h"
 #include "disk/syscalls.h"
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -398,6 +400,88 @@ static void auto_join_prefers_the_slot_with_our_name_then_a_free_one(void **stat
 	assert_int_equal(info.host_id, 1);
 	sm_lockspace_free(a);
 	sm_lockspace_free(b);
+}
+
+static struct sm_host_status slot_as_seen(uint32_t id);
+
+/* Before host names defaulted to the hostname they defaulted to the
+ * machine-id: a host that joined then finds its slot by that old name. */
+static const uint8_t MID[16] = {0x3d, 0x12, 0x19, 0xc7, 0xc4, 0xc5, 0x40, 0x4a,
+				0xaa, 0x1f, 0x6d, 0x2a, 0x48, 0xad, 0xfd, 0xa4};
+#define MID_HEX "3d1219c7c4c5404aaa1f6d2a48adfda4"
+
+static void a_host_joined_under_its_machine_id_rejoins_its_slot_by_its_new_name(void **state)
+{
+	struct sm_lockspace *a = host(), *b = host();
+	join_as(a, 3, MID_HEX); /* what an older sync_manager wrote */
+	assert_int_equal(sm_lockspace_leave(a), 0);
+	uint8_t other[16];
+	memset(other, 0x77, 16);
+	struct sm_join_opts ob = {.host_name = "node-b", .machine_id = other};
+	assert_int_equal(sm_lockspace_join(b, &ob), 0);
+	struct sm_lockspace_info info;
+	sm_lockspace_info(b, &info);
+	assert_int_equal(info.host_id, 1); /* another machine does not take it */
+
+	struct sm_join_opts o = {.host_name = "node-a", .machine_id = MID};
+	assert_int_equal(sm_lockspace_join(a, &o), 0);
+	sm_lockspace_info(a, &info);
+	assert_int_equal(info.host_id, 3);
+	assert_int_equal(info.generation, 2);
+	assert_string_equal(info.host_name, "node-a");
+	assert_memory_equal(info.machine_id, MID, 16);
+	struct sm_host_status st = slot_as_seen(3);
+	assert_string_equal(st.rec.host_name, "node-a"); /* the new name from now on */
+	assert_memory_equal(st.rec.machine_id, MID, 16);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	st = slot_as_seen(3);
+	assert_memory_equal(st.rec.machine_id, MID, 16); /* renewals keep it */
+
+	/* the name wins over the alias; an explicit alias (the admin's) works too */
+	assert_int_equal(sm_lockspace_leave(a), 0);
+	assert_int_equal(sm_lockspace_leave(b), 0);
+	join_as(b, 2, MID_HEX "-admin");
+	assert_int_equal(sm_lockspace_leave(b), 0);
+	struct sm_join_opts adm = {.host_name = "node-a-admin", .alias = MID_HEX "-admin", .machine_id = MID};
+	assert_int_equal(sm_lockspace_join(b, &adm), 0);
+	sm_lockspace_info(b, &info);
+	assert_int_equal(info.host_id, 2);
+	assert_int_equal(sm_lockspace_join(a, &o), 0);
+	sm_lockspace_info(a, &info);
+	assert_int_equal(info.host_id, 3);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
+/* The default host name is the hostname; the machine-id stays behind it. */
+static void default_host_name_is_the_hostname_and_machine_id_stays(void **state)
+{
+	char *saved = getenv("SYNC_MANAGER_HOST_NAME") ? strdup(getenv("SYNC_MANAGER_HOST_NAME")) : NULL;
+	unsetenv("SYNC_MANAGER_HOST_NAME");
+	setenv("SYNC_MANAGER_MACHINE_ID", MID_HEX, 1);
+	uint8_t id[16];
+	assert_true(sm_machine_id(id));
+	assert_memory_equal(id, MID, 16);
+	char name[SM_NAME_FIELD], hn[256] = "";
+	sm_default_host_name(name);
+	assert_int_equal(gethostname(hn, sizeof(hn) - 1), 0);
+	if (sm_name_valid(hn) && strncmp(hn, "localhost", 9) != 0)
+		assert_string_equal(name, hn);
+	else
+		assert_string_equal(name, MID_HEX); /* a hostname every host may have is no name */
+	setenv("SYNC_MANAGER_HOST_NAME", "h7", 1);
+	sm_default_host_name(name);
+	assert_string_equal(name, "h7");
+	setenv("SYNC_MANAGER_MACHINE_ID", "not-hex", 1);
+	assert_false(sm_machine_id(id));
+	static const uint8_t zero[16];
+	assert_memory_equal(id, zero, 16);
+	unsetenv("SYNC_MANAGER_MACHINE_ID");
+	if (saved)
+		setenv("SYNC_MANAGER_HOST_NAME", saved, 1);
+	else
+		unsetenv("SYNC_MANAGER_HOST_NAME");
+	free(saved);
 }
 
 static void resume_continues_only_with_the_same_instance(void **state)
@@ -820,6 +904,8 @@ int main(void)
 		T(a_timed_out_renewal_that_lands_later_is_still_ours),
 		T(deadline_counts_from_the_start_of_the_last_good_renewal),
 		T(auto_join_prefers_the_slot_with_our_name_then_a_free_one),
+		T(a_host_joined_under_its_machine_id_rejoins_its_slot_by_its_new_name),
+		T(default_host_name_is_the_hostname_and_machine_id_stays),
 		T(resume_continues_only_with_the_same_instance),
 		T(attention_mark_reaches_the_owner_through_its_renewals),
 		T(a_renewal_after_f_never_revives_the_lockspace),
