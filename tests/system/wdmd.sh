@@ -61,6 +61,8 @@ t_fault3=$(mono_s)
 H_WATCHDOG=auto h_start 1 || t_done
 t_run "host 1 status (watchdog = auto)" -- h_sm 1 status
 t_match "auto picked wdmd" "watchdog wdmd" "$T_OUT"
+# the log line may land a moment after status answers
+retry_until 10 grep -q "registered with wdmd" "$(_h_dir 1)/daemon.log"
 t_match "registered with wdmd (daemon log)" "registered with wdmd: test interval 10 s, fire timeout 60 s" \
 	"$(cat "$(_h_dir 1)/daemon.log")"
 t_run "wdmd --dump" -- h_exec 1 wdmd --dump
