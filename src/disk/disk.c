@@ -537,8 +537,25 @@ int sm_disk_parse_location(const char *spec, char **path_out, uint64_t *offset_o
 	const char *colon = strrchr(spec, ':');
 	uint64_t off = 0;
 	size_t plen = strlen(spec);
-	if (colon && colon[1] && sm_parse_size(colon + 1, &off) == 0)
-		plen = (size_t)(colon - spec);
+	if (colon && colon[1] && sm_parse_size(colon + 1, &off) == 0) {
+		/* udev's by-path names end in ":LUN": a spec that exists as given
+		 * is a path (offset 0) unless its prefix exists too (ambiguous) */
+		char *prefix = strndup(spec, (size_t)(colon - spec));
+		if (!prefix)
+			return -ENOMEM;
+		struct stat st;
+		bool whole = stat(spec, &st) == 0, part = prefix[0] && stat(prefix, &st) == 0;
+		free(prefix);
+		if (whole && part) {
+			sm_error("'%s' is ambiguous: both it and '%.*s' exist; write '%s:0' for the first, or give the "
+				 "offset after it", spec, (int)(colon - spec), spec, spec);
+			return -SM_EBAD_ARGUMENT;
+		}
+		if (whole)
+			off = 0;
+		else
+			plen = (size_t)(colon - spec);
+	}
 	if (plen == 0)
 		return -SM_EBAD_ARGUMENT;
 	char *p = strndup(spec, plen);

@@ -8,6 +8,8 @@
 #include "sync_manager/errors.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -257,9 +259,46 @@ static void location_parser_splits_path_and_offset(void **state)
 	assert_int_equal(sm_disk_parse_location(":4096", &p, &off), -SM_EBAD_ARGUMENT);
 }
 
+/* udev's /dev/disk/by-path names end in ":LUN" (pci-...-scsi-0:0:0:0): a
+ * path that exists as given is a path, not PATH:OFFSET (found by the lab). */
+static void an_existing_path_ending_in_colon_number_is_a_path(void **state)
+{
+	char dir[] = "/tmp/smpathXXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char link[256], target[256];
+	snprintf(target, sizeof(target), "%s/vol", dir);
+	snprintf(link, sizeof(link), "%s/pci-0000:00:08.0-scsi-0:0:0:0", dir);
+	int fd = open(target, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(symlink("vol", link), 0);
+	char *p;
+	uint64_t off;
+	assert_int_equal(sm_disk_parse_location(link, &p, &off), 0);
+	assert_string_equal(p, link);
+	assert_int_equal(off, 0);
+	free(p);
+	char spec[300];
+	snprintf(spec, sizeof(spec), "%s:4096", link); /* an explicit offset still works */
+	assert_int_equal(sm_disk_parse_location(spec, &p, &off), 0);
+	assert_string_equal(p, link);
+	assert_int_equal(off, 4096);
+	free(p);
+	/* both "X:0" and "X" exist: ambiguous, refused (write X:0:0 or X:0:OFFSET) */
+	char plain[256];
+	snprintf(plain, sizeof(plain), "%s/pci-0000:00:08.0-scsi-0:0:0", dir);
+	assert_int_equal(symlink("vol", plain), 0);
+	assert_int_equal(sm_disk_parse_location(link, &p, &off), -SM_EBAD_ARGUMENT);
+	unlink(plain);
+	unlink(link);
+	unlink(target);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(an_existing_path_ending_in_colon_number_is_a_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(write_then_read_returns_same_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(misaligned_offsets_and_lengths_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(unsupported_sector_size_is_refused, setup, teardown),
