@@ -58,7 +58,12 @@ extern "C" {
 	X(NO_LOCKSPACE, "no lockspace by that name is known to sync_managerd (give its volume instead)") \
 	X(MULTI_VOLUME, "leases on several volumes are not safe in this version (hosts could disagree on host ids " \
 			"and liveness): use one volume per lease, or a volume set")                     \
-	X(SET_MEMBERS, "not the members of one volume set: name all three members of one set, as PATH1,PATH2,PATH3")
+	X(SET_MEMBERS, "not the members of one volume set: name all three members of one set, as PATH1,PATH2,PATH3") \
+	X(RESERVATION_CONFLICT, "the storage refused the command (reservation conflict): this host is not registered " \
+				"on the device, because it was fenced by another host or never registered") \
+	X(PR_UNSUPPORTED, "the device does not support the persistent reservation command needed (fencing by " \
+			  "reservation needs SCSI-3 or NVMe persistent reservations)") \
+	X(FENCE_DEVICE, "a fence device of the lockspace cannot be found or used on this host")
 
 enum sm_error {
 	SM_ERR_FIRST_ = SM_ERR_BASE,
