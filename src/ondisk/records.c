@@ -61,7 +61,7 @@ enum {
 	H_SECTOR = 8, H_MAX_HOSTS = 12, H_UUID = 16, H_LOCKSPACE = 32, H_IO_TIMEOUT = 96, H_WD_TIMEOUT = 100,
 	H_HOST_AREA = 104, H_INDEX_LEASE = 112, H_INDEX = 120, H_AREAS = 128, H_RES_COUNT = 136,
 	H_AREA_SECTORS = 140, H_VOL_SIZE = 144, H_CREATED = 152, H_SET_UUID = 160, H_SET_SIZE = 176,
-	H_SET_INDEX = 180, H_END = 184
+	H_SET_INDEX = 180, H_FENCE_MODE = 184, H_FENCE_COUNT = 188, H_FENCE_TABLE = 192, H_END = 200
 };
 _Static_assert(H_END <= SM_HEADER_SIZE - 4, "header fields fit");
 
@@ -73,6 +73,9 @@ void sm_header_encode(const struct sm_volume_header *h, uint8_t *b)
 	 * does not know sets refuses it instead of using it as a lone volume. */
 	if (h->set_size)
 		sm_put_le16(b + OFF_VERSION, SM_SET_HEADER_VERSION);
+	/* Fenced by reservation: version 3, which older versions refuse. */
+	if (h->fence_mode)
+		sm_put_le16(b + OFF_VERSION, SM_FENCE_HEADER_VERSION);
 	sm_put_le32(b + H_SECTOR, h->sector_size);
 	sm_put_le32(b + H_MAX_HOSTS, h->max_hosts);
 	memcpy(b + H_UUID, h->uuid, 16);
@@ -90,16 +93,21 @@ void sm_header_encode(const struct sm_volume_header *h, uint8_t *b)
 	memcpy(b + H_SET_UUID, h->set_uuid, 16);
 	sm_put_le32(b + H_SET_SIZE, h->set_size);
 	sm_put_le32(b + H_SET_INDEX, h->set_index);
+	sm_put_le32(b + H_FENCE_MODE, h->fence_mode);
+	sm_put_le32(b + H_FENCE_COUNT, h->fence_count);
+	sm_put_le64(b + H_FENCE_TABLE, h->fence_table_offset);
 	put_crc(b, SM_HEADER_SIZE);
 }
 
 int sm_header_decode(const uint8_t *b, struct sm_volume_header *h)
 {
-	/* version 2 only for a set member (set_size written), else as any record */
+	/* version 2 only for a set member (set_size written), 3 only for a
+	 * volume fenced by reservation, else as any record */
 	uint16_t version = sm_get_le16(b + OFF_VERSION);
 	int rc;
-	if (version == SM_SET_HEADER_VERSION && sm_get_le32(b + OFF_MAGIC) == SM_MAGIC_HEADER &&
-	    sm_get_le32(b + H_SET_SIZE) != 0)
+	if (sm_get_le32(b + OFF_MAGIC) == SM_MAGIC_HEADER &&
+	    ((version == SM_SET_HEADER_VERSION && sm_get_le32(b + H_SET_SIZE) != 0) ||
+	     (version == SM_FENCE_HEADER_VERSION && sm_get_le32(b + H_FENCE_MODE) != 0)))
 		rc = sm_get_le32(b + SM_HEADER_SIZE - 4) != sm_crc32c(b, SM_HEADER_SIZE - 4) ? -SM_EBAD_CHECKSUM : 0;
 	else
 		rc = check_prefix(b, SM_HEADER_SIZE, SM_MAGIC_HEADER);
@@ -123,11 +131,58 @@ int sm_header_decode(const uint8_t *b, struct sm_volume_header *h)
 	memcpy(h->set_uuid, b + H_SET_UUID, 16);
 	h->set_size = sm_get_le32(b + H_SET_SIZE);
 	h->set_index = sm_get_le32(b + H_SET_INDEX);
+	h->fence_mode = sm_get_le32(b + H_FENCE_MODE);
+	h->fence_count = sm_get_le32(b + H_FENCE_COUNT);
+	h->fence_table_offset = sm_get_le64(b + H_FENCE_TABLE);
+	/* A set member cannot be fenced by reservation (not in this version). */
+	if ((version == SM_FENCE_HEADER_VERSION) != (h->fence_mode != 0) ||
+	    (h->fence_mode && (h->fence_mode != SM_FENCE_PR || h->set_size || h->fence_count < 1 ||
+			       h->fence_count > SM_FENCE_MAX_DEVICES)) ||
+	    (!h->fence_mode && (h->fence_count || h->fence_table_offset)))
+		return -SM_EBAD_GEOMETRY;
 	if ((version == SM_SET_HEADER_VERSION) != (h->set_size != 0) ||
 	    (h->set_size && (h->set_size != SM_SET_SIZE || h->set_index >= h->set_size)))
 		return -SM_EBAD_GEOMETRY;
 	if (h->sector_size != 512 && h->sector_size != 4096)
 		return -SM_EWRONG_SECTOR_SIZE;
+	return 0;
+}
+
+const char *sm_fence_mode_name(uint32_t mode)
+{
+	return mode == SM_FENCE_TIMING ? "timing" : mode == SM_FENCE_PR ? "persistent-reservation" : "unknown";
+}
+
+/* ---- fence table ------------------------------------------------------------ */
+enum { FT_COUNT = 8, FT_IDS = 16 };
+_Static_assert(FT_IDS + SM_FENCE_MAX_DEVICES * SM_FENCE_ID_SIZE <= SM_FENCE_TABLE_SIZE - 4, "fence table fits");
+
+void sm_fence_table_encode(const struct sm_fence_table *t, uint8_t *b)
+{
+	memset(b, 0, SM_FENCE_TABLE_SIZE);
+	put_prefix(b, SM_MAGIC_FENCE, 0);
+	sm_put_le32(b + FT_COUNT, t->count);
+	for (uint32_t i = 0; i < t->count && i < SM_FENCE_MAX_DEVICES; i++)
+		memcpy(b + FT_IDS + i * SM_FENCE_ID_SIZE, t->ids[i], strnlen(t->ids[i], SM_FENCE_ID_SIZE - 1));
+	put_crc(b, SM_FENCE_TABLE_SIZE);
+}
+
+int sm_fence_table_decode(const uint8_t *b, struct sm_fence_table *t)
+{
+	int rc = check_prefix(b, SM_FENCE_TABLE_SIZE, SM_MAGIC_FENCE);
+	if (rc < 0)
+		return rc;
+	memset(t, 0, sizeof(*t));
+	t->count = sm_get_le32(b + FT_COUNT);
+	if (t->count < 1 || t->count > SM_FENCE_MAX_DEVICES)
+		return -SM_EBAD_GEOMETRY;
+	for (uint32_t i = 0; i < t->count; i++) {
+		const uint8_t *src = b + FT_IDS + i * SM_FENCE_ID_SIZE;
+		size_t n = strnlen((const char *)src, SM_FENCE_ID_SIZE - 1);
+		if (n == 0)
+			return -SM_EBAD_GEOMETRY;
+		memcpy(t->ids[i], src, n);
+	}
 	return 0;
 }
 

@@ -22,6 +22,9 @@
 #define SM_FORMAT_VERSION 1
 /* The header of a volume set's member (every other record stays version 1). */
 #define SM_SET_HEADER_VERSION 2
+/* The header of a volume fenced by persistent reservations (so that a version
+ * that cannot fence refuses it instead of joining without registering). */
+#define SM_FENCE_HEADER_VERSION 3
 #define SM_NAME_FIELD 64
 
 /* Magics spell the record's tag in ASCII when dumped (little-endian). */
@@ -32,6 +35,7 @@
 #define SM_MAGIC_DBLOCK 0x42444D53u /* "SMDB" */
 #define SM_MAGIC_MODE 0x424D4D53u   /* "SMMB" */
 #define SM_MAGIC_INDEX 0x58494D53u  /* "SMIX" */
+#define SM_MAGIC_FENCE 0x54464D53u  /* "SMFT" */
 
 /* Encoded sizes. */
 #define SM_HEADER_SIZE 256
@@ -66,8 +70,33 @@ struct sm_volume_header {
 	uint8_t set_uuid[16];
 	uint32_t set_size;
 	uint32_t set_index;
+	/* Fencing (issue 13, docs/admin-guide.md "Fencing by reservation"):
+	 * SM_FENCE_TIMING (0, every older format) or SM_FENCE_PR, then the
+	 * number of fence devices and where their table lives (after the
+	 * resource areas; 0 without fencing). */
+	uint32_t fence_mode;
+	uint32_t fence_count;
+	uint64_t fence_table_offset;
 };
 #define SM_SET_SIZE 3
+
+enum sm_fence_mode { SM_FENCE_TIMING = 0, SM_FENCE_PR = 1 };
+const char *sm_fence_mode_name(uint32_t mode);
+
+/* ---- fence table: the devices a PR lockspace fences, by identity ---------- */
+/* SM_FENCE_TABLE_SIZE bytes (whole sectors) after the resource areas:
+ * magic/version/flags, count (u32) at 8, entries of SM_FENCE_ID_SIZE bytes
+ * from byte 16 (each the LU's identity, e.g. "naa.6001405...", NUL-padded),
+ * CRC-32C in the last 4 bytes.  Entry 0 is the lease LUN itself. */
+#define SM_FENCE_TABLE_SIZE 4096
+#define SM_FENCE_ID_SIZE 128
+#define SM_FENCE_MAX_DEVICES 31
+struct sm_fence_table {
+	uint32_t count;
+	char ids[SM_FENCE_MAX_DEVICES][SM_FENCE_ID_SIZE];
+};
+void sm_fence_table_encode(const struct sm_fence_table *t, uint8_t *buf);
+int sm_fence_table_decode(const uint8_t *buf, struct sm_fence_table *t);
 
 /* ---- delta lease (host record), one sector per host_id ------------------ */
 enum sm_host_flags { SM_HOST_FREE = 0, SM_HOST_HELD = 1 };

@@ -44,6 +44,11 @@ int sm_volume_geometry(struct sm_volume_header *h)
 	h->index_offset = h->index_lease_offset + sm_volume_area_bytes(h);
 	h->areas_offset = h->index_offset + round_up((uint64_t)h->resource_count * SM_INDEX_ENTRY_SIZE, s);
 	h->volume_size = h->areas_offset + (uint64_t)h->resource_count * sm_volume_area_bytes(h);
+	h->fence_table_offset = 0;
+	if (h->fence_mode != SM_FENCE_TIMING) {
+		h->fence_table_offset = h->volume_size;
+		h->volume_size += round_up(SM_FENCE_TABLE_SIZE, s);
+	}
 	return 0;
 }
 
@@ -247,6 +252,16 @@ int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_p
 		h.set_size = p->set_size;
 		h.set_index = p->set_index;
 	}
+	if (p->fence) {
+		if (p->set_size || p->fence->count < 1 || p->fence->count > SM_FENCE_MAX_DEVICES) {
+			sm_error("%s: fencing by reservation needs 1 to %u fence devices and a lone volume", path,
+				 SM_FENCE_MAX_DEVICES);
+			rc = -SM_EBAD_ARGUMENT;
+			goto out;
+		}
+		h.fence_mode = SM_FENCE_PR;
+		h.fence_count = p->fence->count;
+	}
 	if ((rc = sm_volume_geometry(&h)) < 0)
 		goto out;
 
@@ -309,6 +324,20 @@ int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_p
 		}
 	}
 #undef STEP
+	if (p->fence) {
+		uint8_t *ft = NULL;
+		size_t len = (size_t)(h.volume_size - h.fence_table_offset);
+		if (posix_memalign((void **)&ft, 4096, len)) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		memset(ft, 0, len);
+		sm_fence_table_encode(p->fence, ft);
+		rc = sm_disk_write(disk, h.fence_table_offset, ft, len, timeout);
+		free(ft);
+		if (rc < 0)
+			goto out;
+	}
 	/* Areas never added are not initialized: nothing reads an area until the
 	 * index points at it, and `resource add` initializes it then. */
 	if ((rc = sm_disk_sync(disk)) < 0)
@@ -393,6 +422,26 @@ int sm_volume_open(const char *path, uint64_t offset, unsigned flags, struct sm_
 fail:
 	free(sec);
 	sm_volume_close(v);
+	return rc;
+}
+
+int sm_volume_read_fence_table(struct sm_volume *v, struct sm_fence_table *out)
+{
+	const struct sm_volume_header *h = &v->hdr;
+	if (h->fence_mode == SM_FENCE_TIMING)
+		return -SM_EBAD_ARGUMENT;
+	size_t len = (size_t)(h->volume_size - h->fence_table_offset);
+	uint8_t *buf = NULL;
+	if (posix_memalign((void **)&buf, 4096, len))
+		return -ENOMEM;
+	int rc = sm_disk_read(v->disk, h->fence_table_offset, buf, len, h->io_timeout_ms);
+	if (rc == 0)
+		rc = sm_fence_table_decode(buf, out);
+	if (rc == 0 && out->count != h->fence_count)
+		rc = -SM_EBAD_GEOMETRY;
+	if (rc < 0)
+		sm_error("%s: the fence table is unreadable: %s", v->path, sm_strerror(rc));
+	free(buf);
 	return rc;
 }
 

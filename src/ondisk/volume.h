@@ -6,6 +6,7 @@
  *   next A sectors          index lease area (protects index updates)
  *   next ceil(R*128/S)      resource index, entry i describes area i
  *   then R areas of A sectors each: leader, request, dblock of host 1..N
+ *   then (fenced by reservation only) the fence table, 4096 bytes
  *
  * Formatting writes everything but the header, flushes, then writes the
  * header last: an interrupted format reads as "not formatted". */
@@ -57,6 +58,9 @@ struct sm_format_params {
 	 * shared by the members); set_size 0 formats a lone volume. */
 	uint32_t set_size, set_index;
 	uint8_t set_uuid[16];
+	/* Fencing by persistent reservation: the fence devices' identities
+	 * (entry 0 the lease LUN); NULL formats a volume fenced by timing. */
+	const struct sm_fence_table *fence;
 };
 
 struct sm_volume {
@@ -101,6 +105,11 @@ static inline uint64_t sm_volume_area_offset(const struct sm_volume_header *h, u
 		return h->index_lease_offset;
 	return h->areas_offset + (uint64_t)area * sm_volume_area_bytes(h);
 }
+
+/* Read the fence table of a volume fenced by reservation (-SM_EBAD_ARGUMENT
+ * for a volume fenced by timing); a table that disagrees with the header's
+ * fence_count is corrupt (-SM_EBAD_GEOMETRY). */
+int sm_volume_read_fence_table(struct sm_volume *v, struct sm_fence_table *out);
 
 /* Initialize a resource area: free leader (lver 0), empty request, and a
  * zero-ballot dblock + clear mode block for every host. */

@@ -27,6 +27,52 @@ static void header_round_trips(void **state)
 	assert_int_equal(d.volume_size, 123456789);
 }
 
+/* A header fenced by reservation round-trips with version 3; fence fields
+ * that contradict the version, or a fenced set member, are corrupt. */
+static void fenced_header_is_version_3_and_checked(void **state)
+{
+	struct sm_volume_header h = {.sector_size = 512, .max_hosts = 8, .io_timeout_ms = 1000,
+				     .watchdog_timeout_ms = 3000, .resource_count = 4, .fence_mode = SM_FENCE_PR,
+				     .fence_count = 3, .fence_table_offset = 999424};
+	strcpy(h.lockspace, "pr");
+	uint8_t buf[SM_HEADER_SIZE];
+	sm_header_encode(&h, buf);
+	assert_int_equal(buf[4], SM_FENCE_HEADER_VERSION);
+	struct sm_volume_header d;
+	assert_int_equal(sm_header_decode(buf, &d), 0);
+	assert_int_equal(d.fence_mode, SM_FENCE_PR);
+	assert_int_equal(d.fence_count, 3);
+	assert_int_equal(d.fence_table_offset, 999424);
+	struct sm_volume_header bad = h;
+	bad.fence_count = 0;
+	sm_header_encode(&bad, buf);
+	assert_int_equal(sm_header_decode(buf, &d), -SM_EBAD_GEOMETRY);
+	bad = h;
+	bad.fence_mode = 7;
+	sm_header_encode(&bad, buf);
+	assert_int_equal(sm_header_decode(buf, &d), -SM_EBAD_GEOMETRY);
+	bad = h;
+	bad.set_size = SM_SET_SIZE;
+	sm_header_encode(&bad, buf);
+	assert_int_equal(sm_header_decode(buf, &d), -SM_EBAD_GEOMETRY);
+	/* version 1 with fence fields set is corrupt too */
+	bad = h;
+	sm_header_encode(&bad, buf);
+	buf[4] = SM_FORMAT_VERSION;
+	sm_put_le32(buf + SM_HEADER_SIZE - 4, sm_crc32c(buf, SM_HEADER_SIZE - 4));
+	assert_int_equal(sm_header_decode(buf, &d), -SM_EBAD_GEOMETRY);
+	/* the table */
+	struct sm_fence_table t = {.count = 2}, u;
+	strcpy(t.ids[0], "naa.60014050000000000000000000000001");
+	strcpy(t.ids[1], "eui.0025388b71b2f2c1");
+	uint8_t tb[SM_FENCE_TABLE_SIZE];
+	sm_fence_table_encode(&t, tb);
+	assert_int_equal(sm_fence_table_decode(tb, &u), 0);
+	assert_memory_equal(&t, &u, sizeof(t));
+	tb[100] ^= 1;
+	assert_int_equal(sm_fence_table_decode(tb, &u), -SM_EBAD_CHECKSUM);
+}
+
 static void encoding_is_little_endian_with_magic_first(void **state)
 {
 	struct sm_leader l = {.sector_size = 512, .lver = 0x0102030405060708ull, .owner_id = 3};
@@ -639,6 +685,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(header_round_trips),
+		cmocka_unit_test(fenced_header_is_version_3_and_checked),
 		cmocka_unit_test(encoding_is_little_endian_with_magic_first),
 		cmocka_unit_test(leader_round_trips_with_64bit_lver),
 		cmocka_unit_test(decode_reports_wrong_magic),

@@ -33,6 +33,8 @@ static int teardown(void **state)
 	return 0;
 }
 
+static void quiet_sink(enum sm_log_level level, const char *msg, void *arg);
+
 static struct sm_format_params small_params(const char *ls)
 {
 	struct sm_format_params p = {.lockspace = ls, .max_hosts = 8, .resources = 16, .io_timeout_ms = 1000};
@@ -56,6 +58,56 @@ static void format_then_open_reads_the_same_header(void **state)
 	struct stat st;
 	stat(path, &st);
 	assert_true((uint64_t)st.st_size >= h.volume_size);
+	sm_volume_close(v);
+}
+
+/* Fencing by reservation: the fence table sits after the areas, the header
+ * says version 3 so that older versions refuse it. */
+static void fence_table_round_trips_after_the_areas(void **state)
+{
+	const char *path = tu_temp_file("vol", 0);
+	struct sm_fence_table t = {.count = 2};
+	snprintf(t.ids[0], sizeof(t.ids[0]), "naa.6001405aaaaaaaaaaaaaaaaaaaaaaaaa");
+	snprintf(t.ids[1], sizeof(t.ids[1]), "t10.LIO-ORG data-lun-1");
+	struct sm_format_params p = small_params("ls-pr");
+	struct sm_volume_header h, plain;
+	struct sm_format_params q = small_params("ls-plain");
+	assert_int_equal(sm_volume_format(path, 0, &q, &plain), 0);
+	p.fence = &t;
+	p.force = true;
+	assert_int_equal(sm_volume_format(path, 0, &p, &h), 0);
+	assert_int_equal(h.fence_mode, SM_FENCE_PR);
+	assert_int_equal(h.fence_count, 2);
+	assert_int_equal(h.fence_table_offset, plain.volume_size);
+	assert_int_equal(h.volume_size, plain.volume_size + SM_FENCE_TABLE_SIZE);
+	struct sm_volume *v;
+	assert_int_equal(sm_volume_open(path, 0, 0, &v), 0);
+	assert_memory_equal(&v->hdr, &h, sizeof(h));
+	struct sm_fence_table got;
+	assert_int_equal(sm_volume_read_fence_table(v, &got), 0);
+	assert_int_equal(got.count, 2);
+	assert_string_equal(got.ids[0], t.ids[0]);
+	assert_string_equal(got.ids[1], t.ids[1]);
+	/* the header's version is 3 */
+	uint8_t buf[512];
+	int fd = open(path, O_RDONLY);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	close(fd);
+	assert_int_equal(buf[4] | buf[5] << 8, SM_FENCE_HEADER_VERSION);
+	sm_volume_close(v);
+	/* a timing volume has no table */
+	assert_int_equal(sm_volume_open(path, 0, 0, &v), 0);
+	v->hdr.fence_mode = SM_FENCE_TIMING;
+	assert_int_equal(sm_volume_read_fence_table(v, &got), -SM_EBAD_ARGUMENT);
+	sm_volume_close(v);
+	/* a corrupt table is reported, not used */
+	fd = open(path, O_RDWR);
+	uint8_t junk = 0x5a;
+	assert_int_equal(pwrite(fd, &junk, 1, (off_t)h.fence_table_offset + 20), 1);
+	close(fd);
+	sm_log_set_sink(quiet_sink, NULL);
+	assert_int_equal(sm_volume_open(path, 0, 0, &v), 0);
+	assert_int_equal(sm_volume_read_fence_table(v, &got), -SM_EBAD_CHECKSUM);
 	sm_volume_close(v);
 }
 
@@ -892,6 +944,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(format_then_open_reads_the_same_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(areas_are_sized_by_max_hosts, setup, teardown),
+		cmocka_unit_test_setup_teardown(fence_table_round_trips_after_the_areas, setup, teardown),
 		cmocka_unit_test_setup_teardown(format_refuses_existing_volume_without_force, setup, teardown),
 		cmocka_unit_test_setup_teardown(unformatted_and_wrong_offset_read_as_not_formatted, setup, teardown),
 		cmocka_unit_test_setup_teardown(interrupted_format_never_reads_as_valid, setup, teardown),
