@@ -478,9 +478,10 @@ int cmd_timeouts(int argc, char **argv)
 {
 	static const struct option opts[] = {{"io-timeout", required_argument, NULL, 't'},
 					     {"watchdog-timeout", required_argument, NULL, 'w'},
-					     {"json", no_argument, NULL, 'j'}, {0}};
+					     {"json", no_argument, NULL, 'j'}, {"fence", required_argument, NULL, 'f'},
+					     {0}};
 	uint32_t d = SM_DEFAULT_IO_TIMEOUT_MS, w = SM_DEFAULT_WATCHDOG_MS;
-	bool json = false;
+	bool json = false, fence_pr = false;
 	int c, rc = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:w:", opts, NULL)) != -1) {
@@ -490,7 +491,12 @@ int cmd_timeouts(int argc, char **argv)
 			rc = parse_seconds_opt("timeouts", "--io-timeout", optarg, 100, 600000, &d);
 		else if (c == 'w')
 			rc = parse_seconds_opt("timeouts", "--watchdog-timeout", optarg, 1000, 600000, &w);
-		else
+		else if (c == 'f') {
+			if (strcmp(optarg, "pr") == 0)
+				fence_pr = true;
+			else if (strcmp(optarg, "timing") != 0)
+				rc = cli_usage_error("timeouts", "--fence must be 'pr' or 'timing', not '%s'", optarg);
+		} else
 			rc = cli_usage_error("timeouts", "unknown option");
 		if (rc)
 			return rc;
@@ -503,6 +509,7 @@ int cmd_timeouts(int argc, char **argv)
 			return cli_fail(err, "cannot read volume %s", argv[optind]);
 		d = v->hdr.io_timeout_ms;
 		w = v->hdr.watchdog_timeout_ms;
+		fence_pr = v->hdr.fence_mode == SM_FENCE_PR;
 		sm_volume_close(v);
 		source = argv[optind];
 	} else if (d != SM_DEFAULT_IO_TIMEOUT_MS || w != SM_DEFAULT_WATCHDOG_MS) {
@@ -510,11 +517,12 @@ int cmd_timeouts(int argc, char **argv)
 	}
 	struct sm_timeouts t;
 	sm_timeouts_derive(d, w, &t);
+	t.fence_pr = fence_pr;
 	if (json) {
 		sm_timeouts_print_json(stdout, &t, source);
 		return CLI_OK;
 	}
-	printf("Timeouts (%s):\n", source);
+	printf("Timeouts (%s%s):\n", source, fence_pr ? ", fenced by persistent reservation" : "");
 	sm_timeouts_print(stdout, &t);
 	return CLI_OK;
 }

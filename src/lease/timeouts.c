@@ -15,6 +15,10 @@ void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts
 	t->join_wait_ms = 2 * io_ms + 100; /* strictly more than 2d */
 	t->kill_grace_ms = SM_MIN(watchdog_ms / 2, 30000u);
 	t->pet_ms = SM_MIN(watchdog_ms / 4, 1000u); /* the daemon's pet_interval() */
+	t->fence_pr = false;
+	t->fence_detect_ms = t->renew_ms + 2 * io_ms;
+	t->fence_inflight_ms = SM_MAX(2 * io_ms, 30000u);
+	t->fence_failover_ms = t->fence_detect_ms + 2 * io_ms;
 }
 
 struct timeout_row {
@@ -23,7 +27,9 @@ struct timeout_row {
 	const char *meaning;
 };
 
-/* Fills rows (room for 9); returns the count. */
+#define MAX_ROWS 12
+
+/* Fills rows (room for MAX_ROWS); returns the count. */
 static size_t timeout_rows(const struct sm_timeouts *t, struct timeout_row *rows)
 {
 	const struct timeout_row r[] = {
@@ -39,12 +45,25 @@ static size_t timeout_rows(const struct sm_timeouts *t, struct timeout_row *rows
 		{"watchdog pet", "P", "min(W/4, 1 s)", t->pet_ms, "the watchdog is petted every P, and not within P of F"},
 	};
 	memcpy(rows, r, sizeof(r));
-	return SM_ARRAY_SIZE(r);
+	size_t n = SM_ARRAY_SIZE(r);
+	if (t->fence_pr) {
+		const struct timeout_row f[] = {
+			{"fence detection", "T", "R + 2d", t->fence_detect_ms,
+			 "a host unchanged for more than T is preempted by one that wants its lease"},
+			{"failover, fenced", "", "T + 2d", t->fence_failover_ms,
+			 "crash to takeover with PREEMPT AND ABORT (plus the preempt's own I/O), instead of H"},
+			{"in-flight wait", "X", "max(2d, 30 s)", t->fence_inflight_ms,
+			 "after a PREEMPT without ABORT (target lacks it), before taking over"},
+		};
+		memcpy(rows + n, f, sizeof(f));
+		n += SM_ARRAY_SIZE(f);
+	}
+	return n;
 }
 
 void sm_timeouts_print(FILE *out, const struct sm_timeouts *t)
 {
-	struct timeout_row rows[9];
+	struct timeout_row rows[MAX_ROWS];
 	size_t n = timeout_rows(t, rows);
 	fprintf(out, "  %-16s %-3s %-15s %-8s %s\n", "TIMEOUT", "", "FORMULA", "VALUE", "MEANING");
 	for (size_t i = 0; i < n; i++) {
@@ -56,7 +75,7 @@ void sm_timeouts_print(FILE *out, const struct sm_timeouts *t)
 
 void sm_timeouts_print_json(FILE *out, const struct sm_timeouts *t, const char *source)
 {
-	struct timeout_row rows[9];
+	struct timeout_row rows[MAX_ROWS];
 	size_t n = timeout_rows(t, rows);
 	struct sm_json j;
 	sm_json_init(&j, out, true);

@@ -12,10 +12,21 @@
  *                           (strictly more than 2d)
  *   G  = min(W/2, 30 s)     grace between SIGTERM (at F) and SIGKILL
  *   P  = min(W/4, 1 s)      watchdog pet interval; no pet within P of F
+ * Fencing by persistent reservation (a volume formatted with --fence pr):
+ *   T  = R + 2d             fence detection: a host whose record stayed unchanged
+ *                           for more than T (while we read it every d) is preempted
+ *                           by a host that wants one of its leases; a live host's
+ *                           record changes at least every R + 2d
+ *   X  = max(2d, 30 s)      in-flight wait after a PREEMPT without ABORT (targets
+ *                           without PREEMPT AND ABORT): covers commands the target
+ *                           had accepted from the preempted host (30 s: Linux's SCSI
+ *                           command timeout, after which an initiator aborts them)
+ *   failover, fenced = T + 2d (plus the preempt's and acquire's own I/O)
  */
 #ifndef SM_LEASE_TIMEOUTS_H
 #define SM_LEASE_TIMEOUTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -28,6 +39,10 @@ struct sm_timeouts {
 	uint32_t join_wait_ms; /* J */
 	uint32_t kill_grace_ms; /* G */
 	uint32_t pet_ms;       /* P */
+	bool fence_pr;         /* the volume is fenced by reservation: the rows below apply */
+	uint32_t fence_detect_ms;   /* T */
+	uint32_t fence_inflight_ms; /* X */
+	uint32_t fence_failover_ms; /* T + 2d */
 };
 
 void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts *t);
