@@ -471,9 +471,13 @@ static int do_io_locked(struct sm_disk *d, bool write, uint64_t off, void *buf, 
 		return fail_io(d, rc);
 	}
 	if (s->res < 0) {
+		/* The block layer reports a SCSI RESERVATION CONFLICT (NVMe:
+		 * reservation conflict) as EBADE: this host is not registered on a
+		 * device reserved for registrants, i.e. it was fenced. */
+		int err = s->res == -EBADE ? -SM_ERESERVATION_CONFLICT : (int)s->res;
 		sm_warn("%s: %s at offset %llu failed: %s", d->path, write ? "write" : "read",
-			(unsigned long long)(d->base + off), sm_strerror((int)s->res));
-		return fail_io(d, (int)s->res);
+			(unsigned long long)(d->base + off), sm_strerror(err));
+		return fail_io(d, err);
 	}
 	if ((size_t)s->res != len) {
 		sm_warn("%s: short %s at offset %llu: %ld of %zu bytes", d->path, write ? "write" : "read",

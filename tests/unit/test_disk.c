@@ -133,6 +133,19 @@ static void nth_write_fails_with_eio_others_succeed(void **state)
 	sm_disk_close(d);
 }
 
+/* A SCSI reservation conflict reaches us as EBADE: it is reported as one
+ * (the host was fenced), never as a plain I/O error. */
+static void reservation_conflict_is_reported_as_such(void **state)
+{
+	struct sm_disk *d = open_file(MB, 0, 0);
+	struct sm_fault_rule r = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EBADE, .count = 1};
+	assert_int_equal(sm_fault_add(&r), 0);
+	uint8_t buf[512] = {1};
+	assert_int_equal(sm_disk_write(d, 0, buf, 512, 1000), -SM_ERESERVATION_CONFLICT);
+	assert_int_equal(sm_disk_write(d, 0, buf, 512, 1000), 0);
+	sm_disk_close(d);
+}
+
 static void submit_failure_is_reported(void **state)
 {
 	struct sm_disk *d = open_file(MB, 0, 0);
@@ -305,6 +318,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(block_device_sector_size_is_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(nth_write_fails_with_eio_others_succeed, setup, teardown),
 		cmocka_unit_test_setup_teardown(submit_failure_is_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(reservation_conflict_is_reported_as_such, setup, teardown),
 		cmocka_unit_test_setup_teardown(short_write_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(hung_write_times_out_and_blocks_overlapping_writes_until_it_lands,
 						setup, teardown),
