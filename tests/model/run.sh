@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the SPIN models of the lease protocols (see README.md in this directory).
 #
-#   bash tests/model/run.sh [MODEL]      MODEL = disk_paxos | leader | delta_lease | timing | handoff | receive | volset
+#   bash tests/model/run.sh [MODEL]      MODEL = disk_paxos | leader | delta_lease | timing | handoff | receive | volset | pr_fence
 #
 # Every run: spin -a with the run's -D flags, gcc -O2 pan.c, ./pan, all in a
 # private temp dir (pan.*, *.trail never land in the source tree).  A run's verdict
@@ -25,9 +25,9 @@ only=${1:-}
 memlim=${SM_MODEL_MEMLIM:-4096}
 
 case "$only" in
-  ""|disk_paxos|leader|delta_lease|timing|handoff|receive|volset) ;;
+  ""|disk_paxos|leader|delta_lease|timing|handoff|receive|volset|pr_fence) ;;
   -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
-  *) echo "usage: $0 [disk_paxos|leader|delta_lease|timing|handoff|receive|volset]" >&2; exit 2 ;;
+  *) echo "usage: $0 [disk_paxos|leader|delta_lease|timing|handoff|receive|volset|pr_fence]" >&2; exit 2 ;;
 esac
 for tool in spin gcc; do
   command -v "$tool" >/dev/null 2>&1 || { echo "run.sh: $tool not found" >&2; exit 2; }
@@ -130,6 +130,24 @@ runs=(
   "volset|finding:VS1-stray-claim-blocks|finding|fail|0|-DSCEN=3 -DNSW=0 -DLIVE=1 -DTMAX=10|-E"
   "volset|fix:VS1-lower-gen-quiet|fix|pass|1000|-DSCEN=3 -DNSW=0 -DLIVE=1 -DTMAX=10 -DFIX_LOWER=1|-E"
   "volset|fix:VS1,join-race|fix|pass|100000|-DSCEN=2 -DNSW=0 -DNCRASH=0 -DTMAX=7 -DFIX_LOWER=1|-E"
+
+  # ---- fencing by SCSI persistent reservations (issue 13): no time, frozen holders, false suspicion
+  "pr_fence|2h(MAXT=4)|model|pass|10000|-DNH=2 -DMAXT=4|"
+  "pr_fence|3h(MAXT=3)|model|pass|1000000|-DNH=3 -DMAXT=3|"
+  "pr_fence|fallback:preempt+wait|model|pass|10000|-DNH=2 -DMAXT=4 -DPR_FALLBACK_WAIT|"
+  "pr_fence|reach:frozen-holder-rejected|reach|fail|0|-DREACH=1|"
+  "pr_fence|reach:abort-discards-in-flight|reach|fail|0|-DREACH=2|"
+  "pr_fence|reach:fenced-host-retakes|reach|fail|0|-DREACH=3|"
+  "pr_fence|reach:taker-finds-itself-fenced|reach|fail|0|-DREACH=4|"
+  "pr_fence|reach:all-rejoined-after-fence|reach|fail|0|-DREACH=5|"
+  "pr_fence|m1:PR_REREGISTER_EARLY|mutant|fail|0|-DNH=2 -DMAXT=4 -DPROGRESS=0 -DPR_REREGISTER_EARLY|"
+  "pr_fence|m2:PR_SKIP_DATA_LUN|mutant|fail|0|-DNH=2 -DMAXT=4 -DPROGRESS=0 -DPR_SKIP_DATA_LUN|"
+  "pr_fence|m3:PR_NO_ABORT|mutant|fail|0|-DNH=2 -DMAXT=4 -DPROGRESS=0 -DPR_NO_ABORT|"
+  "pr_fence|m4:PR_TAKE_ON_PARTIAL|mutant|fail|0|-DNH=2 -DMAXT=4 -DPROGRESS=0 -DPR_TAKE_ON_PARTIAL|"
+  "pr_fence|m5:PR_REJOIN_LEASE_ONLY|mutant|fail|0|-DNH=2 -DMAXT=4 -DPR_REJOIN_LEASE_ONLY|"
+  "pr_fence|sweep:conflict-read-as-gone|sweep|pass|10000|-DNH=2 -DMAXT=4 -DCONFLICT_AS_GONE|"
+  "pr_fence|finding:PR1-host-queue-after-death|finding|fail|0|-DNH=2 -DMAXT=4 -DPROGRESS=0 -DHOSTQ|"
+  "pr_fence|fix:PR1-drain-host-queue|fix|pass|10000|-DNH=2 -DMAXT=4 -DHOSTQ -DFIX_DRAIN|"
 )
 
 now() { date +%s.%N; }
@@ -224,7 +242,7 @@ flush
 
 total_end=$(now)
 echo
-for m in disk_paxos leader delta_lease timing handoff receive volset; do
+for m in disk_paxos leader delta_lease timing handoff receive volset pr_fence; do
   [ -n "${model_secs[$m]:-}" ] && printf 'time %-12s %8s s (sum of its runs)\n' "$m" "${model_secs[$m]}"
 done
 printf 'time %-12s %8s s (wall clock, %s parallel jobs)\n' total \
