@@ -1,15 +1,19 @@
-/* Fault-injecting wrappers around the AIO syscalls.  See fault.h. */
+/* Fault-injecting wrappers around the AIO syscalls and the persistent
+ * reservation commands.  See fault.h. */
 #include "fault.h"
 
 #include "common/log.h"
 #include "syscalls.h"
 
 #include <errno.h>
+#include <linux/pr.h>
+#include <sys/ioctl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_RULES 16
 #define MAX_HELD 256
@@ -35,6 +39,9 @@ static unsigned nrules;
 static struct held_io held[MAX_HELD];
 static unsigned nheld;
 static unsigned hits;
+/* The table the wrappers were installed over: they pass everything they do
+ * not fail on to it. */
+static struct sm_disk_syscalls next_sys;
 
 /* File-driven rules (SYNC_MANAGER_TEST_FAULTS). */
 static const char *env_file;
@@ -47,7 +54,7 @@ static char *fd_paths[MAX_FDS];
 
 static int wrap_open(const char *path, int flags, mode_t mode)
 {
-	int fd = sm_disk_sys_real.open(path, flags, mode);
+	int fd = next_sys.open(path, flags, mode);
 	if (fd >= 0 && fd < MAX_FDS) {
 		pthread_mutex_lock(&fault_lock);
 		free(fd_paths[fd]);
@@ -65,10 +72,69 @@ static int wrap_close(int fd)
 		fd_paths[fd] = NULL;
 		pthread_mutex_unlock(&fault_lock);
 	}
-	return sm_disk_sys_real.close(fd);
+	return next_sys.close(fd);
 }
 
 static void release_hung_locked(bool complete);
+
+/* The path fd was opened with; for a descriptor opened before the wrappers
+ * were installed, the kernel's name for it (cached).  Caller holds fault_lock. */
+static const char *fd_path_locked(int fd)
+{
+	if (fd < 0 || fd >= MAX_FDS)
+		return NULL;
+	if (!fd_paths[fd]) {
+		char link[64], target[4096];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			fd_paths[fd] = strdup(target);
+		}
+	}
+	return fd_paths[fd];
+}
+
+static bool parse_io_rule(const char *op, const char *kind, struct sm_fault_rule *rule)
+{
+	rule->op = !strcmp(op, "read") ? SM_FAULT_READ : !strcmp(op, "write") ? SM_FAULT_WRITE : SM_FAULT_ANY;
+	rule->kind = !strcmp(kind, "hang") ? SM_FAULT_HANG : !strcmp(kind, "short") ? SM_FAULT_SHORT : SM_FAULT_ERRNO;
+	rule->err = EIO;
+	return true;
+}
+
+/* "prout|prin KIND": see fault.h for the kinds. */
+static bool parse_pr_rule(const char *op, const char *kind, struct sm_fault_rule *rule)
+{
+	rule->op = !strcmp(op, "prout") ? SM_FAULT_PR_OUT : SM_FAULT_PR_IN;
+	rule->err = EIO;
+	if (!strcmp(kind, "conflict")) {
+		rule->kind = SM_FAULT_SCSI_STATUS;
+		rule->status = SM_SCSI_RESERVATION_CONFLICT;
+	} else if (!strcmp(kind, "ua") || !strcmp(kind, "ua-preempted")) {
+		rule->kind = SM_FAULT_CHECK_CONDITION;
+		rule->sense_key = SM_SENSE_UNIT_ATTENTION;
+		rule->asc = kind[2] ? 0x2a : 0x29;
+		rule->ascq = kind[2] ? 0x05 : 0x00;
+		rule->count = 1;
+	} else if (!strcmp(kind, "illegal") || !strcmp(kind, "abort-unsupported")) {
+		rule->kind = SM_FAULT_CHECK_CONDITION;
+		rule->sense_key = SM_SENSE_ILLEGAL_REQUEST;
+		rule->asc = 0x24;
+		if (kind[0] == 'a') {
+			if (rule->op != SM_FAULT_PR_OUT)
+				return false;
+			rule->pr_actions = 1u << 5; /* PREEMPT AND ABORT */
+		}
+	} else if (!strcmp(kind, "eio")) {
+		rule->kind = SM_FAULT_ERRNO;
+	} else if (!strcmp(kind, "hang")) {
+		rule->kind = SM_FAULT_HANG;
+	} else {
+		return false;
+	}
+	return true;
+}
 
 /* Re-read the rules file if it changed.  Caller holds fault_lock. */
 static void env_refresh_locked(void)
@@ -93,15 +159,18 @@ static void env_refresh_locked(void)
 		return;
 	char line[256];
 	while (fgets(line, sizeof(line), f) && nrules < MAX_RULES) {
-		char op[16] = "", kind[16] = "", filt[128] = "";
-		if (line[0] == '#' || sscanf(line, "%15s %15s %127s", op, kind, filt) < 2)
+		char op[16] = "", kind[24] = "", filt[128] = "";
+		if (line[0] == '#' || sscanf(line, "%15s %23s %127s", op, kind, filt) < 2)
 			continue;
 		struct rule_state *r = &rules[nrules];
 		memset(r, 0, sizeof(*r));
-		r->rule.op = !strcmp(op, "read") ? SM_FAULT_READ : !strcmp(op, "write") ? SM_FAULT_WRITE : SM_FAULT_ANY;
-		r->rule.kind = !strcmp(kind, "hang") ? SM_FAULT_HANG : !strcmp(kind, "short") ? SM_FAULT_SHORT
-											: SM_FAULT_ERRNO;
-		r->rule.err = EIO;
+		bool ok = !strcmp(op, "prout") || !strcmp(op, "prin") ? parse_pr_rule(op, kind, &r->rule)
+									: parse_io_rule(op, kind, &r->rule);
+		if (!ok) {
+			sm_warn("fault injection: %s: ignoring the rule \"%s %s\" (unknown operation or kind)", env_file,
+				op, kind);
+			continue;
+		}
 		snprintf(r->path_filter, sizeof(r->path_filter), "%s", filt);
 		nrules++;
 	}
@@ -111,19 +180,21 @@ static void env_refresh_locked(void)
 	sm_info("fault injection: %u rule(s) from %s", nrules, env_file);
 }
 
-/* Decide the fate of one I/O.  Returns the matching rule or NULL. */
-static struct rule_state *match_locked(struct iocb *cb)
+/* Decide the fate of one I/O or PR command: op is the SM_FAULT_* bit of the
+ * command, pr_action its service action (PR commands only).  Returns the
+ * matching rule or NULL. */
+static struct rule_state *match_locked(unsigned op, int fd, int pr_action)
 {
 	if (env_file)
 		env_refresh_locked();
-	bool write = cb->aio_lio_opcode == IO_CMD_PWRITE;
 	for (unsigned i = 0; i < nrules; i++) {
 		struct rule_state *r = &rules[i];
-		if (!(r->rule.op & (write ? SM_FAULT_WRITE : SM_FAULT_READ)))
+		if (!(r->rule.op & op))
+			continue;
+		if (pr_action >= 0 && r->rule.pr_actions && !(r->rule.pr_actions & (1u << pr_action)))
 			continue;
 		if (r->path_filter[0]) {
-			int fd = cb->aio_fildes;
-			const char *p = (fd >= 0 && fd < MAX_FDS) ? fd_paths[fd] : NULL;
+			const char *p = fd_path_locked(fd);
 			if (!p || !strstr(p, r->path_filter))
 				continue;
 		}
@@ -140,12 +211,18 @@ static struct rule_state *match_locked(struct iocb *cb)
 	return NULL;
 }
 
+static struct rule_state *match_io_locked(struct iocb *cb)
+{
+	bool write = cb->aio_lio_opcode == IO_CMD_PWRITE;
+	return match_locked(write ? SM_FAULT_WRITE : SM_FAULT_READ, cb->aio_fildes, -1);
+}
+
 static int wrap_io_submit(io_context_t ctx, long nr, struct iocb **cbs)
 {
 	long done = 0;
 	for (long i = 0; i < nr; i++) {
 		pthread_mutex_lock(&fault_lock);
-		struct rule_state *r = match_locked(cbs[i]);
+		struct rule_state *r = match_io_locked(cbs[i]);
 		struct sm_fault_rule rule = r ? r->rule : (struct sm_fault_rule){0};
 		int err = rule.err ? rule.err : EIO;
 		if (r)
@@ -179,7 +256,7 @@ static int wrap_io_submit(io_context_t ctx, long nr, struct iocb **cbs)
 			}
 			cbs[i]->u.c.nbytes = cut;
 		}
-		int rc = sm_disk_sys_real.io_submit(ctx, 1, &cbs[i]);
+		int rc = next_sys.io_submit(ctx, 1, &cbs[i]);
 		if (rc != 1)
 			return done ? (int)done : rc;
 		done++;
@@ -206,15 +283,15 @@ static int wrap_io_getevents(io_context_t ctx, long min_nr, long nr, struct io_e
 	pthread_mutex_unlock(&fault_lock);
 	if (got > 0) {
 		struct timespec zero = {0, 0};
-		int rc = sm_disk_sys_real.io_getevents(ctx, 0, nr - got, events + got, &zero);
+		int rc = next_sys.io_getevents(ctx, 0, nr - got, events + got, &zero);
 		return (int)got + (rc > 0 ? rc : 0);
 	}
 	/* While file-driven hangs are active, wake up now and then to notice a
 	 * change of the rules file (the caller loops until its own deadline). */
 	struct timespec slice = {0, 100 * 1000000L};
 	if (env_file && timeout && (timeout->tv_sec > 0 || timeout->tv_nsec > slice.tv_nsec))
-		return sm_disk_sys_real.io_getevents(ctx, min_nr, nr, events, &slice);
-	return sm_disk_sys_real.io_getevents(ctx, min_nr, nr, events, timeout);
+		return next_sys.io_getevents(ctx, min_nr, nr, events, &slice);
+	return next_sys.io_getevents(ctx, min_nr, nr, events, timeout);
 }
 
 static int wrap_io_cancel(io_context_t ctx, struct iocb *cb, struct io_event *ev)
@@ -235,13 +312,127 @@ static int wrap_io_destroy(io_context_t ctx)
 			i++;
 	}
 	pthread_mutex_unlock(&fault_lock);
-	return sm_disk_sys_real.io_destroy(ctx);
+	return next_sys.io_destroy(ctx);
+}
+
+/* ---- persistent reservation commands ---- */
+
+/* The PR OUT service action an IOC_PR_* ioctl sends. */
+static int pr_ioctl_action(unsigned long request, const void *arg)
+{
+	switch (request) {
+	case IOC_PR_REGISTER:
+		return (((const struct pr_registration *)arg)->flags & PR_FL_IGNORE_KEY) ? 6 : 0;
+	case IOC_PR_RESERVE:
+		return 1;
+	case IOC_PR_RELEASE:
+		return 2;
+	case IOC_PR_CLEAR:
+		return 3;
+	case IOC_PR_PREEMPT:
+		return 4;
+	case IOC_PR_PREEMPT_ABORT:
+		return 5;
+	default:
+		return -1;
+	}
+}
+
+static bool is_invalid_request_sense(const struct sm_fault_rule *rule)
+{
+	return rule->sense_key == SM_SENSE_ILLEGAL_REQUEST &&
+	       (rule->asc == 0x20 || rule->asc == 0x24 || rule->asc == 0x26);
+}
+
+/* What the PR ioctl returns for a faulted command (see fault.h). */
+static int faulted_ioctl_result(const struct sm_fault_rule *rule)
+{
+	switch (rule->kind) {
+	case SM_FAULT_SCSI_STATUS:
+		return rule->status;
+	case SM_FAULT_CHECK_CONDITION:
+		if (rule->ioctl_style == SM_FAULT_IOCTL_PR_STATUS && is_invalid_request_sense(rule))
+			return -EINVAL;
+		return SM_SCSI_CHECK_CONDITION;
+	case SM_FAULT_HANG:
+		return -ETIMEDOUT;
+	default:
+		return -(rule->err ? rule->err : EIO);
+	}
+}
+
+static int wrap_pr_ioctl(int fd, unsigned long request, void *arg)
+{
+	int action = pr_ioctl_action(request, arg);
+	if (action < 0)
+		return next_sys.pr_ioctl(fd, request, arg);
+	pthread_mutex_lock(&fault_lock);
+	struct rule_state *r = match_locked(SM_FAULT_PR_OUT, fd, action);
+	struct sm_fault_rule rule = r ? r->rule : (struct sm_fault_rule){0};
+	pthread_mutex_unlock(&fault_lock);
+	if (!r)
+		return next_sys.pr_ioctl(fd, request, arg);
+	int rc = faulted_ioctl_result(&rule);
+	sm_debug("fault: PR OUT service action %d through ioctl answers %d", action, rc);
+	return rc;
+}
+
+/* Fill in a SCSI answer as a target would have given it. */
+static void fake_scsi_answer(struct sg_io_hdr *hdr, const struct sm_fault_rule *rule)
+{
+	hdr->resid = (int)hdr->dxfer_len;
+	hdr->sb_len_wr = 0;
+	hdr->host_status = 0;
+	hdr->driver_status = 0;
+	hdr->info = 0;
+	if (rule->kind == SM_FAULT_HANG) {
+		hdr->host_status = 0x03; /* DID_TIME_OUT */
+		hdr->info = SG_INFO_CHECK;
+		return;
+	}
+	hdr->status = rule->kind == SM_FAULT_SCSI_STATUS ? rule->status : SM_SCSI_CHECK_CONDITION;
+	hdr->masked_status = (unsigned char)(hdr->status >> 1);
+	hdr->info = SG_INFO_CHECK;
+	if (rule->kind != SM_FAULT_CHECK_CONDITION || !hdr->sbp || hdr->mx_sb_len < 14)
+		return;
+	uint8_t *sense = hdr->sbp;
+	memset(sense, 0, hdr->mx_sb_len);
+	sense[0] = 0x70; /* fixed format, current error */
+	sense[2] = rule->sense_key;
+	sense[7] = 10;   /* additional sense length */
+	sense[12] = rule->asc;
+	sense[13] = rule->ascq;
+	hdr->sb_len_wr = 18 <= hdr->mx_sb_len ? 18 : hdr->mx_sb_len;
+	hdr->driver_status = 0x08; /* DRIVER_SENSE */
+}
+
+static int wrap_sg_io(int fd, struct sg_io_hdr *hdr)
+{
+	const uint8_t *cdb = hdr->cmdp;
+	bool out = hdr->cmd_len >= 2 && cdb[0] == 0x5f, in = hdr->cmd_len >= 2 && cdb[0] == 0x5e;
+	if (!out && !in)
+		return next_sys.sg_io(fd, hdr);
+	int action = cdb[1] & 0x1f;
+	pthread_mutex_lock(&fault_lock);
+	struct rule_state *r = match_locked(out ? SM_FAULT_PR_OUT : SM_FAULT_PR_IN, fd, action);
+	struct sm_fault_rule rule = r ? r->rule : (struct sm_fault_rule){0};
+	pthread_mutex_unlock(&fault_lock);
+	if (!r)
+		return next_sys.sg_io(fd, hdr);
+	sm_debug("fault: PR %s service action %d through SG_IO fails", out ? "OUT" : "IN", action);
+	if (rule.kind == SM_FAULT_ERRNO || rule.kind == SM_FAULT_SUBMIT_ERRNO || rule.kind == SM_FAULT_SHORT)
+		return -(rule.err ? rule.err : EIO);
+	fake_scsi_answer(hdr, &rule);
+	return 0;
 }
 
 void sm_fault_install(void)
 {
 	pthread_mutex_lock(&fault_lock);
 	if (sm_disk_sys.io_submit != wrap_io_submit) {
+		next_sys = sm_disk_sys;
+		sm_disk_sys.pr_ioctl = wrap_pr_ioctl;
+		sm_disk_sys.sg_io = wrap_sg_io;
 		sm_disk_sys.open = wrap_open;
 		sm_disk_sys.close = wrap_close;
 		sm_disk_sys.io_submit = wrap_io_submit;
@@ -291,7 +482,7 @@ static void release_hung_locked(bool complete)
 				 cb->aio_lio_opcode == IO_CMD_PWRITE ? "write" : "read", (long long)cb->u.c.offset);
 			io_context_t ctx = held[i].ctx;
 			held[i] = held[--nheld];
-			if (sm_disk_sys_real.io_submit(ctx, 1, &cb) != 1)
+			if (next_sys.io_submit(ctx, 1, &cb) != 1)
 				held[nheld++] = (struct held_io){ctx, cb, -EIO, false};
 		} else {
 			held[i].hung = false;

@@ -27,6 +27,17 @@ static int real_blk_size_bytes(int fd, uint64_t *out)
 	return ioctl(fd, BLKGETSIZE64, out) < 0 ? -errno : 0;
 }
 
+static int real_pr_ioctl(int fd, unsigned long request, void *arg)
+{
+	int rc = ioctl(fd, request, arg);
+	return rc < 0 ? -errno : rc;
+}
+
+static int real_sg_io(int fd, struct sg_io_hdr *hdr)
+{
+	return ioctl(fd, SG_IO, hdr) < 0 ? -errno : 0;
+}
+
 const struct sm_disk_syscalls sm_disk_sys_real = {
 	.open = real_open,
 	.close = real_close,
@@ -40,6 +51,8 @@ const struct sm_disk_syscalls sm_disk_sys_real = {
 	.io_submit = io_submit,
 	.io_getevents = io_getevents,
 	.io_cancel = io_cancel,
+	.pr_ioctl = real_pr_ioctl,
+	.sg_io = real_sg_io,
 };
 
 struct sm_disk_syscalls sm_disk_sys = {
@@ -55,6 +68,8 @@ struct sm_disk_syscalls sm_disk_sys = {
 	.io_submit = io_submit,
 	.io_getevents = io_getevents,
 	.io_cancel = io_cancel,
+	.pr_ioctl = real_pr_ioctl,
+	.sg_io = real_sg_io,
 };
 
 void sm_disk_syscalls_reset(void)

@@ -4,6 +4,7 @@
 #define SM_DISK_SYSCALLS_H
 
 #include <libaio.h>
+#include <scsi/sg.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -25,6 +26,15 @@ struct sm_disk_syscalls {
 	int (*io_getevents)(io_context_t ctx, long min_nr, long nr, struct io_event *events,
 			    struct timespec *timeout);
 	int (*io_cancel)(io_context_t ctx, struct iocb *iocb, struct io_event *evt);
+	/* ioctl(fd, request, arg) for the persistent reservation ioctls (IOC_PR_*
+	 * of <linux/pr.h>).  Returns -errno on failure, else what the ioctl
+	 * returned: 0, or a POSITIVE status that some kernels pass through from
+	 * the driver (see pr.c). */
+	int (*pr_ioctl)(int fd, unsigned long request, void *arg);
+	/* ioctl(fd, SG_IO, hdr): 0 when the command was delivered (its outcome is
+	 * in hdr->status, host_status, driver_status and the sense buffer), or
+	 * -errno when it could not be (-ENOTTY/-EINVAL: not a SCSI device). */
+	int (*sg_io)(int fd, struct sg_io_hdr *hdr);
 };
 
 /* The live table.  Tests may assign members; sm_disk_syscalls_reset() restores. */
