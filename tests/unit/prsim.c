@@ -439,6 +439,8 @@ static int ioctl_result(const struct lu *l, struct answer a)
 		return invalid ? -EINVAL : a.status == ST_GOOD ? 0 : a.status == ST_CONFLICT ? 0x18 : 0x02;
 	case PRSIM_IOCTL_ERRNO:
 		return invalid ? -EINVAL : a.status == ST_GOOD ? 0 : a.status == ST_CONFLICT ? -EBADE : -EIO;
+	case PRSIM_IOCTL_NVME_STATUS:
+		return a.status == ST_GOOD ? 0 : a.status == ST_CONFLICT ? 0x4083 : invalid ? 0x4002 : 0x4006;
 	}
 	return -EIO;
 }
