@@ -488,6 +488,24 @@ static void fault_rules_fail_pr_commands_on_both_paths(void **state)
 	sm_pr_close(n);
 }
 
+/* Installing either layer again, in any order, must not make a wrapper call
+ * itself. */
+static void installing_twice_keeps_one_chain(void **state)
+{
+	int lu = add_lu("sdb", NULL);
+	sm_fault_install();
+	prsim_install();
+	struct sm_fault_rule conflict = {.op = SM_FAULT_PR_OUT, .kind = SM_FAULT_SCSI_STATUS,
+					 .status = SM_SCSI_RESERVATION_CONFLICT, .count = 1};
+	sm_fault_add(&conflict);
+	prsim_install();
+	struct sm_pr_dev *a = open_as("hostA", "sdb");
+	assert_int_equal(sm_pr_register(a, 0, KEY_A, false), -SM_ERESERVATION_CONFLICT);
+	assert_int_equal(sm_pr_register(a, 0, KEY_A, false), 0);
+	assert_int_equal(prsim_key_of(lu, "hostA"), KEY_A);
+	sm_pr_close(a);
+}
+
 static void fault_rules_from_the_environment_file(void **state)
 {
 	add_lu("sdb", NULL);
@@ -658,6 +676,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(bare_check_condition_from_the_ioctl_is_retried_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(fault_rules_fail_pr_commands_on_both_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(installing_twice_keeps_one_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(regular_file_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(identity_from_sysfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(identity_from_vpd_through_sg_io, setup, teardown),
