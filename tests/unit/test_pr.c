@@ -504,6 +504,21 @@ static void installing_twice_keeps_one_chain(void **state)
 	assert_int_equal(sm_pr_register(a, 0, KEY_A, false), 0);
 	assert_int_equal(prsim_key_of(lu, "hostA"), KEY_A);
 	sm_pr_close(a);
+
+	/* the emulator on top of the fault wrappers (rules then never see the
+	 * emulated LUs' commands) */
+	tu_reset_faults();
+	prsim_reset();
+	lu = add_lu("sdc", NULL);
+	sm_fault_install();
+	prsim_install();
+	sm_fault_add(&conflict);
+	sm_fault_install();
+	a = open_as("hostA", "sdc");
+	assert_int_equal(sm_pr_register(a, 0, KEY_B, false), 0);
+	assert_int_equal(prsim_key_of(lu, "hostA"), KEY_B);
+	assert_int_equal(sm_fault_hits(), 0);
+	sm_pr_close(a);
 }
 
 static void fault_rules_from_the_environment_file(void **state)
