@@ -42,6 +42,7 @@ static unsigned hits;
 /* The table the wrappers were installed over: they pass everything they do
  * not fail on to it. */
 static struct sm_disk_syscalls next_sys;
+static bool installed;
 
 /* File-driven rules (SYNC_MANAGER_TEST_FAULTS). */
 static const char *env_file;
@@ -429,7 +430,13 @@ static int wrap_sg_io(int fd, struct sg_io_hdr *hdr)
 void sm_fault_install(void)
 {
 	pthread_mutex_lock(&fault_lock);
-	if (sm_disk_sys.io_submit != wrap_io_submit) {
+	/* Already in the chain: on top, or under a layer installed since (a test's
+	 * emulator) as long as the table was not reset.  Wrapping again would
+	 * make the wrappers call themselves. */
+	bool in_chain = sm_disk_sys.io_submit == wrap_io_submit ||
+			(installed && sm_disk_sys.io_submit != sm_disk_sys_real.io_submit);
+	if (!in_chain) {
+		installed = true;
 		next_sys = sm_disk_sys;
 		sm_disk_sys.pr_ioctl = wrap_pr_ioctl;
 		sm_disk_sys.sg_io = wrap_sg_io;
@@ -526,6 +533,7 @@ void sm_fault_reset(void)
 	nrules = 0;
 	hits = 0;
 	nheld = 0;
+	installed = false;
 	sm_disk_syscalls_reset();
 	pthread_mutex_unlock(&fault_lock);
 }

@@ -68,6 +68,7 @@ static struct {
 } fds[MAX_FDS];
 static char next_initiator[NAME_LEN] = "host";
 static struct sm_disk_syscalls next_sys;
+static bool installed;
 static struct held held[MAX_HELD];
 static int nheld;
 
@@ -439,6 +440,8 @@ static int ioctl_result(const struct lu *l, struct answer a)
 		return invalid ? -EINVAL : a.status == ST_GOOD ? 0 : a.status == ST_CONFLICT ? 0x18 : 0x02;
 	case PRSIM_IOCTL_ERRNO:
 		return invalid ? -EINVAL : a.status == ST_GOOD ? 0 : a.status == ST_CONFLICT ? -EBADE : -EIO;
+	case PRSIM_IOCTL_NVME_STATUS:
+		return a.status == ST_GOOD ? 0 : a.status == ST_CONFLICT ? 0x4083 : invalid ? 0x4002 : 0x4006;
 	}
 	return -EIO;
 }
@@ -612,7 +615,12 @@ int prsim_add_lu(const char *path, const struct prsim_lu_opts *opts)
 void prsim_install(void)
 {
 	pthread_mutex_lock(&lock);
-	if (sm_disk_sys.sg_io != sim_sg_io) {
+	/* in the chain already (maybe under the fault wrappers): wrapping again
+	 * would loop */
+	bool in_chain = sm_disk_sys.sg_io == sim_sg_io ||
+			(installed && sm_disk_sys.sg_io != sm_disk_sys_real.sg_io);
+	if (!in_chain) {
+		installed = true;
 		next_sys = sm_disk_sys;
 		sm_disk_sys.open = sim_open;
 		sm_disk_sys.close = sim_close;
@@ -635,6 +643,7 @@ void prsim_reset(void)
 	for (int i = 0; i < MAX_FDS; i++)
 		fds[i].lu = 0;
 	snprintf(next_initiator, NAME_LEN, "host");
+	installed = false;
 	pthread_mutex_unlock(&lock);
 }
 

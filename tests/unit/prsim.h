@@ -50,6 +50,8 @@ enum prsim_ioctl_style {
 	PRSIM_IOCTL_SCSI_RESULT, /* Linux <= 6.3: 0x18, or 0x02 for any CHECK CONDITION */
 	PRSIM_IOCTL_PR_STATUS,   /* Linux >= 6.4: 0x18, -EINVAL for ILLEGAL REQUEST, else 0x02 */
 	PRSIM_IOCTL_ERRNO,       /* negative errnos: -EBADE, -EINVAL, -EIO */
+	PRSIM_IOCTL_NVME_STATUS, /* NVMe on Linux <= 6.3: raw status with DNR: 0x4083 conflict,
+				    0x4002 invalid field, 0x4006 internal error */
 };
 
 struct prsim_lu_opts {

@@ -339,12 +339,13 @@ static void nvme_uses_the_ioctls_and_cannot_read_keys(void **state)
 	sm_pr_close(b);
 }
 
-/* The ioctl answers a conflict as 0x18 (Linux 6.1 and >= 6.4) or -EBADE. */
+/* The ioctl answers a conflict as 0x18 (Linux 6.1 and >= 6.4), -EBADE, or
+ * the raw NVMe status 0x4083 (Linux <= 6.3 on NVMe). */
 static void conflict_through_the_ioctls_in_every_convention(void **state)
 {
 	static const enum prsim_ioctl_style styles[] = {PRSIM_IOCTL_SCSI_RESULT, PRSIM_IOCTL_PR_STATUS,
-							 PRSIM_IOCTL_ERRNO};
-	for (int s = 0; s < 3; s++) {
+							 PRSIM_IOCTL_ERRNO, PRSIM_IOCTL_NVME_STATUS};
+	for (int s = 0; s < 4; s++) {
 		char name[16];
 		snprintf(name, sizeof(name), "nvme%dn1", s);
 		struct prsim_lu_opts o = {.transport = PRSIM_NVME, .ioctl_style = styles[s],
@@ -376,6 +377,13 @@ static void dm_map_sends_pr_out_through_the_ioctls_and_pr_in_through_sg(void **s
 	assert_int_equal(sm_pr_read_keys(a, &k, 1, NULL), 1);
 	assert_int_equal(k, KEY_A);
 	assert_int_equal(prsim_sg_commands(lu), 1);
+	/* the type went through the block layer's own numbering and back */
+	enum sm_pr_type type = 0;
+	assert_int_equal(sm_pr_read_reservation(a, &k, &type), 1);
+	assert_int_equal(type, SM_PR_WE_REGISTRANTS_ONLY);
+	assert_int_equal(sm_pr_preempt(a, KEY_A, KEY_A, SM_PR_EA_ALL_REGISTRANTS, false), 0);
+	assert_int_equal(sm_pr_read_reservation(a, &k, &type), 1);
+	assert_int_equal(type, SM_PR_EA_ALL_REGISTRANTS);
 	sm_pr_close(a);
 }
 
@@ -480,6 +488,39 @@ static void fault_rules_fail_pr_commands_on_both_paths(void **state)
 	sm_pr_close(n);
 }
 
+/* Installing either layer again, in any order, must not make a wrapper call
+ * itself. */
+static void installing_twice_keeps_one_chain(void **state)
+{
+	int lu = add_lu("sdb", NULL);
+	sm_fault_install();
+	prsim_install();
+	struct sm_fault_rule conflict = {.op = SM_FAULT_PR_OUT, .kind = SM_FAULT_SCSI_STATUS,
+					 .status = SM_SCSI_RESERVATION_CONFLICT, .count = 1};
+	sm_fault_add(&conflict);
+	prsim_install();
+	struct sm_pr_dev *a = open_as("hostA", "sdb");
+	assert_int_equal(sm_pr_register(a, 0, KEY_A, false), -SM_ERESERVATION_CONFLICT);
+	assert_int_equal(sm_pr_register(a, 0, KEY_A, false), 0);
+	assert_int_equal(prsim_key_of(lu, "hostA"), KEY_A);
+	sm_pr_close(a);
+
+	/* the emulator on top of the fault wrappers (rules then never see the
+	 * emulated LUs' commands) */
+	tu_reset_faults();
+	prsim_reset();
+	lu = add_lu("sdc", NULL);
+	sm_fault_install();
+	prsim_install();
+	sm_fault_add(&conflict);
+	sm_fault_install();
+	a = open_as("hostA", "sdc");
+	assert_int_equal(sm_pr_register(a, 0, KEY_B, false), 0);
+	assert_int_equal(prsim_key_of(lu, "hostA"), KEY_B);
+	assert_int_equal(sm_fault_hits(), 0);
+	sm_pr_close(a);
+}
+
 static void fault_rules_from_the_environment_file(void **state)
 {
 	add_lu("sdb", NULL);
@@ -568,6 +609,10 @@ static void build_sysfs(bool with_map)
 	put_str("sys/devices/virtual/block/dm-0/dm/uuid", "mpath-36001405aaaaaaaaaaaaaaaaaaaaaaa\n");
 	link_to("sys/devices/virtual/block/dm-0/slaves/sdb", "../../../../pci0000:00/host0/target0:0:0/sdb");
 	link_to("sys/devices/virtual/block/dm-0/slaves/sdc", "../../../../pci0000:00/host0/target0:0:1/sdc");
+	/* a path whose name sorts before the map's */
+	put_str("sys/devices/pci0000:00/host1/dasda/device/wwid", "naa.6001405aaaaaaaaaaaaaaaaaaaaaaa\n");
+	link_to("sys/block/dasda", "../devices/pci0000:00/host1/dasda");
+	link_to("sys/devices/virtual/block/dm-0/slaves/dasda", "../../../../pci0000:00/host1/dasda");
 	link_to("sys/class/block/dm-0", "../../devices/virtual/block/dm-0");
 	link_to("sys/block/dm-0", "../devices/virtual/block/dm-0");
 	put_str("dev/dm-0", "");
@@ -646,6 +691,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(bare_check_condition_from_the_ioctl_is_retried_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(fault_rules_fail_pr_commands_on_both_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(installing_twice_keeps_one_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(regular_file_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(identity_from_sysfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(identity_from_vpd_through_sg_io, setup, teardown),
