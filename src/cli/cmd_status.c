@@ -111,6 +111,11 @@ static void print_status(const struct sm_report *r, bool watch)
 			const struct sm_field *p = sm_record_field(&s->records[i], "join_progress");
 			if (p && p->str[0])
 				printf("  %s: %s\n", sm_record_field(&s->records[i], "name")->str, p->str);
+			const struct sm_field *fb = sm_record_field(&s->records[i], "fenced_by_reservation");
+			if (fb && fb->type == SM_FIELD_BOOL && fb->b)
+				printf("  %s: FENCED: another host preempted this host's reservation key; the holders "
+				       "of its leases are being killed, then it rejoins with a new key\n",
+				       sm_record_field(&s->records[i], "name")->str);
 			const struct sm_field *m = sm_record_field(&s->records[i], "members_problem");
 			const struct sm_field *nd = sm_record_field(&s->records[i], "members_down");
 			if (m && m->str[0])

@@ -5,6 +5,8 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "disk/disk.h"
+#include "disk/pr.h"
+#include "lease/fence.h"
 #include "ondisk/index.h"
 #include "lease/resource.h"
 #include "sync_manager/admin.h"
@@ -91,6 +93,43 @@ static void format_progress(void *arg, uint64_t done, uint64_t total)
 	fp->last_done = done;
 }
 
+/* Fencing by reservation at init: the fence table from the devices'
+ * identities (the lease LUN first, each LU once), then each device checked
+ * for other users' keys and registered with the init key.  paths[0] is set
+ * to the lease LUN's path (*lease_path, malloc'd). */
+static int prepare_fencing(const char *spec, const char *lockspace, const char **paths, int n,
+			   struct sm_fence_table *t, char **lease_path)
+{
+	uint64_t off = 0;
+	if (sm_disk_parse_location(spec, lease_path, &off) < 0)
+		return cli_usage_error("init", "bad location '%s' (expected PATH or PATH:OFFSET)", spec);
+	paths[0] = *lease_path;
+	t->count = (uint32_t)n;
+	for (int i = 0; i < n; i++) {
+		int err = sm_pr_identity(paths[i], t->ids[i], sizeof(t->ids[i]));
+		if (err < 0)
+			return cli_fail(err, "%s cannot be a fence device: no stable identity of its logical unit "
+					     "(fencing by reservation needs SCSI or NVMe block devices)",
+					paths[i]);
+		for (int k = 0; k < i; k++)
+			if (strcmp(t->ids[k], t->ids[i]) == 0)
+				return cli_usage_error("init", "%s and %s are the same logical unit (%s): name each fence "
+							       "device once (the lease LUN is one already)",
+						       paths[k], paths[i], t->ids[i]);
+	}
+	/* keys of the lockspace formatted here before are ours to clear */
+	struct sm_volume *old = NULL;
+	char old_name[SM_NAME_FIELD] = "";
+	if (sm_volume_open_spec(spec, SM_DISK_READONLY, &old) == 0) {
+		snprintf(old_name, sizeof(old_name), "%s", old->hdr.lockspace);
+		sm_volume_close(old);
+	}
+	int err = sm_fence_prepare_devices(lockspace, old_name[0] ? old_name : NULL, paths, n, 10000);
+	if (err < 0)
+		return cli_fail(err, "cannot set up fencing by reservation for %s", spec);
+	return CLI_OK;
+}
+
 /* Format one volume (a lone one, or one member of a set) with the live-host
  * guard of --force; prints what went wrong.  h gets the header written. */
 static int format_one(const char *spec, struct sm_format_params *p, struct init_guard *gs, bool member,
@@ -136,8 +175,14 @@ int cmd_init(int argc, char **argv)
 		{"sector-size", required_argument, NULL, 's'}, {"io-timeout", required_argument, NULL, 't'},
 		{"watchdog-timeout", required_argument, NULL, 'w'}, {"resources", required_argument, NULL, 'r'},
 		{"resource", required_argument, NULL, 'R'}, {"force", no_argument, NULL, 'f'},
-		{"force-live", no_argument, NULL, 'L'}, {0}};
+		{"force-live", no_argument, NULL, 'L'}, {"fence", required_argument, NULL, 'F'},
+		{"fence-device", required_argument, NULL, 'D'}, {0}};
 	struct sm_format_params p = {0};
+	bool fence_pr = false;
+	const char *fence_paths[SM_FENCE_MAX_DEVICES];
+	int nfence = 1; /* [0]: the lease LUN */
+	struct sm_fence_table fence_table = {0};
+	char *lease_path = NULL;
 	bool force_live = false;
 	char set_spec[3 * 600] = "";
 	const char **names = NULL;
@@ -171,6 +216,19 @@ int cmd_init(int argc, char **argv)
 		}
 		case 'f': p.force = true; break;
 		case 'L': p.force = force_live = true; break;
+		case 'F':
+			if (strcmp(optarg, "pr") == 0)
+				fence_pr = true;
+			else if (strcmp(optarg, "timing") != 0)
+				rc = cli_usage_error("init", "--fence must be 'pr' (persistent reservation) or 'timing', not "
+							     "'%s'", optarg);
+			break;
+		case 'D':
+			if (nfence == SM_FENCE_MAX_DEVICES)
+				rc = cli_usage_error("init", "at most %d --fence-device", SM_FENCE_MAX_DEVICES - 1);
+			else
+				fence_paths[nfence++] = optarg;
+			break;
 		default: rc = cli_usage_error("init", "unknown option"); break;
 		}
 		if (rc != CLI_OK)
@@ -190,6 +248,19 @@ int cmd_init(int argc, char **argv)
 			rc = cli_usage_error("init", "a volume set member's name cannot contain ',' ('%s')", argv[i]);
 			goto out;
 		}
+	if (nfence > 1 && !fence_pr) {
+		rc = cli_usage_error("init", "--fence-device needs --fence pr");
+		goto out;
+	}
+	if (fence_pr && nvol > 1) {
+		rc = cli_usage_error("init", "fencing by reservation is not available for volume sets in this version");
+		goto out;
+	}
+	if (fence_pr && (rc = prepare_fencing(argv[optind], p.lockspace, fence_paths, nfence, &fence_table,
+					      &lease_path)) != CLI_OK)
+		goto out;
+	if (fence_pr)
+		p.fence = &fence_table;
 	p.resource_names = names;
 	p.resource_name_count = nnames;
 	cli_catch_interrupts();
@@ -213,6 +284,13 @@ int cmd_init(int argc, char **argv)
 	}
 	if (rc != CLI_OK && nvol > 1)
 		fprintf(stderr, "sync_manager: the volume set is not complete: run init again with all three members\n");
+	if (rc == CLI_OK && fence_pr) {
+		int err = sm_fence_clear_devices(p.lockspace, fence_paths, nfence, SM_MAX(h.io_timeout_ms, 10000u));
+		if (err < 0)
+			rc = cli_fail(err, "formatted %s, but the old registrations on its fence devices could not be "
+					   "cleared: run init again",
+				      argv[optind]);
+	}
 	if (rc == CLI_OK) {
 		char uuid[37], sz[32], d[16], w[16];
 		if (nvol > 1) {
@@ -236,8 +314,17 @@ int cmd_init(int argc, char **argv)
 		if (nvol > 1)
 			printf("  hosts join it by naming all members, in any order: sync_manager join %s,%s,%s\n",
 			       argv[optind], argv[optind + 1], argv[optind + 2]);
+		if (fence_pr) {
+			printf("  fenced by persistent reservation (failover after T + 2d instead of H), %d fence "
+			       "device%s:\n",
+			       nfence, nfence == 1 ? "" : "s");
+			for (int i = 0; i < nfence; i++)
+				printf("    %s  %s%s\n", fence_table.ids[i], i == 0 ? lease_path : fence_paths[i],
+				       i == 0 ? " (the lease LUN)" : "");
+		}
 	}
 out:
+	free(lease_path);
 	free(names);
 	return rc;
 }

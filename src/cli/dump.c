@@ -60,12 +60,25 @@ static void print_human(const char *spec, const struct sm_volume_view *vv)
 	printf("Volume %s\n", spec);
 	printf("  lockspace     %s\n", h->lockspace);
 	printf("  uuid          %s\n", uuid);
-	printf("  format        version %d, %u-byte sectors\n", SM_FORMAT_VERSION, h->sector_size);
+	printf("  format        version %d, %u-byte sectors\n",
+	       h->fence_mode ? SM_FENCE_HEADER_VERSION : h->set_size ? SM_SET_HEADER_VERSION : SM_FORMAT_VERSION,
+	       h->sector_size);
 	printf("  geometry      %u hosts, %u resource areas of %zu bytes, %s in all\n", h->max_hosts,
 	       h->resource_count, sm_volume_area_bytes(h), sm_format_bytes(h->volume_size, sz, sizeof(sz)));
 	printf("  timeouts      io_timeout %s, watchdog %s\n", sm_format_ms(h->io_timeout_ms, d, sizeof(d)),
 	       sm_format_ms(h->watchdog_timeout_ms, w, sizeof(w)));
 	printf("  created       %s\n", wall_str(h->created_wall, t, sizeof(t)));
+	if (h->fence_mode == SM_FENCE_TIMING) {
+		printf("  fencing       timing (takeover after H; see 'sync_manager timeouts')\n");
+	} else if (vv->fence_status) {
+		printf("  fencing       %s, fence table unreadable: %s\n", sm_fence_mode_name(h->fence_mode),
+		       sm_strerror(vv->fence_status));
+	} else {
+		printf("  fencing       %s, %u device%s by identity:\n", sm_fence_mode_name(h->fence_mode),
+		       vv->fence.count, vv->fence.count == 1 ? "" : "s");
+		for (uint32_t i = 0; i < vv->fence.count; i++)
+			printf("                %s%s\n", vv->fence.ids[i], i == 0 ? " (the lease LUN)" : "");
+	}
 
 	printf("\nHosts\n");
 	if (vv->hosts_status) {
@@ -165,6 +178,16 @@ static void print_json(const char *spec, const struct sm_volume_view *vv)
 	sm_json_u64(&j, "io_timeout_ms", h->io_timeout_ms);
 	sm_json_u64(&j, "watchdog_timeout_ms", h->watchdog_timeout_ms);
 	sm_json_u64(&j, "created", h->created_wall);
+	sm_json_str(&j, "fencing", sm_fence_mode_name(h->fence_mode));
+	if (h->fence_mode != SM_FENCE_TIMING) {
+		sm_json_obj_begin(&j, "fence_table");
+		json_status(&j, vv->fence_status);
+		sm_json_arr_begin(&j, "devices"); /* identities; the lease LUN first */
+		for (uint32_t i = 0; i < vv->fence.count && !vv->fence_status; i++)
+			sm_json_str(&j, NULL, vv->fence.ids[i]);
+		sm_json_arr_end(&j);
+		sm_json_obj_end(&j);
+	}
 	sm_json_obj_end(&j);
 
 	sm_json_obj_begin(&j, "host_area");

@@ -99,7 +99,8 @@ static const struct cli_cmd commands[] = {
 	 "0), or with -r for the hand-off. Then runs COMMAND as 'run' does.\n"},
 	{"init", cmd_init,
 	 "PATH[:OFFSET] --lockspace NAME [--max-hosts N] [--sector-size 512|4096] [--io-timeout SEC]\n"
-	 "      [--watchdog-timeout SEC] [--resources N] [--resource NAME]... [--force | --force-live]",
+	 "      [--watchdog-timeout SEC] [--resources N] [--resource NAME]... [--force | --force-live]\n"
+	 "      [--fence pr [--fence-device DEV]...]",
 	 "format a file, block device or region of one as a lease volume",
 	 "  --lockspace NAME     the lockspace's name (required; hosts join by it)\n"
 	 "  --max-hosts N        host slots (default 128)\n"
@@ -110,6 +111,9 @@ static const struct cli_cmd commands[] = {
 	 "  --resource NAME      name a resource now (repeatable); 'resource add' names more later\n"
 	 "  --force              format over an existing volume once no host on it is live (waits to see)\n"
 	 "  --force-live         format over it at once, listing the live hosts and leases it destroys\n"
+	 "  --fence pr           fence by SCSI/NVMe persistent reservation: a host taking a lease over\n"
+	 "                       preempts the silent owner's key (after T = 4d) instead of waiting H\n"
+	 "  --fence-device DEV   a data LUN to fence too (repeatable; the lease LUN always is)\n"
 	 "Three PATHs (PATH1 PATH2 PATH3) format a volume set, joined as PATH1,PATH2,PATH3.\n"},
 	{"dump", cmd_dump, "PATH[:OFFSET] [--json]", "show a volume's header, hosts and resources", JSON_OPT},
 	{"resource", cmd_resource, "add|rm|ls LOCKSPACE|VOLUME [NAME] [--host-id N] [--json]",
@@ -119,10 +123,12 @@ static const struct cli_cmd commands[] = {
 	 "                       for the change under this host's name + \"-admin\")\n"
 	 "  --json               ls: machine-readable output\n"
 	 "LOCKSPACE: a lockspace sync_managerd knows (its volume); VOLUME: PATH[:OFFSET] or a set A,B,C.\n"},
-	{"timeouts", cmd_timeouts, "[PATH[:OFFSET] | --io-timeout SEC [--watchdog-timeout SEC]] [--json]",
+	{"timeouts", cmd_timeouts,
+	 "[PATH[:OFFSET] | --io-timeout SEC [--watchdog-timeout SEC] [--fence pr]] [--json]",
 	 "print every timeout derived from io_timeout and the watchdog timeout",
 	 "  --io-timeout SEC     d to derive from (default 10, or the volume's)\n"
-	 "  --watchdog-timeout SEC  W to derive from (default 60, or the volume's)\n" JSON_OPT},
+	 "  --watchdog-timeout SEC  W to derive from (default 60, or the volume's)\n"
+	 "  --fence pr           also the timeouts of fencing by reservation (a volume says itself)\n" JSON_OPT},
 	{"direct", cmd_direct,
 	 "join|renew|leave|acquire|release|inquire|request ... (run 'sync_manager direct' for details)",
 	 "act as one host on a volume without the daemon (tests, demos, recovery)",

@@ -484,6 +484,31 @@ static int do_release(struct worker *w, struct job *j, struct job_res *r)
 	return sm_paxos_release(&ref, &r->me, &r->held);
 }
 
+/* Fenced by reservation: an acquire refused because the owner (or a shared
+ * holder) is alive or unknown may preempt it once it has been silent for T,
+ * then try again.  Each round fences one more host; a live owner ends it. */
+#define MAX_FENCE_ROUNDS 8
+
+static int acquire_fencing(struct job_res *r, struct sm_resource_ref *ref, const struct sm_acquire_opts *o, int rc)
+{
+	struct sm_lockspace *ls = r->ls->ls;
+	for (int round = 0; round < MAX_FENCE_ROUNDS && sm_lockspace_fence_pr(ls); round++) {
+		if (rc != -SM_EHELD && rc != -SM_EUNKNOWN_HOST && rc != -SM_ESHARED_HELD)
+			break;
+		uint32_t owner = r->out.owner_id;
+		if (!owner || owner == r->me.host_id)
+			break;
+		int frc = sm_lockspace_fence_host(ls, owner, r->out.owner_generation);
+		if (frc < 0) {
+			if (frc == -SM_ERESERVATION_CONFLICT)
+				rc = frc;
+			break;
+		}
+		rc = sm_paxos_acquire(ref, &r->me, o, &r->out);
+	}
+	return rc;
+}
+
 static void exec_acquire(struct worker *w, struct job *j)
 {
 	int i;
@@ -504,6 +529,7 @@ static void exec_acquire(struct worker *w, struct job *j)
 				if (rc == 0)
 					rc = sm_paxos_acquire(&ref, &r->me, &o, &r->out);
 			}
+			rc = acquire_fencing(r, &ref, &o, rc);
 		}
 		r->rc = rc;
 		if (rc == 0) {

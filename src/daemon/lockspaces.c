@@ -218,7 +218,20 @@ static void *ls_thread(void *arg)
 	sm_lockspace_info(e->ls, &info);
 	uint64_t next = (info.last_renewal_mono_ms ? info.last_renewal_mono_ms : sm_now_mono_ms()) + e->to.renew_ms;
 	uint64_t checked = 0; /* latest extra read done for a death check */
+	/* Fenced by reservation: read the host area every d between renewals,
+	 * so a silent host is suspected (T) soon after its last renewal. */
+	bool observe_often = sm_lockspace_fence_pr(e->ls);
 	while (!e->stop) {
+		if (observe_often) {
+			uint64_t at = sm_now_mono_ms() + e->to.io_ms;
+			if (at < next) {
+				sleep_until(e, at);
+				if (e->stop)
+					break;
+				sm_lockspace_observe(e->ls);
+				continue;
+			}
+		}
 		/* A failing host becomes provably dead H after we first saw its
 		 * last record: read then, not at our next renewal (up to R later). */
 		uint64_t check = sm_lockspace_next_death_check(e->ls);
@@ -238,8 +251,10 @@ static void *ls_thread(void *arg)
 		uint32_t attn = atomic_exchange(&e->attention_to, 0);
 		uint64_t start = sm_now_mono_ms();
 		rc = attn ? sm_lockspace_attention(e->ls, attn) : sm_lockspace_renew(e->ls);
-		if (rc == -SM_ELOCKSPACE_LOST)
+		if (rc == -SM_ELOCKSPACE_LOST || rc == -SM_ERESERVATION_CONFLICT) {
+			wake_loop(e); /* fence now, not at the next tick */
 			break;
+		}
 		uint32_t ids[8];
 		if (sm_lockspace_take_attention(e->ls, ids, 8) > 0)
 			atomic_store(&e->attention_seen, true);
@@ -837,7 +852,10 @@ void ls_tick(struct daemon *d)
 			if (info.last_renewal_boot_ms != e->persisted_renewal_boot_ms)
 				state_touch_ls(d);
 			int64_t rem = sm_lockspace_remaining_ms(e->ls);
-			if (info.lost)
+			if (info.fenced)
+				fence_lockspace(d, e, "another host preempted this host's key: fenced by persistent reservation "
+						      "(its writes to the lockspace's devices are refused)");
+			else if (info.lost)
 				fence_lockspace(d, e, "another host took our host_id");
 			else if (rem <= 0)
 				fence_lockspace(d, e, "no successful renewal for F");
@@ -863,7 +881,9 @@ void ls_tick(struct daemon *d)
 				struct sm_lockspace_info info = {0};
 				if (e->ls)
 					sm_lockspace_info(e->ls, &info);
-				e->stop = info.lost ? 1 : 2; /* leaving tells others our leases are dead */
+				/* leaving tells others our leases are dead; a fenced host
+				 * cannot write, and rejoins with a new key */
+				e->stop = info.lost || info.fenced ? 1 : 2;
 			}
 			if (!atomic_load(&e->t_exited) || e->thread_running)
 				break;

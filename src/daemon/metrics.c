@@ -183,6 +183,10 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 		{"sync_manager_lockspace_io_timeout_seconds", "the lockspace's io_timeout (d)"},
 		{"sync_manager_lockspace_renewal_fail_timeout_seconds",
 		 "leases are fenced when no renewal succeeded for this long (F)"},
+		{"sync_manager_lockspace_fenced_by_reservation",
+		 "1 while this host's reservation key was preempted by another host (fenced by reservation)"},
+		{"sync_manager_lockspace_preemptions_total",
+		 "other hosts this host preempted on the fence devices to take their leases over"},
 	};
 	for (size_t k = 0; k < SM_ARRAY_SIZE(ls_metrics); k++) {
 		bool is_counter = strstr(ls_metrics[k][0], "_total") != NULL;
@@ -215,6 +219,8 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 			case 9: v = (double)e->orphans.released; break;
 			case 10: v = info.to.io_ms / 1000.0; break;
 			case 11: v = info.to.fail_ms / 1000.0; break;
+			case 12: v = info.fenced; break;
+			case 13: v = (double)info.preemptions; break;
 			}
 			add(&t, "%s{lockspace=\"%s\"} %g\n", ls_metrics[k][0], e->name, v);
 		}

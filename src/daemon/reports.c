@@ -70,6 +70,10 @@ static void put_lockspace(struct sm_msgbuf *b, struct ls_entry *e)
 						sm_strerror(mi.last_error));
 		}
 		sm_mb_kv_str(b, "members_problem", down);
+		sm_mb_kv_str(b, "fencing", info.fence_pr ? "persistent-reservation" : "timing");
+		sm_mb_kv_bool(b, "fenced_by_reservation", info.fenced);
+		if (info.fence_pr)
+			sm_mb_kv_u64(b, "fence_detect_ms", e->to.fence_detect_ms);
 	}
 	if (e->state == LS_JOINING) {
 		pthread_mutex_lock(&e->progress_mu);

@@ -254,7 +254,7 @@ static bool safe_to_pet(struct daemon *d)
 			return false;
 		struct sm_lockspace_info info;
 		sm_lockspace_info(e->ls, &info);
-		if (info.lost)
+		if (info.lost || info.fenced)
 			return false;
 	}
 	return true;

@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "fence.h"
 #include "sync_manager/errors.h"
 
 #include <errno.h>
@@ -79,6 +80,15 @@ struct sm_lockspace {
 	uint32_t attention[MAX_ATTENTION];
 	int attention_count;
 	bool expired;             /* F passed without a good renewal: never renew again */
+
+	/* Fencing by persistent reservation (fence.h): the devices (opened on
+	 * join, resume or adopt), whether a write of ours met a reservation
+	 * conflict (we were preempted: never write again), and per host the
+	 * generation + 1 up to which we preempted it (0 = never). */
+	struct sm_fence *fence;
+	bool fenced;
+	uint64_t *fenced_below;
+	uint64_t preemptions;
 };
 
 static int majority(const struct sm_lockspace *ls) { return ls->n / 2 + 1; }
@@ -226,7 +236,9 @@ static int alloc_members(struct sm_lockspace *ls)
 	ls->sector = calloc(1, h->sector_size);
 	ls->attn_gen = calloc(h->max_hosts, sizeof(*ls->attn_gen));
 	ls->attn_seq = calloc(h->max_hosts, sizeof(*ls->attn_seq));
-	return ls->sector && ls->attn_gen && ls->attn_seq ? 0 : -ENOMEM;
+	ls->fenced_below = calloc(h->max_hosts, sizeof(*ls->fenced_below));
+	ls->to.fence_pr = h->fence_mode == SM_FENCE_PR;
+	return ls->sector && ls->attn_gen && ls->attn_seq && ls->fenced_below ? 0 : -ENOMEM;
 }
 
 static struct sm_lockspace *ls_new(void)
@@ -390,6 +402,8 @@ void sm_lockspace_free(struct sm_lockspace *ls)
 	free(ls->sector);
 	free(ls->attn_gen);
 	free(ls->attn_seq);
+	free(ls->fenced_below);
+	sm_fence_close(ls->fence);
 	pthread_mutex_destroy(&ls->mu);
 	free(ls);
 }
@@ -443,6 +457,9 @@ void sm_lockspace_info(struct sm_lockspace *ls, struct sm_lockspace_info *o)
 	o->joined = ls->joined;
 	o->lost = ls->lost;
 	o->expired = ls->expired;
+	o->fence_pr = ls->hdr.fence_mode == SM_FENCE_PR;
+	o->fenced = ls->fenced;
+	o->preemptions = ls->preemptions;
 	o->host_id = ls->host_id;
 	o->generation = ls->generation;
 	memcpy(o->host_name, ls->host_name, SM_NAME_FIELD);
@@ -753,6 +770,8 @@ enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32
 		v = generation == ls->generation ? SM_OWNER_SELF
 		    : generation < ls->generation ? SM_OWNER_DEAD
 						   : SM_OWNER_UNKNOWN;
+	} else if (generation < ls->fenced_below[idx]) {
+		v = SM_OWNER_DEAD; /* preempted on every fence device: it cannot write */
 	} else if (gone_locked(ls, idx, generation, read_done_ms, false)) {
 		v = SM_OWNER_DEAD;
 		for (int i = 0; i < ls->n; i++) {
@@ -776,6 +795,76 @@ enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32
 	}
 	pthread_mutex_unlock(&ls->mu);
 	return v;
+}
+
+/* ---- fencing by reservation ------------------------------------------------ */
+
+static void note_fenced(struct sm_lockspace *ls, const char *doing);
+
+bool sm_lockspace_fence_pr(const struct sm_lockspace *ls) { return ls->hdr.fence_mode == SM_FENCE_PR; }
+
+/* Has host idx's record (generation >= g, held) stayed unchanged for more
+ * than T, from its first sighting to a read issued that much later?  A live
+ * host's record changes at least every R + 2d (timeouts.h).  *rec_gen gets
+ * the record's generation. */
+static bool suspect_locked(const struct sm_lockspace *ls, uint32_t idx, uint64_t g, uint64_t *rec_gen)
+{
+	const struct host_obs *o = &ls->m[0].obs[idx];
+	if (ls->n != 1 || !o->seen || o->status != 0 || o->rec.flags != SM_HOST_HELD || o->rec.generation < g)
+		return false;
+	*rec_gen = o->rec.generation;
+	return o->last_ok > o->first_seen && o->last_ok - o->first_seen > ls->to.fence_detect_ms;
+}
+
+int sm_lockspace_fence_host(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation)
+{
+	if (!ls->fence || host_id < 1 || host_id > ls->hdr.max_hosts)
+		return -SM_EBAD_ARGUMENT;
+	uint32_t idx = host_id - 1;
+	uint64_t rec_gen = 0;
+	pthread_mutex_lock(&ls->mu);
+	bool joined = ls->joined && !ls->fenced && !ls->lost;
+	uint32_t me = ls->host_id;
+	uint64_t my_gen = ls->generation;
+	bool done = generation < ls->fenced_below[idx];
+	bool suspect = !done && joined && host_id != me && suspect_locked(ls, idx, generation, &rec_gen);
+	uint64_t unchanged = ls->m[0].obs[idx].last_ok - ls->m[0].obs[idx].first_seen;
+	pthread_mutex_unlock(&ls->mu);
+	if (done)
+		return 0;
+	if (!joined)
+		return ls->fenced ? -SM_ERESERVATION_CONFLICT : -SM_ENOT_JOINED;
+	if (!suspect)
+		return -SM_EHELD;
+	sm_warn("lockspace %s: host %u (generation %llu) has not renewed for %llu ms (more than T = %u ms): "
+		"preempting its key on every fence device",
+		ls->hdr.lockspace, host_id, (unsigned long long)rec_gen, (unsigned long long)unchanged,
+		ls->to.fence_detect_ms);
+	bool no_abort = false;
+	uint64_t t0 = sm_now_mono_ms();
+	int rc = sm_fence_preempt(ls->fence, me, my_gen, host_id, rec_gen, &no_abort);
+	if (rc == -SM_ERESERVATION_CONFLICT) {
+		note_fenced(ls, "our preemption of another host");
+		return rc;
+	}
+	if (rc < 0) {
+		sm_error("lockspace %s: fencing host %u failed: %s; its leases wait for H as without fencing",
+			 ls->hdr.lockspace, host_id, sm_strerror(rc));
+		return rc;
+	}
+	if (no_abort) {
+		sm_warn("lockspace %s: waiting X = %u ms for commands host %u may still have in flight (a fence device "
+			"lacks PREEMPT AND ABORT)",
+			ls->hdr.lockspace, ls->to.fence_inflight_ms, host_id);
+		sm_sleep_ms(ls->to.fence_inflight_ms);
+	}
+	pthread_mutex_lock(&ls->mu);
+	ls->fenced_below[idx] = SM_MAX(ls->fenced_below[idx], rec_gen + 1);
+	ls->preemptions++;
+	pthread_mutex_unlock(&ls->mu);
+	sm_warn("lockspace %s: host %u fenced (generations up to %llu can no longer write) in %llu ms", ls->hdr.lockspace,
+		host_id, (unsigned long long)rec_gen, (unsigned long long)(sm_now_mono_ms() - t0));
+	return 0;
 }
 
 /* ---- writing our record --------------------------------------------------- */
@@ -823,7 +912,7 @@ static int write_record(struct sm_lockspace *ls, const struct sm_host_record *re
 		member_failed(ls, m, rc);
 		if (!first_err)
 			first_err = rc;
-		if (rc != -SM_EIO_PENDING && m->vol)
+		if (rc != -SM_EIO_PENDING && rc != -SM_ERESERVATION_CONFLICT && m->vol)
 			may_land = true;
 	}
 	bool done = nok >= majority(ls);
@@ -903,6 +992,41 @@ static bool slot_lost_locked(struct sm_lockspace *ls)
 	return false;
 }
 
+/* A write of ours met a reservation conflict: another host preempted our
+ * key.  Nothing of this membership may be written again; the daemon kills
+ * the holders and only then joins anew (registering a new key). */
+static void note_fenced(struct sm_lockspace *ls, const char *doing)
+{
+	pthread_mutex_lock(&ls->mu);
+	bool first = !ls->fenced;
+	ls->fenced = true;
+	pthread_mutex_unlock(&ls->mu);
+	if (first)
+		sm_error("lockspace %s: FENCED: the storage refused %s with a reservation conflict; another host "
+			 "preempted this host's key (host_id %u generation %llu)",
+			 ls->hdr.lockspace, doing, ls->host_id, (unsigned long long)ls->generation);
+}
+
+/* Open the fence devices of a lockspace fenced by reservation (a no-op for
+ * one fenced by timing, or when open already). */
+static int ensure_fence(struct sm_lockspace *ls)
+{
+	if (ls->hdr.fence_mode != SM_FENCE_PR || ls->fence)
+		return 0;
+	struct sm_volume *v = ls->n == 1 ? ls->m[0].vol : NULL;
+	if (!v)
+		return -SM_EFENCE_DEVICE;
+	struct sm_fence_table t;
+	int rc = sm_volume_read_fence_table(v, &t);
+	if (rc == 0)
+		rc = sm_fence_open(ls->hdr.lockspace, &t, v->path, ls->hdr.io_timeout_ms, &ls->fence);
+	if (rc < 0)
+		sm_error("lockspace %s is fenced by persistent reservation, and this host cannot use its fence "
+			 "devices: %s",
+			 ls->hdr.lockspace, sm_strerror(rc));
+	return rc;
+}
+
 int sm_lockspace_renew(struct sm_lockspace *ls)
 {
 	uint64_t t0m = sm_now_mono_ms(), t0b = sm_now_boot_ms();
@@ -910,6 +1034,8 @@ int sm_lockspace_renew(struct sm_lockspace *ls)
 		return -SM_ENOT_JOINED;
 	if (ls->lost)
 		return -SM_ELOCKSPACE_LOST;
+	if (ls->fenced)
+		return -SM_ERESERVATION_CONFLICT;
 	if (!ls->expired && sm_lockspace_remaining_ms(ls) <= 0) {
 		/* F has passed: our holders are being fenced and others may take
 		 * our leases after H.  A renewal now must not revive anything. */
@@ -938,6 +1064,8 @@ int sm_lockspace_renew(struct sm_lockspace *ls)
 			next.sequence++;
 			next.timestamp = t0m;
 			rc = write_record(ls, &next, NULL);
+			if (rc == -SM_ERESERVATION_CONFLICT)
+				note_fenced(ls, "renewing our record");
 		}
 	}
 	pthread_mutex_lock(&ls->mu);
@@ -1120,6 +1248,10 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		return rc;
 	uint64_t t0m = sm_now_mono_ms(), t0b = sm_now_boot_ms();
 	claim.timestamp = t0m;
+	/* Fenced by reservation: our key for this generation goes on every
+	 * fence device before the first write with it. */
+	if (ls->fence && (rc = sm_fence_register(ls->fence, slot, claim.generation)) < 0)
+		return rc;
 	pthread_mutex_lock(&ls->mu);
 	ls->host_id = slot; /* member_is_ours_locked() looks here */
 	pthread_mutex_unlock(&ls->mu);
@@ -1223,6 +1355,9 @@ int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts)
 	else
 		sm_machine_id_hex(mid, alias);
 
+	int frc = ensure_fence(ls);
+	if (frc < 0)
+		return frc;
 	uint32_t lost[JOIN_ATTEMPTS];
 	int nlost = 0;
 	for (int attempt = 1;; attempt++) {
@@ -1269,7 +1404,9 @@ int sm_lockspace_resume(struct sm_lockspace *ls, uint32_t host_id, uint64_t gene
 		return -SM_EBUSY;
 	if (host_id < 1 || host_id > h->max_hosts)
 		return -SM_EBAD_ARGUMENT;
-	int rc = read_host_area(ls);
+	int rc = ensure_fence(ls);
+	if (rc == 0)
+		rc = read_host_area(ls);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&ls->mu);
@@ -1345,6 +1482,8 @@ int sm_lockspace_leave(struct sm_lockspace *ls)
 {
 	if (!ls->joined)
 		return -SM_ENOT_JOINED;
+	if (ls->fenced)
+		return -SM_ERESERVATION_CONFLICT;
 	int rc = read_host_area(ls);
 	if (rc < 0)
 		return rc;

@@ -77,6 +77,9 @@ struct sm_lockspace_info {
 	bool joined;
 	bool lost;               /* our record was taken over: fence now */
 	bool expired;            /* no good renewal for F: never renewed again */
+	bool fence_pr;           /* the lockspace is fenced by persistent reservation */
+	bool fenced;             /* a write of ours met a reservation conflict: fence now */
+	uint64_t preemptions;    /* hosts we preempted (fencing by reservation) */
 	uint32_t host_id;
 	uint64_t generation;
 	char host_name[SM_NAME_FIELD];
@@ -163,6 +166,18 @@ int sm_lockspace_host_status(struct sm_lockspace *ls, uint32_t host_id, struct s
  * issued after read_done_ms (so the owner's join is inside the window). */
 enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation,
 					       uint64_t read_done_ms);
+
+/* Fencing by persistent reservation (fence.h; a volume formatted with
+ * --fence pr). */
+bool sm_lockspace_fence_pr(const struct sm_lockspace *ls);
+/* Preempt host_id so that its leases of generation <= the one in its record
+ * can be taken at once: only when its record (held, generation >= generation)
+ * stayed unchanged for more than T.  0: fenced now or before (the owner
+ * verdict says DEAD from now on); -SM_EHELD: not suspect (yet);
+ * -SM_ERESERVATION_CONFLICT: we were fenced ourselves; other errors: some
+ * device could not be preempted.  Blocks for storage commands (and X after a
+ * PREEMPT without ABORT): job threads only. */
+int sm_lockspace_fence_host(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation);
 
 /* When (monotonic ms) a read would first prove some other host dead: the
  * earliest first_seen + H + 1 over hosts that are held and not yet dead;

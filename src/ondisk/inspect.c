@@ -74,6 +74,8 @@ int sm_volume_inspect(struct sm_volume *v, struct sm_volume_view **out)
 	view->offset = v->offset;
 	if ((rc = inspect_hosts(v, view)) < 0)
 		goto fail;
+	if (h->fence_mode != SM_FENCE_TIMING)
+		view->fence_status = sm_volume_read_fence_table(v, &view->fence);
 	view->index_io_status = sm_index_load(v, &idx);
 	if (view->index_io_status < 0) {
 		*out = view;

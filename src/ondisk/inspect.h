@@ -40,6 +40,9 @@ struct sm_volume_view {
 	uint32_t resource_count;    /* used entries, plus corrupt ones */
 	struct sm_resource_view *resources;
 	int index_io_status;        /* I/O error reading the index */
+	/* Fenced by reservation: the fence table, or why it is unreadable. */
+	int fence_status;
+	struct sm_fence_table fence;
 };
 
 int sm_volume_inspect(struct sm_volume *v, struct sm_volume_view **out);

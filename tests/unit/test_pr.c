@@ -227,7 +227,7 @@ static void preempt_takes_the_reservation_and_fences_the_victims_writes(void **s
 	assert_int_equal(type, SM_PR_WE_REGISTRANTS_ONLY);
 
 	/* the victim's writes now fail with RESERVATION CONFLICT; its reads work */
-	assert_int_equal(sm_disk_write(da, 0, buf, 512, 1000), -EBADE);
+	assert_int_equal(sm_disk_write(da, 0, buf, 512, 1000), -SM_ERESERVATION_CONFLICT);
 	assert_int_equal(prsim_write_conflicts(lu), 1);
 	assert_int_equal(sm_disk_read(da, 0, buf, 512, 1000), 0);
 	/* its next PR command meets UNIT ATTENTION 2A/05 (consumed by the read
