@@ -1171,6 +1171,28 @@ static void withdraw_claim(struct sm_lockspace *ls, const struct sm_host_record 
 	write_record(ls, &fr, NULL);
 }
 
+/* May this host's registration on a fence device, made for host_id, be
+ * replaced by the key of the slot we join?  Yes for init's key (0), our
+ * slot's older generations, and host_ids that are free or dead; never for one
+ * that may still hold leases (fence.h). */
+struct replace_ctx {
+	struct sm_lockspace *ls;
+	uint32_t slot;
+};
+
+static bool key_replaceable(void *arg, uint32_t host_id)
+{
+	struct replace_ctx *c = arg;
+	if (host_id == 0 || host_id == c->slot)
+		return true;
+	if (host_id > c->ls->hdr.max_hosts)
+		return false;
+	pthread_mutex_lock(&c->ls->mu);
+	enum sm_liveness l = liveness_locked(c->ls, host_id - 1, sm_now_mono_ms());
+	pthread_mutex_unlock(&c->ls->mu);
+	return l == SM_LIVE_FREE || l == SM_LIVE_DEAD;
+}
+
 /* One join attempt, never on a slot in avoid[]; *slot is the host_id it
  * tried.  -SM_EAGAIN_CLAIM when it must start over; -SM_EAGAIN_LOST when
  * another host won the host_id we picked by name (pick another). */
@@ -1250,7 +1272,8 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 	claim.timestamp = t0m;
 	/* Fenced by reservation: our key for this generation goes on every
 	 * fence device before the first write with it. */
-	if (ls->fence && (rc = sm_fence_register(ls->fence, slot, claim.generation)) < 0)
+	struct replace_ctx rctx = {ls, slot};
+	if (ls->fence && (rc = sm_fence_register(ls->fence, slot, claim.generation, key_replaceable, &rctx)) < 0)
 		return rc;
 	pthread_mutex_lock(&ls->mu);
 	ls->host_id = slot; /* member_is_ours_locked() looks here */

@@ -173,7 +173,51 @@ static void flush_host_queue(const struct fence_dev *d)
 	sm_disk_sys.close(fd);
 }
 
-static int register_one(struct sm_fence *f, struct fence_dev *d, uint64_t key)
+/* Register key for this host, replacing the registration it may hold
+ * already (see fence.h): REGISTER from an unregistered nexus succeeds; if
+ * ours is registered, REGISTER with the right old key is the one that
+ * succeeds, so each key of this lockspace that may be replaced is tried as
+ * the old one (a wrong guess is refused and changes nothing). */
+static int register_key(struct sm_fence *f, struct fence_dev *d, int n, uint64_t key,
+			sm_fence_replaceable_fn replaceable, void *arg)
+{
+	int rc = sm_pr_register(d->pr, 0, key, false);
+	if (rc != -SM_ERESERVATION_CONFLICT)
+		return rc;
+	bool blocked = false;
+	uint32_t blocker = 0;
+	for (int i = 0; i < n; i++) {
+		uint32_t id;
+		uint16_t g;
+		if (f->keys[i] == key)
+			continue;
+		sm_fence_key_parse(f->lockspace, f->keys[i], &id, &g);
+		if (!replaceable(arg, id)) {
+			blocked = true;
+			blocker = id;
+			continue;
+		}
+		rc = sm_pr_register(d->pr, f->keys[i], key, false);
+		if (rc != -SM_ERESERVATION_CONFLICT)
+			return rc;
+	}
+	if (has_key(f, n, key) && sm_pr_register(d->pr, key, key, false) == 0)
+		return 0; /* registered with this very key already */
+	if (blocked) {
+		sm_error("fence device %s: this host is registered already, apparently for host_id %u of lockspace %s, "
+			 "which still holds leases: one host can hold one host_id of a lockspace fenced by "
+			 "reservation (is an admin command joining beside sync_managerd?)",
+			 d->path, blocker, f->lockspace);
+		return -SM_EFENCE_DEVICE;
+	}
+	sm_error("fence device %s: cannot register key 0x%016llx: this host holds a registration that is not one "
+		 "of lockspace %s's keys",
+		 d->path, (unsigned long long)key, f->lockspace);
+	return -SM_EFENCE_DEVICE;
+}
+
+static int register_one(struct sm_fence *f, struct fence_dev *d, uint64_t key, sm_fence_replaceable_fn replaceable,
+			void *arg)
 {
 	flush_host_queue(d);
 	int n = read_keys(f, d);
@@ -182,7 +226,7 @@ static int register_one(struct sm_fence *f, struct fence_dev *d, uint64_t key)
 	int rc = check_foreign(f, d, n);
 	if (rc < 0)
 		return rc;
-	if ((rc = sm_pr_register(d->pr, 0, key, true)) < 0) {
+	if ((rc = register_key(f, d, n, key, replaceable, arg)) < 0) {
 		sm_error("fence device %s: registering key 0x%016llx failed: %s", d->path, (unsigned long long)key,
 			 sm_strerror(rc));
 		return rc;
@@ -222,13 +266,14 @@ static int register_one(struct sm_fence *f, struct fence_dev *d, uint64_t key)
 	return 0;
 }
 
-int sm_fence_register(struct sm_fence *f, uint32_t host_id, uint64_t generation)
+int sm_fence_register(struct sm_fence *f, uint32_t host_id, uint64_t generation, sm_fence_replaceable_fn replaceable,
+		      void *arg)
 {
 	uint64_t key = sm_fence_key(f->lockspace, host_id, generation);
 	int rc = 0;
 	pthread_mutex_lock(&f->mu);
 	for (int i = 0; i < f->n && rc == 0; i++)
-		rc = register_one(f, &f->dev[i], key);
+		rc = register_one(f, &f->dev[i], key, replaceable, arg);
 	pthread_mutex_unlock(&f->mu);
 	if (rc == 0)
 		sm_info("lockspace %s: registered key 0x%016llx (host_id %u, generation %llu) on %d fence device%s",

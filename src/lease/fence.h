@@ -55,11 +55,19 @@ const char *sm_fence_device_path(const struct sm_fence *f, int i);
 const char *sm_fence_device_id(const struct sm_fence *f, int i);
 
 /* Register (host_id, generation) on every device and make sure the
- * reservation exists.  A device carrying keys of another lockspace or user,
- * or a reservation of another type, is refused (-SM_EFENCE_DEVICE); a device
- * without PR support answers -SM_EPR_UNSUPPORTED.  Both are logged naming
- * the device. */
-int sm_fence_register(struct sm_fence *f, uint32_t host_id, uint64_t generation);
+ * reservation exists.  A host has one registration per device, so if this
+ * host is registered already (with an older key of ours, init's key, or a key
+ * of a host_id that left), that key is replaced -- but only when
+ * replaceable(arg, its host_id) says so: replacing the key of a host_id that
+ * still holds leases from this host would leave that host_id without a key,
+ * and others would take its leases as if it had been preempted.  Then
+ * -SM_EFENCE_DEVICE.  A device carrying keys of another lockspace or user, or
+ * a reservation of another type, is refused (-SM_EFENCE_DEVICE); a device
+ * without PR support answers -SM_EPR_UNSUPPORTED.  All logged naming the
+ * device. */
+typedef bool (*sm_fence_replaceable_fn)(void *arg, uint32_t host_id);
+int sm_fence_register(struct sm_fence *f, uint32_t host_id, uint64_t generation, sm_fence_replaceable_fn replaceable,
+		      void *arg);
 
 /* Preempt victim_id's keys not newer than victim_gen on every device, as
  * (my_id, my_gen).  0: on every device no such key is left (removed by us or

@@ -266,6 +266,30 @@ static void silent_owner_is_preempted_after_t_and_finds_itself_fenced(void **sta
 	sm_lockspace_free(b);
 }
 
+/* One host holds one registration per device: a second join from the same
+ * host (an admin command beside the daemon) must not replace the key of a
+ * host_id that still holds leases, or others would find that host_id
+ * "preempted" already and take its leases while it can still write. */
+static void second_host_id_from_one_host_is_refused(void **state)
+{
+	format_fenced();
+	struct sm_lockspace *a = join_as("A", 1, 0);
+	uint64_t key1 = prsim_key_of(lu_lease, "A");
+	sm_log_set_sink(quiet, NULL);
+	struct sm_lockspace *admin = join_as("A", 2, -SM_EFENCE_DEVICE);
+	sm_log_set_sink(NULL, NULL);
+	assert_true(prsim_key_of(lu_lease, "A") == key1);
+	assert_true(prsim_key_of(lu_data, "A") == key1);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	sm_lockspace_free(admin);
+	/* once host_id 1 has left, the same host may join as another host_id */
+	assert_int_equal(sm_lockspace_leave(a), 0);
+	sm_lockspace_free(a);
+	struct sm_lockspace *b = join_as("A", 2, 0);
+	assert_true(prsim_key_of(lu_lease, "A") == sm_fence_key(LS, 2, 1));
+	sm_lockspace_free(b);
+}
+
 static void device_with_foreign_keys_is_refused(void **state)
 {
 	format_fenced();
@@ -361,6 +385,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(silent_owner_is_preempted_after_t_and_finds_itself_fenced, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(device_with_foreign_keys_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(second_host_id_from_one_host_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_fence_device_refuses_the_join, setup, teardown),
 		cmocka_unit_test_setup_teardown(preempt_without_abort_is_reported, setup, teardown),
 	};
