@@ -807,6 +807,85 @@ int sm_pr_identity(const char *path, char *out, size_t len)
 	return rc;
 }
 
+/* Collect the LUs under the block device whose sysfs directory is dir. */
+static int lus_under(const char *dir, char (*ids)[SM_PR_ID_MAX], int max, int n, int depth)
+{
+	char p[PATH_MAX], real[PATH_MAX], uuid[256], id[SM_PR_ID_MAX];
+	if (depth > 8 || !realpath(dir, real))
+		return -SM_EFENCE_DEVICE;
+	snprintf(p, sizeof(p), "%s/partition", real);
+	if (access(p, F_OK) == 0) {
+		snprintf(p, sizeof(p), "%s/..", real);
+		if (!realpath(p, real))
+			return -SM_EFENCE_DEVICE;
+	}
+	snprintf(p, sizeof(p), "%s/dm", real);
+	bool stacked = access(p, F_OK) == 0 &&
+		       !(read_attr(real, "dm/uuid", uuid, sizeof(uuid)) > 0 && strncmp(uuid, "mpath-", 6) == 0);
+	if (!stacked) {
+		if (disk_identity(real, NULL, id, sizeof(id), 0) < 0) {
+			sm_error("%s: no stable identity for the device", real);
+			return -SM_EFENCE_DEVICE;
+		}
+		for (int i = 0; i < n; i++)
+			if (strcmp(ids[i], id) == 0)
+				return n;
+		if (n == max)
+			return -SM_EFENCE_DEVICE;
+		snprintf(ids[n], SM_PR_ID_MAX, "%s", id);
+		return n + 1;
+	}
+	snprintf(p, sizeof(p), "%s/slaves", real);
+	DIR *d = opendir(p);
+	if (!d)
+		return -SM_EFENCE_DEVICE;
+	struct dirent *e;
+	int rc = n, seen = 0;
+	while (rc >= 0 && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char slave[PATH_MAX];
+		snprintf(slave, sizeof(slave), "%s/%s", p, e->d_name);
+		rc = lus_under(slave, ids, max, rc, depth + 1);
+		seen++;
+	}
+	closedir(d);
+	return seen ? rc : -SM_EFENCE_DEVICE;
+}
+
+int sm_pr_lus_of(const char *path, char (*ids)[SM_PR_ID_MAX], int max)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		sm_error("%s: %s", path, strerror(errno));
+		return -SM_EFENCE_DEVICE;
+	}
+	char p[PATH_MAX];
+	size_t dl = strlen(dev_root());
+	if (S_ISBLK(st.st_mode)) {
+		snprintf(p, sizeof(p), "%s/dev/block/%u:%u", sysfs_root(), major(st.st_rdev), minor(st.st_rdev));
+	} else if (strncmp(path, dev_root(), dl) == 0 && path[dl] == '/') {
+		/* a device node of a test tree: named like the device */
+		char real[PATH_MAX];
+		if (!realpath(path, real))
+			return -SM_EFENCE_DEVICE;
+		const char *base = strrchr(real, '/');
+		snprintf(p, sizeof(p), "%s/class/block/%s", sysfs_root(), base ? base + 1 : real);
+	} else {
+		if (major(st.st_dev) == 0) {
+			sm_error("%s is not on a block device (a network or memory file system): no logical unit "
+				 "holds it",
+				 path);
+			return -SM_EFENCE_DEVICE;
+		}
+		snprintf(p, sizeof(p), "%s/dev/block/%u:%u", sysfs_root(), major(st.st_dev), minor(st.st_dev));
+	}
+	int n = lus_under(p, ids, max, 0, 0);
+	if (n < 0)
+		sm_error("%s: cannot tell which logical units hold it", path);
+	return n;
+}
+
 int sm_pr_find_device(const char *id, char *path_out, size_t len)
 {
 	char blockdir[PATH_MAX];

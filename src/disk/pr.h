@@ -87,6 +87,15 @@ int sm_pr_identity(const char *path, char *out, size_t len);
  * dm-multipath map is preferred over its paths; among several paths without a
  * map, the first by name).  -SM_EFENCE_DEVICE when none. */
 int sm_pr_find_device(const char *id, char *path_out, size_t len);
+/* The identities of every logical unit that data written to path lands on:
+ * a block device's own LU (a partition's disk; a multipath map's LU); the
+ * LUs under a stacked device-mapper device (LVM, dm-crypt), each once; for a
+ * regular file or directory, those of the block device holding its file
+ * system.  Returns the count (at most max), or -SM_EFENCE_DEVICE naming the
+ * reason: not on a block device (NFS, tmpfs), or some device underneath
+ * without an identity. */
+#define SM_PR_ID_MAX 128
+int sm_pr_lus_of(const char *path, char (*ids)[SM_PR_ID_MAX], int max);
 
 /* "WE-RO" style short names for logs and the CLI; "unknown" for other values. */
 const char *sm_pr_type_name(enum sm_pr_type type);

@@ -22,6 +22,7 @@
  * if it hung), flag bits or an interface version this plugin does not know:
  * refused, each with a message naming the fix. */
 #include "diskid.h"
+#include "fencecover.h"
 #include "lock_driver.h"
 #include "lvstate.h"
 #include "plugconf.h"
@@ -69,6 +70,8 @@ struct plug_ctx {
 	char bad_disk[SM_LOCATION_MAX + 768]; /* why a disk's lease cannot be named (the first) */
 	int covered_disks;       /* disks without identity, covered by the <lease> elements */
 	char first_covered[SM_LOCATION_MAX];
+	int nwritten;            /* disks the guest writes (not <readonly/>), for fencecover_check() */
+	char *written[MAX_RES];
 };
 
 static struct plug_config conf;
@@ -300,6 +303,9 @@ static int drv_new(virLockManager *man, unsigned int type, size_t nparams, virLo
 
 static void drv_free(virLockManager *man)
 {
+	struct plug_ctx *ctx = man->privateData;
+	for (int i = 0; ctx && i < ctx->nwritten; i++)
+		free(ctx->written[i]);
 	free(man->privateData);
 	man->privateData = NULL;
 }
@@ -330,6 +336,11 @@ static int add_disk(struct plug_ctx *ctx, const char *path, unsigned int flags)
 {
 	bool ro = flags & VIR_LOCK_MANAGER_RESOURCE_READONLY;
 	uint32_t mode = (ro || (flags & VIR_LOCK_MANAGER_RESOURCE_SHARED)) ? SM_SHARED : SM_EXCLUSIVE;
+	if (!ro && ctx->nwritten < MAX_RES) {
+		if (!(ctx->written[ctx->nwritten] = strdup(path)))
+			return -1;
+		ctx->nwritten++;
+	}
 	struct diskid id;
 	char why[512], rname[DISKID_NAME_MAX], spec[SM_LOCATION_MAX + 80], what[SM_LOCATION_MAX + 32];
 	int rc = diskid_of_path(path, conf.disk_fallback == FALLBACK_PATH, &id, why, sizeof(why));
@@ -806,6 +817,33 @@ static int apply_versions(const struct plug_ctx *ctx, const struct plug_res *p, 
 	return 0;
 }
 
+/* Leases in a lockspace fenced by reservation protect the guest's disks only
+ * if the lockspace fences their LUNs (fencecover.h): checked for each volume
+ * the wanted leases are on by path (leases named by lockspace alone are the
+ * admin's responsibility, docs/admin-guide.md). */
+static int check_fence_cover(const struct plug_ctx *ctx, const struct plug_res *const *wanted, int n)
+{
+	const char *checked[MAX_RES];
+	int nchecked = 0;
+	for (int i = 0; i < n; i++) {
+		if (wanted[i]->r.nlocations != 1)
+			continue;
+		const char *vol = wanted[i]->r.location[0];
+		bool seen = false;
+		for (int k = 0; k < nchecked && !seen; k++)
+			seen = strcmp(checked[k], vol) == 0;
+		if (seen)
+			continue;
+		checked[nchecked++] = vol;
+		char err[1024];
+		if (fencecover_check(vol, (const char *const *)ctx->written, ctx->nwritten, err, sizeof(err)) < 0) {
+			report(ERR_OPERATION_FAILED, "domain %s: %s", ctx->name, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int acquire(struct plug_ctx *ctx, const char *state, int failure_action)
 {
 	(void)failure_action;
@@ -860,6 +898,10 @@ static int acquire(struct plug_ctx *ctx, const char *state, int failure_action)
 	if (n == 0) {
 		sm_conn_close(c);
 		return 0;
+	}
+	if (check_fence_cover(ctx, wanted, n) < 0) {
+		sm_conn_close(c);
+		return -1;
 	}
 	struct sm_lease_info info[MAX_RES];
 	int rc = sm_acquire(c, ctx->pid, res, n, SM_ACQUIRE_CREATE, info);

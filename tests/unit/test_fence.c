@@ -9,6 +9,7 @@
 #include "disk/pr.h"
 #include "lease/delta.h"
 #include "lease/fence.h"
+#include "libvirt/fencecover.h"
 #include "ondisk/volume.h"
 #include "prsim.h"
 #include "sync_manager/errors.h"
@@ -363,6 +364,36 @@ static void preempt_without_abort_is_reported(void **state)
 	sm_lockspace_free(b);
 }
 
+/* The plugin's check: a guest in a lockspace fenced by reservation may only
+ * write to its fence devices. */
+static void guest_disks_must_be_on_fence_devices(void **state)
+{
+	format_fenced();
+	add_disk("sdz", 2, "naa.6001405zzzzzzzzzzzzzzzzzzzzzzzzz", NULL);
+	char err[1024] = "";
+	const char *ok[] = {at("dev/sdm"), at("dev/sdl")};
+	char vol[PATH_MAX];
+	snprintf(vol, sizeof(vol), "%s:0", at("dev/sdl"));
+	assert_int_equal(fencecover_check(vol, ok, 2, err, sizeof(err)), 0);
+	sm_log_set_sink(quiet, NULL);
+	const char *bad[] = {at("dev/sdm"), at("dev/sdz")};
+	assert_int_equal(fencecover_check(vol, bad, 2, err, sizeof(err)), -SM_EFENCE_DEVICE);
+	assert_non_null(strstr(err, "naa.6001405zzzzzzzzzzzzzzzzzzzzzzzzz"));
+	assert_non_null(strstr(err, "not a fence device of lockspace " LS));
+	/* a file whose file system's device has no identity here: refused too */
+	FILE *f = fopen(at("guest.img"), "w");
+	assert_non_null(f);
+	fclose(f);
+	const char *file[] = {at("guest.img")};
+	assert_int_equal(fencecover_check(vol, file, 1, err, sizeof(err)), -SM_EFENCE_DEVICE);
+	/* a volume fenced by timing does not care */
+	const char *plain_path = tu_temp_file("plain", 0);
+	struct sm_format_params p = {.lockspace = "plain", .max_hosts = 4, .resources = 2, .io_timeout_ms = 100};
+	assert_int_equal(sm_volume_format(plain_path, 0, &p, NULL), 0);
+	assert_int_equal(fencecover_check(plain_path, bad, 2, err, sizeof(err)), 0);
+	tu_cleanup_files();
+}
+
 static void keys_encode_lockspace_host_and_generation(void **state)
 {
 	uint64_t k = sm_fence_key(LS, 7, 0x10005);
@@ -388,6 +419,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(second_host_id_from_one_host_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_fence_device_refuses_the_join, setup, teardown),
 		cmocka_unit_test_setup_teardown(preempt_without_abort_is_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(guest_disks_must_be_on_fence_devices, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -652,6 +653,43 @@ static void identity_from_vpd_through_sg_io(void **state)
 	assert_string_equal(path, at("dev/sdd"));
 }
 
+/* Which LUs the data of a disk path lands on: the plugin checks a guest's
+ * disks against a lockspace's fence devices with this. */
+static void lus_of_disks_files_and_stacked_devices(void **state)
+{
+	build_sysfs(true);
+	char ids[4][SM_PR_ID_MAX];
+	assert_int_equal(sm_pr_lus_of(at("dev/sdb1"), ids, 4), 1);
+	assert_string_equal(ids[0], "naa.6001405aaaaaaaaaaaaaaaaaaaaaaa");
+	assert_int_equal(sm_pr_lus_of(at("dev/dm-0"), ids, 4), 1);
+	assert_string_equal(ids[0], "naa.6001405aaaaaaaaaaaaaaaaaaaaaaa");
+	assert_int_equal(sm_pr_lus_of(at("dev/nvme0n1"), ids, 4), 1);
+	assert_string_equal(ids[0], "eui.0025388b91b1f2b3");
+	/* LVM over a disk without identity: refused */
+	assert_int_equal(sm_pr_lus_of(at("dev/dm-1"), ids, 4), -SM_EFENCE_DEVICE);
+	/* an LVM volume spanning the multipath map and the NVMe namespace */
+	put_str("sys/devices/virtual/block/dm-2/dm/uuid", "LVM-spanning\n");
+	link_to("sys/devices/virtual/block/dm-2/slaves/dm-0", "../../dm-0");
+	link_to("sys/devices/virtual/block/dm-2/slaves/nvme0n1", "../../../../pci0000:00/nvme/nvme0/nvme0n1");
+	link_to("sys/class/block/dm-2", "../../devices/virtual/block/dm-2");
+	put_str("dev/dm-2", "");
+	int n = sm_pr_lus_of(at("dev/dm-2"), ids, 4);
+	assert_int_equal(n, 2);
+	assert_true((strcmp(ids[0], "naa.6001405aaaaaaaaaaaaaaaaaaaaaaa") == 0 && strcmp(ids[1], "eui.0025388b91b1f2b3") == 0) ||
+		    (strcmp(ids[1], "naa.6001405aaaaaaaaaaaaaaaaaaaaaaa") == 0 && strcmp(ids[0], "eui.0025388b91b1f2b3") == 0));
+	/* a file: the LUs of the device holding its file system (here: say sdb1) */
+	put_str("images/guest.qcow2", "x");
+	struct stat st;
+	assert_int_equal(stat(at("images/guest.qcow2"), &st), 0);
+	char rel[64];
+	snprintf(rel, sizeof(rel), "sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
+	link_to(rel, "../../devices/pci0000:00/host0/target0:0:0/sdb/sdb1");
+	assert_int_equal(sm_pr_lus_of(at("images/guest.qcow2"), ids, 4), 1);
+	assert_string_equal(ids[0], "naa.6001405aaaaaaaaaaaaaaaaaaaaaaa");
+	/* too many for the room given */
+	assert_int_equal(sm_pr_lus_of(at("dev/dm-2"), ids, 1), -SM_EFENCE_DEVICE);
+}
+
 static void find_device_prefers_the_multipath_map(void **state)
 {
 	build_sysfs(true);
@@ -697,6 +735,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(identity_from_vpd_through_sg_io, setup, teardown),
 		cmocka_unit_test_setup_teardown(find_device_prefers_the_multipath_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(find_device_without_a_map_takes_the_first_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(lus_of_disks_files_and_stacked_devices, setup, teardown),
 		/* last: it leaves SYNC_MANAGER_TEST_FAULTS' file watcher installed */
 		cmocka_unit_test_setup_teardown(fault_rules_from_the_environment_file, setup, teardown),
 	};
