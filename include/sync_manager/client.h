@@ -31,6 +31,17 @@
 extern "C" {
 #endif
 
+/* The version of these headers; sm_version() is the library's at run time.
+ * SM_VERSION_NUMBER grows with each release: MAJOR * 10000 + MINOR * 100 + PATCH. */
+#define SM_VERSION_MAJOR 0
+#define SM_VERSION_MINOR 1
+#define SM_VERSION_PATCH 0
+#define SM_VERSION_STRING "0.1.0"
+#define SM_VERSION_NUMBER (SM_VERSION_MAJOR * 10000 + SM_VERSION_MINOR * 100 + SM_VERSION_PATCH)
+
+/* The library's version, e.g. "0.1.0" (needs no daemon). */
+const char *sm_version(void);
+
 #define SM_RUN_DIR_DEFAULT "/run/sync_manager"
 #define SM_RUN_DIR_ENV "SYNC_MANAGER_RUN_DIR"
 #define SM_SOCKET_NAME "sync_managerd.sock"

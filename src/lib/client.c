@@ -25,6 +25,8 @@ struct sm_conn {
 	size_t reply_len;
 };
 
+const char *sm_version(void) { return SM_VERSION; }
+
 static const char *run_dir(void)
 {
 	const char *d = getenv(SM_RUN_DIR_ENV);
