@@ -35,19 +35,23 @@ struct sm_field {
 	uint64_t u64;
 	int64_t i64;
 	bool b;
+	uint64_t reserved[2]; /* zero: room to grow */
 };
 struct sm_record {
 	int nfields;
 	struct sm_field *fields;
+	uint64_t reserved[2]; /* zero: room to grow */
 };
 struct sm_section {
 	char name[48];
 	int nrecords;
 	struct sm_record *records;
+	uint64_t reserved[2]; /* zero: room to grow */
 };
 struct sm_report {
 	int nsections;
 	struct sm_section *sections;
+	uint64_t reserved[2]; /* zero: room to grow (allocated by the library only) */
 };
 void sm_report_free(struct sm_report *r);
 const struct sm_section *sm_report_section(const struct sm_report *r, const char *name);

@@ -17,7 +17,16 @@
  *   sm_conn_close(c);                                    // leases die with the connection
  *
  * Every call returns 0 (or a count) or a negative error from errors.h;
- * sm_conn_message() explains the last failure in words. */
+ * sm_conn_message() explains the last failure in words.
+ *
+ * ABI rules (settled in 0.1.0, issue 16): every call that takes flags
+ * refuses bits it does not know with -SM_EBAD_ARGUMENT (so bits can be given
+ * meaning later without old libraries silently ignoring them); public
+ * structs end in reserved fields for new members: zero them (memset, "= {0}"
+ * or sm_resource_parse()); the calls refuse a struct sm_resource whose
+ * reserved fields are not zero, and the library zeroes those it fills.
+ * Lease modes have one encoding everywhere (enum sm_mode = the wire's and
+ * the on-disk leader's, tied by _Static_asserts in src/proto/proto.c). */
 #ifndef SYNC_MANAGER_CLIENT_H
 #define SYNC_MANAGER_CLIENT_H
 
@@ -30,6 +39,17 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The version of these headers; sm_version() is the library's at run time.
+ * SM_VERSION_NUMBER grows with each release: MAJOR * 10000 + MINOR * 100 + PATCH. */
+#define SM_VERSION_MAJOR 0
+#define SM_VERSION_MINOR 1
+#define SM_VERSION_PATCH 0
+#define SM_VERSION_STRING "0.1.0"
+#define SM_VERSION_NUMBER (SM_VERSION_MAJOR * 10000 + SM_VERSION_MINOR * 100 + SM_VERSION_PATCH)
+
+/* The library's version, e.g. "0.1.0" (needs no daemon). */
+const char *sm_version(void);
 
 #define SM_RUN_DIR_DEFAULT "/run/sync_manager"
 #define SM_RUN_DIR_ENV "SYNC_MANAGER_RUN_DIR"
@@ -81,6 +101,7 @@ struct sm_resource {
 	uint32_t mode;        /* SM_EXCLUSIVE (default when 0) or SM_SHARED */
 	bool at_version;      /* acquire only if the lease version is exactly .version */
 	uint64_t version;
+	uint64_t reserved[4]; /* zero: room to grow (calls refuse non-zero) */
 };
 
 /* Parse "LOCKSPACE:NAME", "/VOLUME/PATH[:OFFSET]:NAME", or the seed form
@@ -92,6 +113,7 @@ struct sm_lease_info {
 	char name[64];
 	uint64_t lver;
 	uint32_t mode;
+	uint64_t reserved[4]; /* zero as filled in: room to grow */
 };
 
 enum sm_acquire_flags {

@@ -8,6 +8,22 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "sync_manager/errors.h"
+
+/* Should an acquire that failed with rc be tried again?  A refusal (the
+ * lease is held, or its holder's liveness not yet known) while the caller's
+ * --wait lasts; a lost race (class RETRY: a concurrent ballot) while it
+ * lasts or, even without --wait, for the first CLI_QUICK_RETRIES calls. Run
+ * and direct acquire both decide so. */
+#define CLI_QUICK_RETRIES 3
+static inline bool cli_try_again(int rc, bool time_left, int calls_so_far)
+{
+	enum sm_error_class cls = sm_error_class(rc);
+	if (cls == SM_ERRCLASS_REFUSED)
+		return time_left;
+	return cls == SM_ERRCLASS_RETRY && (time_left || calls_so_far < CLI_QUICK_RETRIES);
+}
+
 /* Exit codes: 0 ok, 1 the operation failed, 2 bad usage. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 

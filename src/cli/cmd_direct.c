@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "ondisk/inspect.h"
 #include "lease/delta.h"
@@ -282,12 +283,16 @@ static int direct_acquire(struct direct_args *a)
 	uint64_t end = sm_now_mono_ms() + a->wait_ms;
 	struct sm_lockspace_info info;
 	sm_lockspace_info(ls, &info);
-	for (;;) {
+	for (int calls = 1;; calls++) {
 		err = sm_paxos_acquire(&r, &me, &o, &l);
-		bool waitable = err == -SM_EUNKNOWN_HOST || err == -SM_EHELD || err == -SM_ESHARED_HELD;
 		uint64_t now = sm_now_mono_ms();
-		if (!waitable || now >= end || cli_interrupted)
+		if (!cli_try_again(err, now < end, calls) || cli_interrupted)
 			break;
+		if (sm_error_class(err) == SM_ERRCLASS_RETRY) { /* a concurrent ballot: again, after a pause */
+			sm_info("%s: another host balloted at the same time; trying again", r.name);
+			sm_sleep_ms(50 + now % 100);
+			continue;
+		}
 		char who[160], what[512];
 		describe_host(ls, l.owner_id, who, sizeof(who));
 		snprintf(what, sizeof(what), "%s is held by %s; watching its delta lease", r.name, who);

@@ -84,12 +84,10 @@ static int run_command(const struct run_opts *o, char **cmd)
 	struct sm_lease_info info[16];
 	uint64_t give_up = sm_now_mono_ms() + o->wait_ms;
 	bool said = false;
-	while (rc == 0) {
+	for (int calls = 1; rc == 0; calls++) {
 		rc = o->receive ? sm_receive(c, pid, &res[0], o->wait_ms ? o->wait_ms : 60000, info)
 				: sm_acquire(c, pid, res, o->nleases, o->create ? SM_ACQUIRE_CREATE : 0, info);
-		bool transient = rc == -SM_EHELD || rc == -SM_EUNKNOWN_HOST || rc == -SM_ESHARED_HELD ||
-				 rc == -SM_EBALLOT_ABORTED;
-		if (o->receive || !transient || sm_now_mono_ms() >= give_up || cli_interrupted)
+		if (o->receive || !cli_try_again(rc, sm_now_mono_ms() < give_up, calls) || cli_interrupted)
 			break;
 		if (!said) {
 			fprintf(stderr, "sync_manager: %s; waiting up to %u s\n", sm_conn_message(c), o->wait_ms / 1000);

@@ -1,5 +1,6 @@
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,19 +52,8 @@ void sm_log_use_syslog(const char *ident)
 	sm_log_set_sink(syslog_sink, NULL);
 }
 
-void sm_log(enum sm_log_level level, const char *fmt, ...)
+static void write_line(enum sm_log_level level, const char *msg)
 {
-	if (level > log_level)
-		return;
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (log_sink) {
-		log_sink(level, msg, log_sink_arg);
-		return;
-	}
 	char line[1200];
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -75,4 +65,22 @@ void sm_log(enum sm_log_level level, const char *fmt, ...)
 		n = sizeof(line);
 	ssize_t w = write(STDERR_FILENO, line, (size_t)n);
 	(void)w;
+}
+
+/* errno is saved and restored: callers log a failure, then return -errno. */
+void sm_log(enum sm_log_level level, const char *fmt, ...)
+{
+	if (level > log_level)
+		return;
+	int saved_errno = errno;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (log_sink)
+		log_sink(level, msg, log_sink_arg);
+	else
+		write_line(level, msg);
+	errno = saved_errno;
 }

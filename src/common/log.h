@@ -1,5 +1,6 @@
 /* Logging: one call, pluggable sink (stderr by default; the daemon may switch
- * to syslog).  Thread-safe; each message is written with one write(2). */
+ * to syslog).  Thread-safe; each message is written with one write(2).
+ * sm_log() leaves errno as it found it. */
 #ifndef SM_COMMON_LOG_H
 #define SM_COMMON_LOG_H
 

@@ -493,7 +493,7 @@ static int acquire_fencing(struct job_res *r, struct sm_resource_ref *ref, const
 {
 	struct sm_lockspace *ls = r->ls->ls;
 	for (int round = 0; round < MAX_FENCE_ROUNDS && sm_lockspace_fence_pr(ls); round++) {
-		if (rc != -SM_EHELD && rc != -SM_EUNKNOWN_HOST && rc != -SM_ESHARED_HELD)
+		if (sm_error_class(rc) != SM_ERRCLASS_REFUSED)
 			break;
 		uint32_t owner = r->out.owner_id;
 		if (!owner || owner == r->me.host_id)
@@ -701,7 +701,7 @@ static int receive_take_over(struct job *j, struct job_res *r, const struct sm_r
 {
 	struct sm_acquire_opts o = {.mode = SM_MODE_EX, .live = sm_oracle_of(r->ls->ls)};
 	int rc = sm_paxos_acquire(ref, &r->me, &o, &r->out);
-	if (rc == -SM_EUNKNOWN_HOST || rc == -SM_EBALLOT_ABORTED)
+	if (rc == -SM_EUNKNOWN_HOST || sm_error_class(rc) == SM_ERRCLASS_RETRY)
 		return 1;
 	if (rc < 0)
 		describe_refusal(j, r, rc, &r->out);

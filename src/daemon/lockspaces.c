@@ -251,7 +251,7 @@ static void *ls_thread(void *arg)
 		uint32_t attn = atomic_exchange(&e->attention_to, 0);
 		uint64_t start = sm_now_mono_ms();
 		rc = attn ? sm_lockspace_attention(e->ls, attn) : sm_lockspace_renew(e->ls);
-		if (rc == -SM_ELOCKSPACE_LOST || rc == -SM_ERESERVATION_CONFLICT) {
+		if (sm_error_class(rc) == SM_ERRCLASS_LOST) {
 			wake_loop(e); /* fence now, not at the next tick */
 			break;
 		}

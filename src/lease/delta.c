@@ -17,9 +17,10 @@
 #define MAX_ATTENTION 64
 #define MAX_PENDING_WRITES 4
 /* internal: a join attempt must start over */
-#define SM_EAGAIN_CLAIM (SM_ERR_BASE + 999)
+#define SM_EAGAIN_CLAIM (SM_ERR_PRIVATE_BASE + 1)
 /* internal: another host won the host_id we picked by name: pick another */
-#define SM_EAGAIN_LOST (SM_ERR_BASE + 998)
+#define SM_EAGAIN_LOST (SM_ERR_PRIVATE_BASE + 2)
+_Static_assert(SM_EAGAIN_CLAIM > SM_ERR_LAST_ && SM_EAGAIN_LOST > SM_ERR_LAST_, "private codes outside SM_E*");
 /* Join attempts before giving up (stalled claims, host_ids lost to hosts
  * joining at the same moment: each lost race lets at least one of them in). */
 #define JOIN_ATTEMPTS 8

@@ -628,7 +628,9 @@ static int run_attempts(struct ballot *b, const struct attempt_args *a, struct s
 	if (rc == RETRY)
 		rc = -SM_EBALLOT_ABORTED;
 	if (rc < 0) {
-		/* An I/O error after W2 leaves the outcome unknown. */
+		/* An I/O error after W2 leaves the outcome unknown.  A closed list,
+		 * not an error class: only these answers prove our W2 cannot have
+		 * chosen a value (an EAGAIN or EINTR from the I/O path does not). */
 		bool io_err = rc != -SM_EHELD && rc != -SM_EUNKNOWN_HOST && rc != -SM_ESHARED_HELD &&
 			      rc != -SM_ELVER_MISMATCH && rc != -SM_EBALLOT_ABORTED && rc != -SM_ENOT_OWNER;
 		if (b->wrote_phase2 && io_err)
@@ -850,7 +852,7 @@ int sm_paxos_resolve(const struct sm_resource_ref *r, const struct sm_me *me, co
 	int rc = sm_paxos_acquire(r, me, &o, &l);
 	if (rc == 0)
 		rc = sm_paxos_release(r, me, &l);
-	else if (rc == -SM_EHELD || rc == -SM_EUNKNOWN_HOST || rc == -SM_ESHARED_HELD)
+	else if (sm_error_class(rc) == SM_ERRCLASS_REFUSED)
 		rc = 0; /* someone else's: not ours to clean */
 	if (rc == 0) {
 		struct sm_lease sh = {.mode = SM_MODE_SH};

@@ -78,7 +78,8 @@ static void index_ref(struct sm_resource_ref *r, const struct vols *vs)
 
 static bool transient(int rc)
 {
-	return rc == -SM_EHELD || rc == -SM_EUNKNOWN_HOST || rc == -SM_EBALLOT_ABORTED;
+	enum sm_error_class cls = sm_error_class(rc);
+	return cls == SM_ERRCLASS_REFUSED || cls == SM_ERRCLASS_RETRY;
 }
 
 /* Acquire the index lease, retrying while another host briefly holds it. */
@@ -90,7 +91,7 @@ static int lock_index(struct sm_resource_ref *ir, const struct vols *vs, const s
 	for (;;) {
 		int rc = sm_paxos_acquire(ir, me, &o, held);
 		if (rc == 0 || !transient(rc) || sm_now_mono_ms() >= end) {
-			if (rc == -SM_EHELD || rc == -SM_EUNKNOWN_HOST)
+			if (sm_error_class(rc) == SM_ERRCLASS_REFUSED)
 				sm_error("the resource index of %s is locked by host %u; try again later",
 					 first_vol(vs)->path, held->owner_id);
 			if (rc < 0 && held->in_doubt)

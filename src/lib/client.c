@@ -25,6 +25,39 @@ struct sm_conn {
 	size_t reply_len;
 };
 
+const char *sm_version(void) { return SM_VERSION; }
+
+/* Flag bits each call knows; any other bit is refused (see client.h). */
+#define REGISTER_FLAGS_KNOWN (SM_REGISTER_RESTRICT | SM_REGISTER_INHERIT)
+#define ACQUIRE_FLAGS_KNOWN SM_ACQUIRE_CREATE
+#define JOIN_FLAGS_KNOWN SM_JOIN_WAIT
+#define SHUTDOWN_FLAGS_KNOWN (SM_SHUTDOWN_FORCE | SM_SHUTDOWN_KEEP)
+
+static int refuse_unknown_flags(sm_conn *c, const char *call, unsigned flags, unsigned known)
+{
+	unsigned unknown = flags & ~known;
+	if (!unknown)
+		return 0;
+	snprintf(c->message, sizeof(c->message), "%s: unknown flag bits %#x (this library knows %#x)", call, unknown,
+		 known);
+	return -SM_EBAD_ARGUMENT;
+}
+
+/* Reserved fields must be zero, so that they can be given meaning later. */
+static int refuse_reserved(sm_conn *c, const char *call, const struct sm_resource *res, int n)
+{
+	for (int i = 0; i < n; i++)
+		for (size_t k = 0; k < sizeof(res[i].reserved) / sizeof(res[i].reserved[0]); k++)
+			if (res[i].reserved[k]) {
+				snprintf(c->message, sizeof(c->message),
+					 "%s: resource %d (%.64s): reserved field %zu is not zero (zero the struct, "
+					 "or fill it with sm_resource_parse)",
+					 call, i, res[i].name, k);
+				return -SM_EBAD_ARGUMENT;
+			}
+	return 0;
+}
+
 static const char *run_dir(void)
 {
 	const char *d = getenv(SM_RUN_DIR_ENV);
@@ -167,6 +200,9 @@ static void put_kill(struct sm_msgbuf *b, int signal, const char *path, const ch
 int sm_register_kill(sm_conn *c, const char *name, unsigned flags, int signal, const char *path,
 		     const char *const *args, int nargs)
 {
+	int bad = refuse_unknown_flags(c, "sm_register", flags, REGISTER_FLAGS_KNOWN);
+	if (bad)
+		return bad;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	if (name)
@@ -312,6 +348,11 @@ int sm_acquire(sm_conn *c, pid_t pid, const struct sm_resource *res, int n, unsi
 {
 	if (n <= 0)
 		return -SM_EBAD_ARGUMENT;
+	int bad = refuse_unknown_flags(c, "sm_acquire", flags, ACQUIRE_FLAGS_KNOWN);
+	if (!bad)
+		bad = refuse_reserved(c, "sm_acquire", res, n);
+	if (bad)
+		return bad;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
@@ -325,6 +366,9 @@ int sm_acquire(sm_conn *c, pid_t pid, const struct sm_resource *res, int n, unsi
 
 int sm_release(sm_conn *c, pid_t pid, const struct sm_resource *res, int n)
 {
+	int bad = refuse_reserved(c, "sm_release", res, n);
+	if (bad)
+		return bad;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
@@ -343,6 +387,9 @@ int sm_release_handoff(sm_conn *c, pid_t pid)
 
 int sm_receive(sm_conn *c, pid_t pid, const struct sm_resource *res, unsigned wait_ms, struct sm_lease_info *out)
 {
+	int bad = refuse_reserved(c, "sm_receive", res, 1);
+	if (bad)
+		return bad;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
@@ -374,6 +421,9 @@ int sm_inquire(sm_conn *c, pid_t pid, struct sm_lease_info **out)
 
 int sm_convert(sm_conn *c, pid_t pid, const struct sm_resource *res, uint32_t mode)
 {
+	int bad = refuse_reserved(c, "sm_convert", res, 1);
+	if (bad)
+		return bad;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
@@ -394,6 +444,9 @@ int sm_set_kill(sm_conn *c, pid_t pid, int signal, const char *path, const char 
 
 int sm_join(sm_conn *c, const char *location, uint32_t host_id, const char *host_name, unsigned flags)
 {
+	int bad = refuse_unknown_flags(c, "sm_join", flags, JOIN_FLAGS_KNOWN);
+	if (bad)
+		return bad;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	sm_mb_str(&b, SM_T_LOCATION, location);
@@ -552,6 +605,9 @@ int sm_resource_delete(sm_conn *c, const char *ls, const char *name)
 
 int sm_request(sm_conn *c, const struct sm_resource *res, int kind)
 {
+	int bad = refuse_reserved(c, "sm_request", res, 1);
+	if (bad)
+		return bad;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	put_resource(&b, res, 0);
@@ -580,6 +636,9 @@ int sm_metrics(sm_conn *c, char **text)
 
 int sm_shutdown(sm_conn *c, unsigned flags)
 {
+	int bad = refuse_unknown_flags(c, "sm_shutdown", flags, SHUTDOWN_FLAGS_KNOWN);
+	if (bad)
+		return bad;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	uint32_t f = ((flags & SM_SHUTDOWN_FORCE) ? SM_F_FORCE : 0) | ((flags & SM_SHUTDOWN_KEEP) ? SM_F_KEEP : 0);

@@ -844,6 +844,14 @@ static int check_fence_cover(const struct plug_ctx *ctx, const struct plug_res *
 	return 0;
 }
 
+/* libvirt's "resource busy": another host holds it (or is not yet known to
+ * be dead), a concurrent ballot won, or it moved on from the version asked. */
+static bool resource_busy(int rc)
+{
+	enum sm_error_class cls = sm_error_class(rc);
+	return cls == SM_ERRCLASS_REFUSED || cls == SM_ERRCLASS_RETRY || rc == -SM_ELVER_MISMATCH;
+}
+
 static int acquire(struct plug_ctx *ctx, const char *state, int failure_action)
 {
 	(void)failure_action;
@@ -906,9 +914,7 @@ static int acquire(struct plug_ctx *ctx, const char *state, int failure_action)
 	struct sm_lease_info info[MAX_RES];
 	int rc = sm_acquire(c, ctx->pid, res, n, SM_ACQUIRE_CREATE, info);
 	if (rc < 0) {
-		report(rc == -SM_EHELD || rc == -SM_ESHARED_HELD || rc == -SM_EUNKNOWN_HOST || rc == -SM_ELVER_MISMATCH
-			       ? ERR_RESOURCE_BUSY
-			       : ERR_OPERATION_FAILED,
+		report(resource_busy(rc) ? ERR_RESOURCE_BUSY : ERR_OPERATION_FAILED,
 		       "domain %s: cannot acquire its leases: %s", ctx->name, sm_conn_message(c));
 		sm_conn_close(c);
 		return -1;

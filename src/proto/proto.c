@@ -2,11 +2,22 @@
 #include "proto.h"
 
 #include "common/le.h"
+#include "ondisk/records.h"
 #include "sync_manager/errors.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A lease mode travels unchanged from the public API (enum sm_mode) over the
+ * wire (SM_T_MODE) to the on-disk leader and mode block (enum sm_lease_mode)
+ * and back: the three encodings are one. */
+_Static_assert((int)SM_EXCLUSIVE == (int)SM_MODE_EX && (int)SM_SHARED == (int)SM_MODE_SH,
+	       "public and on-disk lease modes differ");
+_Static_assert((int)SM_MODE_FREE != (int)SM_EXCLUSIVE && (int)SM_MODE_FREE != (int)SM_SHARED, "mode 0 means unset/free");
+_Static_assert(sizeof(((struct sm_lease_info *)0)->mode) == sizeof(uint32_t) &&
+		       sizeof(((struct sm_resource *)0)->mode) == sizeof(uint32_t),
+	       "SM_T_MODE is a u32");
 
 const char *sm_cmd_name(unsigned cmd)
 {

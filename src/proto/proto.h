@@ -51,7 +51,7 @@ enum sm_tag {
 	SM_T_RESOURCE,     /* group: a resource in a request or reply */
 	SM_T_LOCKSPACE,    /* str */
 	SM_T_LOCATION,     /* str "PATH[:OFFSET]", repeated for 3-disk resources */
-	SM_T_MODE,         /* u32 SM_MODE_EX / SM_MODE_SH */
+	SM_T_MODE,         /* u32 enum sm_mode = SM_MODE_EX / SM_MODE_SH (asserted in proto.c) */
 	SM_T_VERSION,      /* u64: only at this lease version */
 	SM_T_LVER,         /* u64 */
 	SM_T_MESSAGE,      /* str: human explanation of an error */

@@ -314,7 +314,7 @@ static void *renew_thread(void *arg)
 		int rc = sm_lockspace_renew(w->ls);
 		sm_debug("torture: renew -> %s (remaining %lld ms)", rc < 0 ? sm_errname(rc) : "ok",
 			 (long long)sm_lockspace_remaining_ms(w->ls));
-		if (rc == -SM_ELOCKSPACE_LOST) {
+		if (sm_error_class(rc) == SM_ERRCLASS_LOST) {
 			atomic_fetch_add(&sh->lost, 1);
 			break;
 		}
