@@ -30,7 +30,14 @@ D=$(_h_dir 1)
 
 # power_cycle [keep-state|no-state] [extra config lines...]: reset host 1 and start it again
 power_cycle() {
-	local how=$1; shift
+	local how=$1 i from; shift
+	# The daemon arms the watchdog at its first loop tick after the start
+	# (or the resume): kill it only once it has, or nothing resets the host.
+	for ((i = 0; i < 200; i++)); do
+		from=$(grep -n 'ready: run directory' "$D/daemon.log" | tail -n1 | cut -d: -f1)
+		tail -n +"${from:-1}" "$D/daemon.log" | grep -q 'watchdog armed' && break
+		sleep 0.05
+	done
 	h_exec 1 kill -KILL "$(h_daemon_pid 1)"
 	h_wait_down 1 15 && t_ok "host 1 was reset by its watchdog" || t_fail "host 1 still up"
 	rm -f "$D/sync_managerd.sock" # (h_start waits for the new daemon's socket)
