@@ -70,9 +70,14 @@ bench: build
 	@bench/run $(BUILD)
 
 # LAB_ARGS: e.g. --scenarios 1,2 --guests 2 --soak-seconds 60 --keep (lab/run --help)
+# LAB_FENCE_ARGS: the second run, fenced by reservation on LIO (pr-freeze,
+# pr-crash, pr-false-suspicion; about 66 s per freeze and 50 s per crash at
+# d = 2 s): e.g. --freezes 20 (about 30 min), --io-timeout 1 --crashes 5
+LAB_FENCE_ARGS ?= --freezes 6 --crashes 3
 lab: build
 	@scripts/deps lab $(BUILD)/lab-cache
 	@lab/run --build $(BUILD) --no-deps $(LAB_ARGS)
+	@lab/run --build $(BUILD) --no-deps --fence pr $(LAB_FENCE_ARGS)
 
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60

@@ -3,14 +3,20 @@
  * (docs/ondisk.md) and keeps its own evidence in guarded blocks.
  *
  *   lab-checker hold --dev DEV --res NAME --id ID --data-offset BYTES
- *                    [--interval-ms N] [--seconds S]
+ *                    [--data-dev DEV2] [--fenced] [--interval-ms N] [--seconds S]
  *       Run as the command of a lease holder (sync_manager run ... --).  Every
  *       interval it reads the resource's guarded block (one 512-byte block per
  *       resource area at DATA_OFFSET + 512 * area, O_DIRECT) and checks it
  *       still holds its own last write, checks the leader record still names
  *       this host at the version it acquired, then writes ID, lver, sequence.
  *       Any other content is an OVERLAP: printed, exit status 4.
- *   lab-checker watch --file PATH --data-offset BYTES [--interval-ms N]
+ *       --data-dev: the guarded blocks are on DEV2 (a data LUN) at DATA_OFFSET,
+ *       the lease volume on DEV.  --fenced: the storage is expected to fence a
+ *       superseded holder, so one that finds the lease or its block taken does
+ *       what an unaware application would: it writes once more.  Refused with a
+ *       reservation conflict (EBADE) that is FENCED (exit status 5: the storage
+ *       protected the data); accepted, an OVERLAP (a stale write landed).
+ *   lab-checker watch --file PATH --data-offset BYTES [--data-file PATH2] [--interval-ms N]
  *       On the storage side (the LUN's backing file, or the LUN itself on a
  *       machine that sees it, read with O_DIRECT then): logs every lease version
  *       and owner change and every change of a guarded block's writer, with
@@ -20,7 +26,8 @@
  *       host records, and says for every takeover how long the previous owner's
  *       record had not changed.  Summary on SIGTERM; exit status 4 when
  *       anything was flagged.  A holder's writes pausing over 1 s are logged as a
- *       stall. */
+ *       stall.  --data-file: the guarded blocks are in PATH2 (the data LUN's
+ *       backing file), the volume in PATH. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -75,6 +82,7 @@ static bool rec_ok(const uint8_t *p, const char *magic, size_t len)
 
 struct vol {
 	int fd;
+	int dfd; /* the guarded blocks' device: fd, or a data LUN's */
 	uint32_t ss, max_hosts, nres, area_sectors;
 	uint64_t host_off, index_off, areas_off;
 	uint8_t *buf; /* aligned, one sector */
@@ -95,6 +103,7 @@ static int rd(struct vol *v, uint64_t off, void *dst, size_t n)
 static int vol_open(struct vol *v, const char *path, bool direct)
 {
 	v->fd = open(path, O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0));
+	v->dfd = v->fd;
 	if (v->fd < 0 || posix_memalign((void **)&v->buf, 4096, 4096))
 		return -1;
 	v->ss = BLK;
@@ -168,7 +177,7 @@ _Static_assert(sizeof(struct gblock) == BLK, "a guarded block is one 512-byte bl
 
 static int gread(struct vol *v, uint64_t off, struct gblock *g)
 {
-	if (pread(v->fd, v->buf, BLK, (off_t)off) != BLK)
+	if (pread(v->dfd, v->buf, BLK, (off_t)off) != BLK)
 		return -1;
 	memcpy(g, v->buf, BLK);
 	return 0;
@@ -177,7 +186,7 @@ static int gread(struct vol *v, uint64_t off, struct gblock *g)
 static int gwrite(struct vol *v, uint64_t off, const struct gblock *g)
 {
 	memcpy(v->buf, g, BLK);
-	return pwrite(v->fd, v->buf, BLK, (off_t)off) == BLK ? 0 : -1;
+	return pwrite(v->dfd, v->buf, BLK, (off_t)off) == BLK ? 0 : -1;
 }
 
 static void nap_ms(long ms)
@@ -186,12 +195,49 @@ static void nap_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static int hold(const char *dev, const char *res, const char *id, uint64_t data_off, long interval, double seconds)
+/* superseded: the holder found the lease or its guarded block taken (why).
+ * Without fencing that is an OVERLAP.  With --fenced it writes once more, as
+ * an application unaware of it would: the storage must refuse that write
+ * (EBADE); errors other than a reservation conflict are retried for 5 s. */
+static int superseded(struct vol *v, uint64_t goff, struct gblock *last, bool fenced, const char *id,
+		      const char *res, const char *why)
+{
+	if (!fenced) {
+		printf("lab-checker: OVERLAP %s %s %s\n", id, res, why);
+		return 4;
+	}
+	last->seq++;
+	for (int tries = 0; tries < 50; tries++) {
+		if (gwrite(v, goff, last) == 0) {
+			printf("lab-checker: OVERLAP %s %s %s; and my write seq %" PRIu64 " was accepted by the storage\n",
+			       id, res, why, last->seq);
+			return 4;
+		}
+		if (errno == EBADE) {
+			printf("lab-checker: FENCED %s %s %s; my write seq %" PRIu64
+			       " was refused (EBADE: reservation conflict)\n",
+			       id, res, why, last->seq);
+			return 5;
+		}
+		printf("lab-checker: %s %s: write error %s (retrying)\n", id, res, strerror(errno));
+		fflush(stdout);
+		nap_ms(100);
+	}
+	printf("lab-checker: %s %s %s; my writes keep failing, but not with a reservation conflict\n", id, res, why);
+	return 6;
+}
+
+static int hold(const char *dev, const char *data_dev, bool fenced, const char *res, const char *id,
+		uint64_t data_off, long interval, double seconds)
 {
 	struct vol v;
 	int rc = vol_open(&v, dev, true);
 	if (rc < 0) {
 		printf("lab-checker: %s: cannot read a volume header on %s\n", id, dev);
+		return 2;
+	}
+	if (data_dev && (v.dfd = open(data_dev, O_RDWR | O_CLOEXEC | O_DIRECT)) < 0) {
+		printf("lab-checker: %s: cannot open the data device %s: %s\n", id, data_dev, strerror(errno));
 		return 2;
 	}
 	int area = area_of(&v, res);
@@ -238,10 +284,12 @@ static int hold(const char *dev, const char *res, const char *id, uint64_t data_
 				continue;
 			}
 			if (memcmp(&g, &last, sizeof(g)) != 0) {
-				printf("lab-checker: OVERLAP %s %s lver %" PRIu64 ": after my write seq %" PRIu64
-				       " the guarded block holds writer %.32s lver %" PRIu64 " seq %" PRIu64 "\n",
-				       id, res, my_lver, last.seq, g.id, g.lver, g.seq);
-				return 4;
+				char why[200];
+				snprintf(why, sizeof(why),
+					 "lver %" PRIu64 ": after my write seq %" PRIu64
+					 " the guarded block holds writer %.32s lver %" PRIu64 " seq %" PRIu64,
+					 my_lver, last.seq, g.id, g.lver, g.seq);
+				return superseded(&v, goff, &last, fenced, id, res, why);
 			}
 			leader_read(&v, area, &l);
 			if (l.ok && l.lver < max_lver)
@@ -251,10 +299,11 @@ static int hold(const char *dev, const char *res, const char *id, uint64_t data_
 				max_lver = l.lver;
 			if (l.ok && l.lver != my_lver) {
 				host_name(&v, l.owner, owner, sizeof(owner));
-				printf("lab-checker: OVERLAP %s %s: still running at lver %" PRIu64
-				       " but the lease is at lver %" PRIu64 ", owner %u (%s)\n",
-				       id, res, my_lver, l.lver, l.owner, owner);
-				return 4;
+				char why[200];
+				snprintf(why, sizeof(why),
+					 ": still running at lver %" PRIu64 " but the lease is at lver %" PRIu64 ", owner %u (%s)",
+					 my_lver, l.lver, l.owner, owner);
+				return superseded(&v, goff, &last, fenced, id, res, why);
 			}
 		}
 		last.seq = seq;
@@ -293,7 +342,7 @@ static bool host_seq(struct vol *v, uint32_t id, uint64_t *seq)
 	return true;
 }
 
-static int watch(const char *file, uint64_t data_off, long interval)
+static int watch(const char *file, const char *data_file, uint64_t data_off, long interval)
 {
 	struct vol v;
 	int rc;
@@ -307,6 +356,10 @@ static int watch(const char *file, uint64_t data_off, long interval)
 	}
 	if (rc < 0) {
 		fprintf(stderr, "lab-checker: watch: cannot open %s\n", file);
+		return 2;
+	}
+	if (data_file && (v.dfd = open(data_file, O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0))) < 0) {
+		fprintf(stderr, "lab-checker: watch: cannot open %s\n", data_file);
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -397,10 +450,13 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"dev", 1, 0, 'd'},	 {"file", 1, 0, 'f'},	 {"res", 1, 0, 'r'},
 					     {"id", 1, 0, 'i'},		 {"data-offset", 1, 0, 'o'},
-					     {"interval-ms", 1, 0, 'n'}, {"seconds", 1, 0, 's'}, {0, 0, 0, 0}};
+					     {"interval-ms", 1, 0, 'n'}, {"seconds", 1, 0, 's'},
+					     {"data-dev", 1, 0, 'D'},	 {"data-file", 1, 0, 'D'},
+					     {"fenced", 0, 0, 'F'},	 {0, 0, 0, 0}};
 	if (argc < 2)
 		goto usage;
-	const char *mode = argv[1], *dev = NULL, *res = NULL, *id = NULL;
+	const char *mode = argv[1], *dev = NULL, *res = NULL, *id = NULL, *data_dev = NULL;
+	bool fenced = false;
 	uint64_t off = 0;
 	long interval = 100;
 	double seconds = 0;
@@ -415,6 +471,8 @@ int main(int argc, char **argv)
 		case 'o': off = strtoull(optarg, NULL, 0); break;
 		case 'n': interval = atol(optarg); break;
 		case 's': seconds = atof(optarg); break;
+		case 'D': data_dev = optarg; break;
+		case 'F': fenced = true; break;
 		default: goto usage;
 		}
 	}
@@ -423,11 +481,12 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(mode, "hold") == 0 && dev && res && id && off)
-		return hold(dev, res, id, off, interval, seconds);
+		return hold(dev, data_dev, fenced, res, id, off, interval, seconds);
 	if (strcmp(mode, "watch") == 0 && dev && off)
-		return watch(dev, off, interval);
+		return watch(dev, data_dev, off, interval);
 usage:
-	fprintf(stderr, "usage: lab-checker hold --dev DEV --res NAME --id ID --data-offset BYTES [--interval-ms N] "
-			"[--seconds S]\n       lab-checker watch --file PATH --data-offset BYTES [--interval-ms N]\n");
+	fprintf(stderr, "usage: lab-checker hold --dev DEV --res NAME --id ID --data-offset BYTES [--data-dev DEV2] "
+			"[--fenced] [--interval-ms N] [--seconds S]\n"
+			"       lab-checker watch --file PATH --data-offset BYTES [--data-file PATH2] [--interval-ms N]\n");
 	return 2;
 }

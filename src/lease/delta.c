@@ -1179,8 +1179,29 @@ static void withdraw_claim(struct sm_lockspace *ls, const struct sm_host_record 
 struct replace_ctx {
 	struct sm_lockspace *ls;
 	uint32_t slot;
+	const char *name;	   /* ours */
+	const uint8_t *machine_id; /* ours; all zero when unknown */
 };
 
+/* Whether the record of host_id idx + 1 names another host than ours: another
+ * host name, and not our machine id (unknown ids do not match). */
+static bool slot_of_another_host_locked(const struct sm_lockspace *ls, uint32_t idx, const char *name,
+					const uint8_t machine_id[16])
+{
+	static const uint8_t zero[16];
+	const struct host_obs *o = best_obs_locked(ls, idx, NULL);
+	if (!o)
+		return false;
+	bool same_machine = memcmp(machine_id, zero, 16) != 0 && memcmp(o->rec.machine_id, machine_id, 16) == 0;
+	return !same_machine && strncmp(o->rec.host_name, name, SM_NAME_FIELD) != 0;
+}
+
+/* Our I_T nexus carries a key of host_id; may our join replace it?  Yes if
+ * that host_id is free or dead, or if its record is another host's: then the
+ * key on our nexus protects nobody's writes (the owner's key is on its own
+ * nexus) -- a claim of it we lost to that host, or an old incarnation of
+ * ours whose slot that host took.  Not if it is live as this host (an admin
+ * command joined beside the daemon): replacing would leave it without a key. */
 static bool key_replaceable(void *arg, uint32_t host_id)
 {
 	struct replace_ctx *c = arg;
@@ -1190,8 +1211,9 @@ static bool key_replaceable(void *arg, uint32_t host_id)
 		return false;
 	pthread_mutex_lock(&c->ls->mu);
 	enum sm_liveness l = liveness_locked(c->ls, host_id - 1, sm_now_mono_ms());
+	bool other = slot_of_another_host_locked(c->ls, host_id - 1, c->name, c->machine_id);
 	pthread_mutex_unlock(&c->ls->mu);
-	return l == SM_LIVE_FREE || l == SM_LIVE_DEAD;
+	return l == SM_LIVE_FREE || l == SM_LIVE_DEAD || other;
 }
 
 /* One join attempt, never on a slot in avoid[]; *slot is the host_id it
@@ -1273,7 +1295,7 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 	claim.timestamp = t0m;
 	/* Fenced by reservation: our key for this generation goes on every
 	 * fence device before the first write with it. */
-	struct replace_ctx rctx = {ls, slot};
+	struct replace_ctx rctx = {ls, slot, name, machine_id};
 	if (ls->fence && (rc = sm_fence_register(ls->fence, slot, claim.generation, key_replaceable, &rctx)) < 0)
 		return rc;
 	pthread_mutex_lock(&ls->mu);

@@ -291,6 +291,62 @@ static void second_host_id_from_one_host_is_refused(void **state)
 	sm_lockspace_free(b);
 }
 
+/* Found in the lab (two guests' daemons joining at the same moment): both
+ * picked host_id 1 and registered its key, B won the slot, and A, moving to
+ * the next free host_id, found its own I_T nexus registered with the key of
+ * host_id 1, which is live -- but live as another host (B, on B's nexus).
+ * That registration of A's protects nobody's writes; it must be replaced,
+ * not refuse A's join for ever. */
+static struct sm_lockspace *join_full(const char *initiator, const char *host, uint8_t machine_byte, int expect)
+{
+	prsim_set_initiator(initiator);
+	struct sm_lockspace *ls = NULL;
+	assert_int_equal(sm_lockspace_open(at("dev/sdl"), 0, &ls), 0);
+	uint8_t mid[16];
+	memset(mid, machine_byte, sizeof(mid));
+	struct sm_join_opts o = {.host_name = host, .machine_id = mid};
+	assert_int_equal(sm_lockspace_join(ls, &o), expect);
+	return ls;
+}
+
+static void own_key_of_a_host_id_another_host_won_is_replaced(void **state)
+{
+	format_fenced();
+	struct sm_lockspace *b = join_full("B", "B", 0xbb, 0);
+	uint64_t key_b = prsim_key_of(lu_lease, "B");
+	/* what A's lost claim of host_id 1 left on both devices */
+	prsim_set_initiator("A");
+	const char *paths[2] = {at("dev/sdl"), at("dev/sdm")};
+	for (int i = 0; i < 2; i++) {
+		struct sm_pr_dev *d = NULL;
+		assert_int_equal(sm_pr_open(paths[i], 1000, &d), 0);
+		assert_int_equal(sm_pr_register(d, 0, key_b, true), 0);
+		sm_pr_close(d);
+	}
+	struct sm_lockspace *a = join_full("A", "A", 0xaa, 0);
+	uint32_t id;
+	uint64_t gen;
+	sm_lockspace_me(a, &id, &gen, NULL);
+	assert_int_equal(id, 2);
+	assert_true(prsim_key_of(lu_lease, "A") == sm_fence_key(LS, 2, gen));
+	assert_true(prsim_key_of(lu_data, "A") == sm_fence_key(LS, 2, gen));
+	/* B's own registration is untouched */
+	assert_true(prsim_key_of(lu_lease, "B") == key_b);
+	assert_true(prsim_key_of(lu_data, "B") == key_b);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	assert_int_equal(sm_lockspace_renew(b), 0);
+	/* the same machine under another name (an admin command beside the
+	 * daemon, on B's nexus): refused, as before */
+	sm_log_set_sink(quiet, NULL);
+	struct sm_lockspace *admin = join_full("B", "B2", 0xbb, -SM_EFENCE_DEVICE);
+	sm_log_set_sink(NULL, NULL);
+	assert_true(prsim_key_of(lu_lease, "B") == key_b);
+	assert_int_equal(sm_lockspace_renew(b), 0);
+	sm_lockspace_free(admin);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+}
+
 static void device_with_foreign_keys_is_refused(void **state)
 {
 	format_fenced();
@@ -417,6 +473,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(device_with_foreign_keys_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(second_host_id_from_one_host_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(own_key_of_a_host_id_another_host_won_is_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_fence_device_refuses_the_join, setup, teardown),
 		cmocka_unit_test_setup_teardown(preempt_without_abort_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(guest_disks_must_be_on_fence_devices, setup, teardown),
