@@ -604,7 +604,8 @@ int cmd_timeouts(int argc, char **argv)
 	}
 	struct sm_timeouts t;
 	sm_timeouts_derive(d, w, &t);
-	t.fence_pr = fence_pr;
+	if (fence_pr)
+		sm_timeouts_fence_pr(&t);
 	if (json) {
 		sm_timeouts_print_json(stdout, &t, source);
 		return CLI_OK;

@@ -112,7 +112,7 @@ static const struct cli_cmd commands[] = {
 	 "  --force              format over an existing volume once no host on it is live (waits to see)\n"
 	 "  --force-live         format over it at once, listing the live hosts and leases it destroys\n"
 	 "  --fence pr           fence by SCSI/NVMe persistent reservation: a host taking a lease over\n"
-	 "                       preempts the silent owner's key (after T = 4d) instead of waiting H\n"
+	 "                       preempts the silent owner's key (after T = 3d) instead of waiting H\n"
 	 "  --fence-device DEV   a data LUN to fence too (repeatable; the lease LUN always is)\n"
 	 "Three PATHs (PATH1 PATH2 PATH3) format a volume set, joined as PATH1,PATH2,PATH3.\n"},
 	{"dump", cmd_dump, "PATH[:OFFSET] [--json]", "show a volume's header, hosts and resources", JSON_OPT},

@@ -218,20 +218,7 @@ static void *ls_thread(void *arg)
 	sm_lockspace_info(e->ls, &info);
 	uint64_t next = (info.last_renewal_mono_ms ? info.last_renewal_mono_ms : sm_now_mono_ms()) + e->to.renew_ms;
 	uint64_t checked = 0; /* latest extra read done for a death check */
-	/* Fenced by reservation: read the host area every d between renewals,
-	 * so a silent host is suspected (T) soon after its last renewal. */
-	bool observe_often = sm_lockspace_fence_pr(e->ls);
 	while (!e->stop) {
-		if (observe_often) {
-			uint64_t at = sm_now_mono_ms() + e->to.io_ms;
-			if (at < next) {
-				sleep_until(e, at);
-				if (e->stop)
-					break;
-				sm_lockspace_observe(e->ls);
-				continue;
-			}
-		}
 		/* A failing host becomes provably dead H after we first saw its
 		 * last record: read then, not at our next renewal (up to R later). */
 		uint64_t check = sm_lockspace_next_death_check(e->ls);
@@ -319,6 +306,8 @@ static int check_header(struct daemon *d, struct ls_entry *e)
 	}
 	struct sm_timeouts to;
 	sm_timeouts_derive(h->io_timeout_ms, h->watchdog_timeout_ms, &to);
+	if (h->fence_mode == SM_FENCE_PR)
+		sm_timeouts_fence_pr(&to);
 	/* wdmd stops its keepalives when an expiry is within its test interval:
 	 * just before each renewal ours is F - R - P ahead, which must exceed it
 	 * (with a second of wdmd's rounding to spare). */

@@ -238,7 +238,8 @@ static int alloc_members(struct sm_lockspace *ls)
 	ls->attn_gen = calloc(h->max_hosts, sizeof(*ls->attn_gen));
 	ls->attn_seq = calloc(h->max_hosts, sizeof(*ls->attn_seq));
 	ls->fenced_below = calloc(h->max_hosts, sizeof(*ls->fenced_below));
-	ls->to.fence_pr = h->fence_mode == SM_FENCE_PR;
+	if (h->fence_mode == SM_FENCE_PR)
+		sm_timeouts_fence_pr(&ls->to);
 	return ls->sector && ls->attn_gen && ls->attn_seq && ls->fenced_below ? 0 : -ENOMEM;
 }
 

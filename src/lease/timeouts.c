@@ -21,6 +21,16 @@ void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts
 	t->fence_failover_ms = t->fence_detect_ms + 2 * io_ms;
 }
 
+void sm_timeouts_fence_pr(struct sm_timeouts *t)
+{
+	t->fence_pr = true;
+	/* A live host's record changes at least every R + 2d (its renewal's
+	 * read and write each within d): renewing every d keeps T short. */
+	t->renew_ms = t->io_ms;
+	t->fence_detect_ms = t->renew_ms + 2 * t->io_ms;
+	t->fence_failover_ms = t->fence_detect_ms + 2 * t->io_ms;
+}
+
 struct timeout_row {
 	const char *name, *sym, *formula;
 	uint64_t ms;
@@ -35,7 +45,8 @@ static size_t timeout_rows(const struct sm_timeouts *t, struct timeout_row *rows
 	const struct timeout_row r[] = {
 		{"io timeout", "d", "(volume)", t->io_ms, "an I/O not done within d has failed"},
 		{"watchdog", "W", "(volume)", t->watchdog_ms, "the watchdog resets the host W after its last pet"},
-		{"renewal", "R", "2d", t->renew_ms, "each host rewrites its delta lease every R"},
+		{"renewal", "R", t->fence_pr ? "d" : "2d", t->renew_ms,
+		 "each host rewrites its delta lease every R"},
 		{"renewal fail", "F", "8d", t->fail_ms, "no good renewal for F (from its start): holders are killed"},
 		{"kill grace", "G", "min(W/2, 30 s)", t->kill_grace_ms, "SIGTERM at F, SIGKILL at F + G"},
 		{"host dead", "H", "F + W", t->host_dead_ms, "others take over after no renewal for more than H"},
@@ -48,7 +59,7 @@ static size_t timeout_rows(const struct sm_timeouts *t, struct timeout_row *rows
 	size_t n = SM_ARRAY_SIZE(r);
 	if (t->fence_pr) {
 		const struct timeout_row f[] = {
-			{"fence detection", "T", "R + 2d", t->fence_detect_ms,
+			{"fence detection", "T", "R + 2d = 3d", t->fence_detect_ms,
 			 "a host unchanged for more than T is preempted by one that wants its lease"},
 			{"failover, fenced", "", "T + 2d", t->fence_failover_ms,
 			 "crash to takeover with PREEMPT AND ABORT (plus the preempt's own I/O), instead of H"},

@@ -13,7 +13,8 @@
  *   G  = min(W/2, 30 s)     grace between SIGTERM (at F) and SIGKILL
  *   P  = min(W/4, 1 s)      watchdog pet interval; no pet within P of F
  * Fencing by persistent reservation (a volume formatted with --fence pr):
- *   T  = R + 2d             fence detection: a host whose record stayed unchanged
+ *   R  = d                  renewals come every d instead of 2d, so that T is short
+ *   T  = R + 2d = 3d        fence detection: a host whose record stayed unchanged
  *                           for more than T (while we read it every d) is preempted
  *                           by a host that wants one of its leases; a live host's
  *                           record changes at least every R + 2d
@@ -46,6 +47,9 @@ struct sm_timeouts {
 };
 
 void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts *t);
+/* The timeouts of a volume fenced by persistent reservation (after derive):
+ * R = d, and T and the fenced failover from it. */
+void sm_timeouts_fence_pr(struct sm_timeouts *t);
 
 /* Human table (one line per value with its formula). */
 void sm_timeouts_print(FILE *out, const struct sm_timeouts *t);

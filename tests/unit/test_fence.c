@@ -201,7 +201,8 @@ static void silent_owner_is_preempted_after_t_and_finds_itself_fenced(void **sta
 	struct sm_lockspace_info info;
 	sm_lockspace_info(b, &info);
 	uint32_t T = info.to.fence_detect_ms;
-	assert_int_equal(T, 400); /* R + 2d at d = 100 ms */
+	assert_int_equal(T, 300); /* R + 2d at d = 100 ms, R = d when fenced by reservation */
+	assert_int_equal(info.to.renew_ms, 100);
 
 	/* A is alive and renewing: never suspect */
 	uint64_t last_write = 0; /* A's last renewal completed: B's first sighting is later */
