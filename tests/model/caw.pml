@@ -67,10 +67,10 @@
  * Properties (assertions):
  *   EXCL   (SCEN=1) an EX grant finds no other live, unfenced holder (EX or
  *          SH); an SH grant finds no live, unfenced EX holder.
- *   LVER   (SCEN=1) every grant's lver is above every lver granted before
- *          (so one owner per lver: lver + 1 per acquire, as Disk Paxos does).
+ *   LVER   (SCEN=1) no lver is granted twice: one owner per lver (lver + 1
+ *          per acquire, as Disk Paxos does).
  *   HOSTID (SCEN=2) a join finds no other live, unfenced owner of the host_id;
- *          generations granted only grow.
+ *          no generation is granted twice.
  *   OWN    a live, unfenced holder's release or renewal never miscompares.
  *
  * Options: -DSCEN=1|2  -DNH=n hosts  -DNOPS=n operations per host
