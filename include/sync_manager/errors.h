@@ -95,7 +95,11 @@ enum sm_error_class {
 				"on the device, because it was fenced by another host or never registered") \
 	X(PR_UNSUPPORTED, USAGE, "the device does not support the persistent reservation command needed (fencing by " \
 			  "reservation needs SCSI-3 or NVMe persistent reservations)") \
-	X(FENCE_DEVICE, FAULT, "a fence device of the lockspace cannot be found or used on this host")
+	X(FENCE_DEVICE, FAULT, "a fence device of the lockspace cannot be found or used on this host")            \
+	X(MISCOMPARE, RETRY, "COMPARE AND WRITE: the sector no longer holds the expected data (someone else wrote " \
+			     "it); nothing was written")                                                 \
+	X(CAW_UNSUPPORTED, USAGE, "the device does not support SCSI COMPARE AND WRITE of one sector (atomic " \
+				  "leases need it; use Disk Paxos leases on this storage)")
 
 enum sm_error {
 	SM_ERR_FIRST_ = SM_ERR_BASE,

@@ -104,12 +104,21 @@ static bool parse_io_rule(const char *op, const char *kind, struct sm_fault_rule
 	return true;
 }
 
-/* "prout|prin KIND": see fault.h for the kinds. */
+/* "prout|prin|caw KIND": see fault.h for the kinds. */
 static bool parse_pr_rule(const char *op, const char *kind, struct sm_fault_rule *rule)
 {
-	rule->op = !strcmp(op, "prout") ? SM_FAULT_PR_OUT : SM_FAULT_PR_IN;
+	bool caw = !strcmp(op, "caw");
+	rule->op = caw ? SM_FAULT_CAW : !strcmp(op, "prout") ? SM_FAULT_PR_OUT : SM_FAULT_PR_IN;
 	rule->err = EIO;
-	if (!strcmp(kind, "conflict")) {
+	if (caw && !strcmp(kind, "miscompare")) {
+		rule->kind = SM_FAULT_CHECK_CONDITION;
+		rule->sense_key = SM_SENSE_MISCOMPARE;
+		rule->asc = 0x1d;
+	} else if (caw && !strcmp(kind, "illegal")) {
+		rule->kind = SM_FAULT_CHECK_CONDITION;
+		rule->sense_key = SM_SENSE_ILLEGAL_REQUEST;
+		rule->asc = 0x20; /* invalid command operation code */
+	} else if (!strcmp(kind, "conflict")) {
 		rule->kind = SM_FAULT_SCSI_STATUS;
 		rule->status = SM_SCSI_RESERVATION_CONFLICT;
 	} else if (!strcmp(kind, "ua") || !strcmp(kind, "ua-preempted")) {
@@ -165,7 +174,8 @@ static void env_refresh_locked(void)
 			continue;
 		struct rule_state *r = &rules[nrules];
 		memset(r, 0, sizeof(*r));
-		bool ok = !strcmp(op, "prout") || !strcmp(op, "prin") ? parse_pr_rule(op, kind, &r->rule)
+		bool ok = !strcmp(op, "prout") || !strcmp(op, "prin") || !strcmp(op, "caw")
+				  ? parse_pr_rule(op, kind, &r->rule)
 									: parse_io_rule(op, kind, &r->rule);
 		if (!ok) {
 			sm_warn("fault injection: %s: ignoring the rule \"%s %s\" (unknown operation or kind)", env_file,
@@ -411,16 +421,18 @@ static int wrap_sg_io(int fd, struct sg_io_hdr *hdr)
 {
 	const uint8_t *cdb = hdr->cmdp;
 	bool out = hdr->cmd_len >= 2 && cdb[0] == 0x5f, in = hdr->cmd_len >= 2 && cdb[0] == 0x5e;
-	if (!out && !in)
+	bool caw = hdr->cmd_len >= 16 && cdb[0] == 0x89;
+	if (!out && !in && !caw)
 		return next_sys.sg_io(fd, hdr);
-	int action = cdb[1] & 0x1f;
+	int action = caw ? -1 : cdb[1] & 0x1f;
 	pthread_mutex_lock(&fault_lock);
-	struct rule_state *r = match_locked(out ? SM_FAULT_PR_OUT : SM_FAULT_PR_IN, fd, action);
+	struct rule_state *r = match_locked(caw ? SM_FAULT_CAW : out ? SM_FAULT_PR_OUT : SM_FAULT_PR_IN, fd, action);
 	struct sm_fault_rule rule = r ? r->rule : (struct sm_fault_rule){0};
 	pthread_mutex_unlock(&fault_lock);
 	if (!r)
 		return next_sys.sg_io(fd, hdr);
-	sm_debug("fault: PR %s service action %d through SG_IO fails", out ? "OUT" : "IN", action);
+	sm_debug("fault: %s%s through SG_IO fails", caw ? "COMPARE AND WRITE" : out ? "PR OUT" : "PR IN",
+		 caw ? "" : " (a service action)");
 	if (rule.kind == SM_FAULT_ERRNO || rule.kind == SM_FAULT_SUBMIT_ERRNO || rule.kind == SM_FAULT_SHORT)
 		return -(rule.err ? rule.err : EIO);
 	fake_scsi_answer(hdr, &rule);

@@ -27,6 +27,7 @@
  *     read|write|any  eio|hang|short  [path-substring]
  *     prout|prin      conflict|ua|ua-preempted|illegal|eio|hang  [path-substring]
  *     prout           abort-unsupported  [path-substring]
+ *     caw             miscompare|conflict|ua|ua-preempted|illegal|eio|hang  [path-substring]
  * PR kinds: conflict = status RESERVATION CONFLICT on every matching command;
  * ua = one UNIT ATTENTION 29/00 (power on or reset) and ua-preempted = one
  * UNIT ATTENTION 2A/05 (registrations preempted), each delivered once per
@@ -35,6 +36,10 @@
  * ILLEGAL REQUEST 24/00 for PREEMPT AND ABORT only (what tgt answers); eio =
  * the command fails with EIO; hang = it times out.  The ioctl path uses the
  * raw-SCSI-result convention (Linux 6.1).
+ * COMPARE AND WRITE (caw.c, op SM_FAULT_CAW) takes the same kinds as the PR
+ * commands, except that illegal is ILLEGAL REQUEST 20/00 (invalid command
+ * operation code: what tgt answers), plus miscompare = CHECK CONDITION
+ * MISCOMPARE 1D/00 on every matching command (the sector is not written).
  * Removing the file (or emptying it) ends the faults; I/Os that were hung are
  * then submitted for real, as a recovered storage path would. */
 #ifndef SM_DISK_FAULT_H
@@ -52,6 +57,7 @@ enum sm_fault_op {
 	SM_FAULT_PR_OUT = 4, /* PERSISTENT RESERVE OUT (register, reserve, preempt, clear, ...) */
 	SM_FAULT_PR_IN = 8,  /* PERSISTENT RESERVE IN (read keys, read reservation) */
 	SM_FAULT_PR_ANY = 12,
+	SM_FAULT_CAW = 16,   /* COMPARE AND WRITE (opcode 0x89) through SG_IO */
 };
 
 enum sm_fault_kind {
@@ -69,6 +75,7 @@ enum sm_fault_kind {
 #define SM_SCSI_RESERVATION_CONFLICT 0x18
 #define SM_SENSE_ILLEGAL_REQUEST 0x5
 #define SM_SENSE_UNIT_ATTENTION 0x6
+#define SM_SENSE_MISCOMPARE 0xe
 
 /* What the IOC_PR_* ioctls return for a faulted command (kernels differ;
  * facts in pr.c). */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the SPIN models of the lease protocols (see README.md in this directory).
 #
-#   bash tests/model/run.sh [MODEL]      MODEL = disk_paxos | leader | delta_lease | timing | handoff | receive | volset | pr_fence
+#   bash tests/model/run.sh [MODEL]      MODEL = disk_paxos | leader | delta_lease | timing | handoff | receive | volset | pr_fence | caw
 #
 # Every run: spin -a with the run's -D flags, gcc -O2 pan.c, ./pan, all in a
 # private temp dir (pan.*, *.trail never land in the source tree).  A run's verdict
@@ -25,9 +25,9 @@ only=${1:-}
 memlim=${SM_MODEL_MEMLIM:-4096}
 
 case "$only" in
-  ""|disk_paxos|leader|delta_lease|timing|handoff|receive|volset|pr_fence) ;;
+  ""|disk_paxos|leader|delta_lease|timing|handoff|receive|volset|pr_fence|caw) ;;
   -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
-  *) echo "usage: $0 [disk_paxos|leader|delta_lease|timing|handoff|receive|volset|pr_fence]" >&2; exit 2 ;;
+  *) echo "usage: $0 [disk_paxos|leader|delta_lease|timing|handoff|receive|volset|pr_fence|caw]" >&2; exit 2 ;;
 esac
 for tool in spin gcc; do
   command -v "$tool" >/dev/null 2>&1 || { echo "run.sh: $tool not found" >&2; exit 2; }
@@ -148,6 +148,32 @@ runs=(
   "pr_fence|sweep:conflict-read-as-gone|sweep|pass|10000|-DNH=2 -DMAXT=4 -DCONFLICT_AS_GONE|"
   "pr_fence|finding:PR1-host-queue-after-death|finding|fail|0|-DNH=2 -DMAXT=4 -DPROGRESS=0 -DHOSTQ|"
   "pr_fence|fix:PR1-drain-host-queue|fix|pass|10000|-DNH=2 -DMAXT=4 -DHOSTQ -DFIX_DRAIN|"
+
+  # ---- atomic leases with COMPARE AND WRITE (issue 14): resource (SCEN=1) and delta (SCEN=2) leases
+  "caw|res-2h|model|pass|1000000|-DSCEN=1|"
+  "caw|res-2h-preempt|model|pass|1000000|-DSCEN=1 -DPR|"
+  "caw|delta-2h|model|pass|100000|-DSCEN=2|"
+  "caw|delta-2h-preempt|model|pass|1000000|-DSCEN=2 -DPR|"
+  "caw|delta-2h-unit-attention|model|pass|1000000|-DSCEN=2 -DNUA=1|"
+  "caw|reach:late-caw-matches|reach|fail|0|-DSCEN=1 -DREACH=1|"
+  "caw|reach:late-caw-miscompares|reach|fail|0|-DSCEN=1 -DREACH=2|"
+  "caw|reach:takeover-from-dead|reach|fail|0|-DSCEN=1 -DREACH=3|"
+  "caw|reach:delta-takeover-from-dead|reach|fail|0|-DSCEN=2 -DREACH=3|"
+  "caw|reach:ex-waits-for-sh|reach|fail|0|-DSCEN=1 -DREACH=4|"
+  "caw|reach:acquire-race-lost|reach|fail|0|-DSCEN=1 -DREACH=5|"
+  "caw|reach:join-race-lost|reach|fail|0|-DSCEN=2 -DREACH=5|"
+  "caw|m1:CAW_BLIND_WRITE|mutant|fail|0|-DSCEN=1 -DCHECK_OWN=0 -DCAW_BLIND_WRITE|"
+  "caw|m1:CAW_BLIND_WRITE(join)|mutant|fail|0|-DSCEN=2 -DCHECK_OWN=0 -DCAW_BLIND_WRITE|"
+  "caw|m2:CAW_STALE_COMPARE=2|mutant|fail|0|-DSCEN=1 -DCHECK_OWN=0 -DCAW_STALE_COMPARE=2|"
+  "caw|sweep:CAW_STALE_COMPARE=1|sweep|pass|100000|-DSCEN=1 -DCAW_STALE_COMPARE=1|"
+  "caw|m3:CAW_NO_H_TAKEOVER|mutant|fail|0|-DSCEN=1 -DCHECK_OWN=0 -DCAW_NO_H_TAKEOVER|"
+  "caw|m3:CAW_NO_H_TAKEOVER(slot)|mutant|fail|0|-DSCEN=2 -DCHECK_OWN=0 -DCAW_NO_H_TAKEOVER|"
+  "caw|m4:CAW_SH_NO_BITMAP|mutant|fail|0|-DSCEN=1 -DCHECK_OWN=0 -DCAW_SH_NO_BITMAP|"
+  "caw|sweep:broken-but-never-rejected|sweep|pass|100000|-DSCEN=1 -DCAW_BROKEN_AFTER_REJECT|"
+  "caw|finding:CAW1-broken-after-UA|finding|fail|0|-DSCEN=1 -DCHECK_OWN=0 -DNUA=1 -DCAW_BROKEN_AFTER_REJECT|"
+  "caw|finding:CAW1-broken-after-conflict|finding|fail|0|-DSCEN=1 -DCHECK_OWN=0 -DPR -DCAW_BROKEN_AFTER_REJECT|"
+  "caw|finding:CAW1-join-after-UA|finding|fail|0|-DSCEN=2 -DCHECK_OWN=0 -DNUA=1 -DCAW_BROKEN_AFTER_REJECT|"
+  "caw|finding:CAW1-probe-first|finding|fail|0|-DSCEN=1 -DCHECK_OWN=0 -DNUA=1 -DPR -DCAW_BROKEN_AFTER_REJECT -DFIX_PROBE|"
 )
 
 now() { date +%s.%N; }
@@ -242,7 +268,7 @@ flush
 
 total_end=$(now)
 echo
-for m in disk_paxos leader delta_lease timing handoff receive volset pr_fence; do
+for m in disk_paxos leader delta_lease timing handoff receive volset pr_fence caw; do
   [ -n "${model_secs[$m]:-}" ] && printf 'time %-12s %8s s (sum of its runs)\n' "$m" "${model_secs[$m]}"
 done
 printf 'time %-12s %8s s (wall clock, %s parallel jobs)\n' total \

@@ -5,6 +5,7 @@
 #include "disk/syscalls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/pr.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #define MAX_LUS 8
 #define MAX_REGS 32
@@ -21,7 +23,7 @@
 #define NAME_LEN 32
 
 enum { ST_GOOD = 0x00, ST_CHECK = 0x02, ST_CONFLICT = 0x18 };
-enum { SK_ILLEGAL = 0x5, SK_UA = 0x6 };
+enum { SK_ILLEGAL = 0x5, SK_UA = 0x6, SK_MISCOMPARE = 0xe };
 
 struct registration {
 	char initiator[NAME_LEN];
@@ -46,12 +48,15 @@ struct lu {
 	uint32_t generation;
 	struct pending_ua uas[MAX_UAS];
 	int nuas;
-	unsigned executed, sg_commands, ioctl_commands, write_conflicts;
+	unsigned executed, sg_commands, ioctl_commands, write_conflicts, caw_commands, caw_writes;
+	int fd; /* a descriptor of the backing file, for COMPARE AND WRITE and READ(16) */
 };
 
-/* The outcome of one command. */
+/* The outcome of one command (info: the sense INFORMATION field, if set). */
 struct answer {
 	uint8_t status, key, asc, ascq;
+	bool info_valid;
+	uint32_t info;
 };
 
 struct held {
@@ -72,9 +77,12 @@ static bool installed;
 static struct held held[MAX_HELD];
 static int nheld;
 
-static struct answer good(void) { return (struct answer){ST_GOOD, 0, 0, 0}; }
-static struct answer conflict(void) { return (struct answer){ST_CONFLICT, 0, 0, 0}; }
-static struct answer check(uint8_t key, uint8_t asc, uint8_t ascq) { return (struct answer){ST_CHECK, key, asc, ascq}; }
+static struct answer good(void) { return (struct answer){ST_GOOD, 0, 0, 0, false, 0}; }
+static struct answer conflict(void) { return (struct answer){ST_CONFLICT, 0, 0, 0, false, 0}; }
+static struct answer check(uint8_t key, uint8_t asc, uint8_t ascq)
+{
+	return (struct answer){ST_CHECK, key, asc, ascq, false, 0};
+}
 
 static bool all_registrants(int type) { return type == 7 || type == 8; }
 static bool registrants_type(int type) { return type >= 5 && type <= 8; }
@@ -345,8 +353,22 @@ static int hexval(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+/* VPD page 0xB0, Block Limits (SBC-3): MAXIMUM COMPARE AND WRITE LENGTH at byte 5. */
+static struct answer block_limits(struct lu *l, struct sg_io_hdr *h)
+{
+	if (l->opts.no_block_limits)
+		return check(SK_ILLEGAL, 0x24, 0x00);
+	uint8_t page[64] = {0, 0xb0, 0, 0x3c};
+	int len = l->opts.caw_len_advertised;
+	page[5] = (uint8_t)(len > 0 ? len : len < 0 || l->opts.no_caw ? 0 : 1);
+	respond(h, page, sizeof(page));
+	return good();
+}
+
 static struct answer inquiry(struct lu *l, const uint8_t *cdb, struct sg_io_hdr *h)
 {
+	if ((cdb[1] & 1) && cdb[2] == 0xb0)
+		return block_limits(l, h);
 	if (!(cdb[1] & 1) || cdb[2] != 0x83)
 		return check(SK_ILLEGAL, 0x24, 0x00);
 	uint8_t page[64] = {0, 0x83};
@@ -363,6 +385,67 @@ static struct answer inquiry(struct lu *l, const uint8_t *cdb, struct sg_io_hdr 
 	return good();
 }
 
+static uint64_t cdb_lba(const uint8_t *cdb)
+{
+	return get_be64(cdb + 2);
+}
+
+/* Reservation check of a data command: UNIT ATTENTION first (not executed,
+ * delivered), then RESERVATION CONFLICT; true when it may go on. */
+static bool data_command_allowed(struct lu *l, const char *me, bool write, struct answer *a)
+{
+	if (take_ua(l, me, a))
+		return false;
+	bool ok = !l->reserved || holds(l, me) || (registrants_type(l->type) && find_reg(l, me)) ||
+		  (!write && !exclusive_access(l->type));
+	if (!ok)
+		*a = conflict();
+	return ok;
+}
+
+/* COMPARE AND WRITE (SBC-3): atomic, since the emulator's lock is held. */
+static struct answer compare_and_write(struct lu *l, const char *me, const uint8_t *cdb, struct sg_io_hdr *h)
+{
+	l->caw_commands++;
+	if (l->opts.no_caw)
+		return check(SK_ILLEGAL, 0x20, 0x00);
+	unsigned blocks = cdb[13], limit = l->opts.caw_len_advertised > 0 ? (unsigned)l->opts.caw_len_advertised : 1;
+	size_t n = (size_t)blocks * 512;
+	if (blocks == 0 || blocks > limit || h->dxfer_len < 2 * n)
+		return check(SK_ILLEGAL, 0x24, 0x00);
+	struct answer a;
+	if (!data_command_allowed(l, me, true, &a))
+		return a;
+	uint8_t cur[512 * 8];
+	if (n > sizeof(cur) || pread(l->fd, cur, n, (off_t)(cdb_lba(cdb) * 512)) != (ssize_t)n)
+		return check(0x3, 0x11, 0x00); /* medium error: unrecovered read error */
+	const uint8_t *data = h->dxferp;
+	for (size_t i = 0; i < n; i++)
+		if (cur[i] != data[i]) {
+			a = check(SK_MISCOMPARE, 0x1d, 0x00);
+			a.info_valid = true;
+			a.info = (uint32_t)i;
+			return a;
+		}
+	if (pwrite(l->fd, data + n, n, (off_t)(cdb_lba(cdb) * 512)) != (ssize_t)n)
+		return check(0x3, 0x0c, 0x00); /* medium error: write error */
+	l->caw_writes++;
+	h->resid = 0;
+	return good();
+}
+
+static struct answer read16(struct lu *l, const char *me, const uint8_t *cdb, struct sg_io_hdr *h)
+{
+	struct answer a;
+	if (!data_command_allowed(l, me, false, &a))
+		return a;
+	size_t n = (size_t)(cdb[10] << 24 | cdb[11] << 16 | cdb[12] << 8 | cdb[13]) * 512;
+	if (n > h->dxfer_len || pread(l->fd, h->dxferp, n, (off_t)(cdb_lba(cdb) * 512)) != (ssize_t)n)
+		return check(0x3, 0x11, 0x00);
+	h->resid = (int)(h->dxfer_len - n);
+	return good();
+}
+
 static void fill_answer(struct sg_io_hdr *h, struct answer a)
 {
 	h->status = a.status;
@@ -374,7 +457,8 @@ static void fill_answer(struct sg_io_hdr *h, struct answer a)
 	if (a.status == ST_CHECK && h->sbp && h->mx_sb_len >= 18) {
 		uint8_t *s = h->sbp;
 		memset(s, 0, 18);
-		s[0] = 0x70;
+		s[0] = a.info_valid ? 0xf0 : 0x70;
+		put_be32(s + 3, a.info);
 		s[2] = a.key;
 		s[7] = 10;
 		s[12] = a.asc;
@@ -411,6 +495,10 @@ static int sim_sg_io(int fd, struct sg_io_hdr *h)
 		a = pr_in(l, me, cdb[1] & 0x1f, h);
 	} else if (cdb[0] == 0x12) {
 		a = inquiry(l, cdb, h);
+	} else if (cdb[0] == 0x89 && h->cmd_len >= 16) {
+		a = compare_and_write(l, me, cdb, h);
+	} else if (cdb[0] == 0x88 && h->cmd_len >= 16) {
+		a = read16(l, me, cdb, h);
 	} else if (cdb[0] == 0x00) { /* TEST UNIT READY */
 		if (!take_ua(l, me, &a))
 			a = good();
@@ -607,6 +695,7 @@ int prsim_add_lu(const char *path, const struct prsim_lu_opts *opts)
 			lus[i].opts = *opts;
 		snprintf(lus[i].naa, sizeof(lus[i].naa), "%s", opts && opts->naa ? opts->naa : "");
 		lus[i].opts.naa = NULL;
+		lus[i].fd = open(path, O_RDWR | O_CLOEXEC); /* the medium, behind the emulator */
 	}
 	pthread_mutex_unlock(&lock);
 	return i;
@@ -638,6 +727,9 @@ void prsim_install(void)
 void prsim_reset(void)
 {
 	pthread_mutex_lock(&lock);
+	for (int i = 0; i < nlus; i++)
+		if (lus[i].fd >= 0)
+			close(lus[i].fd);
 	nlus = 0;
 	nheld = 0;
 	for (int i = 0; i < MAX_FDS; i++)
@@ -705,6 +797,8 @@ INSPECT(unsigned, prsim_executed, lus[lu].executed)
 INSPECT(unsigned, prsim_sg_commands, lus[lu].sg_commands)
 INSPECT(unsigned, prsim_ioctl_commands, lus[lu].ioctl_commands)
 INSPECT(unsigned, prsim_write_conflicts, lus[lu].write_conflicts)
+INSPECT(unsigned, prsim_caw_commands, lus[lu].caw_commands)
+INSPECT(unsigned, prsim_caw_writes, lus[lu].caw_writes)
 
 uint64_t prsim_key_of(int lu, const char *initiator)
 {

@@ -29,6 +29,15 @@
  * reports it; so do reads under the exclusive-access types.  A pending UNIT
  * ATTENTION is consumed silently by reads and writes (the kernel retries it).
  *
+ * COMPARE AND WRITE (SG_IO opcode 0x89, one or more 512-byte blocks up to
+ * the LU's limit) compares and writes under the emulator's lock, so it is
+ * atomic against every other command: a pending UNIT ATTENTION fails it (not
+ * executed), a nexus that may not write gets RESERVATION CONFLICT, a
+ * difference gets CHECK CONDITION MISCOMPARE 1D/00 with the offset of the
+ * first differing byte in INFORMATION and nothing written.  READ(16) (0x88)
+ * reads under the same rules as reads.  INQUIRY VPD page 0xB0 (Block Limits)
+ * reports the MAXIMUM COMPARE AND WRITE LENGTH.
+ *
  * Install prsim before adding PR fault rules (fault.h): the fault wrappers
  * then sit on top of it.
  */
@@ -60,6 +69,10 @@ struct prsim_lu_opts {
 	bool no_preempt_abort;  /* answer PREEMPT AND ABORT with ILLEGAL REQUEST 24/00 (tgt) */
 	const char *naa;        /* hex digits of the VPD 0x83 NAA designator; NULL = none */
 	unsigned minor;         /* st_rdev minor (the major is PRSIM_MAJOR) */
+	bool no_caw;            /* answer COMPARE AND WRITE with ILLEGAL REQUEST 20/00 (tgt) */
+	bool no_block_limits;   /* no VPD page 0xB0 (ILLEGAL REQUEST 24/00) */
+	int caw_len_advertised; /* MAXIMUM COMPARE AND WRITE LENGTH on page 0xB0; 0: 1 block,
+				   or 0 blocks with no_caw; -1: 0 blocks always */
 };
 
 /* Register path (an existing regular file) as a logical unit; opts NULL =
@@ -92,5 +105,8 @@ unsigned prsim_sg_commands(int lu);
 unsigned prsim_ioctl_commands(int lu);
 /* Writes refused with RESERVATION CONFLICT. */
 unsigned prsim_write_conflicts(int lu);
+/* COMPARE AND WRITE commands received, and those that wrote. */
+unsigned prsim_caw_commands(int lu);
+unsigned prsim_caw_writes(int lu);
 
 #endif
