@@ -168,7 +168,7 @@ static void host_name(struct vol *v, uint32_t id, char *out, size_t n)
  * the writer's name at 8, the lease version it holds at 40, its sequence at 48. */
 struct gblock {
 	uint32_t magic;
-	uint32_t reserved;
+	uint32_t writer_pid; /* tells two processes apart that hold with one id and lver */
 	char id[32];
 	uint64_t lver, seq;
 	uint8_t pad[BLK - 56];
@@ -272,6 +272,7 @@ static int hold(const char *dev, const char *data_dev, bool fenced, const char *
 	fflush(stdout);
 	snprintf(last.id, sizeof(last.id), "%s", id);
 	last.lver = my_lver;
+	last.writer_pid = (uint32_t)getpid();
 	double end = seconds > 0 ? wall() + seconds : 0;
 	uint64_t max_lver = my_lver;
 	for (uint64_t seq = 1; !stop && (end == 0 || wall() < end); seq++) {
