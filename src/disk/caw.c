@@ -18,6 +18,7 @@
 #include "caw.h"
 
 #include "common/log.h"
+#include "scsi.h"
 #include "sync_manager/errors.h"
 #include "syscalls.h"
 
@@ -48,14 +49,6 @@ struct sm_caw_dev {
 	unsigned timeout_ms;
 };
 
-/* What the device answered one command. */
-struct caw_answer {
-	int rc; /* the SG_IO syscall: 0 or -errno */
-	uint8_t status;
-	uint16_t host_status, driver_status;
-	bool sense;
-	uint8_t key, asc, ascq;
-};
 
 int sm_caw_open(const char *path, unsigned timeout_ms, struct sm_caw_dev **out)
 {
@@ -88,66 +81,14 @@ void sm_caw_close(struct sm_caw_dev *dev)
 	free(dev);
 }
 
-static void parse_sense(const uint8_t *s, int len, struct caw_answer *a)
-{
-	if (len < 4)
-		return;
-	uint8_t code = s[0] & 0x7f;
-	if (code == 0x72 || code == 0x73) { /* descriptor format */
-		a->sense = true;
-		a->key = s[1] & 0x0f, a->asc = s[2], a->ascq = s[3];
-	} else if ((code == 0x70 || code == 0x71) && len >= 14) { /* fixed format */
-		a->sense = true;
-		a->key = s[2] & 0x0f, a->asc = s[12], a->ascq = s[13];
-	}
-}
-
-/* One command through SG_IO; the answer in *a. */
-static void send_command(struct sm_caw_dev *dev, uint8_t *cdb, unsigned cdb_len, int direction, void *buf,
-			 unsigned len, struct caw_answer *a)
-{
-	uint8_t sense[64] = {0};
-	struct sg_io_hdr hdr = {
-		.interface_id = 'S',
-		.dxfer_direction = direction,
-		.cmd_len = (unsigned char)cdb_len,
-		.mx_sb_len = sizeof(sense),
-		.dxfer_len = len,
-		.dxferp = buf,
-		.cmdp = cdb,
-		.sbp = sense,
-		.timeout = dev->timeout_ms,
-	};
-	int rc = sm_disk_sys.sg_io(dev->fd, &hdr);
-	*a = (struct caw_answer){.rc = rc < 0 ? rc : 0};
-	if (rc < 0)
-		return;
-	a->status = hdr.status;
-	a->host_status = hdr.host_status;
-	a->driver_status = hdr.driver_status;
-	parse_sense(sense, hdr.sb_len_wr, a);
-}
-
-static void describe(const struct caw_answer *a, char *buf, size_t len)
-{
-	if (a->rc < 0)
-		snprintf(buf, len, "%s", strerror(-a->rc));
-	else if (a->sense)
-		snprintf(buf, len, "status 0x%02x, sense key 0x%x ASC/ASCQ %02x/%02x (host 0x%x driver 0x%x)",
-			 a->status, a->key, a->asc, a->ascq, a->host_status, a->driver_status);
-	else
-		snprintf(buf, len, "status 0x%02x, no sense data (host 0x%x driver 0x%x)", a->status,
-			 a->host_status, a->driver_status);
-}
-
 #define CAW_AGAIN 1
 
 /* Map one answer to the contract's results; CAW_AGAIN for a UNIT ATTENTION
  * that may be sent again.  what names the command in the log. */
-static int map_answer(struct sm_caw_dev *dev, const char *what, const struct caw_answer *a, int *ua_tries)
+static int map_answer(struct sm_caw_dev *dev, const char *what, const struct sm_scsi_answer *a, int *ua_tries)
 {
 	char said[160];
-	describe(a, said, sizeof(said));
+	sm_scsi_describe(a, said, sizeof(said));
 	if (a->rc == -ENOTTY || a->rc == -EINVAL || a->rc == -ENOSYS || a->rc == -EOPNOTSUPP) {
 		sm_warn("%s: %s needs SG_IO, which this file or device does not take (%s)", dev->path, what, said);
 		return -SM_ECAW_UNSUPPORTED;
@@ -196,11 +137,6 @@ static int map_answer(struct sm_caw_dev *dev, const char *what, const struct caw
 	return -EIO;
 }
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
 
 static bool aligned_offset(struct sm_caw_dev *dev, uint64_t offset, size_t sector_size)
 {
@@ -219,8 +155,8 @@ static int run(struct sm_caw_dev *dev, const char *what, uint8_t *cdb, int direc
 {
 	int ua_tries = 0, rc;
 	do {
-		struct caw_answer a;
-		send_command(dev, cdb, 16, direction, buf, len, &a);
+		struct sm_scsi_answer a;
+		sm_scsi_command(dev->fd, cdb, 16, direction, buf, len, dev->timeout_ms, &a);
 		rc = map_answer(dev, what, &a, &ua_tries);
 	} while (rc == CAW_AGAIN);
 	if (cdb[0] == OP_COMPARE_AND_WRITE && (ua_tries > 0 || rc == -SM_ERESERVATION_CONFLICT))
@@ -240,7 +176,7 @@ int sm_caw(struct sm_caw_dev *dev, uint64_t offset, const void *expect, const vo
 	memcpy(data, expect, sector_size);
 	memcpy(data + sector_size, new_data, sector_size);
 	uint8_t cdb[16] = {OP_COMPARE_AND_WRITE};
-	put_be64(cdb + 2, offset / sector_size);
+	sm_put_be64(cdb + 2, offset / sector_size);
 	cdb[13] = 1; /* one logical block */
 	int rc = run(dev, "COMPARE AND WRITE", cdb, SG_DXFER_TO_DEV, data, (unsigned)(2 * sector_size));
 	free(data);
@@ -252,7 +188,7 @@ int sm_caw_read(struct sm_caw_dev *dev, uint64_t offset, void *buf, size_t secto
 	if (!aligned_offset(dev, offset, sector_size))
 		return -EINVAL;
 	uint8_t cdb[16] = {OP_READ16};
-	put_be64(cdb + 2, offset / sector_size);
+	sm_put_be64(cdb + 2, offset / sector_size);
 	cdb[13] = 1; /* transfer length: one block */
 	int rc = run(dev, "READ(16)", cdb, SG_DXFER_FROM_DEV, buf, (unsigned)sector_size);
 	return rc == -SM_EMISCOMPARE ? -EIO : rc;
@@ -263,9 +199,9 @@ int sm_caw_max_blocks(struct sm_caw_dev *dev)
 	uint8_t page[64] = {0};
 	uint8_t cdb[6] = {OP_INQUIRY, 0x01, VPD_BLOCK_LIMITS, 0, sizeof(page), 0};
 	int ua_tries = 0, rc;
-	struct caw_answer a;
+	struct sm_scsi_answer a;
 	do {
-		send_command(dev, cdb, sizeof(cdb), SG_DXFER_FROM_DEV, page, sizeof(page), &a);
+		sm_scsi_command(dev->fd, cdb, sizeof(cdb), SG_DXFER_FROM_DEV, page, sizeof(page), dev->timeout_ms, &a);
 		rc = map_answer(dev, "INQUIRY (Block Limits VPD page)", &a, &ua_tries);
 	} while (rc == CAW_AGAIN);
 	if (rc < 0)

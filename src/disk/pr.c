@@ -42,6 +42,7 @@
 #include "pr.h"
 
 #include "common/log.h"
+#include "scsi.h"
 #include "sync_manager/errors.h"
 #include "syscalls.h"
 
@@ -132,17 +133,15 @@ static bool pr_type_valid(int type)
 
 static void describe_answer(const struct pr_answer *a, char *buf, size_t len)
 {
-	if (a->rc < 0)
-		snprintf(buf, len, "%s", strerror(-a->rc));
-	else if (!a->via_sg)
+	if (a->rc >= 0 && !a->via_sg)
 		snprintf(buf, len, "ioctl status 0x%x (status byte 0x%02x, host byte 0x%02x)", (unsigned)a->rc,
 			 (unsigned)a->rc & 0xff, ((unsigned)a->rc >> 16) & 0xff);
-	else if (a->sense)
-		snprintf(buf, len, "status 0x%02x, sense key 0x%x ASC/ASCQ %02x/%02x (host 0x%x driver 0x%x)",
-			 a->status, a->key, a->asc, a->ascq, a->host_status, a->driver_status);
 	else
-		snprintf(buf, len, "status 0x%02x, no sense data (host 0x%x driver 0x%x)", a->status,
-			 a->host_status, a->driver_status);
+		sm_scsi_describe(&(struct sm_scsi_answer){.rc = a->rc < 0 ? a->rc : 0, .status = a->status,
+							  .host_status = a->host_status,
+							  .driver_status = a->driver_status, .sense = a->sense,
+							  .key = a->key, .asc = a->asc, .ascq = a->ascq},
+				 buf, len);
 }
 
 static int syscall_error(const char *path, const struct pr_cmd *cmd, int rc)
@@ -265,24 +264,6 @@ static int pr_map_answer(const char *path, const struct pr_cmd *cmd, const struc
 
 /* ---- sending commands ---- */
 
-static void parse_sense(const uint8_t *s, int len, struct pr_answer *a)
-{
-	if (len < 4)
-		return;
-	uint8_t code = s[0] & 0x7f;
-	if ((code == 0x72 || code == 0x73)) { /* descriptor format */
-		a->sense = true;
-		a->key = s[1] & 0x0f;
-		a->asc = s[2];
-		a->ascq = s[3];
-	} else if ((code == 0x70 || code == 0x71) && len >= 14) { /* fixed format */
-		a->sense = true;
-		a->key = s[2] & 0x0f;
-		a->asc = s[12];
-		a->ascq = s[13];
-	}
-}
-
 static bool sg_refused(int rc)
 {
 	return rc == -ENOTTY || rc == -EINVAL || rc == -ENOSYS || rc == -EOPNOTSUPP;
@@ -293,40 +274,19 @@ static bool sg_refused(int rc)
 static bool sg_command(struct sm_pr_dev *dev, const uint8_t *cdb, unsigned cdb_len, int direction, void *buf,
 		       unsigned len, struct pr_answer *a, int *resid)
 {
-	uint8_t sense[64] = {0};
-	struct sg_io_hdr hdr = {
-		.interface_id = 'S',
-		.dxfer_direction = direction,
-		.cmd_len = (unsigned char)cdb_len,
-		.mx_sb_len = sizeof(sense),
-		.dxfer_len = len,
-		.dxferp = buf,
-		.cmdp = (unsigned char *)cdb,
-		.sbp = sense,
-		.timeout = dev->timeout_ms ? dev->timeout_ms : 30000,
-	};
-	int rc = sm_disk_sys.sg_io(dev->fd, &hdr);
-	if (rc < 0 && sg_refused(rc) && dev->sg != SG_YES) {
+	struct sm_scsi_answer s;
+	sm_scsi_command(dev->fd, cdb, cdb_len, direction, buf, len, dev->timeout_ms ? dev->timeout_ms : 30000, &s);
+	if (s.rc < 0 && sg_refused(s.rc) && dev->sg != SG_YES) {
 		dev->sg = SG_NO;
 		return false;
 	}
-	dev->sg = rc < 0 ? dev->sg : SG_YES;
-	*a = (struct pr_answer){.rc = rc < 0 ? rc : 0, .via_sg = true};
-	if (rc < 0)
-		return true;
-	a->status = hdr.status;
-	a->host_status = hdr.host_status;
-	a->driver_status = hdr.driver_status;
-	parse_sense(sense, hdr.sb_len_wr, a);
-	if (resid)
-		*resid = hdr.resid;
+	dev->sg = s.rc < 0 ? dev->sg : SG_YES;
+	*a = (struct pr_answer){.rc = s.rc, .via_sg = true, .status = s.status, .host_status = s.host_status,
+				.driver_status = s.driver_status, .sense = s.sense, .key = s.key, .asc = s.asc,
+				.ascq = s.ascq};
+	if (resid && s.rc == 0)
+		*resid = s.resid;
 	return true;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
 }
 
 static uint64_t get_be64(const uint8_t *p)
@@ -354,8 +314,8 @@ static bool pr_out_sg(struct sm_pr_dev *dev, const struct pr_out_args *o, struct
 	 * not set: tgt has no PTPL, and the protocol above re-registers. */
 	uint8_t cdb[10] = {OP_PR_OUT, (uint8_t)o->action, (uint8_t)o->type, 0, 0, 0, 0, 0, 24, 0};
 	uint8_t param[24] = {0};
-	put_be64(param, o->key);
-	put_be64(param + 8, o->sa_key);
+	sm_put_be64(param, o->key);
+	sm_put_be64(param + 8, o->sa_key);
 	return sg_command(dev, cdb, sizeof(cdb), SG_DXFER_TO_DEV, param, sizeof(param), a, NULL);
 }
 

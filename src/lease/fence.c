@@ -140,20 +140,30 @@ static bool has_key(const struct sm_fence *f, int n, uint64_t key)
 	return false;
 }
 
-/* Every key on the device belongs to this lockspace. */
-static int check_foreign(struct sm_fence *f, struct fence_dev *d, int n)
+/* The first of keys[0..n) that is neither lockspace's nor old_lockspace's
+ * (NULL: none), or -1 when every key is. */
+static int first_foreign_key(const char *lockspace, const char *old_lockspace, const uint64_t *keys, int n)
 {
 	for (int i = 0; i < n; i++) {
 		uint32_t id;
 		uint16_t g;
-		if (!sm_fence_key_parse(f->lockspace, f->keys[i], &id, &g)) {
-			sm_error("fence device %s (%s) carries the key 0x%016llx, which is not one of lockspace %s: "
-				 "another lockspace or cluster uses this device; a device may fence one lockspace only",
-				 d->path, d->id, (unsigned long long)f->keys[i], f->lockspace);
-			return -SM_EFENCE_DEVICE;
-		}
+		if (!sm_fence_key_parse(lockspace, keys[i], &id, &g) &&
+		    !(old_lockspace && sm_fence_key_parse(old_lockspace, keys[i], &id, &g)))
+			return i;
 	}
-	return 0;
+	return -1;
+}
+
+/* Every key on the device belongs to this lockspace. */
+static int check_foreign(struct sm_fence *f, struct fence_dev *d, int n)
+{
+	int i = first_foreign_key(f->lockspace, NULL, f->keys, n);
+	if (i < 0)
+		return 0;
+	sm_error("fence device %s (%s) carries the key 0x%016llx, which is not one of lockspace %s: "
+		 "another lockspace or cluster uses this device; a device may fence one lockspace only",
+		 d->path, d->id, (unsigned long long)f->keys[i], f->lockspace);
+	return -SM_EFENCE_DEVICE;
 }
 
 /* Writes of this host still queued in its own kernel for the device (the
@@ -362,18 +372,14 @@ int sm_fence_prepare_devices(const char *lockspace, const char *old_lockspace, c
 			rc = nk;
 			sm_error("fence device %s: reading the registered keys failed: %s", paths[i], sm_strerror(rc));
 		}
-		for (int k = 0; k < SM_MIN(nk, MAX_KEYS) && rc == 0; k++) {
-			uint32_t id;
-			uint16_t g;
-			if (!sm_fence_key_parse(lockspace, keys[k], &id, &g) &&
-			    !(old_lockspace && sm_fence_key_parse(old_lockspace, keys[k], &id, &g))) {
-				sm_error("fence device %s carries the key 0x%016llx of another lockspace or cluster; "
-					 "formatting would remove it.  If nothing uses the device's reservation any "
-					 "more, clear it first (for example: sg_persist --out --register-ignore "
-					 "--param-sark=1 %s; sg_persist --out --clear --param-rk=1 %s)",
-					 paths[i], (unsigned long long)keys[k], paths[i], paths[i]);
-				rc = -SM_EFENCE_DEVICE;
-			}
+		int k = rc == 0 ? first_foreign_key(lockspace, old_lockspace, keys, SM_MIN(nk, MAX_KEYS)) : -1;
+		if (k >= 0) {
+			sm_error("fence device %s carries the key 0x%016llx of another lockspace or cluster; "
+				 "formatting would remove it.  If nothing uses the device's reservation any "
+				 "more, clear it first (for example: sg_persist --out --register-ignore "
+				 "--param-sark=1 %s; sg_persist --out --clear --param-rk=1 %s)",
+				 paths[i], (unsigned long long)keys[k], paths[i], paths[i]);
+			rc = -SM_EFENCE_DEVICE;
 		}
 		if (rc == 0 && (rc = sm_pr_register(pr, 0, init_key, true)) < 0)
 			sm_error("fence device %s: registering failed: %s", paths[i], sm_strerror(rc));
