@@ -435,6 +435,10 @@ static int wrap_sg_io(int fd, struct sg_io_hdr *hdr)
 		 caw ? "" : " (a service action)");
 	if (rule.kind == SM_FAULT_ERRNO || rule.kind == SM_FAULT_SUBMIT_ERRNO || rule.kind == SM_FAULT_SHORT)
 		return -(rule.err ? rule.err : EIO);
+	if (rule.kind == SM_FAULT_DONE_ERRNO) {
+		next_sys.sg_io(fd, hdr); /* executed; what it answered is lost */
+		return -(rule.err ? rule.err : EIO);
+	}
 	fake_scsi_answer(hdr, &rule);
 	return 0;
 }

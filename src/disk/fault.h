@@ -68,6 +68,10 @@ enum sm_fault_kind {
 	/* PR commands only: */
 	SM_FAULT_SCSI_STATUS,     /* the target answers with .status (e.g. 0x18) */
 	SM_FAULT_CHECK_CONDITION, /* CHECK CONDITION, sense .sense_key/.asc/.ascq */
+	/* SG_IO commands (PR, COMPARE AND WRITE) only: the device executes the
+	 * command, then its answer is lost and the call fails with -err (e.g.
+	 * ETIMEDOUT: a COMPARE AND WRITE that timed out and landed anyway). */
+	SM_FAULT_DONE_ERRNO,
 };
 
 /* SCSI status and sense keys used by PR rules. */

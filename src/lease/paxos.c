@@ -5,6 +5,8 @@
  * Six I/Os per disk when nobody competes. */
 #include "paxos.h"
 
+#include "atomic.h"
+
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -645,6 +647,8 @@ static int run_attempts(struct ballot *b, const struct attempt_args *a, struct s
 int sm_paxos_acquire(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_acquire_opts *o,
 		     struct sm_lease *out)
 {
+	if (sm_atomic_applies(r))
+		return sm_atomic_acquire(r, me, o, out);
 	memset(out, 0, sizeof(*out));
 	if (o->mode != SM_MODE_EX && o->mode != SM_MODE_SH)
 		return -SM_EBAD_ARGUMENT;
@@ -663,6 +667,8 @@ int sm_paxos_acquire(const struct sm_resource_ref *r, const struct sm_me *me, co
 int sm_paxos_handoff(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held,
 		     uint32_t to_host_id, uint64_t to_generation, uint64_t go_by_ms, struct sm_lease *out)
 {
+	if (sm_atomic_applies(r))
+		return sm_atomic_handoff(r, me, held, to_host_id, to_generation, go_by_ms, out);
 	memset(out, 0, sizeof(*out));
 	struct ballot b;
 	struct sm_acquire_opts o = {.mode = SM_MODE_EX};
@@ -681,6 +687,8 @@ static int release_leader(const struct sm_resource_ref *r, const struct sm_me *m
 
 int sm_paxos_retire(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held)
 {
+	if (sm_atomic_applies(r))
+		return sm_atomic_retire(r, me, held);
 	if (held->mode != SM_MODE_EX)
 		return -SM_EBAD_ARGUMENT;
 	return release_leader(r, me, held, SM_LEADER_REMOVED);
@@ -688,6 +696,8 @@ int sm_paxos_retire(const struct sm_resource_ref *r, const struct sm_me *me, con
 
 int sm_paxos_release(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_lease *held)
 {
+	if (sm_atomic_applies(r))
+		return sm_atomic_release(r, me, held);
 	return release_leader(r, me, held, 0);
 }
 
@@ -790,6 +800,8 @@ out:
 
 int sm_paxos_convert_to_shared(const struct sm_resource_ref *r, const struct sm_me *me, struct sm_lease *held)
 {
+	if (sm_atomic_applies(r))
+		return sm_atomic_convert_to_shared(r, me, held);
 	if (held->mode != SM_MODE_EX)
 		return -SM_EBAD_ARGUMENT;
 	struct ballot b;
@@ -822,6 +834,8 @@ out:
 int sm_paxos_convert_to_exclusive(const struct sm_resource_ref *r, const struct sm_me *me,
 				  const struct sm_oracle *live, struct sm_lease *held, struct sm_lease *refused)
 {
+	if (sm_atomic_applies(r))
+		return sm_atomic_convert_to_exclusive(r, me, live, held, refused);
 	if (held->mode != SM_MODE_SH)
 		return -SM_EBAD_ARGUMENT;
 	struct sm_acquire_opts o = {.mode = SM_MODE_EX, .live = *live};
@@ -845,6 +859,8 @@ int sm_paxos_convert_to_exclusive(const struct sm_resource_ref *r, const struct 
 
 int sm_paxos_resolve(const struct sm_resource_ref *r, const struct sm_me *me, const struct sm_oracle *live)
 {
+	if (sm_atomic_applies(r))
+		return sm_atomic_resolve(r, me, live);
 	/* Finish the open instance by acquiring for ourselves; if that works the
 	 * lease was ours or free, and we give it back. */
 	struct sm_acquire_opts o = {.mode = SM_MODE_EX, .live = *live};
@@ -863,6 +879,8 @@ int sm_paxos_resolve(const struct sm_resource_ref *r, const struct sm_me *me, co
 
 int sm_paxos_inquire(const struct sm_resource_ref *r, struct sm_lease_view *out)
 {
+	if (sm_atomic_applies(r))
+		return sm_atomic_inquire(r, out);
 	memset(out, 0, sizeof(*out));
 	struct sm_me anyone = {.host_id = 1};
 	struct ballot b;
@@ -908,6 +926,8 @@ out:
 
 int sm_paxos_mine(const struct sm_resource_ref *r, const struct sm_me *me, struct sm_mine *out)
 {
+	if (sm_atomic_applies(r))
+		return sm_atomic_mine(r, me, out);
 	memset(out, 0, sizeof(*out));
 	struct ballot b;
 	int rc = ballot_init(&b, r, me);

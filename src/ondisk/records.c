@@ -61,7 +61,7 @@ enum {
 	H_SECTOR = 8, H_MAX_HOSTS = 12, H_UUID = 16, H_LOCKSPACE = 32, H_IO_TIMEOUT = 96, H_WD_TIMEOUT = 100,
 	H_HOST_AREA = 104, H_INDEX_LEASE = 112, H_INDEX = 120, H_AREAS = 128, H_RES_COUNT = 136,
 	H_AREA_SECTORS = 140, H_VOL_SIZE = 144, H_CREATED = 152, H_SET_UUID = 160, H_SET_SIZE = 176,
-	H_SET_INDEX = 180, H_FENCE_MODE = 184, H_FENCE_COUNT = 188, H_FENCE_TABLE = 192, H_END = 200
+	H_SET_INDEX = 180, H_FENCE_MODE = 184, H_FENCE_COUNT = 188, H_FENCE_TABLE = 192, H_LEASE_IO = 200, H_END = 204
 };
 _Static_assert(H_END <= SM_HEADER_SIZE - 4, "header fields fit");
 
@@ -76,6 +76,9 @@ void sm_header_encode(const struct sm_volume_header *h, uint8_t *b)
 	/* Fenced by reservation: version 3, which older versions refuse. */
 	if (h->fence_mode)
 		sm_put_le16(b + OFF_VERSION, SM_FENCE_HEADER_VERSION);
+	/* COMPARE AND WRITE: version 4 (fenced or not), refused by older ones. */
+	if (h->lease_io)
+		sm_put_le16(b + OFF_VERSION, SM_CAW_HEADER_VERSION);
 	sm_put_le32(b + H_SECTOR, h->sector_size);
 	sm_put_le32(b + H_MAX_HOSTS, h->max_hosts);
 	memcpy(b + H_UUID, h->uuid, 16);
@@ -96,18 +99,21 @@ void sm_header_encode(const struct sm_volume_header *h, uint8_t *b)
 	sm_put_le32(b + H_FENCE_MODE, h->fence_mode);
 	sm_put_le32(b + H_FENCE_COUNT, h->fence_count);
 	sm_put_le64(b + H_FENCE_TABLE, h->fence_table_offset);
+	sm_put_le32(b + H_LEASE_IO, h->lease_io);
 	put_crc(b, SM_HEADER_SIZE);
 }
 
 int sm_header_decode(const uint8_t *b, struct sm_volume_header *h)
 {
 	/* version 2 only for a set member (set_size written), 3 only for a
-	 * volume fenced by reservation, else as any record */
+	 * volume fenced by reservation, 4 only for COMPARE AND WRITE, else as
+	 * any record */
 	uint16_t version = sm_get_le16(b + OFF_VERSION);
 	int rc;
 	if (sm_get_le32(b + OFF_MAGIC) == SM_MAGIC_HEADER &&
 	    ((version == SM_SET_HEADER_VERSION && sm_get_le32(b + H_SET_SIZE) != 0) ||
-	     (version == SM_FENCE_HEADER_VERSION && sm_get_le32(b + H_FENCE_MODE) != 0)))
+	     (version == SM_FENCE_HEADER_VERSION && sm_get_le32(b + H_FENCE_MODE) != 0) ||
+	     (version == SM_CAW_HEADER_VERSION && sm_get_le32(b + H_LEASE_IO) != 0)))
 		rc = sm_get_le32(b + SM_HEADER_SIZE - 4) != sm_crc32c(b, SM_HEADER_SIZE - 4) ? -SM_EBAD_CHECKSUM : 0;
 	else
 		rc = check_prefix(b, SM_HEADER_SIZE, SM_MAGIC_HEADER);
@@ -134,8 +140,15 @@ int sm_header_decode(const uint8_t *b, struct sm_volume_header *h)
 	h->fence_mode = sm_get_le32(b + H_FENCE_MODE);
 	h->fence_count = sm_get_le32(b + H_FENCE_COUNT);
 	h->fence_table_offset = sm_get_le64(b + H_FENCE_TABLE);
+	h->lease_io = sm_get_le32(b + H_LEASE_IO);
+	/* COMPARE AND WRITE: a lone volume of at most SM_CAW_MAX_HOSTS hosts
+	 * (the shared-holders bitmap), fenced either way. */
+	bool caw = version == SM_CAW_HEADER_VERSION;
+	if (caw != (h->lease_io != 0) ||
+	    (caw && (h->lease_io != SM_LEASE_IO_CAW || h->set_size || h->max_hosts > SM_CAW_MAX_HOSTS)))
+		return -SM_EBAD_GEOMETRY;
 	/* A set member cannot be fenced by reservation (not in this version). */
-	if ((version == SM_FENCE_HEADER_VERSION) != (h->fence_mode != 0) ||
+	if ((version == SM_FENCE_HEADER_VERSION || (caw && h->fence_mode)) != (h->fence_mode != 0) ||
 	    (h->fence_mode && (h->fence_mode != SM_FENCE_PR || h->set_size || h->fence_count < 1 ||
 			       h->fence_count > SM_FENCE_MAX_DEVICES)) ||
 	    (!h->fence_mode && (h->fence_count || h->fence_table_offset)))
@@ -145,6 +158,47 @@ int sm_header_decode(const uint8_t *b, struct sm_volume_header *h)
 		return -SM_EBAD_GEOMETRY;
 	if (h->sector_size != 512 && h->sector_size != 4096)
 		return -SM_EWRONG_SECTOR_SIZE;
+	return 0;
+}
+
+const char *sm_lease_io_name(uint32_t lease_io)
+{
+	switch (lease_io) {
+	case SM_LEASE_IO_PAXOS: return "paxos";
+	case SM_LEASE_IO_CAW: return "caw";
+	default: return "?";
+	}
+}
+
+/* ---- shared holders (COMPARE AND WRITE volumes) ----------------------------- */
+enum { SH_NBITS = 8 };
+_Static_assert(SM_SHARED_BITMAP_OFFSET == SH_NBITS + 4, "bitmap after nbits");
+_Static_assert(SM_SHARED_OFFSET >= SM_LEADER_SIZE && SM_SHARED_OFFSET + SM_SHARED_SIZE <= 512,
+	       "shared holders share the leader's sector");
+
+void sm_shared_set_encode(const struct sm_shared_set *s, uint8_t *b)
+{
+	memset(b, 0, SM_SHARED_SIZE);
+	put_prefix(b, SM_MAGIC_SHARED, 0);
+	uint32_t n = s->nbits > SM_CAW_MAX_HOSTS ? SM_CAW_MAX_HOSTS : s->nbits;
+	sm_put_le32(b + SH_NBITS, n);
+	memcpy(b + SM_SHARED_BITMAP_OFFSET, s->bits, (n + 7) / 8);
+	put_crc(b, SM_SHARED_SIZE);
+}
+
+int sm_shared_set_decode(const uint8_t *b, struct sm_shared_set *s)
+{
+	int rc = check_prefix(b, SM_SHARED_SIZE, SM_MAGIC_SHARED);
+	if (rc < 0)
+		return rc;
+	memset(s, 0, sizeof(*s));
+	s->nbits = sm_get_le32(b + SH_NBITS);
+	if (s->nbits > SM_CAW_MAX_HOSTS)
+		return -SM_EBAD_GEOMETRY;
+	memcpy(s->bits, b + SM_SHARED_BITMAP_OFFSET, (s->nbits + 7) / 8);
+	/* bits past nbits in the last byte are never set by an encoder */
+	if (s->nbits % 8 && (s->bits[s->nbits / 8] >> (s->nbits % 8)))
+		return -SM_EBAD_GEOMETRY;
 	return 0;
 }
 
@@ -436,6 +490,7 @@ const char *sm_magic_name(uint32_t magic)
 	case SM_MAGIC_HEADER: return "SMVH";
 	case SM_MAGIC_HOST: return "SMHR";
 	case SM_MAGIC_LEADER: return "SMLR";
+	case SM_MAGIC_SHARED: return "SMSH";
 	case SM_MAGIC_REQUEST: return "SMRQ";
 	case SM_MAGIC_DBLOCK: return "SMDB";
 	case SM_MAGIC_MODE: return "SMMB";

@@ -25,6 +25,10 @@
 /* The header of a volume fenced by persistent reservations (so that a version
  * that cannot fence refuses it instead of joining without registering). */
 #define SM_FENCE_HEADER_VERSION 3
+/* The header of a volume whose leases use COMPARE AND WRITE (issue 14); it
+ * may be fenced by reservation too.  Older versions refuse it instead of
+ * running Disk Paxos beside hosts that compare and write. */
+#define SM_CAW_HEADER_VERSION 4
 #define SM_NAME_FIELD 64
 
 /* Magics spell the record's tag in ASCII when dumped (little-endian). */
@@ -36,6 +40,7 @@
 #define SM_MAGIC_MODE 0x424D4D53u   /* "SMMB" */
 #define SM_MAGIC_INDEX 0x58494D53u  /* "SMIX" */
 #define SM_MAGIC_FENCE 0x54464D53u  /* "SMFT" */
+#define SM_MAGIC_SHARED 0x48534D53u /* "SMSH" */
 
 /* Encoded sizes. */
 #define SM_HEADER_SIZE 256
@@ -77,11 +82,46 @@ struct sm_volume_header {
 	uint32_t fence_mode;
 	uint32_t fence_count;
 	uint64_t fence_table_offset;
+	/* How resource and delta leases are written (issue 14): SM_LEASE_IO_PAXOS
+	 * (0, every older format) or SM_LEASE_IO_CAW (header version 4). */
+	uint32_t lease_io;
 };
 #define SM_SET_SIZE 3
 
 enum sm_fence_mode { SM_FENCE_TIMING = 0, SM_FENCE_PR = 1 };
 const char *sm_fence_mode_name(uint32_t mode);
+
+enum sm_lease_io { SM_LEASE_IO_PAXOS = 0, SM_LEASE_IO_CAW = 1 };
+/* "paxos", "caw", or "?" */
+const char *sm_lease_io_name(uint32_t lease_io);
+
+/* ---- shared holders of a lease on a COMPARE AND WRITE volume ------------- */
+/* In the leader sector after the leader record (SM_SHARED_OFFSET), so that
+ * one COMPARE AND WRITE changes the owner and the shared holders together:
+ * magic/version/flags, the number of bits in use (max_hosts) at 8, a bitmap
+ * from byte 12 (bit h-1 of byte (h-1)/8: host_id h holds the lease SH), CRC-32C
+ * in the last 4 bytes.  The holders' generations are in their mode blocks. */
+#define SM_SHARED_OFFSET 256
+#define SM_SHARED_SIZE 256
+#define SM_SHARED_BITMAP_OFFSET 12
+#define SM_CAW_MAX_HOSTS ((SM_SHARED_SIZE - SM_SHARED_BITMAP_OFFSET - 4) * 8) /* 1920 */
+struct sm_shared_set {
+	uint32_t nbits;
+	uint8_t bits[(SM_CAW_MAX_HOSTS + 7) / 8];
+};
+void sm_shared_set_encode(const struct sm_shared_set *s, uint8_t *buf);
+int sm_shared_set_decode(const uint8_t *buf, struct sm_shared_set *s);
+static inline bool sm_shared_test(const struct sm_shared_set *s, uint32_t host_id)
+{
+	return host_id >= 1 && host_id <= s->nbits && (s->bits[(host_id - 1) / 8] >> ((host_id - 1) % 8) & 1);
+}
+static inline void sm_shared_put(struct sm_shared_set *s, uint32_t host_id, bool on)
+{
+	if (host_id < 1 || host_id > s->nbits)
+		return;
+	uint8_t m = (uint8_t)(1u << ((host_id - 1) % 8));
+	s->bits[(host_id - 1) / 8] = on ? (uint8_t)(s->bits[(host_id - 1) / 8] | m) : (uint8_t)(s->bits[(host_id - 1) / 8] & ~m);
+}
 
 /* ---- fence table: the devices a PR lockspace fences, by identity ---------- */
 /* SM_FENCE_TABLE_SIZE bytes (whole sectors) after the resource areas:

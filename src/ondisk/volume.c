@@ -1,6 +1,8 @@
 /* Lease volume layout, format and open.  See volume.h for the layout. */
 #include "volume.h"
 
+#include "disk/caw.h"
+
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -71,6 +73,10 @@ void sm_area_encode_fresh(const struct sm_volume_header *h, uint32_t area, const
 	struct sm_request q = {.sector_size = h->sector_size, .kind = SM_REQ_NONE};
 	sm_copy_name(q.resource, sizeof(q.resource), resource);
 	sm_request_encode(&q, buf + s);
+	if (h->lease_io == SM_LEASE_IO_CAW) {
+		struct sm_shared_set none = {.nbits = h->max_hosts};
+		sm_shared_set_encode(&none, buf + SM_SHARED_OFFSET);
+	}
 
 	for (uint32_t i = 0; i < h->max_hosts; i++) {
 		uint8_t *sec = buf + (2 + i) * s;
@@ -261,6 +267,19 @@ int sm_volume_format(const char *path, uint64_t offset, const struct sm_format_p
 		}
 		h.fence_mode = SM_FENCE_PR;
 		h.fence_count = p->fence->count;
+	}
+	if (p->lease_io == SM_LEASE_IO_CAW) {
+		if (p->set_size || h.max_hosts > SM_CAW_MAX_HOSTS) {
+			sm_error("%s: leases by COMPARE AND WRITE need a lone volume of at most %u hosts", path,
+				 SM_CAW_MAX_HOSTS);
+			rc = -SM_EBAD_ARGUMENT;
+			goto out;
+		}
+		h.lease_io = SM_LEASE_IO_CAW;
+	} else if (p->lease_io != SM_LEASE_IO_PAXOS) {
+		sm_error("%s: unknown lease I/O method %u", path, p->lease_io);
+		rc = -SM_EBAD_ARGUMENT;
+		goto out;
 	}
 	if ((rc = sm_volume_geometry(&h)) < 0)
 		goto out;
@@ -457,10 +476,44 @@ int sm_volume_open_spec(const char *spec, unsigned flags, struct sm_volume **out
 	return rc;
 }
 
+int sm_volume_caw(struct sm_volume *v, struct sm_caw_dev **out)
+{
+	*out = NULL;
+	if (!sm_volume_is_caw(v))
+		return -SM_EBAD_ARGUMENT;
+	if (!v->caw) {
+		int rc = sm_caw_open(v->path, v->hdr.io_timeout_ms, &v->caw);
+		/* one logical block per COMPARE AND WRITE: the volume's sector */
+		if (rc == 0 && sm_disk_device_sector_size(v->disk) != v->hdr.sector_size) {
+			sm_error("%s: the device's logical block is %u bytes, the volume's sector %u", v->path,
+				 sm_disk_device_sector_size(v->disk), v->hdr.sector_size);
+			rc = -SM_ECAW_UNSUPPORTED;
+		}
+		if (rc == 0 && (rc = sm_caw_max_blocks(v->caw)) == 0) {
+			sm_error("%s: the Block Limits VPD page allows no COMPARE AND WRITE", v->path);
+			rc = -SM_ECAW_UNSUPPORTED;
+		}
+		if (rc > 0)
+			rc = 0;
+		if (rc < 0) {
+			sm_error("%s: this volume's leases use COMPARE AND WRITE (init --lease-io caw), which the device "
+				 "cannot do: %s", v->path, sm_strerror(rc));
+			sm_caw_close(v->caw);
+			v->caw = NULL;
+			return rc;
+		}
+	}
+	*out = v->caw;
+	return 0;
+}
+
 void sm_volume_close(struct sm_volume *v)
 {
 	if (!v)
 		return;
+	if (v->lease_cache_free)
+		v->lease_cache_free(v->lease_cache);
+	sm_caw_close(v->caw);
 	sm_disk_close(v->disk);
 	free(v->path);
 	free(v);

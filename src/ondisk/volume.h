@@ -61,13 +61,24 @@ struct sm_format_params {
 	/* Fencing by persistent reservation: the fence devices' identities
 	 * (entry 0 the lease LUN); NULL formats a volume fenced by timing. */
 	const struct sm_fence_table *fence;
+	/* SM_LEASE_IO_PAXOS or SM_LEASE_IO_CAW (the device must do COMPARE AND
+	 * WRITE: the caller probes it, see sm_caw_supported). */
+	uint32_t lease_io;
 };
 
+struct sm_caw_dev;
 struct sm_volume {
 	struct sm_disk *disk;
 	struct sm_volume_header hdr;
 	char *path;
 	uint64_t offset;
+	/* COMPARE AND WRITE volumes: the device's SG_IO handle, opened on first
+	 * use by sm_volume_caw() (same thread rules as disk). */
+	struct sm_caw_dev *caw;
+	/* The lease engine's memory of this handle's last leader images (owned
+	 * by src/lease/atomic.c; freed by sm_volume_close through the hook). */
+	void *lease_cache;
+	void (*lease_cache_free)(void *);
 };
 
 /* Geometry for given parameters; fills the layout fields of hdr.  Returns
@@ -104,6 +115,16 @@ static inline uint64_t sm_volume_area_offset(const struct sm_volume_header *h, u
 	if (area == SM_INDEX_LEASE_AREA)
 		return h->index_lease_offset;
 	return h->areas_offset + (uint64_t)area * sm_volume_area_bytes(h);
+}
+
+/* The COMPARE AND WRITE handle of a volume with lease_io SM_LEASE_IO_CAW,
+ * opened on first use.  -SM_ECAW_UNSUPPORTED (logged, naming the device and
+ * the reason) when the device cannot do it: a regular file, no SG_IO, or a
+ * Block Limits page that allows no COMPARE AND WRITE. */
+int sm_volume_caw(struct sm_volume *v, struct sm_caw_dev **out);
+static inline bool sm_volume_is_caw(const struct sm_volume *v)
+{
+	return v->hdr.lease_io == SM_LEASE_IO_CAW;
 }
 
 /* Read the fence table of a volume fenced by reservation (-SM_EBAD_ARGUMENT

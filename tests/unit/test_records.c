@@ -73,6 +73,76 @@ static void fenced_header_is_version_3_and_checked(void **state)
 	assert_int_equal(sm_fence_table_decode(tb, &u), -SM_EBAD_CHECKSUM);
 }
 
+static void caw_header_is_version_4_fenced_or_not(void **state)
+{
+	struct sm_volume_header h = {.sector_size = 512, .max_hosts = 8, .io_timeout_ms = 1000,
+				     .watchdog_timeout_ms = 3000, .resource_count = 4, .lease_io = SM_LEASE_IO_CAW};
+	strcpy(h.lockspace, "caw");
+	uint8_t buf[SM_HEADER_SIZE];
+	struct sm_volume_header d;
+	sm_header_encode(&h, buf);
+	assert_int_equal(buf[4], SM_CAW_HEADER_VERSION);
+	assert_int_equal(sm_header_decode(buf, &d), 0);
+	assert_int_equal(d.lease_io, SM_LEASE_IO_CAW);
+	assert_int_equal(d.fence_mode, SM_FENCE_TIMING);
+	/* with fencing by reservation */
+	struct sm_volume_header f = h;
+	f.fence_mode = SM_FENCE_PR;
+	f.fence_count = 2;
+	f.fence_table_offset = 4096;
+	sm_header_encode(&f, buf);
+	assert_int_equal(buf[4], SM_CAW_HEADER_VERSION);
+	assert_int_equal(sm_header_decode(buf, &d), 0);
+	assert_int_equal(d.fence_mode, SM_FENCE_PR);
+	assert_int_equal(d.lease_io, SM_LEASE_IO_CAW);
+	/* no set member, no unknown method, no more hosts than the bitmap */
+	struct sm_volume_header bad = h;
+	bad.set_size = SM_SET_SIZE;
+	sm_header_encode(&bad, buf);
+	assert_int_equal(sm_header_decode(buf, &d), -SM_EBAD_GEOMETRY);
+	bad = h;
+	bad.lease_io = 9;
+	sm_header_encode(&bad, buf);
+	assert_int_equal(sm_header_decode(buf, &d), -SM_EBAD_GEOMETRY);
+	bad = h;
+	bad.max_hosts = SM_CAW_MAX_HOSTS + 1;
+	sm_header_encode(&bad, buf);
+	assert_int_equal(sm_header_decode(buf, &d), -SM_EBAD_GEOMETRY);
+	/* version 3 (fenced) with the method set is corrupt: it must be 4 */
+	sm_header_encode(&f, buf);
+	buf[4] = SM_FENCE_HEADER_VERSION;
+	sm_put_le32(buf + SM_HEADER_SIZE - 4, sm_crc32c(buf, SM_HEADER_SIZE - 4));
+	assert_int_equal(sm_header_decode(buf, &d), -SM_EBAD_GEOMETRY);
+}
+
+static void shared_holders_round_trip_and_are_checked(void **state)
+{
+	struct sm_shared_set s = {.nbits = 13}, u;
+	sm_shared_put(&s, 1, true);
+	sm_shared_put(&s, 13, true);
+	sm_shared_put(&s, 14, true); /* past nbits: ignored */
+	uint8_t b[SM_SHARED_SIZE];
+	sm_shared_set_encode(&s, b);
+	assert_int_equal(sm_shared_set_decode(b, &u), 0);
+	assert_int_equal(u.nbits, 13);
+	assert_true(sm_shared_test(&u, 1));
+	assert_true(sm_shared_test(&u, 13));
+	assert_false(sm_shared_test(&u, 2));
+	assert_false(sm_shared_test(&u, 14));
+	assert_false(sm_shared_test(&u, 0));
+	sm_shared_put(&u, 1, false);
+	assert_false(sm_shared_test(&u, 1));
+	/* a bit past nbits on disk is corruption, as is any flipped byte */
+	b[SM_SHARED_BITMAP_OFFSET + 1] |= 0x80;
+	sm_put_le32(b + SM_SHARED_SIZE - 4, sm_crc32c(b, SM_SHARED_SIZE - 4));
+	assert_int_equal(sm_shared_set_decode(b, &u), -SM_EBAD_GEOMETRY);
+	sm_shared_set_encode(&s, b);
+	b[40] ^= 1;
+	assert_int_equal(sm_shared_set_decode(b, &u), -SM_EBAD_CHECKSUM);
+	assert_string_equal(sm_magic_name(SM_MAGIC_SHARED), "SMSH");
+	assert_string_equal(sm_lease_io_name(SM_LEASE_IO_CAW), "caw");
+}
+
 static void encoding_is_little_endian_with_magic_first(void **state)
 {
 	struct sm_leader l = {.sector_size = 512, .lver = 0x0102030405060708ull, .owner_id = 3};
@@ -686,6 +756,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(header_round_trips),
 		cmocka_unit_test(fenced_header_is_version_3_and_checked),
+		cmocka_unit_test(caw_header_is_version_4_fenced_or_not),
+		cmocka_unit_test(shared_holders_round_trip_and_are_checked),
 		cmocka_unit_test(encoding_is_little_endian_with_magic_first),
 		cmocka_unit_test(leader_round_trips_with_64bit_lver),
 		cmocka_unit_test(decode_reports_wrong_magic),
