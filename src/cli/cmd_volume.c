@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "disk/caw.h"
 #include "disk/disk.h"
 #include "disk/pr.h"
 #include "lease/fence.h"
@@ -168,6 +169,57 @@ static int format_one(const char *spec, struct sm_format_params *p, struct init_
 	return rc;
 }
 
+/* --lease-io caw|auto: probe the device (sm_caw_supported) on the volume's
+ * own first sector, which formatting writes last (read and written back
+ * unchanged).  caw: a device that cannot is refused, naming it and why;
+ * auto: falls back to Disk Paxos and says so.  Sets p->lease_io. */
+static int choose_lease_io(const char *spec, const char *how, struct sm_format_params *p)
+{
+	p->lease_io = SM_LEASE_IO_PAXOS;
+	if (!strcmp(how, "paxos"))
+		return CLI_OK;
+	bool must = !strcmp(how, "caw");
+	char *path = NULL;
+	uint64_t off = 0;
+	int err = sm_disk_parse_location(spec, &path, &off);
+	if (err < 0)
+		return cli_fail(err, "init: cannot parse %s", spec);
+	struct sm_disk *disk = NULL;
+	char why[200] = "";
+	err = sm_disk_open(path, off, 0, SM_DISK_READONLY, &disk);
+	if (err == -ENOENT && !must) { /* a file init will create: no COMPARE AND WRITE */
+		free(path);
+		return CLI_OK;
+	}
+	unsigned lbs = err == 0 ? sm_disk_device_sector_size(disk) : 0;
+	bool blockdev = err == 0 && sm_disk_is_blockdev(disk);
+	sm_disk_close(disk);
+	if (err == 0 && !blockdev) {
+		snprintf(why, sizeof(why), "a regular file: COMPARE AND WRITE needs a SCSI block device");
+		err = -SM_ECAW_UNSUPPORTED;
+	} else if (err == 0 && p->sector_size && p->sector_size != lbs) {
+		snprintf(why, sizeof(why), "its logical block is %u bytes; --sector-size %u would need a multi-block "
+			 "COMPARE AND WRITE", lbs, p->sector_size);
+		err = -SM_ECAW_UNSUPPORTED;
+	} else if (err == 0) {
+		err = sm_caw_supported(path, off, lbs, SM_MAX(p->io_timeout_ms, 10000u), why, sizeof(why));
+	}
+	int rc = CLI_OK;
+	if (err == 0) {
+		p->lease_io = SM_LEASE_IO_CAW;
+	} else if (err == -SM_ECAW_UNSUPPORTED && !must) {
+		printf("  %s cannot do COMPARE AND WRITE (%s): leases use Disk Paxos\n", path, why);
+	} else if (err == -SM_ECAW_UNSUPPORTED) {
+		fprintf(stderr, "sync_manager: init: %s cannot do COMPARE AND WRITE (%s); format it with --lease-io "
+				"paxos, or auto\n", path, why);
+		rc = CLI_FAIL;
+	} else {
+		rc = cli_fail(err, "init: cannot probe %s for COMPARE AND WRITE%s%s", path, why[0] ? ": " : "", why);
+	}
+	free(path);
+	return rc;
+}
+
 int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -176,8 +228,9 @@ int cmd_init(int argc, char **argv)
 		{"watchdog-timeout", required_argument, NULL, 'w'}, {"resources", required_argument, NULL, 'r'},
 		{"resource", required_argument, NULL, 'R'}, {"force", no_argument, NULL, 'f'},
 		{"force-live", no_argument, NULL, 'L'}, {"fence", required_argument, NULL, 'F'},
-		{"fence-device", required_argument, NULL, 'D'}, {0}};
+		{"fence-device", required_argument, NULL, 'D'}, {"lease-io", required_argument, NULL, 'I'}, {0}};
 	struct sm_format_params p = {0};
+	const char *lease_io = "paxos";
 	bool fence_pr = false;
 	const char *fence_paths[SM_FENCE_MAX_DEVICES];
 	int nfence = 1; /* [0]: the lease LUN */
@@ -223,6 +276,13 @@ int cmd_init(int argc, char **argv)
 				rc = cli_usage_error("init", "--fence must be 'pr' (persistent reservation) or 'timing', not "
 							     "'%s'", optarg);
 			break;
+		case 'I':
+			if (strcmp(optarg, "caw") && strcmp(optarg, "paxos") && strcmp(optarg, "auto"))
+				rc = cli_usage_error("init", "--lease-io must be 'caw' (COMPARE AND WRITE), 'paxos' (Disk "
+							     "Paxos) or 'auto' (caw if the device can), not '%s'", optarg);
+			else
+				lease_io = optarg;
+			break;
 		case 'D':
 			if (nfence == SM_FENCE_MAX_DEVICES)
 				rc = cli_usage_error("init", "at most %d --fence-device", SM_FENCE_MAX_DEVICES - 1);
@@ -256,6 +316,19 @@ int cmd_init(int argc, char **argv)
 		rc = cli_usage_error("init", "fencing by reservation is not available for volume sets in this version");
 		goto out;
 	}
+	if (strcmp(lease_io, "paxos") && nvol > 1) {
+		rc = cli_usage_error("init", "leases by COMPARE AND WRITE are not available for volume sets (--lease-io "
+					     "paxos)");
+		goto out;
+	}
+	if (p.max_hosts > SM_CAW_MAX_HOSTS && !strcmp(lease_io, "caw")) {
+		rc = cli_usage_error("init", "--lease-io caw allows at most %u hosts (the shared holders' bitmap), not %u",
+				     SM_CAW_MAX_HOSTS, p.max_hosts);
+		goto out;
+	}
+	if (nvol == 1 && (p.max_hosts <= SM_CAW_MAX_HOSTS || !strcmp(lease_io, "paxos")) &&
+	    (rc = choose_lease_io(argv[optind], lease_io, &p)) != CLI_OK)
+		goto out;
 	if (fence_pr && (rc = prepare_fencing(argv[optind], p.lockspace, fence_paths, nfence, &fence_table,
 					      &lease_path)) != CLI_OK)
 		goto out;
@@ -314,6 +387,8 @@ int cmd_init(int argc, char **argv)
 		if (nvol > 1)
 			printf("  hosts join it by naming all members, in any order: sync_manager join %s,%s,%s\n",
 			       argv[optind], argv[optind + 1], argv[optind + 2]);
+		if (h.lease_io == SM_LEASE_IO_CAW)
+			printf("  leases by COMPARE AND WRITE: one round trip per uncontended acquire or release\n");
 		if (fence_pr) {
 			printf("  fenced by persistent reservation (failover after T + 2d instead of H), %d fence "
 			       "device%s:\n",
@@ -568,7 +643,7 @@ int cmd_timeouts(int argc, char **argv)
 					     {"json", no_argument, NULL, 'j'}, {"fence", required_argument, NULL, 'f'},
 					     {0}};
 	uint32_t d = SM_DEFAULT_IO_TIMEOUT_MS, w = SM_DEFAULT_WATCHDOG_MS;
-	bool json = false, fence_pr = false;
+	bool json = false, fence_pr = false, caw = false;
 	int c, rc = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:w:", opts, NULL)) != -1) {
@@ -597,6 +672,7 @@ int cmd_timeouts(int argc, char **argv)
 		d = v->hdr.io_timeout_ms;
 		w = v->hdr.watchdog_timeout_ms;
 		fence_pr = v->hdr.fence_mode == SM_FENCE_PR;
+		caw = v->hdr.lease_io == SM_LEASE_IO_CAW;
 		sm_volume_close(v);
 		source = argv[optind];
 	} else if (d != SM_DEFAULT_IO_TIMEOUT_MS || w != SM_DEFAULT_WATCHDOG_MS) {
@@ -610,7 +686,8 @@ int cmd_timeouts(int argc, char **argv)
 		sm_timeouts_print_json(stdout, &t, source);
 		return CLI_OK;
 	}
-	printf("Timeouts (%s%s):\n", source, fence_pr ? ", fenced by persistent reservation" : "");
+	printf("Timeouts (%s%s%s):\n", source, fence_pr ? ", fenced by persistent reservation" : "",
+	       caw ? ", leases by COMPARE AND WRITE" : "");
 	sm_timeouts_print(stdout, &t);
 	return CLI_OK;
 }

@@ -61,8 +61,14 @@ static void print_human(const char *spec, const struct sm_volume_view *vv)
 	printf("  lockspace     %s\n", h->lockspace);
 	printf("  uuid          %s\n", uuid);
 	printf("  format        version %d, %u-byte sectors\n",
-	       h->fence_mode ? SM_FENCE_HEADER_VERSION : h->set_size ? SM_SET_HEADER_VERSION : SM_FORMAT_VERSION,
+	       h->lease_io     ? SM_CAW_HEADER_VERSION
+	       : h->fence_mode ? SM_FENCE_HEADER_VERSION
+	       : h->set_size   ? SM_SET_HEADER_VERSION
+			       : SM_FORMAT_VERSION,
 	       h->sector_size);
+	printf("  lease I/O     %s\n", h->lease_io == SM_LEASE_IO_CAW
+					   ? "caw (COMPARE AND WRITE of the leader sector; the device must support it)"
+					   : "paxos (Disk Paxos: plain reads and writes)");
 	printf("  geometry      %u hosts, %u resource areas of %zu bytes, %s in all\n", h->max_hosts,
 	       h->resource_count, sm_volume_area_bytes(h), sm_format_bytes(h->volume_size, sz, sizeof(sz)));
 	printf("  timeouts      io_timeout %s, watchdog %s\n", sm_format_ms(h->io_timeout_ms, d, sizeof(d)),
@@ -179,6 +185,7 @@ static void print_json(const char *spec, const struct sm_volume_view *vv)
 	sm_json_u64(&j, "watchdog_timeout_ms", h->watchdog_timeout_ms);
 	sm_json_u64(&j, "created", h->created_wall);
 	sm_json_str(&j, "fencing", sm_fence_mode_name(h->fence_mode));
+	sm_json_str(&j, "lease_io", sm_lease_io_name(h->lease_io));
 	if (h->fence_mode != SM_FENCE_TIMING) {
 		sm_json_obj_begin(&j, "fence_table");
 		json_status(&j, vv->fence_status);

@@ -1,5 +1,5 @@
 /* Resource leases by COMPARE AND WRITE.  See atomic.h and docs/algorithms.md
- * §6; the protocol is tests/model/caw.pml (SCEN=1).
+ * §7; the protocol is tests/model/caw.pml (SCEN=1).
  *
  * One operation: [read the leader sector] | decide from the image | CAW(image
  * -> new image).  GOOD: done.  MISCOMPARE: someone else changed the sector

@@ -1,4 +1,4 @@
-/* Resource leases by COMPARE AND WRITE (issue 14; docs/algorithms.md §6,
+/* Resource leases by COMPARE AND WRITE (issue 14; docs/algorithms.md §7,
  * tests/model/caw.pml SCEN=1).
  *
  * On a volume formatted with --lease-io caw, a lease is its leader sector

@@ -16,6 +16,15 @@ void sm_area_decode_view(const struct sm_volume_header *h, const uint8_t *buf, c
 	rv->shared_count = 0;
 	free(rv->shared);
 	rv->shared = NULL;
+	/* COMPARE AND WRITE volumes: the holders are the bits in the leader's
+	 * sector; a mode block only says which generation set its bit */
+	struct sm_shared_set bits = {0};
+	bool caw = h->lease_io == SM_LEASE_IO_CAW;
+	if (caw && rv->leader_status == 0) {
+		rv->leader_status = sm_shared_set_decode(buf + SM_SHARED_OFFSET, &bits);
+		if (rv->leader_status == 0 && bits.nbits != h->max_hosts)
+			rv->leader_status = -SM_EBAD_GEOMETRY;
+	}
 	for (uint32_t i = 0; i < h->max_hosts; i++) {
 		const uint8_t *sec = buf + (2 + i) * s;
 		struct sm_dblock d;
@@ -29,12 +38,13 @@ void sm_area_decode_view(const struct sm_volume_header *h, const uint8_t *buf, c
 				rv->first_dblock_error = drc < 0 ? drc : mrc;
 			continue;
 		}
-		if (m.flags & SM_MODEB_SHARED) {
+		if (caw ? sm_shared_test(&bits, i + 1) : (m.flags & SM_MODEB_SHARED) != 0) {
 			struct sm_shared_holder *n = realloc(rv->shared, (rv->shared_count + 1) * sizeof(*n));
 			if (!n)
 				continue;
 			rv->shared = n;
-			rv->shared[rv->shared_count++] = (struct sm_shared_holder){i + 1, m.generation};
+			rv->shared[rv->shared_count++] =
+				(struct sm_shared_holder){i + 1, (m.flags & SM_MODEB_SHARED) ? m.generation : 0};
 		}
 	}
 }

@@ -114,4 +114,23 @@ if [[ $(id -u) -eq 0 ]] && command -v losetup >/dev/null; then
 		t_log "loop devices unavailable: skipped the block-device checks"
 	fi
 fi
+# The lease I/O method (issue 14): a file cannot do COMPARE AND WRITE.
+C=$T_DIR/caw.img
+truncate -s 8M "$C"
+t_refused "init --lease-io caw on a file is refused, naming why" \
+	"$C cannot do COMPARE AND WRITE \(a regular file: COMPARE AND WRITE needs a SCSI block device\); format it with --lease-io paxos, or auto" \
+	-- "$SM" init "$C" --lockspace cawtest --max-hosts 8 --resources 4 --lease-io caw
+t_refused "...and formats nothing" "not a sync_manager lease volume" -- "$SM" dump "$C"
+t_run "init --lease-io auto on a file falls back to Disk Paxos and says so" -- \
+	"$SM" init "$C" --lockspace cawtest --max-hosts 8 --resources 4 --lease-io auto
+t_match "auto names the reason" "cannot do COMPARE AND WRITE .*leases use Disk Paxos" "$T_OUT"
+t_run "dump shows the method" -- "$SM" dump "$C"
+t_match "dump: lease I/O paxos" "lease I/O +paxos" "$T_OUT"
+t_run "dump --json has lease_io" -- "$SM" dump "$C" --json
+t_match "json lease_io" '"lease_io": ?"paxos"' "$T_OUT"
+t_refused "--lease-io with a wrong value" "--lease-io must be 'caw'" -- "$SM" init "$C" --lockspace x --force --lease-io cas
+t_refused "--lease-io caw on a volume set" "not available for volume sets" -- \
+	"$SM" init "$T_DIR/s1" "$T_DIR/s2" "$T_DIR/s3" --lockspace x --lease-io caw
+t_refused "--lease-io caw with more hosts than the bitmap" "at most 1920 hosts" -- \
+	"$SM" init "$C" --lockspace x --force --lease-io caw --max-hosts 1921
 t_done
