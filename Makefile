@@ -74,10 +74,15 @@ bench: build
 # pr-crash, pr-false-suspicion; about 47 s per freeze and 35-50 s per crash at
 # d = 1 s): the default gives the issue's 20 freezes longer than H (about 20 min)
 LAB_FENCE_ARGS ?= --io-timeout 1 --freezes 20 --crashes 5
+# LAB_LIBVIRT_ARGS: the third run, pr-libvirt (libvirtd and QEMU with the lock
+# plugin inside the guests, fenced by reservation; about 2.5 min)
+LAB_LIBVIRT_ARGS ?= --io-timeout 1
 lab: build
 	@scripts/deps lab $(BUILD)/lab-cache
 	@lab/run --build $(BUILD) --no-deps $(LAB_ARGS)
 	@lab/run --build $(BUILD) --no-deps --fence pr $(LAB_FENCE_ARGS)
+	@scripts/deps libvirt
+	@lab/run --build $(BUILD) --no-deps --scenarios pr-libvirt $(LAB_LIBVIRT_ARGS)
 
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
