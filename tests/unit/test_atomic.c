@@ -400,6 +400,32 @@ static void a_device_without_compare_and_write_is_refused(void **state)
 	assert_int_equal(sm_volume_format(plain, 0, &p, NULL), -SM_EBAD_ARGUMENT);
 }
 
+static void resources_are_added_and_removed_under_the_index_lease(void **state)
+{
+	(void)state;
+	struct host a, b;
+	host_init(&a, 1, 1);
+	host_init(&b, 2, 1);
+	struct sm_oracle live = {fake_verdict, &a.live};
+	uint32_t area;
+	unsigned c0 = prsim_caw_writes(lu);
+	assert_int_equal(sm_resource_add(a.vol, "vm2", &a.me, &live, 0, &area), 0);
+	assert_true(prsim_caw_writes(lu) - c0 >= 2); /* the index lease: acquire + release */
+	struct sm_resource_ref r2;
+	assert_int_equal(sm_resource_ref_init(&r2, b.vol, "vm2"), 0);
+	struct sm_acquire_opts o = {.mode = SM_MODE_EX, .live = {fake_verdict, &b.live}};
+	struct sm_lease l;
+	assert_int_equal(sm_paxos_acquire(&r2, &b.me, &o, &l), 0);
+	assert_int_equal(l.lver, 1);
+	/* removal is refused while a live host holds it */
+	assert_int_equal(sm_resource_remove(a.vol, "vm2", &a.me, &live, 0), -SM_EHELD);
+	assert_int_equal(sm_paxos_release(&r2, &b.me, &l), 0);
+	assert_int_equal(sm_resource_remove(a.vol, "vm2", &a.me, &live, 0), 0);
+	assert_int_equal(sm_resource_ref_init(&r2, b.vol, "vm2"), -SM_ENO_RESOURCE);
+	host_done(&a);
+	host_done(&b);
+}
+
 /* Exclusion under real concurrency: threads as hosts, each its own handle
  * and initiator; the emulator executes each COMPARE AND WRITE atomically. */
 static atomic_int inside, overlaps, grants;
@@ -464,6 +490,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_caw_that_timed_out_is_in_doubt_and_resolved, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_damaged_leader_sector_is_never_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_device_without_compare_and_write_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(resources_are_added_and_removed_under_the_index_lease, setup, teardown),
 		cmocka_unit_test_setup_teardown(threads_never_hold_ex_together, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
