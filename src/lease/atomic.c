@@ -142,7 +142,7 @@ static int op_decode(struct op *o)
 	if (rc == 0 && (rc = sm_shared_set_decode(o->img + SM_SHARED_OFFSET, &o->sh)) == 0 &&
 	    o->sh.nbits != o->h->max_hosts)
 		rc = -SM_EBAD_GEOMETRY;
-	if (rc < 0)
+	if (rc < 0 && name) /* a sweep by area (no name) meets unused areas: quiet */
 		sm_error("resource %s: the leader sector (volume %s, area %u) is not a COMPARE AND WRITE lease: %s",
 			 o->r->name, o->v->path, o->area, sm_strerror(rc));
 	return rc;

@@ -295,6 +295,15 @@ static void convert_both_ways_and_hand_off(void **state)
 	struct sm_mine m;
 	assert_int_equal(sm_paxos_mine(&b.ref, &b.me, &m), 0);
 	assert_true(m.ex);
+	/* the daemon's sweep by area: the resource's name from its leader, an
+	 * area never used is no resource */
+	struct sm_resource_ref sweep = b.ref;
+	sweep.name[0] = 0;
+	assert_int_equal(sm_paxos_mine(&sweep, &b.me, &m), 0);
+	assert_string_equal(m.name, "res");
+	assert_true(m.ex);
+	sweep.disk[0].area = 3;
+	assert_int_equal(sm_paxos_mine(&sweep, &b.me, &m), -SM_ENO_RESOURCE);
 	/* a hand-off past its deadline writes nothing */
 	struct sm_lease held = out;
 	unsigned w0 = prsim_caw_writes(lu);
