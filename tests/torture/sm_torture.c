@@ -24,6 +24,11 @@
  * (--member-outage-every-ms): for a while every worker's I/O to it fails, or
  * hangs (hung writes land when it comes back).
  *
+ * --lease-io caw formats the volume for leases by COMPARE AND WRITE
+ * (src/lease/atomic.c) and lets workers' SG_IO on the volume file be served
+ * by cawfile.c, atomic across processes; with --faults, COMPARE AND WRITEs
+ * also fail (not executed), or execute and lose their answer (in doubt).
+ *
  * --mutant makes workers skip the lease (they "acquire" without Disk Paxos):
  * the checker must then report violations, proving it can see them.
  *
@@ -63,6 +68,7 @@
  *   3  no violation, but too little was exercised to prove anything
  *   4  a mutual-exclusion VIOLATION was seen (the only status meaning that;
  *      1 is left to generic failures such as sanitizer reports) */
+#include "cawfile.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -131,7 +137,10 @@ struct shared {
 	_Atomic uint64_t io_eio, io_timeout, io_pending, io_short;
 	_Atomic uint64_t no_majority; /* volume set: a majority of members failed */
 	/* Faults the injector actually applied, by enum sm_fault_kind. */
-	_Atomic uint64_t injected[4];
+	_Atomic uint64_t injected[8];
+	/* --lease-io caw: COMPARE AND WRITEs executed and miscompared, and
+	 * faults injected into them (not executed / executed, answer lost). */
+	_Atomic uint64_t caw_exec, caw_miscompare, caw_fault_lost, caw_fault_done;
 	/* Generation each worker joined with (0 before), and the host
 	 * generations the parent SIGKILLed. */
 	_Atomic uint64_t gen[MAX_WORKERS];
@@ -169,6 +178,8 @@ struct opts {
 	unsigned freeze_every_ms, freeze_ms; /* 0 = no freezes; length (0 = H + F) */
 	unsigned targeted_kill_pct; /* share of kills aimed at an EX holder */
 	bool volume_set;            /* three members VOLUME.1..3 */
+	bool lease_caw;             /* --lease-io caw */
+	bool caw_blind;             /* --caw-blind-writes: the device's CAW does not compare */
 	unsigned outage_every_ms;   /* volume set: a member out of service now and then (0 = never) */
 	char members[3][600];
 	unsigned seed;
@@ -485,14 +496,24 @@ static void hold(struct worker *w, int r, const struct sm_lease *l)
  * were counted; sm_fault_clear() zeroes sm_fault_hits().  Counted each
  * iteration of the worker loop, so a SIGKILL loses few. */
 static int fault_kind = -1;
+static bool fault_on_caw; /* the rule in force is on COMPARE AND WRITE */
 static unsigned fault_counted;
+static unsigned long caw_exec_counted, caw_misc_counted;
 
 static void count_injected(void)
 {
+	unsigned long e = cawfile_executed(), m = cawfile_miscompares();
+	atomic_fetch_add(&sh->caw_exec, e - caw_exec_counted);
+	atomic_fetch_add(&sh->caw_miscompare, m - caw_misc_counted);
+	caw_exec_counted = e;
+	caw_misc_counted = m;
 	if (fault_kind < 0)
 		return;
 	unsigned h = sm_fault_hits();
 	if (h > fault_counted) {
+		if (fault_on_caw)
+			atomic_fetch_add(fault_kind == SM_FAULT_DONE_ERRNO ? &sh->caw_fault_done : &sh->caw_fault_lost,
+					 h - fault_counted);
 		atomic_fetch_add(&sh->injected[fault_kind], h - fault_counted);
 		fault_counted = h;
 	}
@@ -510,6 +531,7 @@ static void apply_rules(void)
 	sm_fault_clear();
 	fault_counted = 0;
 	fault_kind = have_rule && sm_fault_add(&cur_rule) == 0 ? (int)cur_rule.kind : -1;
+	fault_on_caw = cur_rule.op == SM_FAULT_CAW;
 	if (applied_outage >= 0) {
 		snprintf(outage_tag, sizeof(outage_tag), ".%d", applied_outage + 1);
 		struct sm_fault_rule o = {.op = SM_FAULT_ANY, .kind = (enum sm_fault_kind)applied_outage_kind, .err = EIO,
@@ -541,6 +563,15 @@ static void maybe_inject_fault(void)
 							    SM_FAULT_HANG, SM_FAULT_SHORT};
 		cur_rule = (struct sm_fault_rule){.op = 1 + rnd(3), .kind = kinds[rnd(5)], .err = EIO, .nth = 1 + rnd(8),
 						  .count = 1 + rnd(2)};
+		if (opt.lease_caw && rnd(2) == 0) {
+			/* a COMPARE AND WRITE that fails unexecuted (EIO, or a timeout
+			 * whose abort worked), or executes and loses its answer */
+			static const enum sm_fault_kind caw_kinds[] = {SM_FAULT_ERRNO, SM_FAULT_ERRNO, SM_FAULT_DONE_ERRNO};
+			cur_rule.op = SM_FAULT_CAW;
+			cur_rule.kind = caw_kinds[rnd(3)];
+			cur_rule.err = rnd(2) ? ETIMEDOUT : EIO;
+			cur_rule.nth = 1 + rnd(4);
+		}
 		have_rule = true;
 		apply_rules();
 		sm_debug("torture: fault rule op %d kind %d nth %u count %u", (int)cur_rule.op, (int)cur_rule.kind,
@@ -755,7 +786,8 @@ static int setup_files(void)
 	struct sm_format_params p = {.lockspace = "torture", .max_hosts = (uint32_t)opt.hosts + 2,
 				     .resources = (uint32_t)opt.resources, .io_timeout_ms = 250,
 				     .watchdog_timeout_ms = 2000, .force = true, .resource_names = names,
-				     .resource_name_count = (size_t)opt.resources};
+				     .resource_name_count = (size_t)opt.resources,
+				     .lease_io = opt.lease_caw ? SM_LEASE_IO_CAW : SM_LEASE_IO_PAXOS};
 	sm_timeouts_derive(p.io_timeout_ms, p.watchdog_timeout_ms, &tmo);
 	if (opt.volume_set) {
 		p.set_size = SM_SET_SIZE;
@@ -1100,6 +1132,7 @@ static void usage(void)
 		"usage: sm_torture --volume PATH --data PATH [--hosts N] [--resources R] [--seconds S]\n"
 		"                  [--faults] [--kill-every-ms MS] [--targeted-kills PCT] [--seed N] [--mutant]\n"
 		"                  [--trace DIR] [--freeze-every-ms MS] [--freeze-ms MS] [--volume-set]\n"
+		"                  [--lease-io caw|paxos]\n"
 		"                  [--min-acquires N] [--min-checks N] [--min-sh-checks N]\n"
 		"                  [--min-kill-takeovers N] [--min-io-errors N] [--min-hangs N] [--min-in-doubt N]\n"
 		"                  [--min-freezes N] [--min-frozen-overlaps N]\n"
@@ -1132,6 +1165,11 @@ static void usage(void)
 		"  --member-outage-every-ms MS  volume set: a member fails or hangs for 0.5..6.5 s every\n"
 		"                          MS/2..3MS/2 ms (default 4000; 0 = never)\n"
 		"  --min-outages N         member outages (default 1 with --volume-set and outages)\n"
+		"  --lease-io caw          leases by COMPARE AND WRITE on the volume file (served by the\n"
+		"                          test-only cawfile emulator, atomic across processes; with --faults\n"
+		"                          COMPARE AND WRITEs also fail, or execute and lose their answer)\n"
+		"  --caw-blind-writes      with --lease-io caw: a broken device whose COMPARE AND WRITE writes\n"
+		"                          without comparing; the checker must see violations (exit 4)\n"
 		"  --mutant ignores them: workers skip the leases and the checker must see violations.\n"
 		"exit status: 0 no violation and criteria met; 2 usage or setup error;\n"
 		"             3 no violation but a criterion not met; 4 mutual-exclusion VIOLATION seen\n");
@@ -1171,8 +1209,8 @@ int main(int argc, char **argv)
 		{"freeze-every-ms", required_argument, NULL, 'z'}, {"freeze-ms", required_argument, NULL, 'Z'},
 		{"min-freezes", required_argument, NULL, 'y'}, {"min-frozen-overlaps", required_argument, NULL, 'Y'},
 		{"volume-set", no_argument, NULL, 'V'}, {"member-outage-every-ms", required_argument, NULL, 'O'},
-		{"min-outages", required_argument, NULL, 'o'},
-		{0}};
+		{"min-outages", required_argument, NULL, 'o'}, {"lease-io", required_argument, NULL, 'L'},
+		{"caw-blind-writes", no_argument, NULL, 'B'}, {0}};
 	opt = (struct opts){.hosts = 4, .resources = 3, .seconds = 20, .kill_every_ms = 2500,
 			    .targeted_kill_pct = 50, .seed = (unsigned)getpid(), .min_acquires = 50,
 			    .min_checks = 100, .min_sh_checks = 1, .min_kill_takeovers = -1, .min_io_errors = -1,
@@ -1218,10 +1256,24 @@ int main(int argc, char **argv)
 		case 'M': opt.mutant = true; break;
 		case 'T': opt.trace = optarg; break;
 		case 'V': opt.volume_set = true; break;
+		case 'B': opt.caw_blind = true; break;
+		case 'L':
+			if (strcmp(optarg, "caw") && strcmp(optarg, "paxos")) {
+				usage();
+				return EXIT_USAGE;
+			}
+			opt.lease_caw = !strcmp(optarg, "caw");
+			break;
 		default: usage(); return EXIT_USAGE;
 		}
 	}
 	opt.targeted_kill_pct = (unsigned)targeted_pct;
+	if (opt.lease_caw && opt.volume_set) {
+		fprintf(stderr, "sm_torture: --lease-io caw needs a lone volume, not --volume-set\n");
+		return EXIT_USAGE;
+	}
+	if (opt.lease_caw)
+		cawfile_install(opt.caw_blind); /* before the workers fork, under their fault layer */
 	if (optind < argc || !opt.volume || !opt.data || opt.hosts < 2 || opt.hosts > MAX_WORKERS ||
 	    opt.resources < 1 || opt.resources > MAX_RES || opt.seconds == 0 || targeted_pct > 100 ||
 	    freeze_every > 3600000 || freeze_len > 3600000) {
@@ -1383,6 +1435,11 @@ int main(int argc, char **argv)
 	printf("torture: faults injected: errors %llu, hangs %llu, short %llu\n",
 	       (unsigned long long)sh->injected[SM_FAULT_ERRNO], (unsigned long long)sh->injected[SM_FAULT_HANG],
 	       (unsigned long long)sh->injected[SM_FAULT_SHORT]);
+	if (opt.lease_caw)
+		printf("torture: COMPARE AND WRITE: %llu executed (%llu miscompared); faults: %llu not executed, %llu "
+		       "executed with the answer lost\n",
+		       (unsigned long long)sh->caw_exec, (unsigned long long)sh->caw_miscompare,
+		       (unsigned long long)sh->caw_fault_lost, (unsigned long long)sh->caw_fault_done);
 	printf("torture: faults seen: I/O errors %llu (EIO %llu, timeout %llu, pending %llu, short %llu), no majority "
 	       "of members %llu, other errors %llu, in doubt %llu (after I/O failures %llu, resolved %llu), lockspaces "
 	       "lost %llu\n",
@@ -1430,6 +1487,12 @@ int main(int argc, char **argv)
 	ok &= require("takeovers from SIGKILLed hosts", sh->kill_takeovers, opt.min_kill_takeovers);
 	ok &= require("injected I/O errors", sh->injected[SM_FAULT_ERRNO], opt.min_io_errors);
 	ok &= require("injected hangs", sh->injected[SM_FAULT_HANG], opt.min_hangs);
+	if (opt.lease_caw && !opt.mutant && !opt.caw_blind) {
+		ok &= require("COMPARE AND WRITEs executed", sh->caw_exec, opt.min_acquires);
+		ok &= require("COMPARE AND WRITEs that miscompared", sh->caw_miscompare, 1);
+		if (opt.faults)
+			ok &= require("COMPARE AND WRITEs executed with the answer lost", sh->caw_fault_done, 1);
+	}
 	ok &= require("in-doubt outcomes after I/O failures", sh->in_doubt_io, opt.min_in_doubt);
 	ok &= require("freezes longer than H", long_freezes, opt.min_freezes);
 	ok &= require("frozen-host overlaps", frozen_overlaps, opt.min_frozen_overlaps);
