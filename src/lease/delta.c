@@ -1,9 +1,16 @@
-/* Delta leases and host liveness.  See delta.h and docs/algorithms.md §1. */
+/* Delta leases and host liveness.  See delta.h and docs/algorithms.md §1.
+ *
+ * On a volume formatted with lease_io caw (never a volume set) our own record
+ * changes only by COMPARE AND WRITE (docs/algorithms.md §7.2, the protocol of
+ * tests/model/caw.pml SCEN=2): the join's claim from the image read, without
+ * the 2d wait; each renewal and the leave from our last record.  Everything
+ * else (observation, liveness, H, fencing) is the same for both. */
 #include "delta.h"
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "disk/caw.h"
 #include "fence.h"
 #include "sync_manager/errors.h"
 
@@ -58,6 +65,7 @@ struct sm_lockspace {
 	char location[SM_LS_LOCATION_MAX];
 	struct sm_timeouts to;
 	uint8_t *sector;      /* one sector, for writes */
+	uint8_t *expect;      /* one sector: what a COMPARE AND WRITE compares against */
 	uint64_t *attn_gen, *attn_seq; /* per host: newest attention mark acted on */
 
 	bool joined, lost;
@@ -235,12 +243,13 @@ static int alloc_members(struct sm_lockspace *ls)
 			return -ENOMEM;
 	}
 	ls->sector = calloc(1, h->sector_size);
+	ls->expect = calloc(1, h->sector_size);
 	ls->attn_gen = calloc(h->max_hosts, sizeof(*ls->attn_gen));
 	ls->attn_seq = calloc(h->max_hosts, sizeof(*ls->attn_seq));
 	ls->fenced_below = calloc(h->max_hosts, sizeof(*ls->fenced_below));
 	if (h->fence_mode == SM_FENCE_PR)
 		sm_timeouts_fence_pr(&ls->to);
-	return ls->sector && ls->attn_gen && ls->attn_seq && ls->fenced_below ? 0 : -ENOMEM;
+	return ls->sector && ls->expect && ls->attn_gen && ls->attn_seq && ls->fenced_below ? 0 : -ENOMEM;
 }
 
 static struct sm_lockspace *ls_new(void)
@@ -402,6 +411,7 @@ void sm_lockspace_free(struct sm_lockspace *ls)
 		free(ls->m[i].area_buf);
 	}
 	free(ls->sector);
+	free(ls->expect);
 	free(ls->attn_gen);
 	free(ls->attn_seq);
 	free(ls->fenced_below);
@@ -886,6 +896,27 @@ static void record_history_locked(struct sm_lockspace *ls, uint64_t start, uint6
 		ls->failures++;
 }
 
+/* rec, encoded in ls->sector, is on disk: it is what we last wrote. */
+static void set_mine_locked(struct sm_lockspace *ls, const struct sm_host_record *rec)
+{
+	ls->mine = *rec;
+	memcpy(ls->mine_bytes, ls->sector, SM_HOST_SIZE);
+	ls->npending = 0;
+}
+
+/* rec, encoded in ls->sector, failed but may land: a read showing it is ours. */
+static void add_pending_locked(struct sm_lockspace *ls, const struct sm_host_record *rec)
+{
+	if (ls->npending == MAX_PENDING_WRITES) {
+		memmove(&ls->pending[0], &ls->pending[1], sizeof(ls->pending[0]) * (MAX_PENDING_WRITES - 1));
+		memmove(ls->pending_bytes[0], ls->pending_bytes[1], SM_HOST_SIZE * (MAX_PENDING_WRITES - 1));
+		ls->npending--;
+	}
+	ls->pending[ls->npending] = *rec;
+	memcpy(ls->pending_bytes[ls->npending], ls->sector, SM_HOST_SIZE);
+	ls->npending++;
+}
+
 /* Write rec into our slot on every member; ok[i] (may be NULL) tells which
  * completed.  Succeeds when a majority did (then rec is "mine").  If the
  * write failed overall after it was submitted somewhere, its bytes become a
@@ -919,20 +950,10 @@ static int write_record(struct sm_lockspace *ls, const struct sm_host_record *re
 	}
 	bool done = nok >= majority(ls);
 	pthread_mutex_lock(&ls->mu);
-	if (done) {
-		ls->mine = *rec;
-		memcpy(ls->mine_bytes, ls->sector, SM_HOST_SIZE);
-		ls->npending = 0;
-	} else if (may_land || nok > 0) {
-		if (ls->npending == MAX_PENDING_WRITES) {
-			memmove(&ls->pending[0], &ls->pending[1], sizeof(ls->pending[0]) * (MAX_PENDING_WRITES - 1));
-			memmove(ls->pending_bytes[0], ls->pending_bytes[1], SM_HOST_SIZE * (MAX_PENDING_WRITES - 1));
-			ls->npending--;
-		}
-		ls->pending[ls->npending] = *rec;
-		memcpy(ls->pending_bytes[ls->npending], ls->sector, SM_HOST_SIZE);
-		ls->npending++;
-	}
+	if (done)
+		set_mine_locked(ls, rec);
+	else if (may_land || nok > 0)
+		add_pending_locked(ls, rec);
 	pthread_mutex_unlock(&ls->mu);
 	if (done)
 		return 0;
@@ -992,6 +1013,135 @@ static bool slot_lost_locked(struct sm_lockspace *ls)
 			return true;
 	}
 	return false;
+}
+
+/* ---- COMPARE AND WRITE of our record (lease_io caw) ------------------------ */
+
+/* Does our record change by COMPARE AND WRITE?  Only a lone volume can be
+ * formatted so (volume sets are refused at format). */
+static bool uses_caw(const struct sm_lockspace *ls) { return ls->n == 1 && ls->hdr.lease_io == SM_LEASE_IO_CAW; }
+
+/* May a failed COMPARE AND WRITE have executed, or execute yet?  Not when
+ * the device answered (MISCOMPARE, conflict, unsupported) or the command was
+ * never sent. */
+static bool caw_in_doubt(int rc)
+{
+	return rc != -SM_EMISCOMPARE && rc != -SM_ERESERVATION_CONFLICT && rc != -SM_ECAW_UNSUPPORTED &&
+	       rc != -EINVAL && rc != -ENOMEM;
+}
+
+/* COMPARE AND WRITE of slot host_id: ls->expect -> ls->sector (whole
+ * sectors).  sm_caw()'s results; the handle is opened on first use. */
+static int caw_slot(struct sm_lockspace *ls, uint32_t host_id)
+{
+	struct member *m = &ls->m[0];
+	struct sm_caw_dev *dev;
+	int rc = sm_volume_caw(m->vol, &dev);
+	if (rc == 0)
+		rc = sm_caw(dev, m->vol->offset + sm_volume_host_offset(&ls->hdr, host_id), ls->expect, ls->sector,
+			    ls->hdr.sector_size);
+	if (rc == 0 || rc == -SM_EMISCOMPARE)
+		member_ok(ls, m);
+	else
+		member_failed(ls, m, rc);
+	return rc;
+}
+
+/* After an in-doubt COMPARE AND WRITE of slot host_id: 0 when the slot now
+ * holds ls->sector (it executed), 1 when it still holds ls->expect (it did
+ * not: SG_IO returns only once the command is done or aborted), 2 when it
+ * holds anything else; or the read's error. */
+static int caw_outcome(struct sm_lockspace *ls, uint32_t host_id)
+{
+	const struct sm_volume_header *h = &ls->hdr;
+	uint8_t *buf = malloc(h->sector_size);
+	if (!buf)
+		return -ENOMEM;
+	int rc = sm_disk_read(ls->m[0].vol->disk, sm_volume_host_offset(h, host_id), buf, h->sector_size,
+			      h->io_timeout_ms);
+	if (rc == 0)
+		rc = memcmp(buf, ls->sector, h->sector_size) == 0 ? 0 : memcmp(buf, ls->expect, h->sector_size) == 0 ? 1 : 2;
+	free(buf);
+	return rc;
+}
+
+static int caw_lost(struct sm_lockspace *ls, const char *doing)
+{
+	pthread_mutex_lock(&ls->mu);
+	ls->lost = true;
+	pthread_mutex_unlock(&ls->mu);
+	sm_error("lockspace %s: host_id %u record was changed by another host (COMPARE AND WRITE %s miscompared): "
+		 "lockspace lost",
+		 ls->hdr.lockspace, ls->host_id, doing);
+	return -SM_ELOCKSPACE_LOST;
+}
+
+/* Replace our record (renewal, leave): CAW(our last record -> rec).  0: rec
+ * is ours now.  MISCOMPARE: someone else wrote our slot: -SM_ELOCKSPACE_LOST
+ * (ls->lost set).  In doubt (a timeout): read the slot; rec there: done; our
+ * last record there: not executed, send it once more (a miscompare of that
+ * one reads again: the first may have executed late); anything else: lost.
+ * When that read fails, rec becomes a pending write (the next renewal's read
+ * adopts it if it landed) and the CAW's error is returned.  Expects our slot
+ * to hold mine_bytes and zeros after them: every record is written so. */
+static int caw_update_record(struct sm_lockspace *ls, const struct sm_host_record *rec, const char *doing)
+{
+	const struct sm_volume_header *h = &ls->hdr;
+	memset(ls->sector, 0, h->sector_size);
+	sm_host_encode(rec, ls->sector);
+	memset(ls->expect, 0, h->sector_size);
+	pthread_mutex_lock(&ls->mu);
+	memcpy(ls->expect, ls->mine_bytes, SM_HOST_SIZE);
+	pthread_mutex_unlock(&ls->mu);
+	int rc = 0;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		rc = caw_slot(ls, rec->host_id);
+		/* a miscompare after a doubt may be our first CAW, executed late */
+		bool look = caw_in_doubt(rc) || (rc == -SM_EMISCOMPARE && attempt > 0);
+		int seen = rc == 0 ? 0 : look ? caw_outcome(ls, rec->host_id) : rc == -SM_EMISCOMPARE ? 2 : rc;
+		if (seen == 0) {
+			pthread_mutex_lock(&ls->mu);
+			set_mine_locked(ls, rec);
+			pthread_mutex_unlock(&ls->mu);
+			return 0;
+		}
+		if (seen == 2)
+			return caw_lost(ls, doing);
+		if (seen < 0) {
+			if (caw_in_doubt(rc)) {
+				pthread_mutex_lock(&ls->mu);
+				add_pending_locked(ls, rec);
+				pthread_mutex_unlock(&ls->mu);
+			}
+			return rc;
+		}
+		sm_warn("lockspace %s: COMPARE AND WRITE %s did not execute (%s); sending it again", h->lockspace, doing,
+			sm_strerror(rc));
+	}
+	return rc == -SM_EMISCOMPARE ? caw_lost(ls, doing) : rc;
+}
+
+/* Claim slot (join): CAW(the image of the slot in the latest read -> claim).
+ * 0: the host_id is ours (nobody else's write came between: no 2d wait).
+ * -SM_EMISCOMPARE: another host changed the slot since that read (it took
+ * it).  In doubt: read the slot; the claim there: ours; the old image: not
+ * executed, -SM_EAGAIN_CLAIM (start over from a new read); anything else:
+ * -SM_EMISCOMPARE.  Other errors as sm_caw() or the read. */
+static int caw_claim(struct sm_lockspace *ls, const struct sm_host_record *claim)
+{
+	const struct sm_volume_header *h = &ls->hdr;
+	memcpy(ls->expect, ls->m[0].area_buf + (size_t)(claim->host_id - 1) * h->sector_size, h->sector_size);
+	memset(ls->sector, 0, h->sector_size);
+	sm_host_encode(claim, ls->sector);
+	int rc = caw_slot(ls, claim->host_id);
+	if (rc == 0 || !caw_in_doubt(rc))
+		return rc;
+	int seen = caw_outcome(ls, claim->host_id);
+	sm_warn("lockspace %s: COMPARE AND WRITE of our claim of host_id %u: %s; %s", h->lockspace, claim->host_id,
+		sm_strerror(rc),
+		seen == 0 ? "it executed" : seen == 1 ? "it did not execute, starting over" : seen == 2
+		? "another host took the host_id" : "the slot cannot be read");
+	return seen == 0 ? 0 : seen == 1 ? -SM_EAGAIN_CLAIM : seen == 2 ? -SM_EMISCOMPARE : rc;
 }
 
 /* A write of ours met a reservation conflict: another host preempted our
@@ -1065,7 +1215,7 @@ int sm_lockspace_renew(struct sm_lockspace *ls)
 		} else {
 			next.sequence++;
 			next.timestamp = t0m;
-			rc = write_record(ls, &next, NULL);
+			rc = uses_caw(ls) ? caw_update_record(ls, &next, "renewing our record") : write_record(ls, &next, NULL);
 			if (rc == -SM_ERESERVATION_CONFLICT)
 				note_fenced(ls, "renewing our record");
 		}
@@ -1217,6 +1367,63 @@ static bool key_replaceable(void *arg, uint32_t host_id)
 	return l == SM_LIVE_FREE || l == SM_LIVE_DEAD || other;
 }
 
+/* Our claim is on disk and ours: we are joined, the claim counts as our
+ * first renewal (started at t0m / t0b, done at claimed). */
+static void become_joined_locked(struct sm_lockspace *ls, const struct sm_host_record *claim, uint64_t t0m,
+				 uint64_t t0b, uint64_t claimed)
+{
+	ls->joined = true;
+	ls->lost = false;
+	ls->generation = claim->generation;
+	memcpy(ls->instance, claim->instance, 16);
+	memcpy(ls->host_name, claim->host_name, SM_NAME_FIELD);
+	ls->last_renew_mono = t0m;
+	ls->last_renew_boot = t0b;
+	memset(ls->sector, 0, ls->hdr.sector_size);
+	sm_host_encode(claim, ls->sector);
+	set_mine_locked(ls, claim);
+	record_history_locked(ls, t0m, claimed, 0);
+}
+
+static int joined(struct sm_lockspace *ls)
+{
+	sm_info("joined lockspace %s as host_id %u generation %llu", ls->hdr.lockspace, ls->host_id,
+		(unsigned long long)ls->generation);
+	return 0;
+}
+
+/* Another host claimed slot at the same time as we did (and won). */
+static int lost_race(struct sm_lockspace *ls, const struct sm_join_opts *opts, uint32_t slot)
+{
+	if (!opts->host_id) {
+		sm_warn("lockspace %s: another host claimed host_id %u at the same time; trying the next free host_id",
+			ls->hdr.lockspace, slot);
+		return -SM_EAGAIN_LOST;
+	}
+	sm_error("lockspace %s: another host claimed host_id %u at the same time; join with another host_id, or "
+		 "by name", ls->hdr.lockspace, slot);
+	return -SM_EHOSTID_BUSY;
+}
+
+/* Join by COMPARE AND WRITE (lease_io caw): one CAW from the image that
+ * found the slot free or dead decides, with no 2d wait: any write to the
+ * slot since that read (a competitor's claim, the "dead" holder's renewal)
+ * makes it miscompare, and nobody's write can come between its compare and
+ * its write (tests/model/caw.pml SCEN=2). */
+static int join_by_caw(struct sm_lockspace *ls, const struct sm_join_opts *opts, const struct sm_host_record *claim,
+		       uint64_t t0m, uint64_t t0b)
+{
+	int rc = caw_claim(ls, claim);
+	if (rc == -SM_EMISCOMPARE)
+		return lost_race(ls, opts, claim->host_id);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&ls->mu);
+	become_joined_locked(ls, claim, t0m, t0b, sm_now_mono_ms());
+	pthread_mutex_unlock(&ls->mu);
+	return joined(ls);
+}
+
 /* One join attempt, never on a slot in avoid[]; *slot is the host_id it
  * tried.  -SM_EAGAIN_CLAIM when it must start over; -SM_EAGAIN_LOST when
  * another host won the host_id we picked by name (pick another). */
@@ -1302,6 +1509,8 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 	pthread_mutex_lock(&ls->mu);
 	ls->host_id = slot; /* member_is_ours_locked() looks here */
 	pthread_mutex_unlock(&ls->mu);
+	if (uses_caw(ls))
+		return join_by_caw(ls, opts, &claim, t0m, t0b);
 	bool wrote[SM_SET_SIZE] = {0};
 	rc = write_record(ls, &claim, wrote);
 	uint64_t claimed = sm_now_mono_ms(); /* the claim counts as our first renewal */
@@ -1343,38 +1552,13 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		held += wrote[i] && decided_at[i] && claimed - decided_at[i] <= 2ull * h->io_timeout_ms &&
 			member_is_ours_locked(ls, i);
 	bool ours = held >= majority(ls);
-	if (ours) {
-		ls->joined = true;
-		ls->lost = false;
-		ls->generation = claim.generation;
-		memcpy(ls->instance, claim.instance, 16);
-		memcpy(ls->host_name, name, SM_NAME_FIELD);
-		ls->last_renew_mono = t0m;
-		ls->last_renew_boot = t0b;
-		ls->mine = claim;
-		memset(ls->sector, 0, h->sector_size);
-		sm_host_encode(&claim, ls->sector);
-		memcpy(ls->mine_bytes, ls->sector, SM_HOST_SIZE);
-		ls->npending = 0;
-		record_history_locked(ls, t0m, claimed, 0);
-	}
+	if (ours)
+		become_joined_locked(ls, &claim, t0m, t0b, claimed);
 	pthread_mutex_unlock(&ls->mu);
-	if (!ours && !opts->host_id) {
-		/* Our claim landed before the winner's: nothing of ours lingers
-		 * (on a volume set: at most on a minority, which the winner's
-		 * renewals overwrite). */
-		sm_warn("lockspace %s: another host claimed host_id %u at the same time; trying the next free host_id",
-			h->lockspace, slot);
-		return -SM_EAGAIN_LOST;
-	}
-	if (!ours) {
-		sm_error("lockspace %s: another host claimed host_id %u at the same time; join with another host_id, or "
-			 "by name", h->lockspace, slot);
-		return -SM_EHOSTID_BUSY;
-	}
-	sm_info("joined lockspace %s as host_id %u generation %llu", h->lockspace, slot,
-		(unsigned long long)claim.generation);
-	return 0;
+	/* Our claim landed before the winner's: nothing of ours lingers (on a
+	 * volume set: at most on a minority, which the winner's renewals
+	 * overwrite). */
+	return ours ? joined(ls) : lost_race(ls, opts, slot);
 }
 
 int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts)
@@ -1548,7 +1732,7 @@ int sm_lockspace_leave(struct sm_lockspace *ls)
 	fr.sequence++;
 	fr.timestamp = sm_now_mono_ms();
 	fr.attention_host_id = 0;
-	rc = write_record(ls, &fr, NULL);
+	rc = uses_caw(ls) ? caw_update_record(ls, &fr, "freeing our record") : write_record(ls, &fr, NULL);
 	if (rc == 0) {
 		pthread_mutex_lock(&ls->mu);
 		ls->joined = false;

@@ -127,7 +127,11 @@ struct sm_volume *sm_lockspace_member_volume(struct sm_lockspace *ls, int i);
 uint64_t sm_lockspace_offset(const struct sm_lockspace *ls);
 void sm_lockspace_info(struct sm_lockspace *ls, struct sm_lockspace_info *out);
 
-/* Join (claim a host_id): waits 2d on a free slot, H + 2d on a held one. */
+/* Join (claim a host_id): waits 2d on a free slot, H + 2d on a held one.
+ * On a volume with lease_io caw the claim is one COMPARE AND WRITE from the
+ * image read, with no 2d wait (a free slot: one read + one CAW); another
+ * host's claim in between makes it miscompare: -SM_EHOSTID_BUSY for a
+ * requested host_id, else the next free one is tried. */
 int sm_lockspace_join(struct sm_lockspace *ls, const struct sm_join_opts *opts);
 /* Resume a membership after a daemon restart: the record must still be
  * exactly ours (same host_id, generation and instance); then renew once.
@@ -141,11 +145,14 @@ int sm_lockspace_resume(struct sm_lockspace *ls, uint32_t host_id, uint64_t gene
  * generation it has).  No renewal is done. */
 int sm_lockspace_adopt(struct sm_lockspace *ls, uint32_t host_id, uint64_t generation);
 /* One renewal: read the host area (observing every host), verify our record,
- * write it.  -SM_ELOCKSPACE_LOST when it is no longer ours. */
+ * write it (lease_io caw: COMPARE AND WRITE from our last record; a
+ * miscompare means it is no longer ours).  -SM_ELOCKSPACE_LOST when it is no
+ * longer ours. */
 int sm_lockspace_renew(struct sm_lockspace *ls);
 /* Read the host area and update the observation table (no write). */
 int sm_lockspace_observe(struct sm_lockspace *ls);
-/* Mark our record free.  The caller must have released all leases. */
+/* Mark our record free (lease_io caw: by COMPARE AND WRITE from our last
+ * record).  The caller must have released all leases. */
 int sm_lockspace_leave(struct sm_lockspace *ls);
 
 /* Raise our attention mark towards owner_host_id (after writing a request). */
