@@ -77,12 +77,17 @@ LAB_FENCE_ARGS ?= --io-timeout 1 --freezes 20 --crashes 5
 # LAB_LIBVIRT_ARGS: the third run, pr-libvirt (libvirtd and QEMU with the lock
 # plugin inside the guests, fenced by reservation; about 2.5 min)
 LAB_LIBVIRT_ARGS ?= --io-timeout 1
+# LAB_CAWB_ARGS: the fourth run, caw-bench on LIO (issue 14's table: leases by
+# COMPARE AND WRITE, Disk Paxos and Debian's sanlock on one LUN; about 1.5 min)
+LAB_CAWB_ARGS ?=
 lab: build
 	@scripts/deps lab $(BUILD)/lab-cache
 	@lab/run --build $(BUILD) --no-deps $(LAB_ARGS)
 	@lab/run --build $(BUILD) --no-deps --fence pr $(LAB_FENCE_ARGS)
 	@scripts/deps libvirt
 	@lab/run --build $(BUILD) --no-deps --scenarios pr-libvirt $(LAB_LIBVIRT_ARGS)
+	@scripts/deps bench
+	@lab/run --build $(BUILD) --no-deps --target lio --scenarios caw-bench $(LAB_CAWB_ARGS)
 
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
