@@ -291,6 +291,7 @@ struct daemon {
 	struct job *jq_head, *jq_tail;  /* to run */
 	struct job *done_head, *done_tail; /* finished, for the loop */
 	bool workers_stop;
+	int receivers;              /* receive jobs running on threads of their own (jq_mu) */
 	/* waiting requests (resources busy) */
 	struct job *waiting;
 	/* watchdog */
