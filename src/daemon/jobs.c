@@ -632,7 +632,7 @@ static void exec_request(struct worker *w, struct job *j)
 	if (rc == 0)
 		rc = sm_paxos_request(&ref, &r->me, j->kind_arg, v.leader.lver);
 	if (rc == 0 && v.leader.owner_id && v.leader.owner_id != r->me.host_id)
-		atomic_store(&r->ls->attention_to, v.leader.owner_id);
+		atomic_store(&r->ls->thr.attention_to, v.leader.owner_id);
 	r->out.lver = rc == 0 ? v.leader.lver : 0;
 	r->out.owner_id = rc == 0 ? v.leader.owner_id : 0;
 	if (rc < 0)
@@ -742,7 +742,7 @@ static void exec_receive(struct worker *w, struct job *j)
 		j->rc = rc;
 		return;
 	}
-	atomic_store(&r->ls->attention_to, v.leader.owner_id);
+	atomic_store(&r->ls->thr.attention_to, v.leader.owner_id);
 	uint64_t end = sm_now_mono_ms() + j->wait_ms, refreshed = sm_now_mono_ms();
 	struct sm_oracle live = sm_oracle_of(r->ls->ls);
 	for (;;) {
