@@ -917,11 +917,11 @@ static void job_done(struct daemon *d, struct job *j)
 		sm_warn("cannot signal job completion: %s", strerror(errno));
 }
 
-static void worker_free(struct worker *w)
+static void close_volumes(struct worker *w)
 {
 	for (int i = 0; i < w->nvols; i++)
 		sm_volume_close(w->vols[i].vol);
-	free(w);
+	w->nvols = 0;
 }
 
 static void *worker_main(void *arg)
@@ -944,7 +944,8 @@ static void *worker_main(void *arg)
 		run_job(w, j);
 		job_done(d, j);
 	}
-	worker_free(w);
+	close_volumes(w);
+	free(w);
 	return NULL;
 }
 
@@ -965,8 +966,7 @@ static void *receiver_main(void *arg)
 	struct daemon *d = rv->w.d;
 	run_job(&rv->w, rv->j);
 	job_done(d, rv->j);
-	for (int i = 0; i < rv->w.nvols; i++)
-		sm_volume_close(rv->w.vols[i].vol);
+	close_volumes(&rv->w);
 	free(rv);
 	pthread_mutex_lock(&d->jq_mu);
 	d->receivers--;
