@@ -100,7 +100,9 @@ enum ls_stop {
  * Everything else in struct ls_entry is the loop's; the thread only reads
  * the fields the loop set before starting it (location, want_*, resume_*,
  * needs_open) and, after go > 0, those the loop set before storing go (ls,
- * name, to).
+ * name, to).  Workers read ls (thread-safe), name, to and location, all
+ * fixed before a job of e is queued (jq_mu, or pthread_create() for a
+ * receive, orders them).
  *
  * Memory ordering: every atomic below is accessed with the <stdatomic.h>
  * defaults (sequentially consistent: each store releases, each load
