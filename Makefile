@@ -2,6 +2,10 @@
 #   make            build (installs missing build packages first)
 #   make check      build, run every test, then the unit and fast system tests
 #                   again under AddressSanitizer + UBSan
+#   make check-tsan the unit tests and the system tests that start sync_managerd
+#                   under ThreadSanitizer (not part of make check; about 15 min)
+#   make coverage   unit and system tests in a gcov build; line coverage of src/
+#                   per directory (not part of make check)
 #   make demo       the main demo (libvirt + QEMU guests; needs root)
 #   make demo-processes  the same scenario with plain processes (no libvirt needed)
 #   make torture    long mutual-exclusion torture run (minutes)
@@ -12,11 +16,13 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+COV_BUILD  ?= build-cov
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CTEST      := ctest --output-on-failure --no-tests=error
 
-.PHONY: all build deps check check-asan demo demo-processes torture bench lab install clean fuzz
+.PHONY: all build deps check check-asan check-tsan coverage demo demo-processes torture bench lab install clean fuzz
 
 all: build
 
@@ -52,6 +58,43 @@ check-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(CTEST) -j$(JOBS) -L 'unit|asan'
+
+$(TSAN_BUILD)/build.ninja:
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSM_SANITIZE=thread
+
+# Every process (daemons killed by a signal too, which never exit 66) writes
+# its reports to $(TSAN_BUILD)/tsan/report.PID: any such file fails the run.
+# allocator_may_return_null: malloc fails with NULL as libc's does, instead of
+# TSan aborting the process (system/daemon_oom runs the daemon out of memory
+# on purpose and checks that it copes).
+TSAN_DIR = $(abspath $(TSAN_BUILD))/tsan
+check-tsan: deps $(TSAN_BUILD)/build.ninja
+	@scripts/deps test
+	ninja -C $(TSAN_BUILD)
+	rm -rf $(TSAN_DIR) && mkdir -p $(TSAN_DIR)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="log_path=$(TSAN_DIR)/report halt_on_error=0 second_deadlock_stack=1 allocator_may_return_null=1" \
+		$(CTEST) -j$(JOBS) -L 'unit|tsan'; status=$$?; \
+	if ls $(TSAN_DIR)/report.* >/dev/null 2>&1; then \
+		cat $(TSAN_DIR)/report.*; \
+		echo "make check-tsan: ThreadSanitizer reports in $(TSAN_DIR) (above)" >&2; exit 1; \
+	fi; \
+	[ $$status -eq 0 ] && echo "make check-tsan: no ThreadSanitizer report"; exit $$status
+
+$(COV_BUILD)/build.ninja:
+	cmake -S . -B $(COV_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSM_COVERAGE=ON
+
+# The unit and system tests (not the demos, lab, libvirt, torture or model
+# runs) in a gcov build, then line coverage of src/ per directory; an HTML
+# report per file goes to $(COV_BUILD)/coverage.  Counts of earlier runs are
+# dropped first.
+coverage: deps $(COV_BUILD)/build.ninja
+	@scripts/deps test coverage
+	ninja -C $(COV_BUILD)
+	find $(COV_BUILD) -name '*.gcda' -delete
+	cd $(COV_BUILD) && $(CTEST) -j$(JOBS) -L 'unit|system' -LE demo; status=$$?; \
+	cd $(CURDIR) && scripts/coverage $(COV_BUILD) --html $(COV_BUILD)/coverage || exit $$?; \
+	[ $$status -eq 0 ] || echo "make coverage: some tests failed (above): the figures miss what they did not run" >&2; \
+	exit $$status
 
 demo:
 	@scripts/deps libvirt || echo "make demo: could not install libvirt and QEMU (see above)"
@@ -103,4 +146,4 @@ install: deps
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(COV_BUILD) $(FUZZ_BUILD)

@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,7 @@ struct join_call {
 	const char *host_name;
 	int rc;
 	char message[256];
-	volatile int done;
+	atomic_bool done; /* the join thread stores it after rc and message */
 };
 
 static void *join_thread(void *arg)
@@ -131,7 +132,7 @@ static void *join_thread(void *arg)
 		snprintf(jc->message, sizeof(jc->message), "%s", sm_conn_message(c));
 		sm_conn_close(c);
 	}
-	jc->done = 1;
+	atomic_store(&jc->done, true);
 	return NULL;
 }
 
@@ -158,7 +159,7 @@ int cli_join_and_wait(const char *location, uint32_t host_id, const char *host_n
 	pthread_create(&t, NULL, join_thread, &jc);
 	char last[256] = "";
 	uint64_t started = sm_now_mono_ms(), last_print = 0, next_poll = started + 200, give_up = 0;
-	while (!jc.done) {
+	while (!atomic_load(&jc.done)) {
 		if (give_up && sm_now_mono_ms() >= give_up) {
 			/* Interrupted, and the daemon did not answer the join: stop
 			 * waiting for it rather than hang (the join thread is left

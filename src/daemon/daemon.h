@@ -87,6 +87,56 @@ const char *daemon_config_check_deep(const struct sm_config_key *k, const void *
 enum ls_state { LS_JOINING, LS_JOINED, LS_FAILED, LS_LEAVING, LS_GONE };
 const char *ls_state_name(enum ls_state s);
 
+/* How the loop asks a renewal thread to stop (ls_thread_shared.stop). */
+enum ls_stop {
+	LS_RUN = 0,        /* keep renewing */
+	LS_STOP_KEEP,      /* stop renewing and keep the slot: others see us dead after H,
+			    * or the next daemon resumes it (restart, fenced, lost) */
+	LS_STOP_LEAVE,     /* stop and write the slot free (leave) */
+};
+
+/* What the event loop and a lockspace's renewal thread share while the
+ * thread runs (workers write attention_to), with who writes -> who reads.
+ * Everything else in struct ls_entry is the loop's; the thread only reads
+ * the fields the loop set before starting it (location, want_*, resume_*,
+ * needs_open) and, after go > 0, those the loop set before storing go (ls,
+ * name, to).  Workers read ls (thread-safe), name, to and location, all
+ * fixed before a job of e is queued (jq_mu, or pthread_create() for a
+ * receive, orders them).
+ *
+ * Memory ordering: every atomic below is accessed with the <stdatomic.h>
+ * defaults (sequentially consistent: each store releases, each load
+ * acquires), and each plain field is published by one of them:
+ * - t_ls: the thread stores it, then open_rc, then open_done; the loop reads
+ *   t_ls only after loading open_done == true, and the thread no longer
+ *   touches it;
+ * - e->ls, e->name, e->to (the loop's, from the header): stored before go,
+ *   read by the thread only after loading go > 0;
+ * - the results are read in order: join_rc after join_done, leave_rc after
+ *   exited (the thread stores the value first), and pthread_join() after
+ *   exited orders everything else the thread did.
+ * Only attention_to has several writers (workers store, the thread
+ * exchanges); the progress fields are under progress_mu. */
+struct ls_thread_shared {
+	_Atomic enum ls_stop stop;   /* loop -> thread (the loop writes it only through request_stop()) */
+	/* loop -> the lease API's join (sm_join_opts.cancel, which the CLI's
+	 * signal handlers also set): non-zero once stop != LS_RUN; written and
+	 * read with __atomic builtins (relaxed: it only ends waits sooner) */
+	volatile sig_atomic_t join_cancel;
+	atomic_bool open_done;       /* thread -> loop: the header was read (or not): t_ls, open_rc */
+	atomic_int open_rc;
+	struct sm_lockspace *t_ls;   /* thread's until open_done, then the loop's (it moves it to e->ls) */
+	atomic_int go;               /* loop -> thread, after the open: 1 join, < 0 give up with that error */
+	atomic_int join_rc;          /* thread -> loop: the join's or resume's result ... */
+	atomic_bool join_done;       /* ... valid once this is set */
+	atomic_int leave_rc;         /* thread -> loop: writing our slot free (valid once exited) */
+	atomic_bool exited;          /* thread -> loop: it ends now; the loop joins it */
+	atomic_uint attention_to;    /* workers -> thread (exchanged to 0): host_id to raise attention for */
+	pthread_mutex_t progress_mu; /* thread (join progress) -> loop (status): */
+	char progress[200];          /* what a join is waiting for (progress_mu) */
+	uint64_t progress_deadline_ms; /* mono_ms() when that wait ends at the latest (progress_mu) */
+};
+
 struct ls_entry {
 	struct daemon *d;
 	struct ls_entry *next;
@@ -101,24 +151,15 @@ struct ls_entry {
 	uint64_t last_warned_mono;
 	uint32_t want_host_id;
 	char want_host_name[SM_NAME_FIELD];
-	/* renewal thread: it sets the t_* fields, the loop polls them */
+	/* renewal thread: what it shares with the loop is in thr */
 	pthread_t thread;
 	bool thread_running;
-	volatile sig_atomic_t stop;  /* ask the thread to stop (leave when set to 2) */
+	struct ls_thread_shared thr;
 	bool leave_when_free;        /* leaving: write the slot free once no lease is left */
-	atomic_int t_join_rc;
-	atomic_bool t_join_done;
-	atomic_bool t_exited;
-	pthread_mutex_t progress_mu;
-	char progress[200];          /* what a join is waiting for (guarded) */
-	uint64_t progress_deadline_ms; /* mono_ms() when the wait in progress ends at the latest */
 	uint64_t waiter_ids[16];     /* connections waiting for the join to finish */
 	int nwaiters;
 	uint64_t leave_waiter_ids[16]; /* connections waiting for the leave to finish */
 	int nleave_waiters;
-	atomic_int t_leave_rc;       /* result of writing our slot free */
-	atomic_uint attention_to;    /* host_id to raise attention for, 0 none */
-	atomic_bool attention_seen;  /* someone raised attention for us */
 	/* resume after a restart */
 	bool resume;
 	uint32_t resume_host_id;
@@ -148,16 +189,12 @@ struct ls_entry {
 	/* Opening (a join, or a resume whose name and timeouts the state file
 	 * gave): the renewal thread reads the volume
 	 * header, so a volume that does not answer never stalls the loop.  The
-	 * loop takes t_ls once t_open_done is set, checks it against the other
-	 * lockspaces and answers through go. */
+	 * loop takes thr.t_ls once thr.open_done is set, checks it against the
+	 * other lockspaces and answers through thr.go. */
 	bool needs_open;             /* set before the thread starts */
 	bool opened;                 /* the loop has taken the open's result */
 	int open_rc;                 /* loop: the open and its checks (0 = joining) */
 	bool rejoin;                 /* automatic rejoin: retried while it cannot be opened */
-	atomic_bool t_open_done;
-	atomic_int t_open_rc;
-	struct sm_lockspace *t_ls;   /* the thread's until t_open_done, then the loop's */
-	atomic_int go;               /* after the open: 1 join, < 0 give up with that error */
 };
 
 /* ---- the local lease table ------------------------------------------------- */
@@ -291,6 +328,7 @@ struct daemon {
 	struct job *jq_head, *jq_tail;  /* to run */
 	struct job *done_head, *done_tail; /* finished, for the loop */
 	bool workers_stop;
+	int receivers;              /* receive jobs running on threads of their own (jq_mu) */
 	/* waiting requests (resources busy) */
 	struct job *waiting;
 	/* watchdog */

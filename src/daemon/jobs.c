@@ -632,7 +632,7 @@ static void exec_request(struct worker *w, struct job *j)
 	if (rc == 0)
 		rc = sm_paxos_request(&ref, &r->me, j->kind_arg, v.leader.lver);
 	if (rc == 0 && v.leader.owner_id && v.leader.owner_id != r->me.host_id)
-		atomic_store(&r->ls->attention_to, v.leader.owner_id);
+		atomic_store(&r->ls->thr.attention_to, v.leader.owner_id);
 	r->out.lver = rc == 0 ? v.leader.lver : 0;
 	r->out.owner_id = rc == 0 ? v.leader.owner_id : 0;
 	if (rc < 0)
@@ -742,7 +742,7 @@ static void exec_receive(struct worker *w, struct job *j)
 		j->rc = rc;
 		return;
 	}
-	atomic_store(&r->ls->attention_to, v.leader.owner_id);
+	atomic_store(&r->ls->thr.attention_to, v.leader.owner_id);
 	uint64_t end = sm_now_mono_ms() + j->wait_ms, refreshed = sm_now_mono_ms();
 	struct sm_oracle live = sm_oracle_of(r->ls->ls);
 	for (;;) {
@@ -885,6 +885,45 @@ static void exec_orphans(struct worker *w, struct job *j)
 	j->cursor = a >= v->hdr.resource_count ? 0 : a;
 }
 
+static void run_job(struct worker *w, struct job *j)
+{
+	switch (j->kind) {
+	case JOB_ACQUIRE: exec_acquire(w, j); break;
+	case JOB_RELEASE: exec_release(w, j); break;
+	case JOB_CONVERT: exec_convert(w, j); break;
+	case JOB_RESOURCE_ADD: exec_resource(w, j, true); break;
+	case JOB_RESOURCE_RM: exec_resource(w, j, false); break;
+	case JOB_REQUEST: exec_request(w, j); break;
+	case JOB_RESOLVE: exec_resolve(w, j); break;
+	case JOB_RECEIVE: exec_receive(w, j); break;
+	case JOB_VERIFY: exec_verify(w, j); break;
+	case JOB_ORPHANS: exec_orphans(w, j); break;
+	}
+}
+
+/* Hand a finished job to the loop (jq_mu not held). */
+static void job_done(struct daemon *d, struct job *j)
+{
+	pthread_mutex_lock(&d->jq_mu);
+	j->next = NULL;
+	if (d->done_tail)
+		d->done_tail->next = j;
+	else
+		d->done_head = j;
+	d->done_tail = j;
+	pthread_mutex_unlock(&d->jq_mu);
+	uint64_t one = 1;
+	if (write(d->job_event_fd, &one, sizeof(one)) < 0)
+		sm_warn("cannot signal job completion: %s", strerror(errno));
+}
+
+static void close_volumes(struct worker *w)
+{
+	for (int i = 0; i < w->nvols; i++)
+		sm_volume_close(w->vols[i].vol);
+	w->nvols = 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -902,36 +941,67 @@ static void *worker_main(void *arg)
 		if (!d->jq_head)
 			d->jq_tail = NULL;
 		pthread_mutex_unlock(&d->jq_mu);
-
-		switch (j->kind) {
-		case JOB_ACQUIRE: exec_acquire(w, j); break;
-		case JOB_RELEASE: exec_release(w, j); break;
-		case JOB_CONVERT: exec_convert(w, j); break;
-		case JOB_RESOURCE_ADD: exec_resource(w, j, true); break;
-		case JOB_RESOURCE_RM: exec_resource(w, j, false); break;
-		case JOB_REQUEST: exec_request(w, j); break;
-		case JOB_RESOLVE: exec_resolve(w, j); break;
-		case JOB_RECEIVE: exec_receive(w, j); break;
-		case JOB_VERIFY: exec_verify(w, j); break;
-		case JOB_ORPHANS: exec_orphans(w, j); break;
-		}
-
-		pthread_mutex_lock(&d->jq_mu);
-		j->next = NULL;
-		if (d->done_tail)
-			d->done_tail->next = j;
-		else
-			d->done_head = j;
-		d->done_tail = j;
-		pthread_mutex_unlock(&d->jq_mu);
-		uint64_t one = 1;
-		if (write(d->job_event_fd, &one, sizeof(one)) < 0)
-			sm_warn("cannot signal job completion: %s", strerror(errno));
+		run_job(w, j);
+		job_done(d, j);
 	}
-	for (int i = 0; i < w->nvols; i++)
-		sm_volume_close(w->vols[i].vol);
+	close_volumes(w);
 	free(w);
 	return NULL;
+}
+
+/* A receive waits for another host for up to its --wait (60 s by default,
+ * any length asked): on a shared worker, a few of them would hold every
+ * worker and stall unrelated acquires and releases that long.  So each runs
+ * on a detached thread of its own, with its own volume handles (a worker's
+ * are single-threaded), and is counted in d->receivers (jq_mu) so that
+ * jobs_stop() waits for it as it waits for the workers. */
+struct receiver {
+	struct worker w;
+	struct job *j;
+};
+
+static void *receiver_main(void *arg)
+{
+	struct receiver *rv = arg;
+	struct daemon *d = rv->w.d;
+	run_job(&rv->w, rv->j);
+	job_done(d, rv->j);
+	close_volumes(&rv->w);
+	free(rv);
+	pthread_mutex_lock(&d->jq_mu);
+	d->receivers--;
+	pthread_cond_broadcast(&d->jq_cv);
+	pthread_mutex_unlock(&d->jq_mu);
+	return NULL;
+}
+
+/* Start j on a receiver thread: false when none could be started (the job
+ * then waits for a shared worker, as before). */
+static bool start_receiver(struct daemon *d, struct job *j)
+{
+	struct receiver *rv = calloc(1, sizeof(*rv));
+	if (!rv)
+		return false;
+	rv->w.d = d;
+	rv->j = j;
+	pthread_attr_t attr;
+	pthread_t t;
+	bool started = pthread_attr_init(&attr) == 0;
+	if (started) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_mutex_lock(&d->jq_mu);
+		d->receivers++;
+		started = pthread_create(&t, &attr, receiver_main, rv) == 0;
+		if (!started)
+			d->receivers--;
+		pthread_mutex_unlock(&d->jq_mu);
+		pthread_attr_destroy(&attr);
+	}
+	if (!started) {
+		sm_warn("cannot start a thread for a receive: it waits for a shared worker");
+		free(rv);
+	}
+	return started;
 }
 
 int jobs_start(struct daemon *d)
@@ -960,6 +1030,8 @@ int jobs_start(struct daemon *d)
 
 void jobs_submit(struct daemon *d, struct job *j)
 {
+	if (j->kind == JOB_RECEIVE && start_receiver(d, j))
+		return;
 	pthread_mutex_lock(&d->jq_mu);
 	j->next = NULL;
 	if (d->jq_tail)
@@ -996,6 +1068,8 @@ void jobs_stop(struct daemon *d)
 	pthread_mutex_lock(&d->jq_mu);
 	d->workers_stop = true;
 	pthread_cond_broadcast(&d->jq_cv);
+	while (d->receivers > 0) /* each ends within its wait */
+		pthread_cond_wait(&d->jq_cv, &d->jq_mu);
 	pthread_mutex_unlock(&d->jq_mu);
 	for (int i = 0; i < d->nworkers; i++)
 		pthread_join(d->workers[i], NULL);

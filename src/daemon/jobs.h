@@ -3,7 +3,11 @@
  * A job carries copies of everything a worker needs.  The loop-side
  * pointers (lease, proc) are only dereferenced by the loop, after the job
  * comes back; the lockspace entry is reference-counted and its sm_lockspace
- * is thread-safe for the calls workers make (identity, liveness). */
+ * is thread-safe for the calls workers make (identity, liveness).
+ *
+ * Jobs run on the shared workers (cfg.workers), except JOB_RECEIVE: it may
+ * wait minutes for another host, so each runs on a thread of its own (jobs.c,
+ * start_receiver) and comes back through the same completion queue. */
 #ifndef SM_DAEMON_JOBS_H
 #define SM_DAEMON_JOBS_H
 

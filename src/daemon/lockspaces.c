@@ -116,8 +116,8 @@ void ls_put(struct ls_entry *e)
 	if (--e->refs > 0)
 		return;
 	sm_lockspace_free(e->ls);
-	sm_lockspace_free(e->t_ls);
-	pthread_mutex_destroy(&e->progress_mu);
+	sm_lockspace_free(e->thr.t_ls);
+	pthread_mutex_destroy(&e->thr.progress_mu);
 	free(e);
 }
 
@@ -146,17 +146,17 @@ bool ls_valid(struct ls_entry *e)
 static void on_progress(void *arg, const char *what, uint64_t remaining_ms)
 {
 	struct ls_entry *e = arg;
-	pthread_mutex_lock(&e->progress_mu);
-	snprintf(e->progress, sizeof(e->progress), "%s", what);
-	e->progress_deadline_ms = mono_ms() + remaining_ms;
-	pthread_mutex_unlock(&e->progress_mu);
+	pthread_mutex_lock(&e->thr.progress_mu);
+	snprintf(e->thr.progress, sizeof(e->thr.progress), "%s", what);
+	e->thr.progress_deadline_ms = mono_ms() + remaining_ms;
+	pthread_mutex_unlock(&e->thr.progress_mu);
 }
 
 static void sleep_until(struct ls_entry *e, uint64_t when)
 {
 	for (;;) {
 		uint64_t now = sm_now_mono_ms();
-		if (e->stop || now >= when)
+		if (atomic_load(&e->thr.stop) != LS_RUN || now >= when)
 			return;
 		sm_sleep_ms(SM_MIN(when - now, (uint64_t)50));
 	}
@@ -172,20 +172,20 @@ static void wake_loop(struct ls_entry *e)
 }
 
 /* Read the volume header for the loop (which takes it as e->ls once
- * t_open_done is set), then wait for its verdict.  0: join e->ls. */
+ * thr.open_done is set), then wait for its verdict.  0: join e->ls. */
 static int open_volume(struct ls_entry *e)
 {
 	on_progress(e, "reading the volume header", SM_DEFAULT_IO_TIMEOUT_MS);
 	struct sm_lockspace *ls = NULL;
 	int rc = sm_lockspace_open_spec(e->location, &ls);
-	e->t_ls = ls;
-	atomic_store(&e->t_open_rc, rc);
-	atomic_store(&e->t_open_done, true);
+	e->thr.t_ls = ls;
+	atomic_store(&e->thr.open_rc, rc);
+	atomic_store(&e->thr.open_done, true);
 	wake_loop(e);
 	if (rc < 0)
 		return rc;
 	int go;
-	while ((go = atomic_load(&e->go)) == 0 && !e->stop)
+	while ((go = atomic_load(&e->thr.go)) == 0 && atomic_load(&e->thr.stop) == LS_RUN)
 		sm_sleep_ms(5);
 	return go > 0 ? 0 : go < 0 ? go : -SM_EINTERRUPTED;
 }
@@ -202,14 +202,14 @@ static void *ls_thread(void *arg)
 					 .host_name = e->want_host_name[0] ? e->want_host_name : NULL,
 					 .progress = on_progress,
 					 .progress_arg = e,
-					 .cancel = &e->stop};
+					 .cancel = &e->thr.join_cancel};
 		rc = sm_lockspace_join(e->ls, &o);
 	}
-	atomic_store(&e->t_join_rc, rc);
-	atomic_store(&e->t_join_done, true);
+	atomic_store(&e->thr.join_rc, rc);
+	atomic_store(&e->thr.join_done, true);
 	wake_loop(e);
 	if (rc < 0) {
-		atomic_store(&e->t_exited, true);
+		atomic_store(&e->thr.exited, true);
 		wake_loop(e);
 		return NULL;
 	}
@@ -218,13 +218,13 @@ static void *ls_thread(void *arg)
 	sm_lockspace_info(e->ls, &info);
 	uint64_t next = (info.last_renewal_mono_ms ? info.last_renewal_mono_ms : sm_now_mono_ms()) + e->to.renew_ms;
 	uint64_t checked = 0; /* latest extra read done for a death check */
-	while (!e->stop) {
+	while (atomic_load(&e->thr.stop) == LS_RUN) {
 		/* A failing host becomes provably dead H after we first saw its
 		 * last record: read then, not at our next renewal (up to R later). */
 		uint64_t check = sm_lockspace_next_death_check(e->ls);
 		if (check < next && check > checked) {
 			sleep_until(e, check);
-			if (e->stop)
+			if (atomic_load(&e->thr.stop) != LS_RUN)
 				break;
 			checked = sm_now_mono_ms();
 			if (checked < next) {
@@ -233,9 +233,9 @@ static void *ls_thread(void *arg)
 			}
 		}
 		sleep_until(e, next);
-		if (e->stop)
+		if (atomic_load(&e->thr.stop) != LS_RUN)
 			break;
-		uint32_t attn = atomic_exchange(&e->attention_to, 0);
+		uint32_t attn = atomic_exchange(&e->thr.attention_to, 0);
 		uint64_t start = sm_now_mono_ms();
 		rc = attn ? sm_lockspace_attention(e->ls, attn) : sm_lockspace_renew(e->ls);
 		if (sm_error_class(rc) == SM_ERRCLASS_LOST) {
@@ -243,28 +243,35 @@ static void *ls_thread(void *arg)
 			break;
 		}
 		uint32_t ids[8];
-		if (sm_lockspace_take_attention(e->ls, ids, 8) > 0)
-			atomic_store(&e->attention_seen, true);
+		sm_lockspace_take_attention(e->ls, ids, 8); /* drained: nothing acts on it yet */
 		/* After a failure try again soon: every attempt before F counts. */
 		next = rc == 0 ? start + e->to.renew_ms : sm_now_mono_ms() + SM_MIN(1000u, e->to.renew_ms / 2);
 	}
-	if (e->stop == 2) {
+	if (atomic_load(&e->thr.stop) == LS_STOP_LEAVE) {
 		rc = sm_lockspace_leave(e->ls);
-		atomic_store(&e->t_leave_rc, rc);
+		atomic_store(&e->thr.leave_rc, rc);
 		if (rc < 0)
 			sm_warn("lockspace %s: leaving failed: %s (others will see it dead after H)", e->name,
 				sm_strerror(rc));
 	}
-	atomic_store(&e->t_exited, true);
+	atomic_store(&e->thr.exited, true);
 	wake_loop(e);
 	return NULL;
 }
 
+/* Loop: ask e's renewal thread to stop (its join too, if it still waits). */
+static void request_stop(struct ls_entry *e, enum ls_stop how)
+{
+	atomic_store(&e->thr.stop, how);
+	__atomic_store_n(&e->thr.join_cancel, 1, __ATOMIC_RELAXED);
+}
+
 static int start_thread(struct ls_entry *e)
 {
-	atomic_store(&e->t_join_done, false);
-	atomic_store(&e->t_exited, false);
-	e->stop = 0;
+	atomic_store(&e->thr.join_done, false);
+	atomic_store(&e->thr.exited, false);
+	atomic_store(&e->thr.stop, LS_RUN);
+	__atomic_store_n(&e->thr.join_cancel, 0, __ATOMIC_RELAXED);
 	if (pthread_create(&e->thread, NULL, ls_thread, e) != 0)
 		return -EAGAIN;
 	e->thread_running = true;
@@ -278,7 +285,7 @@ static struct ls_entry *new_entry(struct daemon *d, const char *canon)
 		return NULL;
 	e->d = d;
 	e->refs = 1;
-	pthread_mutex_init(&e->progress_mu, NULL);
+	pthread_mutex_init(&e->thr.progress_mu, NULL);
 	snprintf(e->location, sizeof(e->location), "%s", canon);
 	e->state = LS_JOINING;
 	e->join_started_mono = mono_ms();
@@ -532,10 +539,10 @@ static int check_resumed_header(struct daemon *d, struct ls_entry *e)
 static void opened(struct daemon *d, struct ls_entry *e)
 {
 	e->opened = true;
-	int rc = atomic_load(&e->t_open_rc);
+	int rc = atomic_load(&e->thr.open_rc);
 	if (rc == 0) {
-		e->ls = e->t_ls;
-		e->t_ls = NULL;
+		e->ls = e->thr.t_ls;
+		e->thr.t_ls = NULL;
 		rc = e->state != LS_JOINING ? -SM_EINTERRUPTED : e->resume ? check_resumed_header(d, e) : check_header(d, e);
 	}
 	e->open_rc = rc;
@@ -543,7 +550,7 @@ static void opened(struct daemon *d, struct ls_entry *e)
 		remember_lockspace(d, e);
 		sm_info("%s lockspace %s on %s", e->resume ? "resuming" : "joining", e->name, e->location);
 	}
-	atomic_store(&e->go, rc == 0 ? 1 : rc);
+	atomic_store(&e->thr.go, rc == 0 ? 1 : rc);
 }
 
 /* Resume a lockspace the previous daemon had joined (state.c).  If F has
@@ -581,8 +588,8 @@ int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t
 			 failed ? "it was failing when the previous daemon stopped"
 				: "no renewal for F while no daemon ran");
 		e->state = LS_FAILED;
-		atomic_store(&e->t_join_done, true);
-		atomic_store(&e->t_exited, true);
+		atomic_store(&e->thr.join_done, true);
+		atomic_store(&e->thr.exited, true);
 		/* keep the membership object so a leave can be written later */
 		if (e->ls)
 			sm_lockspace_adopt(e->ls, host_id, generation);
@@ -642,7 +649,7 @@ static void reply_waiters(struct daemon *d, struct ls_entry *e, int rc)
  * hosts see us dead after H, which is safe: we hold no leases there). */
 static void reply_leave_waiters(struct daemon *d, struct ls_entry *e)
 {
-	int rc = atomic_load(&e->t_leave_rc);
+	int rc = atomic_load(&e->thr.leave_rc);
 	for (int i = 0; i < e->nleave_waiters; i++) {
 		struct conn *c = conn_find(d, e->leave_waiter_ids[i]);
 		if (!c)
@@ -676,7 +683,7 @@ static void unlink_entry(struct daemon *d, struct ls_entry *e)
 
 static void reap_thread(struct ls_entry *e)
 {
-	if (e->thread_running && atomic_load(&e->t_exited)) {
+	if (e->thread_running && atomic_load(&e->thr.exited)) {
 		pthread_join(e->thread, NULL);
 		e->thread_running = false;
 	}
@@ -764,7 +771,7 @@ static bool record_leave(struct daemon *d, struct ls_entry *e)
 {
 	int rc = state_save(d);
 	if (rc == 0) {
-		e->stop = 2;
+		request_stop(e, LS_STOP_LEAVE);
 		return true;
 	}
 	for (int i = 0; i < e->nleave_waiters; i++) {
@@ -787,21 +794,21 @@ void ls_tick(struct daemon *d)
 	for (struct ls_entry *e = d->lockspaces, *next; e; e = next) {
 		next = e->next;
 		reap_thread(e);
-		if (e->needs_open && !e->opened && atomic_load(&e->t_open_done))
+		if (e->needs_open && !e->opened && atomic_load(&e->thr.open_done))
 			opened(d, e);
 		metrics_count_renewals(e);
 		switch (e->state) {
 		case LS_JOINING:
 			/* A resume whose header or record check does not come: its
 			 * leases are not renewed; fence by F after the recorded renewal. */
-			if (e->resume && !atomic_load(&e->t_join_done) && ls_resume_left_ms(e) <= 0) {
+			if (e->resume && !atomic_load(&e->thr.join_done) && ls_resume_left_ms(e) <= 0) {
 				fence_lockspace(d, e, e->ls ? "our record could not be checked within F of the last renewal"
 							    : "its volume header could not be read within F of the last renewal");
 				break;
 			}
-			if (!atomic_load(&e->t_join_done))
+			if (!atomic_load(&e->thr.join_done))
 				break;
-			if (atomic_load(&e->t_join_rc) == 0) {
+			if (atomic_load(&e->thr.join_rc) == 0) {
 				struct sm_lockspace_info info;
 				sm_lockspace_info(e->ls, &info);
 				e->state = LS_JOINED;
@@ -815,13 +822,13 @@ void ls_tick(struct daemon *d)
 				}
 				leaseops_retry_parked(d);
 			} else if (e->resume) {
-				e->join_error = atomic_load(&e->t_join_rc);
+				e->join_error = atomic_load(&e->thr.join_rc);
 				sm_error("lockspace %s: resuming failed: %s", e->name, sm_strerror(e->join_error));
 				reply_waiters(d, e, e->join_error);
 				/* Our leases in it can no longer be trusted. */
 				fence_lockspace(d, e, "it could not be resumed after the restart");
 			} else if (!e->thread_running) { /* once, when its thread has ended */
-				e->join_error = atomic_load(&e->t_join_rc);
+				e->join_error = atomic_load(&e->thr.join_rc);
 				if (e->open_rc < 0)
 					sm_error("cannot join the lockspace of %s: %s%s", e->location,
 						 sm_strerror(e->join_error), e->rejoin && !d->quitting ? " (retrying)" : "");
@@ -872,9 +879,9 @@ void ls_tick(struct daemon *d)
 					sm_lockspace_info(e->ls, &info);
 				/* leaving tells others our leases are dead; a fenced host
 				 * cannot write, and rejoins with a new key */
-				e->stop = info.lost || info.fenced ? 1 : 2;
+				request_stop(e, info.lost || info.fenced ? LS_STOP_KEEP : LS_STOP_LEAVE);
 			}
-			if (!atomic_load(&e->t_exited) || e->thread_running)
+			if (!atomic_load(&e->thr.exited) || e->thread_running)
 				break;
 			if (d->cfg.auto_rejoin && !d->quitting)
 				rejoin(d, e);
@@ -893,9 +900,9 @@ void ls_tick(struct daemon *d)
 				e->leave_when_free = false;
 				state_touch_ls(d); /* the file drops it (state.c) */
 			}
-			if (!e->stop && !record_leave(d, e))
+			if (atomic_load(&e->thr.stop) == LS_RUN && !record_leave(d, e))
 				break;
-			if (!e->thread_running && atomic_load(&e->t_exited)) {
+			if (!e->thread_running && atomic_load(&e->thr.exited)) {
 				sm_info("left lockspace %s", e->name);
 				reply_waiters(d, e, -SM_EINTERRUPTED); /* a join the leave cancelled */
 				reply_leave_waiters(d, e);
@@ -911,7 +918,7 @@ void ls_tick(struct daemon *d)
 void ls_stop_all(struct daemon *d, bool leave)
 {
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
-		e->stop = leave ? 2 : 1;
+		request_stop(e, leave ? LS_STOP_LEAVE : LS_STOP_KEEP);
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
 		if (e->thread_running) {
 			pthread_join(e->thread, NULL);

@@ -76,11 +76,12 @@ static void put_lockspace(struct sm_msgbuf *b, struct ls_entry *e)
 			sm_mb_kv_u64(b, "fence_detect_ms", e->to.fence_detect_ms);
 	}
 	if (e->state == LS_JOINING) {
-		pthread_mutex_lock(&e->progress_mu);
-		sm_mb_kv_str(b, "join_progress", e->progress);
+		pthread_mutex_lock(&e->thr.progress_mu);
+		sm_mb_kv_str(b, "join_progress", e->thr.progress);
 		uint64_t now = mono_ms(); /* the time left now, not when the wait began */
-		sm_mb_kv_u64(b, "join_remaining_ms", e->progress_deadline_ms > now ? e->progress_deadline_ms - now : 0);
-		pthread_mutex_unlock(&e->progress_mu);
+		uint64_t deadline = e->thr.progress_deadline_ms;
+		sm_mb_kv_u64(b, "join_remaining_ms", deadline > now ? deadline - now : 0);
+		pthread_mutex_unlock(&e->thr.progress_mu);
 		sm_mb_kv_u64(b, "joining_for_ms", mono_ms() - e->join_started_mono);
 	}
 	int n = 0;

@@ -241,7 +241,7 @@ static bool safe_to_pet(struct daemon *d)
 		 * lockspace whose renewals fail since the renewal the state file
 		 * recorded, so pets stop P before F after that (a hung volume then
 		 * costs its holders, fenced at F, not the host). */
-		if (e->state == LS_JOINING && !atomic_load(&e->t_join_done)) {
+		if (e->state == LS_JOINING && !atomic_load(&e->thr.join_done)) {
 			if (ls_resume_left_ms(e) <= (int64_t)pet_interval(d))
 				return false;
 			continue;
@@ -272,7 +272,7 @@ static bool last_chance(struct daemon *d)
 {
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
 		int64_t rem;
-		if (e->state == LS_JOINING && e->resume && !e->fencing && !atomic_load(&e->t_join_done))
+		if (e->state == LS_JOINING && e->resume && !e->fencing && !atomic_load(&e->thr.join_done))
 			rem = ls_resume_left_ms(e);
 		else if (e->state != LS_JOINED || e->fencing || !e->ls)
 			continue;
@@ -301,7 +301,7 @@ static int64_t pet_horizon_ms(struct daemon *d)
 		if (!holders)
 			continue;
 		int64_t rem;
-		if (e->state == LS_JOINING && !atomic_load(&e->t_join_done))
+		if (e->state == LS_JOINING && !atomic_load(&e->thr.join_done))
 			rem = ls_resume_left_ms(e);
 		else
 			rem = e->ls && !e->fencing && e->state != LS_FAILED ? sm_lockspace_remaining_ms(e->ls) : 0;

@@ -1235,7 +1235,9 @@ static int wait_ms(uint64_t ms, volatile sig_atomic_t *cancel)
 {
 	uint64_t end = sm_now_mono_ms() + ms;
 	for (;;) {
-		if (cancel && *cancel)
+		/* an atomic load: the daemon's loop thread sets it (a signal
+		 * handler, in the CLI) */
+		if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED))
 			return -SM_EINTERRUPTED;
 		uint64_t now = sm_now_mono_ms();
 		if (now >= end)
