@@ -1134,6 +1134,11 @@ static int caw_claim(struct sm_lockspace *ls, const struct sm_host_record *claim
 	memset(ls->sector, 0, h->sector_size);
 	sm_host_encode(claim, ls->sector);
 	int rc = caw_slot(ls, claim->host_id);
+	if (rc == -SM_ECAW_UNSUPPORTED)
+		sm_error("lockspace %s: cannot join: %s cannot do COMPARE AND WRITE, which this volume's leases use "
+			 "(init --lease-io caw): this host's path to the LUN must pass SCSI commands (sd or "
+			 "dm-multipath over sd) to a target that implements it",
+			 h->lockspace, ls->m[0].vol->path);
 	if (rc == 0 || !caw_in_doubt(rc))
 		return rc;
 	int seen = caw_outcome(ls, claim->host_id);

@@ -516,6 +516,37 @@ static void a_paxos_volume_sends_no_caw(void **state)
 	sm_lockspace_free(a);
 }
 
+/* A host whose path cannot do COMPARE AND WRITE (here: a target that
+ * answers the opcode with ILLEGAL REQUEST, as tgt does) refuses to join,
+ * naming why, and writes nothing. */
+static void a_host_whose_device_cannot_caw_refuses_to_join(void **state)
+{
+	(void)state;
+	setup_lu();
+	const char *plain = tu_temp_file("delta-nocaw", 1 << 20);
+	struct prsim_lu_opts tgt = {.no_caw = true, .caw_len_advertised = 1};
+	int nocaw = prsim_add_lu(plain, &tgt);
+	assert_true(nocaw >= 0);
+	struct sm_format_params p = {.lockspace = "ls", .max_hosts = NHOSTS, .resources = 2, .io_timeout_ms = 1000,
+				     .watchdog_timeout_ms = 3000, .lease_io = SM_LEASE_IO_CAW, .force = true};
+	assert_int_equal(sm_volume_format(plain, 0, &p, NULL), 0);
+	prsim_set_initiator("a");
+	struct sm_lockspace *a;
+	assert_int_equal(sm_lockspace_open(plain, 0, &a), 0);
+	struct sm_disk_stats s0, s1;
+	stats(a, &s0);
+	struct sm_join_opts o = {.host_id = 1, .host_name = "a"};
+	assert_int_equal(sm_lockspace_join(a, &o), -SM_ECAW_UNSUPPORTED);
+	stats(a, &s1);
+	assert_int_equal(s1.writes - s0.writes, 0);
+	assert_int_equal(prsim_caw_writes(nocaw), 0);
+	struct sm_host_status hs;
+	assert_int_equal(sm_lockspace_host_status(a, 1, &hs), 0);
+	assert_int_equal(hs.rec.flags, SM_HOST_FREE);
+	sm_lockspace_free(a);
+	teardown(state);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -534,6 +565,7 @@ int main(void)
 		T(leave_frees_the_slot_by_caw_and_a_rejoin_needs_no_wait),
 		T(a_dead_holders_slot_is_taken_by_caw_after_h),
 		cmocka_unit_test_setup_teardown(a_paxos_volume_sends_no_caw, setup_paxos, teardown),
+		cmocka_unit_test(a_host_whose_device_cannot_caw_refuses_to_join),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
