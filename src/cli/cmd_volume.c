@@ -641,7 +641,7 @@ int cmd_timeouts(int argc, char **argv)
 	static const struct option opts[] = {{"io-timeout", required_argument, NULL, 't'},
 					     {"watchdog-timeout", required_argument, NULL, 'w'},
 					     {"json", no_argument, NULL, 'j'}, {"fence", required_argument, NULL, 'f'},
-					     {0}};
+					     {"lease-io", required_argument, NULL, 'I'}, {0}};
 	uint32_t d = SM_DEFAULT_IO_TIMEOUT_MS, w = SM_DEFAULT_WATCHDOG_MS;
 	bool json = false, fence_pr = false, caw = false;
 	int c, rc = 0;
@@ -653,7 +653,11 @@ int cmd_timeouts(int argc, char **argv)
 			rc = parse_seconds_opt("timeouts", "--io-timeout", optarg, 100, 600000, &d);
 		else if (c == 'w')
 			rc = parse_seconds_opt("timeouts", "--watchdog-timeout", optarg, 1000, 600000, &w);
-		else if (c == 'f') {
+		else if (c == 'I') {
+			if (strcmp(optarg, "caw") && strcmp(optarg, "paxos"))
+				rc = cli_usage_error("timeouts", "--lease-io must be 'caw' or 'paxos', not '%s'", optarg);
+			caw = !strcmp(optarg, "caw");
+		} else if (c == 'f') {
 			if (strcmp(optarg, "pr") == 0)
 				fence_pr = true;
 			else if (strcmp(optarg, "timing") != 0)
@@ -682,6 +686,8 @@ int cmd_timeouts(int argc, char **argv)
 	sm_timeouts_derive(d, w, &t);
 	if (fence_pr)
 		sm_timeouts_fence_pr(&t);
+	if (caw)
+		sm_timeouts_lease_caw(&t);
 	if (json) {
 		sm_timeouts_print_json(stdout, &t, source);
 		return CLI_OK;

@@ -127,11 +127,12 @@ static const struct cli_cmd commands[] = {
 	 "  --json               ls: machine-readable output\n"
 	 "LOCKSPACE: a lockspace sync_managerd knows (its volume); VOLUME: PATH[:OFFSET] or a set A,B,C.\n"},
 	{"timeouts", cmd_timeouts,
-	 "[PATH[:OFFSET] | --io-timeout SEC [--watchdog-timeout SEC] [--fence pr]] [--json]",
+	 "[PATH[:OFFSET] | --io-timeout SEC [--watchdog-timeout SEC] [--fence pr] [--lease-io caw]] [--json]",
 	 "print every timeout derived from io_timeout and the watchdog timeout",
 	 "  --io-timeout SEC     d to derive from (default 10, or the volume's)\n"
 	 "  --watchdog-timeout SEC  W to derive from (default 60, or the volume's)\n"
-	 "  --fence pr           also the timeouts of fencing by reservation (a volume says itself)\n" JSON_OPT},
+	 "  --fence pr           also the timeouts of fencing by reservation (a volume says itself)\n"
+	 "  --lease-io caw       the joins of leases by COMPARE AND WRITE (no wait; a volume says itself)\n" JSON_OPT},
 	{"direct", cmd_direct,
 	 "join|renew|leave|acquire|release|inquire|request ... (run 'sync_manager direct' for details)",
 	 "act as one host on a volume without the daemon (tests, demos, recovery)",

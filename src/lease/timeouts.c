@@ -50,8 +50,12 @@ static size_t timeout_rows(const struct sm_timeouts *t, struct timeout_row *rows
 		{"renewal fail", "F", "8d", t->fail_ms, "no good renewal for F (from its start): holders are killed"},
 		{"kill grace", "G", "min(W/2, 30 s)", t->kill_grace_ms, "SIGTERM at F, SIGKILL at F + G"},
 		{"host dead", "H", "F + W", t->host_dead_ms, "others take over after no renewal for more than H"},
-		{"join, free slot", "J", "2d + 0.1 s", t->join_wait_ms, "wait after claiming a free host_id"},
-		{"join, held slot", "", "H + J", (uint64_t)t->host_dead_ms + t->join_wait_ms,
+		t->lease_caw ? (struct timeout_row){"join, free slot", "", "0", 0,
+						    "one COMPARE AND WRITE claims a free host_id: no wait"}
+			     : (struct timeout_row){"join, free slot", "J", "2d + 0.1 s", t->join_wait_ms,
+						    "wait after claiming a free host_id"},
+		{"join, held slot", "", t->lease_caw ? "H" : "H + J",
+		 (uint64_t)t->host_dead_ms + (t->lease_caw ? 0 : t->join_wait_ms),
 		 "claiming a host_id last held by another host"},
 		{"watchdog pet", "P", "min(W/4, 1 s)", t->pet_ms, "the watchdog is petted every P, and not within P of F"},
 	};
@@ -71,6 +75,8 @@ static size_t timeout_rows(const struct sm_timeouts *t, struct timeout_row *rows
 	}
 	return n;
 }
+
+void sm_timeouts_lease_caw(struct sm_timeouts *t) { t->lease_caw = true; }
 
 void sm_timeouts_print(FILE *out, const struct sm_timeouts *t)
 {

@@ -23,6 +23,9 @@
  *                           had accepted from the preempted host (30 s: Linux's SCSI
  *                           command timeout, after which an initiator aborts them)
  *   failover, fenced = T + 2d (plus the preempt's and acquire's own I/O)
+ * Leases by COMPARE AND WRITE (a volume formatted with --lease-io caw):
+ *   join of a free slot: no wait (one COMPARE AND WRITE decides); of a held
+ *   slot: H.  J stays defined (Disk Paxos volumes) but is not waited.
  */
 #ifndef SM_LEASE_TIMEOUTS_H
 #define SM_LEASE_TIMEOUTS_H
@@ -44,12 +47,16 @@ struct sm_timeouts {
 	uint32_t fence_detect_ms;   /* T */
 	uint32_t fence_inflight_ms; /* X */
 	uint32_t fence_failover_ms; /* T + 2d */
+	bool lease_caw;             /* leases by COMPARE AND WRITE: joins do not wait J */
 };
 
 void sm_timeouts_derive(uint32_t io_ms, uint32_t watchdog_ms, struct sm_timeouts *t);
 /* The timeouts of a volume fenced by persistent reservation (after derive):
  * R = d, and T and the fenced failover from it. */
 void sm_timeouts_fence_pr(struct sm_timeouts *t);
+
+/* The timeouts of a volume whose leases use COMPARE AND WRITE. */
+void sm_timeouts_lease_caw(struct sm_timeouts *t);
 
 /* Human table (one line per value with its formula). */
 void sm_timeouts_print(FILE *out, const struct sm_timeouts *t);

@@ -133,4 +133,7 @@ t_refused "--lease-io caw on a volume set" "not available for volume sets" -- \
 	"$SM" init "$T_DIR/s1" "$T_DIR/s2" "$T_DIR/s3" --lockspace x --lease-io caw
 t_refused "--lease-io caw with more hosts than the bitmap" "at most 1920 hosts" -- \
 	"$SM" init "$C" --lockspace x --force --lease-io caw --max-hosts 1921
+t_run "timeouts --lease-io caw" -- "$SM" timeouts --io-timeout 1 --watchdog-timeout 10 --lease-io caw
+t_match "a free slot is joined without waiting" "join, free slot +0 +0 s" "$T_OUT"
+t_match "a held slot waits H" "join, held slot +H +18 s" "$T_OUT"
 t_done
