@@ -13,6 +13,7 @@
 #include "sync_manager/errors.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,15 +21,38 @@
  * landed, so this bounds waiting behind others, not a livelock. */
 #define DEFAULT_ATTEMPTS 16
 
-/* ---- the volume handle's memory of leader images ---------------------------- */
+/* ---- memory of leader images ------------------------------------------------ */
 
+/* The last image this process read or wrote of up to CACHE_SLOTS leases of a
+ * volume (direct-mapped by area).  One per volume for the whole process, so
+ * that a release by one daemon worker uses the image another worker's acquire
+ * wrote; one per handle for handles opened with SM_DISK_SEPARATE_HOST (tests
+ * that play several hosts in one process).  Never needed for correctness: a
+ * stale image only miscompares. */
 #define CACHE_SLOTS 64
+#define SHARED_VOLUMES 16
 struct image_cache {
+	uint8_t uuid[16];
 	uint32_t ss;
 	uint32_t area[CACHE_SLOTS];
 	bool valid[CACHE_SLOTS];
 	uint8_t *img; /* CACHE_SLOTS x ss */
 };
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct image_cache *shared_caches[SHARED_VOLUMES]; /* under cache_mu; kept for the process */
+
+static struct image_cache *cache_new(const struct sm_volume *v)
+{
+	struct image_cache *c = calloc(1, sizeof(*c));
+	if (!c || !(c->img = malloc((size_t)CACHE_SLOTS * v->hdr.sector_size))) {
+		free(c);
+		return NULL; /* no memory: no cache, every operation reads */
+	}
+	memcpy(c->uuid, v->hdr.uuid, 16);
+	c->ss = v->hdr.sector_size;
+	return c;
+}
 
 static void cache_free(void *p)
 {
@@ -38,49 +62,62 @@ static void cache_free(void *p)
 	free(c);
 }
 
-static struct image_cache *cache_of(struct sm_volume *v)
+/* The cache for v, with cache_mu held (also for a per-handle cache: one
+ * lock keeps the code simple; it is taken for a memcpy). */
+static struct image_cache *cache_lock(struct sm_volume *v)
 {
-	if (!v->lease_cache) {
-		struct image_cache *c = calloc(1, sizeof(*c));
-		if (!c || !(c->img = malloc((size_t)CACHE_SLOTS * v->hdr.sector_size))) {
-			free(c);
-			return NULL; /* no memory: no cache, every operation reads */
-		}
-		c->ss = v->hdr.sector_size;
-		v->lease_cache = c;
-		v->lease_cache_free = cache_free;
+	pthread_mutex_lock(&cache_mu);
+	if (v->open_flags & SM_DISK_SEPARATE_HOST) {
+		if (!v->lease_cache && (v->lease_cache = cache_new(v)))
+			v->lease_cache_free = cache_free;
+		return v->lease_cache;
 	}
-	return v->lease_cache;
+	int free_slot = -1;
+	for (int i = 0; i < SHARED_VOLUMES; i++) {
+		struct image_cache *c = shared_caches[i];
+		if (c && !memcmp(c->uuid, v->hdr.uuid, 16) && c->ss == v->hdr.sector_size)
+			return c;
+		if (!c && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		free_slot = (int)(v->hdr.uuid[0] % SHARED_VOLUMES); /* evict one */
+	cache_free(shared_caches[free_slot]);
+	shared_caches[free_slot] = cache_new(v);
+	return shared_caches[free_slot];
 }
 
 static unsigned slot_of(uint32_t area) { return area % CACHE_SLOTS; }
 
 static bool cache_get(struct sm_volume *v, uint32_t area, uint8_t *img)
 {
-	struct image_cache *c = cache_of(v);
+	struct image_cache *c = cache_lock(v);
 	unsigned s = slot_of(area);
-	if (!c || !c->valid[s] || c->area[s] != area)
-		return false;
-	memcpy(img, c->img + (size_t)s * c->ss, c->ss);
-	return true;
+	bool hit = c && c->valid[s] && c->area[s] == area;
+	if (hit)
+		memcpy(img, c->img + (size_t)s * c->ss, c->ss);
+	pthread_mutex_unlock(&cache_mu);
+	return hit;
 }
 
 static void cache_put(struct sm_volume *v, uint32_t area, const uint8_t *img)
 {
-	struct image_cache *c = cache_of(v);
+	struct image_cache *c = cache_lock(v);
 	unsigned s = slot_of(area);
-	if (!c)
-		return;
-	memcpy(c->img + (size_t)s * c->ss, img, c->ss);
-	c->area[s] = area;
-	c->valid[s] = true;
+	if (c) {
+		memcpy(c->img + (size_t)s * c->ss, img, c->ss);
+		c->area[s] = area;
+		c->valid[s] = true;
+	}
+	pthread_mutex_unlock(&cache_mu);
 }
 
 static void cache_drop(struct sm_volume *v, uint32_t area)
 {
-	struct image_cache *c = cache_of(v);
+	struct image_cache *c = cache_lock(v);
 	if (c && c->valid[slot_of(area)] && c->area[slot_of(area)] == area)
 		c->valid[slot_of(area)] = false;
+	pthread_mutex_unlock(&cache_mu);
 }
 
 /* ---- one operation ------------------------------------------------------------ */

@@ -14,9 +14,10 @@
  * These functions have exactly the contracts of their sm_paxos_* namesakes
  * (paxos.h), which call them for a COMPARE AND WRITE volume (one disk:
  * volume sets cannot use it).  Differences worth knowing:
- * - An uncontended EX acquire is one COMPARE AND WRITE when this volume
- *   handle remembers the leader's image (its own last read or write) and that
- *   image shows the lease free; otherwise one read first.  A MISCOMPARE is
+ * - An uncontended EX acquire is one COMPARE AND WRITE when the process
+ *   remembers the leader's image (its last read or write of it, through any
+ *   handle of the volume; per handle for SM_DISK_SEPARATE_HOST handles) and
+ *   that image shows the lease free; otherwise one read first.  A MISCOMPARE is
  *   not an error: read and decide again (up to the attempts).
  * - A COMPARE AND WRITE that timed out is in doubt (sm_lease.in_doubt): it
  *   may still land, atomically, if the sector did not change meanwhile;

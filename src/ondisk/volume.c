@@ -385,6 +385,7 @@ int sm_volume_open(const char *path, uint64_t offset, unsigned flags, struct sm_
 	if (!v)
 		return -ENOMEM;
 	v->offset = offset;
+	v->open_flags = flags;
 	v->path = strdup(path);
 	int rc = v->path ? 0 : -ENOMEM;
 	if (rc < 0)

@@ -72,11 +72,13 @@ struct sm_volume {
 	struct sm_volume_header hdr;
 	char *path;
 	uint64_t offset;
+	unsigned open_flags; /* as given to sm_volume_open() */
 	/* COMPARE AND WRITE volumes: the device's SG_IO handle, opened on first
 	 * use by sm_volume_caw() (same thread rules as disk). */
 	struct sm_caw_dev *caw;
-	/* The lease engine's memory of this handle's last leader images (owned
-	 * by src/lease/atomic.c; freed by sm_volume_close through the hook). */
+	/* The lease engine's memory of leader images for handles opened with
+	 * SM_DISK_SEPARATE_HOST (owned by src/lease/atomic.c; freed by
+	 * sm_volume_close through the hook); other handles share the process's. */
 	void *lease_cache;
 	void (*lease_cache_free)(void *);
 };

@@ -139,6 +139,35 @@ static void free_acquire_is_one_caw_once_the_image_is_known(void **state)
 	host_done(&a);
 }
 
+/* The daemon's workers each open the volume (without SM_DISK_SEPARATE_HOST):
+ * an acquire by one and the release by another share what they saw. */
+static void handles_of_one_process_share_the_images(void **state)
+{
+	(void)state;
+	struct sm_volume *w1, *w2;
+	assert_int_equal(sm_volume_open(lu_path, 0, 0, &w1), 0);
+	assert_int_equal(sm_volume_open(lu_path, 0, 0, &w2), 0);
+	struct sm_resource_ref r1, r2;
+	assert_int_equal(sm_resource_ref_init(&r1, w1, "res"), 0);
+	assert_int_equal(sm_resource_ref_init(&r2, w2, "res"), 0);
+	struct fake_live fl = {.self = 1, .self_gen = 1};
+	struct sm_acquire_opts o = {.mode = SM_MODE_EX, .live = {fake_verdict, &fl}};
+	struct sm_me me = {1, 1};
+	struct sm_lease l;
+	assert_int_equal(sm_paxos_acquire(&r1, &me, &o, &l), 0);
+	struct sm_disk_stats s0, s1;
+	sm_disk_get_stats(w2->disk, &s0);
+	unsigned c0 = prsim_caw_commands(lu);
+	assert_int_equal(sm_paxos_release(&r2, &me, &l), 0);
+	assert_int_equal(sm_paxos_acquire(&r1, &me, &o, &l), 0);
+	sm_disk_get_stats(w2->disk, &s1);
+	assert_int_equal(s1.reads - s0.reads, 0);
+	assert_int_equal(prsim_caw_commands(lu) - c0, 2); /* one each, no miscompare */
+	assert_int_equal(l.lver, 2);
+	sm_volume_close(w1);
+	sm_volume_close(w2);
+}
+
 static void a_held_lease_is_refused_without_writing(void **state)
 {
 	(void)state;
@@ -490,6 +519,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(free_acquire_is_one_caw_once_the_image_is_known, setup, teardown),
+		cmocka_unit_test_setup_teardown(handles_of_one_process_share_the_images, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_held_lease_is_refused_without_writing, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_stale_image_miscompares_and_is_read_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_dead_owner_is_taken_over, setup, teardown),
