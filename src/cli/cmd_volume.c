@@ -5,6 +5,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "disk/caw.h"
+#include "disk/cawfile.h"
 #include "disk/disk.h"
 #include "disk/pr.h"
 #include "lease/fence.h"
@@ -194,7 +195,7 @@ static int choose_lease_io(const char *spec, const char *how, struct sm_format_p
 	unsigned lbs = err == 0 ? sm_disk_device_sector_size(disk) : 0;
 	bool blockdev = err == 0 && sm_disk_is_blockdev(disk);
 	sm_disk_close(disk);
-	if (err == 0 && !blockdev) {
+	if (err == 0 && !blockdev && !sm_cawfile_active()) {
 		snprintf(why, sizeof(why), "a regular file: COMPARE AND WRITE needs a SCSI block device");
 		err = -SM_ECAW_UNSUPPORTED;
 	} else if (err == 0 && p->sector_size && p->sector_size != lbs) {

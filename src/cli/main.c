@@ -1,6 +1,8 @@
 /* sync_manager: format and inspect lease volumes, talk to sync_managerd. */
 #include "cli.h"
 
+#include "disk/cawfile.h"
+
 #include "common/clock.h"
 #include "common/log.h"
 #include "sync_manager/errors.h"
@@ -306,6 +308,7 @@ int main(int argc, char **argv)
 {
 	sm_log_set_sink(cli_log_sink, NULL);
 	sm_log_set_level(SM_LOG_WARN);
+	sm_cawfile_from_env(); /* tests only: SYNC_MANAGER_TEST_CAW_FILES=1 */
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))

@@ -6,6 +6,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "disk/cawfile.h"
 #include "disk/fault.h"
 #include "sync_manager/errors.h"
 
@@ -375,6 +376,8 @@ int main(int argc, char **argv)
 		d->admin_gid = g->gr_gid;
 		d->have_admin_gid = true;
 	}
+	if (sm_cawfile_from_env()) /* under the fault layer */
+		sm_warn("COMPARE AND WRITE is emulated on regular files (test mode)");
 	if (sm_fault_from_env())
 		sm_warn("storage faults are being injected (test mode)");
 	raise_fd_limit();

@@ -8,8 +8,21 @@ source "$(dirname "$0")/hosts.sh"
 
 V=$T_DIR/leases
 H=11
+# T_LEASE_IO=caw (ctest system/handoff-caw): the same on a volume of leases by
+# COMPARE AND WRITE, emulated on the file for the daemons and the CLI.
+LEASE_IO=()
+if [[ ${T_LEASE_IO:-} == caw ]]; then
+	export SYNC_MANAGER_TEST_CAW_FILES=1
+	LEASE_IO=(--lease-io caw)
+	truncate -s 16M "$V" # init probes the device it formats: it must exist
+fi
 t_run "format the shared volume" -- "$SM" init "$V" --lockspace ls --max-hosts 8 --resources 16 \
-	--io-timeout 1 --watchdog-timeout 3 --resource vm1 --resource vm2 --resource vm3 --resource vm4 --resource disk1
+	--io-timeout 1 --watchdog-timeout 3 --resource vm1 --resource vm2 --resource vm3 --resource vm4 --resource disk1 \
+	"${LEASE_IO[@]}"
+if [[ ${T_LEASE_IO:-} == caw ]]; then
+	t_run "dump the volume" -- "$SM" dump "$V"
+	t_match "its leases use COMPARE AND WRITE" "lease I/O +caw" "$T_OUT"
+fi
 
 for n in 1 2 3; do h_start "$n" || t_done; done
 for n in 1 2 3; do

@@ -68,7 +68,7 @@
  *   3  no violation, but too little was exercised to prove anything
  *   4  a mutual-exclusion VIOLATION was seen (the only status meaning that;
  *      1 is left to generic failures such as sanitizer reports) */
-#include "cawfile.h"
+#include "disk/cawfile.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -502,7 +502,7 @@ static unsigned long caw_exec_counted, caw_misc_counted;
 
 static void count_injected(void)
 {
-	unsigned long e = cawfile_executed(), m = cawfile_miscompares();
+	unsigned long e = sm_cawfile_executed(), m = sm_cawfile_miscompares();
 	atomic_fetch_add(&sh->caw_exec, e - caw_exec_counted);
 	atomic_fetch_add(&sh->caw_miscompare, m - caw_misc_counted);
 	caw_exec_counted = e;
@@ -1273,7 +1273,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (opt.lease_caw)
-		cawfile_install(opt.caw_blind); /* before the workers fork, under their fault layer */
+		sm_cawfile_install(opt.caw_blind); /* before the workers fork, under their fault layer */
 	if (optind < argc || !opt.volume || !opt.data || opt.hosts < 2 || opt.hosts > MAX_WORKERS ||
 	    opt.resources < 1 || opt.resources > MAX_RES || opt.seconds == 0 || targeted_pct > 100 ||
 	    freeze_every > 3600000 || freeze_len > 3600000) {

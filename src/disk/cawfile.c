@@ -1,7 +1,8 @@
 /* See cawfile.h. */
 #include "cawfile.h"
 
-#include "disk/syscalls.h"
+#include "common/log.h"
+#include "syscalls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,10 +17,11 @@
 
 static struct sm_disk_syscalls next_sys;
 static bool blind_writes;
+static bool installed;
 static atomic_ulong executed, miscompares;
 
-unsigned long cawfile_executed(void) { return atomic_load(&executed); }
-unsigned long cawfile_miscompares(void) { return atomic_load(&miscompares); }
+unsigned long sm_cawfile_executed(void) { return atomic_load(&executed); }
+unsigned long sm_cawfile_miscompares(void) { return atomic_load(&miscompares); }
 
 static uint64_t be64(const uint8_t *p)
 {
@@ -130,11 +132,24 @@ static int wrap_sg_io(int fd, struct sg_io_hdr *h)
 	return -ENOTTY;
 }
 
-void cawfile_install(bool blind)
+void sm_cawfile_install(bool blind)
 {
 	blind_writes = blind;
+	installed = true;
 	if (sm_disk_sys.sg_io == wrap_sg_io)
 		return;
 	next_sys = sm_disk_sys;
 	sm_disk_sys.sg_io = wrap_sg_io;
 }
+
+bool sm_cawfile_from_env(void)
+{
+	const char *e = getenv("SYNC_MANAGER_TEST_CAW_FILES");
+	if (!e || strcmp(e, "1") != 0)
+		return false;
+	sm_cawfile_install(false);
+	sm_info("COMPARE AND WRITE emulated on regular files (SYNC_MANAGER_TEST_CAW_FILES=1): for tests only");
+	return true;
+}
+
+bool sm_cawfile_active(void) { return installed; }

@@ -1,8 +1,10 @@
 /* cawfile: SCSI COMPARE AND WRITE on a regular file, atomic across processes,
- * for the torture only (never linked into the product).
+ * for tests only: the torture (--lease-io caw), and the daemon and CLI when
+ * SYNC_MANAGER_TEST_CAW_FILES=1 is set (the system tests of a volume with
+ * lease_io caw on a file), as SYNC_MANAGER_TEST_FAULTS enables fault.c.
  *
- * The torture's hosts are processes sharing one volume file; a volume with
- * lease_io caw needs a device that does COMPARE AND WRITE.  cawfile_install()
+ * Hosts that are processes sharing one volume file need a device that does
+ * COMPARE AND WRITE for a volume with lease_io caw.  sm_cawfile_install()
  * wraps the disk syscall table's SG_IO (syscalls.h) so that on a regular file
  * it answers, as an SBC-3 target would:
  *   COMPARE AND WRITE (0x89)  under an exclusive OFD lock on the sectors:
@@ -19,17 +21,22 @@
  * sector or not: the write is one pwrite of the sector.
  *
  * Install before sm_fault_install(), so that injected faults sit on top. */
-#ifndef SM_TORTURE_CAWFILE_H
-#define SM_TORTURE_CAWFILE_H
+#ifndef SM_DISK_CAWFILE_H
+#define SM_DISK_CAWFILE_H
 
 #include <stdbool.h>
 
 /* blind: a broken device for the checker's own test: COMPARE AND WRITE
  * writes without comparing (and answers GOOD), as the model's
  * CAW_BLIND_WRITE mutant; the torture must then see violations. */
-void cawfile_install(bool blind);
+void sm_cawfile_install(bool blind);
+/* Install it when SYNC_MANAGER_TEST_CAW_FILES=1 (logs a warning that it is
+ * for tests); true when installed. */
+bool sm_cawfile_from_env(void);
+/* Has sm_cawfile_install() run in this process? */
+bool sm_cawfile_active(void);
 /* COMPARE AND WRITE commands executed (GOOD or MISCOMPARE) by this process. */
-unsigned long cawfile_executed(void);
-unsigned long cawfile_miscompares(void);
+unsigned long sm_cawfile_executed(void);
+unsigned long sm_cawfile_miscompares(void);
 
 #endif
