@@ -71,6 +71,7 @@ static void put_lockspace(struct sm_msgbuf *b, struct ls_entry *e)
 		}
 		sm_mb_kv_str(b, "members_problem", down);
 		sm_mb_kv_str(b, "fencing", info.fence_pr ? "persistent-reservation" : "timing");
+		sm_mb_kv_str(b, "lease_io", sm_lease_io_name(sm_lockspace_header(e->ls)->lease_io));
 		sm_mb_kv_bool(b, "fenced_by_reservation", info.fenced);
 		if (info.fence_pr)
 			sm_mb_kv_u64(b, "fence_detect_ms", e->to.fence_detect_ms);

@@ -28,6 +28,10 @@ for n in 1 2 3; do h_start "$n" || t_done; done
 for n in 1 2 3; do
 	t_run "host $n joins as host_id $n" -- h_sm "$n" join "$V" --host-id "$n"
 done
+if [[ ${T_LEASE_IO:-} == caw ]]; then
+	t_run "status --json on host 1" -- h_sm 1 status --json
+	t_match "the lockspace's leases use COMPARE AND WRITE" '"lease_io": ?"caw"' "$T_OUT"
+fi
 sleep 5 # every host sees the others live
 
 # holder N RES TAG: a holder of RES on host N that exits 0 once $T_DIR/TAG.go exists.
