@@ -102,7 +102,7 @@ static const struct cli_cmd commands[] = {
 	{"init", cmd_init,
 	 "PATH[:OFFSET] --lockspace NAME [--max-hosts N] [--sector-size 512|4096] [--io-timeout SEC]\n"
 	 "      [--watchdog-timeout SEC] [--resources N] [--resource NAME]... [--force | --force-live]\n"
-	 "      [--fence pr [--fence-device DEV]...] [--lease-io caw|paxos|auto]",
+	 "      [--fence pr [--fence-device DEV]...] [--lease-io caw|paxos|auto [--caw-trust-target]]",
 	 "format a file, block device or region of one as a lease volume",
 	 "  --lockspace NAME     the lockspace's name (required; hosts join by it)\n"
 	 "  --max-hosts N        host slots (default 128)\n"
@@ -119,6 +119,8 @@ static const struct cli_cmd commands[] = {
 	 "  --lease-io M         how leases are written: paxos (Disk Paxos, any storage; the default),\n"
 	 "                       caw (SCSI COMPARE AND WRITE: one round trip per acquire; the device is\n"
 	 "                       probed and refused if it cannot), auto (caw if the probe passes)\n"
+	 "  --caw-trust-target   caw on a target known to lose COMPARE AND WRITE atomicity after a\n"
+	 "                       rejected command (LIO): you assert this one does not\n"
 	 "Three PATHs (PATH1 PATH2 PATH3) format a volume set, joined as PATH1,PATH2,PATH3.\n"},
 	{"dump", cmd_dump, "PATH[:OFFSET] [--json]", "show a volume's header, hosts and resources", JSON_OPT},
 	{"resource", cmd_resource, "add|rm|ls LOCKSPACE|VOLUME [NAME] [--host-id N] [--json]",

@@ -271,3 +271,44 @@ int sm_caw_supported(const char *path, uint64_t scratch_offset, size_t sector_si
 	sm_caw_close(dev);
 	return rc;
 }
+
+static void trimmed(char *dst, const uint8_t *src, size_t n)
+{
+	memcpy(dst, src, n);
+	dst[n] = 0;
+	for (size_t i = n; i > 0 && (dst[i - 1] == ' ' || dst[i - 1] == 0); i--)
+		dst[i - 1] = 0;
+}
+
+int sm_caw_target_of(const char *path, unsigned timeout_ms, struct sm_caw_target *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct sm_caw_dev *dev;
+	int rc = sm_caw_open(path, timeout_ms, &dev);
+	if (rc < 0)
+		return rc;
+	uint8_t data[36] = {0};
+	uint8_t cdb[6] = {OP_INQUIRY, 0, 0, 0, sizeof(data), 0};
+	int ua_tries = 0;
+	struct sm_scsi_answer a;
+	do {
+		sm_scsi_command(dev->fd, cdb, sizeof(cdb), SG_DXFER_FROM_DEV, data, sizeof(data), dev->timeout_ms, &a);
+		rc = map_answer(dev, "INQUIRY", &a, &ua_tries);
+	} while (rc == CAW_AGAIN);
+	if (rc == 0) {
+		trimmed(out->vendor, data + 8, 8);
+		trimmed(out->product, data + 16, 16);
+		trimmed(out->revision, data + 32, 4);
+	}
+	sm_caw_close(dev);
+	return rc;
+}
+
+const char *sm_caw_known_defect(const struct sm_caw_target *t)
+{
+	if (!strcmp(t->vendor, "LIO-ORG"))
+		return "LIO targets (vendor LIO-ORG; seen with Linux 6.1) stop keeping COMPARE AND WRITE atomic once "
+		       "they rejected one (a reservation conflict or a unit attention after a target event), so two "
+		       "hosts could both win a lease";
+	return NULL;
+}

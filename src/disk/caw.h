@@ -75,4 +75,19 @@ int sm_caw_max_blocks(struct sm_caw_dev *dev);
 int sm_caw_supported(const char *path, uint64_t scratch_offset, size_t sector_size, unsigned timeout_ms, char *why,
 		     size_t why_len);
 
+/* The target behind path, from the standard INQUIRY data (T10 vendor,
+ * product, revision; blanks trimmed).  -SM_ECAW_UNSUPPORTED when the device
+ * takes no SG_IO (a file), other errors as sm_caw(). */
+struct sm_caw_target {
+	char vendor[9], product[17], revision[5];
+};
+int sm_caw_target_of(const char *path, unsigned timeout_ms, struct sm_caw_target *out);
+
+/* Is this a target known to lose COMPARE AND WRITE atomicity after it
+ * rejected one (reservation conflict, unit attention)?  The reason, for
+ * messages, or NULL.  Today: LIO (vendor LIO-ORG), whose Linux 6.1 version
+ * the lab caught (docs/lab.md; tests/model/README.md finding CAW1); a probe
+ * cannot see it, since it appears only after a rejection. */
+const char *sm_caw_known_defect(const struct sm_caw_target *t);
+
 #endif

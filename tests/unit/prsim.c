@@ -369,6 +369,16 @@ static struct answer inquiry(struct lu *l, const uint8_t *cdb, struct sg_io_hdr 
 {
 	if ((cdb[1] & 1) && cdb[2] == 0xb0)
 		return block_limits(l, h);
+	if (!(cdb[1] & 1) && cdb[2] == 0) { /* standard data: vendor, product, revision */
+		uint8_t std[36] = {0, 0, 6, 2, 31};
+		memset(std + 8, ' ', 28);
+		const char *v = l->opts.vendor ? l->opts.vendor : "PRSIM";
+		memcpy(std + 8, v, strnlen(v, 8));
+		memcpy(std + 16, "prsim-lu", 8);
+		memcpy(std + 32, "1.0", 3);
+		respond(h, std, sizeof(std));
+		return good();
+	}
 	if (!(cdb[1] & 1) || cdb[2] != 0x83)
 		return check(SK_ILLEGAL, 0x24, 0x00);
 	uint8_t page[64] = {0, 0x83};

@@ -73,6 +73,7 @@ struct prsim_lu_opts {
 	bool no_block_limits;   /* no VPD page 0xB0 (ILLEGAL REQUEST 24/00) */
 	int caw_len_advertised; /* MAXIMUM COMPARE AND WRITE LENGTH on page 0xB0; 0: 1 block,
 				   or 0 blocks with no_caw; -1: 0 blocks always */
+	const char *vendor;     /* standard INQUIRY T10 vendor (8 chars max); NULL = "PRSIM" */
 };
 
 /* Register path (an existing regular file) as a logical unit; opts NULL =

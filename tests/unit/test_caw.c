@@ -318,6 +318,29 @@ static void fault_rules_file_for_compare_and_write(void **state)
 	sm_caw_close(a);
 }
 
+static void the_target_is_named_and_lio_is_a_known_defect(void **state)
+{
+	(void)state;
+	add_lu(NULL);
+	struct sm_caw_target t;
+	assert_int_equal(sm_caw_target_of(lu_path, 2000, &t), 0);
+	assert_string_equal(t.vendor, "PRSIM");
+	assert_string_equal(t.product, "prsim-lu");
+	assert_string_equal(t.revision, "1.0");
+	assert_null(sm_caw_known_defect(&t));
+	prsim_reset();
+	prsim_install();
+	struct prsim_lu_opts lio = {.vendor = "LIO-ORG"};
+	add_lu(&lio);
+	assert_int_equal(sm_caw_target_of(lu_path, 2000, &t), 0);
+	assert_string_equal(t.vendor, "LIO-ORG");
+	assert_non_null(sm_caw_known_defect(&t));
+	/* a file takes no SG_IO */
+	prsim_reset();
+	const char *plain = tu_temp_file("caw-plain", 4096);
+	assert_int_equal(sm_caw_target_of(plain, 2000, &t), -SM_ECAW_UNSUPPORTED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +354,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(probe_catches_a_target_that_does_not_compare, setup, teardown),
 		cmocka_unit_test_setup_teardown(fault_rules_for_compare_and_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_target_is_named_and_lio_is_a_known_defect, setup, teardown),
 		cmocka_unit_test_setup_teardown(fault_rules_file_for_compare_and_write, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
