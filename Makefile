@@ -13,6 +13,9 @@
 #   make lab        QEMU guests on a shared iSCSI LUN: fault scenarios, one table (docs/lab.md)
 #   make fuzz       run every libFuzzer target FUZZ_SECONDS (60) each
 #   make install    install (DESTDIR and PREFIX honoured)
+#   make deb        Debian packages (debhelper) into $(BUILD)/deb, checked by lintian
+#   make deb-test   make deb, then the packages installed, run and purged in a
+#                   clean Debian root (tests/deb/install.sh; not part of make check)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -22,7 +25,7 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CTEST      := ctest --output-on-failure --no-tests=error
 
-.PHONY: all build deps check check-asan check-tsan coverage demo demo-processes torture bench lab install clean fuzz
+.PHONY: all build deps deb deb-test check check-asan check-tsan coverage demo demo-processes torture bench lab install clean fuzz
 
 all: build
 
@@ -51,7 +54,7 @@ check:
 	@scripts/deps libvirt || echo "libvirt/QEMU packages unavailable: the libvirt tests will be skipped"
 	@scripts/deps lab $(BUILD)/lab-cache || echo "lab packages unavailable: the lab smoke test will be skipped"
 	@$(MAKE) --no-print-directory build
-	cd $(BUILD) && $(CTEST) -j$(JOBS) -LE 'torture-long'
+	cd $(BUILD) && $(CTEST) -j$(JOBS) -LE 'torture-long|deb'
 	$(MAKE) --no-print-directory check-asan
 
 check-asan: deps $(ASAN_BUILD)/build.ninja
@@ -144,6 +147,17 @@ install: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 	ninja -C $(BUILD)
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+# dpkg-buildpackage runs in a copy of the tree under $(BUILD)/deb/src
+# (scripts/deb), so the packages land in $(BUILD)/deb, not in ..
+deb:
+	@scripts/deps deb
+	@scripts/deb $(BUILD)/deb
+
+deb-test: deb
+	@scripts/deps test
+	@$(MAKE) --no-print-directory build
+	cd $(BUILD) && SM_DEB_DIR=$(abspath $(BUILD))/deb $(CTEST) -L '^deb$$'
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(COV_BUILD) $(FUZZ_BUILD)
