@@ -98,6 +98,14 @@ struct sm_lockspace {
 	bool fenced;
 	uint64_t *fenced_below;
 	uint64_t preemptions;
+
+	/* Renewals read only the slots in use (issue 19; docs/algorithms.md §1,
+	 * "Reading only the slots in use"): host_ids 1 .. scan_limit (0 = every
+	 * slot, before the first whole read), and the whole area every
+	 * FULL_READ_EVERY renewals or when want_full says so. */
+	uint32_t scan_limit;
+	unsigned reads_since_full;
+	bool want_full;
 };
 
 static int majority(const struct sm_lockspace *ls) { return ls->n / 2 + 1; }
@@ -498,12 +506,14 @@ void sm_lockspace_me(struct sm_lockspace *ls, uint32_t *host_id, uint64_t *gener
 
 /* ---- observation ---------------------------------------------------------- */
 
-/* Record one successful read of member mi's host area, issued at `issued`
- * and completed at `now`. */
-static void observe_locked(struct sm_lockspace *ls, int mi, const uint8_t *area, uint64_t issued, uint64_t now)
+/* Record one successful read of the first nslots slots of member mi's host
+ * area, issued at `issued` and completed at `now`.  Slots not read keep their
+ * observation as it was: only a read extends "unchanged since". */
+static void observe_locked(struct sm_lockspace *ls, int mi, const uint8_t *area, uint32_t nslots, uint64_t issued,
+			   uint64_t now)
 {
 	const struct sm_volume_header *h = &ls->hdr;
-	for (uint32_t i = 0; i < h->max_hosts; i++) {
+	for (uint32_t i = 0; i < nslots; i++) {
 		struct host_obs *o = &ls->m[mi].obs[i];
 		const uint8_t *b = area + (size_t)i * h->sector_size;
 		if (!o->seen || memcmp(o->bytes, b, SM_HOST_SIZE) != 0) {
@@ -531,9 +541,66 @@ static void observe_locked(struct sm_lockspace *ls, int mi, const uint8_t *area,
 	}
 }
 
-/* Read the host area of every member.  0 when a majority was read (the one
- * volume, for a lone volume); else its error, or -SM_ENO_MAJORITY. */
-static int read_host_area(struct sm_lockspace *ls)
+/* ---- reading only the slots in use ------------------------------------------
+ *
+ * A renewal reads host_ids 1 .. scan_limit: the highest slot ever claimed
+ * (seen in the latest whole read; our own at least) plus SCAN_SLACK, where
+ * hosts that join by name land first.  Every FULL_READ_EVERY renewals, and at
+ * the next one after a question about a host beyond the limit or a claim seen
+ * within SCAN_SLACK of it, the whole area is read and the limit set anew;
+ * joins, resumes, leaves and sm_lockspace_observe() always read it whole.
+ * Safety does not depend on it: a verdict of death needs two reads showing
+ * the same bytes more than H apart, so a slot read less often is judged dead
+ * later, never sooner, and one never read is unknown (no takeover); a join's
+ * claim is decided by its own reads of its slot (or one COMPARE AND WRITE). */
+#define SCAN_SLACK 8
+#define FULL_READ_EVERY 32
+
+/* Has this slot ever been claimed (or does it not decode)? */
+static bool slot_used(const struct host_obs *o)
+{
+	return o->seen && (o->status != 0 || o->rec.generation != 0 || o->rec.flags != SM_HOST_FREE);
+}
+
+/* After a read of nslots slots (mu held). */
+static void update_scan_limit_locked(struct sm_lockspace *ls, uint32_t nslots)
+{
+	uint32_t max = ls->hdr.max_hosts, highest = ls->host_id;
+	for (int i = 0; i < ls->n; i++)
+		for (uint32_t j = 0; ls->m[i].read_ok && j < nslots; j++)
+			if (slot_used(&ls->m[i].obs[j]) && j + 1 > highest)
+				highest = j + 1;
+	if (nslots == max) {
+		ls->scan_limit = SM_MIN(max, highest + SCAN_SLACK);
+		ls->reads_since_full = 0;
+		ls->want_full = false;
+		return;
+	}
+	ls->reads_since_full++;
+	if (highest + SCAN_SLACK > nslots) /* a claim near the edge: look further */
+		ls->want_full = true;
+}
+
+/* The number of slots the next renewal reads (mu held). */
+static uint32_t renewal_slots_locked(const struct sm_lockspace *ls)
+{
+	if (!ls->scan_limit || ls->want_full || ls->reads_since_full + 1 >= FULL_READ_EVERY)
+		return ls->hdr.max_hosts;
+	return SM_MAX(ls->scan_limit, ls->host_id);
+}
+
+/* A question about host_id (mu held): if it lies beyond what renewals read,
+ * the next one reads everything. */
+static void note_interest_locked(struct sm_lockspace *ls, uint32_t host_id)
+{
+	if (ls->scan_limit && host_id > ls->scan_limit)
+		ls->want_full = true;
+}
+
+/* Read the first nslots slots of the host area of every member.  0 when a
+ * majority was read (the one volume, for a lone volume); else its error, or
+ * -SM_ENO_MAJORITY. */
+static int read_host_slots(struct sm_lockspace *ls, uint32_t nslots)
 {
 	const struct sm_volume_header *h = &ls->hdr;
 	int ok = 0, first_err = 0;
@@ -544,7 +611,7 @@ static int read_host_area(struct sm_lockspace *ls)
 		int rc = member_ensure_open(ls, i);
 		if (rc == 0)
 			rc = sm_disk_read(m->vol->disk, h->host_area_offset, m->area_buf,
-					  (size_t)h->max_hosts * h->sector_size, h->io_timeout_ms);
+					  (size_t)nslots * h->sector_size, h->io_timeout_ms);
 		m->read_ok = rc == 0;
 		if (rc < 0) {
 			member_failed(ls, m, rc);
@@ -555,9 +622,14 @@ static int read_host_area(struct sm_lockspace *ls)
 		uint64_t now = sm_now_mono_ms();
 		member_ok(ls, m);
 		pthread_mutex_lock(&ls->mu);
-		observe_locked(ls, i, m->area_buf, issued, now);
+		observe_locked(ls, i, m->area_buf, nslots, issued, now);
 		pthread_mutex_unlock(&ls->mu);
 		ok++;
+	}
+	if (ok >= majority(ls)) { /* a failed read says nothing about the slots in use */
+		pthread_mutex_lock(&ls->mu);
+		update_scan_limit_locked(ls, nslots);
+		pthread_mutex_unlock(&ls->mu);
 	}
 	if (ok >= majority(ls))
 		return 0;
@@ -566,6 +638,12 @@ static int read_host_area(struct sm_lockspace *ls)
 	sm_warn("lockspace %s: only %d of %d members of the volume set could be read: %s", h->lockspace, ok, ls->n,
 		sm_strerror(first_err));
 	return -SM_ENO_MAJORITY;
+}
+
+/* The whole host area. */
+static int read_host_area(struct sm_lockspace *ls)
+{
+	return read_host_slots(ls, ls->hdr.max_hosts);
 }
 
 int sm_lockspace_observe(struct sm_lockspace *ls)
@@ -776,6 +854,7 @@ enum sm_owner_verdict sm_lockspace_owner_verdict(struct sm_lockspace *ls, uint32
 	uint64_t now = sm_now_mono_ms();
 	enum sm_owner_verdict v = SM_OWNER_UNKNOWN;
 	pthread_mutex_lock(&ls->mu);
+	note_interest_locked(ls, host_id);
 	if (ls->joined && host_id == ls->host_id) {
 		/* An older incarnation of our own host_id died before we joined
 		 * (joining a held slot waits H; a free slot was released). */
@@ -835,6 +914,7 @@ int sm_lockspace_fence_host(struct sm_lockspace *ls, uint32_t host_id, uint64_t 
 	uint32_t idx = host_id - 1;
 	uint64_t rec_gen = 0;
 	pthread_mutex_lock(&ls->mu);
+	note_interest_locked(ls, host_id);
 	bool joined = ls->joined && !ls->fenced && !ls->lost;
 	uint32_t me = ls->host_id;
 	uint64_t my_gen = ls->generation;
@@ -1203,7 +1283,10 @@ int sm_lockspace_renew(struct sm_lockspace *ls)
 	}
 	if (ls->expired)
 		return -SM_ELOCKSPACE_LOST;
-	int rc = read_host_area(ls);
+	pthread_mutex_lock(&ls->mu);
+	uint32_t nslots = renewal_slots_locked(ls);
+	pthread_mutex_unlock(&ls->mu);
+	int rc = read_host_slots(ls, nslots);
 	if (rc == 0) {
 		pthread_mutex_lock(&ls->mu);
 		bool lost = slot_lost_locked(ls);

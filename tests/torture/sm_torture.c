@@ -179,6 +179,8 @@ struct opts {
 	unsigned targeted_kill_pct; /* share of kills aimed at an EX holder */
 	bool volume_set;            /* three members VOLUME.1..3 */
 	bool lease_caw;             /* --lease-io caw */
+	unsigned max_hosts;         /* --max-hosts (0: hosts + 2) */
+	unsigned id_stride;         /* --host-id-stride: worker i is host_id 1 + i * stride */
 	bool caw_blind;             /* --caw-blind-writes: the device's CAW does not compare */
 	unsigned outage_every_ms;   /* volume set: a member out of service now and then (0 = never) */
 	char members[3][600];
@@ -396,6 +398,9 @@ static void check_table(struct worker *w, int r, int mode, const struct party *m
 		}
 	}
 }
+
+/* The lease host_id of worker id (0-based). */
+static uint32_t host_id_of(int id) { return 1 + (uint32_t)id * (opt.id_stride ? opt.id_stride : 1); }
 
 static bool was_killed(uint32_t host, uint64_t gen)
 {
@@ -657,7 +662,7 @@ static int worker_main(int id)
 	}
 	char name[32];
 	snprintf(name, sizeof(name), "torture-%d", id + 1);
-	struct sm_join_opts jo = {.host_id = (uint32_t)id + 1, .host_name = name, .cancel = &stop};
+	struct sm_join_opts jo = {.host_id = host_id_of(id), .host_name = name, .cancel = &stop};
 	int rc;
 	sm_debug("torture: joining");
 	while ((rc = sm_lockspace_join(w.ls, &jo)) < 0) {
@@ -783,7 +788,8 @@ static int setup_files(void)
 		snprintf(buf[r], sizeof(buf[r]), "r%d", r);
 		names[r] = buf[r];
 	}
-	struct sm_format_params p = {.lockspace = "torture", .max_hosts = (uint32_t)opt.hosts + 2,
+	struct sm_format_params p = {.lockspace = "torture",
+				     .max_hosts = opt.max_hosts ? opt.max_hosts : (uint32_t)opt.hosts + 2,
 				     .resources = (uint32_t)opt.resources, .io_timeout_ms = 250,
 				     .watchdog_timeout_ms = 2000, .force = true, .resource_names = names,
 				     .resource_name_count = (size_t)opt.resources,
@@ -1132,7 +1138,7 @@ static void usage(void)
 		"usage: sm_torture --volume PATH --data PATH [--hosts N] [--resources R] [--seconds S]\n"
 		"                  [--faults] [--kill-every-ms MS] [--targeted-kills PCT] [--seed N] [--mutant]\n"
 		"                  [--trace DIR] [--freeze-every-ms MS] [--freeze-ms MS] [--volume-set]\n"
-		"                  [--lease-io caw|paxos]\n"
+		"                  [--lease-io caw|paxos] [--max-hosts N] [--host-id-stride K]\n"
 		"                  [--min-acquires N] [--min-checks N] [--min-sh-checks N]\n"
 		"                  [--min-kill-takeovers N] [--min-io-errors N] [--min-hangs N] [--min-in-doubt N]\n"
 		"                  [--min-freezes N] [--min-frozen-overlaps N]\n"
@@ -1168,6 +1174,9 @@ static void usage(void)
 		"  --lease-io caw          leases by COMPARE AND WRITE on the volume file (served by the\n"
 		"                          test-only cawfile emulator, atomic across processes; with --faults\n"
 		"                          COMPARE AND WRITEs also fail, or execute and lose their answer)\n"
+		"  --max-hosts N           slots of the volume (default hosts + 2); with --host-id-stride K\n"
+		"                          worker i is host_id 1 + i*K: renewals then read only the slots in\n"
+		"                          use and find the far ones by whole reads (issue 19)\n"
 		"  --caw-blind-writes      with --lease-io caw: a broken device whose COMPARE AND WRITE writes\n"
 		"                          without comparing; the checker must see violations (exit 4)\n"
 		"  --mutant ignores them: workers skip the leases and the checker must see violations.\n"
@@ -1210,7 +1219,8 @@ int main(int argc, char **argv)
 		{"min-freezes", required_argument, NULL, 'y'}, {"min-frozen-overlaps", required_argument, NULL, 'Y'},
 		{"volume-set", no_argument, NULL, 'V'}, {"member-outage-every-ms", required_argument, NULL, 'O'},
 		{"min-outages", required_argument, NULL, 'o'}, {"lease-io", required_argument, NULL, 'L'},
-		{"caw-blind-writes", no_argument, NULL, 'B'}, {0}};
+		{"caw-blind-writes", no_argument, NULL, 'B'}, {"max-hosts", required_argument, NULL, 'X'},
+		{"host-id-stride", required_argument, NULL, 'I'}, {0}};
 	opt = (struct opts){.hosts = 4, .resources = 3, .seconds = 20, .kill_every_ms = 2500,
 			    .targeted_kill_pct = 50, .seed = (unsigned)getpid(), .min_acquires = 50,
 			    .min_checks = 100, .min_sh_checks = 1, .min_kill_takeovers = -1, .min_io_errors = -1,
@@ -1257,6 +1267,8 @@ int main(int argc, char **argv)
 		case 'T': opt.trace = optarg; break;
 		case 'V': opt.volume_set = true; break;
 		case 'B': opt.caw_blind = true; break;
+		case 'X': opt.max_hosts = (unsigned)atoi(optarg); break;
+		case 'I': opt.id_stride = (unsigned)atoi(optarg); break;
 		case 'L':
 			if (strcmp(optarg, "caw") && strcmp(optarg, "paxos")) {
 				usage();
@@ -1268,6 +1280,10 @@ int main(int argc, char **argv)
 		}
 	}
 	opt.targeted_kill_pct = (unsigned)targeted_pct;
+	if (opt.max_hosts > SM_MAX_MAX_HOSTS || host_id_of(opt.hosts - 1) > (opt.max_hosts ? opt.max_hosts : (unsigned)opt.hosts + 2)) {
+		fprintf(stderr, "sm_torture: --max-hosts must hold host_id %u (--host-id-stride)\n", host_id_of(opt.hosts - 1));
+		return EXIT_USAGE;
+	}
 	if (opt.lease_caw && opt.volume_set) {
 		fprintf(stderr, "sm_torture: --lease-io caw needs a lone volume, not --volume-set\n");
 		return EXIT_USAGE;
@@ -1367,7 +1383,7 @@ int main(int argc, char **argv)
 				uint64_t g = atomic_load(&sh->gen[i]);
 				int k = atomic_fetch_add(&sh->nkilled, 1);
 				if (g && k < MAX_KILLED) {
-					atomic_store(&sh->killed[k].host, (uint32_t)i + 1);
+					atomic_store(&sh->killed[k].host, host_id_of(i));
 					atomic_store(&sh->killed[k].gen, g);
 				}
 				atomic_store(&sh->gen[i], 0);

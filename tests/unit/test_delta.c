@@ -885,10 +885,80 @@ static void join_of_a_slot_from_another_lockspace_is_refused(void **state)
 	sm_lockspace_free(a);
 }
 
+/* Issue 19: renewals read the slots in use (the highest claimed + 8), the
+ * whole area every 32nd renewal or after a question about a host beyond. */
+static uint64_t bytes_read(struct sm_lockspace *ls)
+{
+	struct sm_disk_stats st;
+	sm_disk_get_stats(sm_lockspace_volume(ls)->disk, &st);
+	return st.bytes_read;
+}
+
+static void renewals_read_only_the_slots_in_use(void **state)
+{
+	(void)state;
+	struct sm_format_params p = {.lockspace = "ls", .max_hosts = 64, .resources = 2, .io_timeout_ms = 1000,
+				     .watchdog_timeout_ms = 3000, .force = true};
+	assert_int_equal(sm_volume_format(vol, 0, &p, NULL), 0);
+	struct sm_lockspace *a = host(), *b = host(), *c = host();
+	join_as(a, 1, "a");
+	join_as(b, 2, "b");
+	/* a joined alone: host_ids 1 .. 9; b's claim near that edge asks for a
+	 * whole read, then 1 .. 10 */
+	uint64_t r0 = bytes_read(a);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	assert_int_equal(bytes_read(a) - r0, (1 + 8) * 512);
+	r0 = bytes_read(a);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	assert_int_equal(bytes_read(a) - r0, 64 * 512);
+	r0 = bytes_read(a);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	assert_int_equal(bytes_read(a) - r0, (2 + 8) * 512);
+	/* the 32nd renewal after a whole read reads everything again */
+	unsigned full = 0, partial = 0;
+	for (int i = 0; i < 31; i++) {
+		uint64_t before = bytes_read(a);
+		assert_int_equal(sm_lockspace_renew(a), 0);
+		uint64_t n = bytes_read(a) - before;
+		full += n == 64 * 512;
+		partial += n == 10 * 512;
+	}
+	assert_int_equal(full, 1);
+	assert_int_equal(partial, 30);
+	/* a host far beyond: not seen by partial reads, so never judged; a
+	 * question about it makes the next renewal read everything */
+	join_as(c, 50, "c");
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	struct sm_host_status st;
+	assert_int_equal(sm_lockspace_host_status(a, 50, &st), 0);
+	assert_int_equal(st.rec.flags, SM_HOST_FREE); /* as the last whole read showed it */
+	assert_int_equal(sm_lockspace_owner_verdict(a, 50, 1, 0), SM_OWNER_UNKNOWN);
+	uint64_t before = bytes_read(a);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	assert_int_equal(bytes_read(a) - before, 64 * 512);
+	assert_int_equal(sm_lockspace_host_status(a, 50, &st), 0);
+	assert_int_equal(st.rec.flags, SM_HOST_HELD);
+	assert_int_equal(st.rec.generation, 1);
+	/* from now on up to host_id 58 */
+	before = bytes_read(a);
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	assert_int_equal(bytes_read(a) - before, 58 * 512);
+	/* dead hosts are still found: c stops renewing; a sees it dead after H */
+	for (int i = 0; i < 7; i++) { /* 14 s > H = 11 s, a renewing every R */
+		tu_fake_clock_advance(2000);
+		assert_int_equal(sm_lockspace_renew(a), 0);
+	}
+	assert_int_equal(sm_lockspace_owner_verdict(a, 50, 1, 0), SM_OWNER_DEAD);
+	sm_lockspace_free(a);
+	sm_lockspace_free(b);
+	sm_lockspace_free(c);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		T(renewals_read_only_the_slots_in_use),
 		T(timeouts_follow_the_formulas),
 		T(join_free_slot_waits_2d_and_sets_generation_1),
 		T(liveness_moves_from_unknown_to_live_failing_dead),
