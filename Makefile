@@ -126,6 +126,9 @@ LAB_LIBVIRT_ARGS ?= --io-timeout 1
 # LAB_CAWB_ARGS: the fourth run, caw-bench on LIO (issue 14's table: leases by
 # COMPARE AND WRITE, Disk Paxos and Debian's sanlock on one LUN; about 1.5 min)
 LAB_CAWB_ARGS ?=
+# LAB_CAW_ARGS: the fifth run, scenarios 1, 2, 3 on a lease volume formatted
+# --lease-io caw on LIO (leases and delta leases by COMPARE AND WRITE; about 3 min)
+LAB_CAW_ARGS ?=
 lab: build
 	@scripts/deps lab $(BUILD)/lab-cache
 	@lab/run --build $(BUILD) --no-deps $(LAB_ARGS)
@@ -134,6 +137,7 @@ lab: build
 	@lab/run --build $(BUILD) --no-deps --scenarios pr-libvirt $(LAB_LIBVIRT_ARGS)
 	@scripts/deps bench
 	@lab/run --build $(BUILD) --no-deps --target lio --scenarios caw-bench $(LAB_CAWB_ARGS)
+	@lab/run --build $(BUILD) --no-deps --lease-io caw $(LAB_CAW_ARGS)
 
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60

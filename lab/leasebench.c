@@ -11,6 +11,17 @@
  *   caw.*      acquire EX of a free lease + its release on a volume formatted
  *              with lease_io COMPARE AND WRITE at CAW_VOL_OFF
  *   paxos.*    the same on a Disk Paxos volume at PAXOS_VOL_OFF
+ *   caw_join.*, paxos_join.*
+ *              join of a free host_id slot (sm_lockspace_join by name, as
+ *              the daemon does) and leave, on volumes formatted fresh at
+ *              CAW_JOIN_OFF and PAXOS_JOIN_OFF: N joins on the CAW volume,
+ *              lb_paxos_joins (default 3) on the Disk Paxos one, whose join
+ *              waits 2d each time.  The first join of each (a fresh handle:
+ *              the CAW one also asks the Block Limits page) apart.  Also
+ *              the least and the most time any join took on the lease
+ *              library's own clock (sm_clock: the real one here; the unit
+ *              test's fake clock, which only its sleeps move, shows the
+ *              Disk Paxos join's 2d wait and that the CAW join has none).
  * The lease operations are the library's (sm_paxos_acquire/release, which
  * dispatch to src/lease/atomic.c on a CAW volume), as host 1 generation 1
  * with a liveness oracle that knows only itself: no daemon and no lockspace
@@ -19,7 +30,8 @@
  *
  * I/O per operation: the disk layer's counters (sm_disk_get_stats: reads,
  * writes, bytes) plus SG_IO commands counted through the disk syscall table
- * (COMPARE AND WRITE commands and their bytes, SG_IO reads).
+ * (COMPARE AND WRITE commands and their bytes, SG_IO reads, other SG_IO
+ * commands such as INQUIRY).  Round trips = all of them.
  *
  * Both volumes are formatted as `sync_manager init` would by default (128
  * hosts: a Disk Paxos area is 130 sectors) with d = D_MS (default 2000, the
@@ -27,7 +39,8 @@
  *
  * Layout on DEVICE (bytes): [0, 2 MiB) left to sanlock (lockspace at 0,
  * resource r0 at 1 MiB: bench/sanlock/slbench.c), SCRATCH_OFF 8 MiB,
- * CAW_VOL_OFF 16 MiB, PAXOS_VOL_OFF 32 MiB.  Everything there is overwritten.
+ * CAW_VOL_OFF 16 MiB, CAW_JOIN_OFF 24 MiB, PAXOS_VOL_OFF 32 MiB,
+ * PAXOS_JOIN_OFF 40 MiB.  Everything there is overwritten.
  *
  * Output: "lb.<metric> <value> <unit>" lines on stdout (lab/run builds the
  * table from them); errors on stderr, exit 1.
@@ -39,9 +52,11 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "common/clock.h"
 #include "disk/caw.h"
 #include "disk/disk.h"
 #include "disk/syscalls.h"
+#include "lease/delta.h"
 #include "lease/paxos.h"
 #include "lease/resource.h"
 #include "ondisk/volume.h"
@@ -59,7 +74,10 @@
 #define SCRATCH_OFF (8 * MIB)
 #define CAW_VOL_OFF (16 * MIB)
 #define PAXOS_VOL_OFF (32 * MIB)
+#define CAW_JOIN_OFF (24 * MIB)
+#define PAXOS_JOIN_OFF (40 * MIB)
 static unsigned io_timeout_ms = 2000; /* D_MS */
+static int lb_paxos_joins = 3;        /* each waits 2d */
 
 /* ---- SG_IO commands, counted through the disk syscall table ----------------- */
 
@@ -175,7 +193,7 @@ static enum sm_owner_verdict only_me(void *arg, uint32_t id, uint64_t gen, uint6
 
 /* I/O of one operation: the disk layer's and SG_IO's */
 struct op_io {
-	double reads, bytes_read, writes, bytes_written, caw, caw_bytes, sg_reads, sg_read_bytes;
+	double reads, bytes_read, writes, bytes_written, caw, caw_bytes, sg_reads, sg_read_bytes, sg_other;
 };
 
 struct io_mark {
@@ -193,6 +211,7 @@ static void add_since(struct sm_volume *v, const struct io_mark *m, struct op_io
 {
 	struct io_mark now;
 	mark(v, &now);
+	io->sg_other += (double)(now.s.other - m->s.other);
 	io->reads += (double)(now.d.reads - m->d.reads);
 	io->bytes_read += (double)(now.d.bytes_read - m->d.bytes_read);
 	io->writes += (double)(now.d.writes - m->d.writes);
@@ -212,6 +231,9 @@ static void print_io(const char *name, const struct op_io *io, int n)
 	fprintf(out, "lb.%s_caw %.2f per_op\n", name, io->caw / n);
 	fprintf(out, "lb.%s_caw_bytes %.0f B_per_op\n", name, io->caw_bytes / n);
 	fprintf(out, "lb.%s_sg_reads %.2f per_op\n", name, io->sg_reads / n);
+	fprintf(out, "lb.%s_sg_other %.2f per_op\n", name, io->sg_other / n);
+	fprintf(out, "lb.%s_round_trips %.2f per_op\n", name,
+		(io->reads + io->writes + io->caw + io->sg_reads + io->sg_other) / n);
 }
 
 static int format_volume(const char *dev, uint64_t off, uint32_t lease_io)
@@ -288,6 +310,78 @@ static int lease_cycles(const char *dev, uint64_t off, const char *method, int n
 	return rc;
 }
 
+/* n joins of a free host_id slot (by name, as the daemon joins) and leaves on
+ * a volume formatted fresh at off, each on a fresh lockspace handle after
+ * the first (the daemon opens one per join); the first join is reported
+ * apart: "lb.METHOD_join_first", "lb.METHOD_join_*" (the rest), and the
+ * leaves "lb.METHOD_leave_*".  Only the join itself is timed and counted
+ * (sm_lockspace_open reads the header before it). */
+static int join_cycles(const char *dev, uint64_t off, uint32_t lease_io, const char *method, int n)
+{
+	int rc = format_volume(dev, off, lease_io);
+	if (rc < 0)
+		return rc;
+	double *join = calloc((size_t)n, sizeof(double)), *leave = calloc((size_t)n, sizeof(double)), first = 0;
+	struct op_io join_io = {0}, first_io = {0}, leave_io = {0};
+	char name[64];
+	uint32_t host_id = 0;
+	uint64_t clock_min = 0, clock_max = 0;
+	for (int i = -1; i < n && rc == 0; i++) {
+		struct sm_lockspace *ls;
+		if ((rc = sm_lockspace_open(dev, off, &ls)) < 0) {
+			fprintf(stderr, "lab-leasebench: %s: lockspace at %llu MiB: %s\n", dev,
+				(unsigned long long)(off / MIB), sm_strerror(rc));
+			break;
+		}
+		struct sm_volume *v = sm_lockspace_volume(ls);
+		struct sm_join_opts o = {.host_name = "lab-leasebench"};
+		struct io_mark m;
+		mark(v, &m);
+		uint64_t c0 = sm_now_mono_ms();
+		double t0 = now_us();
+		rc = sm_lockspace_join(ls, &o);
+		double t1 = now_us();
+		uint64_t clock_ms = sm_now_mono_ms() - c0;
+		clock_min = i < 0 || clock_ms < clock_min ? clock_ms : clock_min;
+		clock_max = clock_ms > clock_max ? clock_ms : clock_max;
+		add_since(v, &m, i < 0 ? &first_io : &join_io);
+		if (rc < 0) {
+			fprintf(stderr, "lab-leasebench: %s join %d: %s\n", method, i + 2, sm_strerror(rc));
+		} else {
+			i < 0 ? (void)(first = t1 - t0) : (void)(join[i] = t1 - t0);
+			sm_lockspace_me(ls, &host_id, &(uint64_t){0}, (uint8_t[16]){0});
+			mark(v, &m);
+			t0 = now_us();
+			rc = sm_lockspace_leave(ls);
+			t1 = now_us();
+			if (rc < 0)
+				fprintf(stderr, "lab-leasebench: %s leave %d: %s\n", method, i + 2, sm_strerror(rc));
+			if (i >= 0) {
+				add_since(v, &m, &leave_io);
+				leave[i] = t1 - t0;
+			}
+		}
+		sm_lockspace_free(ls);
+	}
+	if (rc == 0) {
+		fprintf(out, "lb.%s_join_host_id %u id\n", method, host_id);
+		fprintf(out, "lb.%s_join_first %.3f ms\n", method, first / 1000);
+		fprintf(out, "lb.%s_join_clock_min %llu ms\n", method, (unsigned long long)clock_min);
+		fprintf(out, "lb.%s_join_clock_max %llu ms\n", method, (unsigned long long)clock_max);
+		snprintf(name, sizeof(name), "%s_join_first", method);
+		print_io(name, &first_io, 1);
+		snprintf(name, sizeof(name), "%s_join", method);
+		print_lat(name, join, n);
+		print_io(name, &join_io, n);
+		snprintf(name, sizeof(name), "%s_leave", method);
+		print_lat(name, leave, n);
+		print_io(name, &leave_io, n);
+	}
+	free(join);
+	free(leave);
+	return rc;
+}
+
 static int lb_measure(const char *dev, int n)
 {
 	char why[256] = "";
@@ -302,6 +396,7 @@ static int lb_measure(const char *dev, int n)
 	fprintf(out, "lb.n %d ops\n", n);
 	fprintf(out, "lb.max_hosts %u hosts\n", SM_DEFAULT_MAX_HOSTS);
 	fprintf(out, "lb.d %u ms\n", io_timeout_ms);
+	fprintf(out, "lb.paxos_join_n %d ops\n", lb_paxos_joins);
 	if ((rc = raw_reads(dev, n, us)) == 0) {
 		print_lat("raw_read", us, n);
 		if ((rc = raw_caws(dev, 512, n, us)) == 0)
@@ -311,9 +406,11 @@ static int lb_measure(const char *dev, int n)
 	if (rc < 0 || (rc = format_volume(dev, CAW_VOL_OFF, SM_LEASE_IO_CAW)) < 0 ||
 	    (rc = format_volume(dev, PAXOS_VOL_OFF, SM_LEASE_IO_PAXOS)) < 0)
 		return rc;
-	if ((rc = lease_cycles(dev, CAW_VOL_OFF, "caw", n)) < 0)
+	if ((rc = lease_cycles(dev, CAW_VOL_OFF, "caw", n)) < 0 || (rc = lease_cycles(dev, PAXOS_VOL_OFF, "paxos", n)) < 0)
 		return rc;
-	return lease_cycles(dev, PAXOS_VOL_OFF, "paxos", n);
+	if ((rc = join_cycles(dev, CAW_JOIN_OFF, SM_LEASE_IO_CAW, "caw", n)) < 0)
+		return rc;
+	return join_cycles(dev, PAXOS_JOIN_OFF, SM_LEASE_IO_PAXOS, "paxos", lb_paxos_joins);
 }
 
 /* The whole benchmark on dev; figures to to; 0, or 1 after a failure (said

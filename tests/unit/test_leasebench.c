@@ -4,7 +4,11 @@
  * commands itself, so the tool's own SG_IO count is checked against it; the
  * per-operation counts are those test_atomic.c asserts (an acquire with a
  * remembered image is one COMPARE AND WRITE and no read; the first one reads
- * the leader sector once), and Disk Paxos does no COMPARE AND WRITE. */
+ * the leader sector once), and Disk Paxos does no COMPARE AND WRITE.  The
+ * join of a free slot (issue 14: at most 3 round trips, no timed wait): on
+ * the CAW volume one read of the host area, one COMPARE AND WRITE and the
+ * handle's Block Limits INQUIRY, and no sleep on the fake clock; on the Disk
+ * Paxos volume no CAW and a sleep of at least 2d each time. */
 #define LEASEBENCH_NO_MAIN
 #include "../../lab/leasebench.c"
 
@@ -39,6 +43,8 @@ static int setup(void **state)
 	const char *path = tu_temp_file("leasebench-lu", 48ull << 20);
 	lu = prsim_add_lu(path, NULL);
 	assert_true(lu >= 0);
+	tu_fake_clock_install(); /* the Disk Paxos join's 2d wait moves only this clock */
+	lb_paxos_joins = 2;
 	FILE *f = open_memstream(&figures, &figures_len);
 	assert_non_null(f);
 	fputc('\n', f); /* every figure then follows a newline */
@@ -60,10 +66,11 @@ static int teardown(void **state)
 static void the_counted_caws_are_the_emulators(void **state)
 {
 	(void)state;
-	/* the probe (2 CAWs) + N raw + (1 first + N) acquires + (1 + N) releases;
-	 * the Disk Paxos volume none */
+	/* the probe (2 CAWs) + N raw + (1 first + N) acquires + (1 + N) releases
+	 * + (1 first + N) joins + (1 + N) leaves; the Disk Paxos volumes none */
 	double per_op = figure("caw_acquire_caw") * N + figure("caw_release_caw") * N + figure("caw_first_acquire_caw");
-	assert_int_equal((unsigned)(2 + N + per_op + 1 + 0.5), prsim_caw_commands(lu));
+	double joins = figure("caw_join_caw") * N + figure("caw_join_first_caw") + figure("caw_leave_caw") * (N + 1);
+	assert_int_equal((unsigned)(2 + N + per_op + 1 + joins + 0.5), prsim_caw_commands(lu));
 }
 
 static void a_caw_acquire_is_one_caw_and_the_first_one_reads_once(void **state)
@@ -91,10 +98,39 @@ static void disk_paxos_reads_and_writes_and_does_no_caw(void **state)
 	assert_true(figure("paxos_release_caw") == 0);
 }
 
+static void a_caw_join_of_a_free_slot_is_three_round_trips_without_waiting(void **state)
+{
+	(void)state;
+	const char *joins[] = {"caw_join_first", "caw_join"};
+	for (size_t i = 0; i < 2; i++) {
+		char k[64];
+#define F(suffix) (snprintf(k, sizeof(k), "%s_%s", joins[i], suffix), figure(k))
+		assert_true(F("reads") == 1.0);      /* the host area */
+		assert_true(F("caw") == 1.0);        /* the claim */
+		assert_true(F("sg_other") == 1.0);  /* Block Limits INQUIRY: a fresh handle each join */
+		assert_true(F("writes") + F("sg_reads") == 0);
+		assert_true(F("round_trips") == 3.0);
+#undef F
+	}
+	assert_true(figure("caw_join_clock_max") == 0); /* never slept */
+	assert_true(figure("caw_leave_caw") == 1.0 && figure("caw_leave_writes") == 0);
+	assert_true(figure("caw_join_host_id") == 1);
+}
+
+static void a_disk_paxos_join_waits_2d_and_does_no_caw(void **state)
+{
+	(void)state;
+	assert_true(figure("paxos_join_clock_min") >= 2 * 1000);
+	assert_true(figure("paxos_join_caw") == 0 && figure("paxos_join_first_caw") == 0);
+	assert_true(figure("paxos_join_writes") >= 1 && figure("paxos_join_reads") >= 2); /* claim; read, re-read */
+	assert_true(figure("paxos_join_n") == 2);
+}
+
 static void every_latency_is_printed(void **state)
 {
 	(void)state;
-	const char *names[] = {"raw_read", "raw_caw", "caw_acquire", "caw_release", "paxos_acquire", "paxos_release"};
+	const char *names[] = {"raw_read", "raw_caw",  "caw_acquire", "caw_release", "paxos_acquire",
+			       "paxos_release", "caw_join", "caw_leave", "paxos_join", "paxos_leave"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char k[64];
 		snprintf(k, sizeof(k), "%s_median", names[i]);
@@ -111,6 +147,8 @@ int main(void)
 		cmocka_unit_test(the_counted_caws_are_the_emulators),
 		cmocka_unit_test(a_caw_acquire_is_one_caw_and_the_first_one_reads_once),
 		cmocka_unit_test(disk_paxos_reads_and_writes_and_does_no_caw),
+		cmocka_unit_test(a_caw_join_of_a_free_slot_is_three_round_trips_without_waiting),
+		cmocka_unit_test(a_disk_paxos_join_waits_2d_and_does_no_caw),
 		cmocka_unit_test(every_latency_is_printed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
