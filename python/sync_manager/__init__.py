@@ -1,8 +1,8 @@
 """sync_manager: leases on shared storage, from Python (docs/python.md).
 
 A thin layer over the public client library libsync_manager.so.0 (the C
-extension sync_manager._native, which calls include/sync_manager/client.h and
-admin.h and nothing else):
+extension sync_manager._native, which calls include/sync_manager/client.h,
+admin.h and volume.h and nothing else):
 
     import sync_manager as sm
 
