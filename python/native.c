@@ -1,6 +1,7 @@
 /* sync_manager._native — the C half of the Python binding: one Conn type
  * whose methods are the calls of include/sync_manager/client.h and admin.h,
- * and the error table of errors.h.
+ * the connectionless volume calls of volume.h (volume_init, volume_dump), and
+ * the error table of errors.h.
  *
  * Contract:
  *  - Only the public API (libsync_manager.so.0): no wire protocol here.
@@ -11,7 +12,8 @@
  *  - A failed call raises what the factory set with set_error_factory() makes
  *    of (code, message, owner): message is sm_conn_message() when the daemon
  *    explained the failure, else sm_strerror(code); owner the holder's host
- *    id for refusals (0 otherwise).  Without a factory: OSError.
+ *    id for refusals (0 otherwise); for the volume calls, sm_volume_message().
+ *    Without a factory: OSError.
  *  - Calls that may wait on the daemon release the GIL; one Conn is used by
  *    one thread at a time (a second thread gets RuntimeError, not a race).
  */
@@ -24,6 +26,7 @@
 #include <sync_manager/admin.h>
 #include <sync_manager/client.h>
 #include <sync_manager/errors.h>
+#include <sync_manager/volume.h>
 
 #define MAX_RESOURCES 64
 
@@ -582,11 +585,84 @@ static PyObject *mod_error_class(PyObject *mod, PyObject *args)
 	return PyUnicode_FromString(sm_error_class_name(sm_error_class(code)));
 }
 
+/* Resource names (a sequence of str) into names[]; the tuple that owns the
+ * strings is *keep.  Returns the count or -1. */
+#define MAX_INIT_NAMES 65536
+static Py_ssize_t names_from_seq(PyObject *seq, const char ***names, PyObject **keep)
+{
+	*names = NULL;
+	*keep = PySequence_Tuple(seq);
+	if (!*keep)
+		return -1;
+	Py_ssize_t n = PyTuple_Size(*keep);
+	if (n > MAX_INIT_NAMES) {
+		PyErr_Format(PyExc_ValueError, "%zd resource names: a volume has at most %d areas", n, MAX_INIT_NAMES);
+		return -1;
+	}
+	*names = calloc((size_t)n + 1, sizeof(**names));
+	if (!*names) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (Py_ssize_t i = 0; i < n; i++)
+		if (!PyArg_Parse(PyTuple_GetItem(*keep, i), "s;resource names are strings", &(*names)[i]))
+			return -1;
+	return n;
+}
+
+static PyObject *mod_volume_init(PyObject *mod, PyObject *args)
+{
+	const char *location;
+	PyObject *seq, *keep = NULL;
+	const char **names = NULL;
+	struct sm_volume_init_params p;
+	memset(&p, 0, sizeof(p));
+	if (!PyArg_ParseTuple(args, "ssIIIIIIIO:volume_init", &location, &p.lockspace, &p.max_hosts, &p.sector_size,
+			      &p.io_timeout_ms, &p.watchdog_timeout_ms, &p.resources, &p.lease_io, &p.flags, &seq))
+		return NULL;
+	Py_ssize_t n = names_from_seq(seq, &names, &keep);
+	if (n < 0) {
+		free(names);
+		Py_XDECREF(keep);
+		return NULL;
+	}
+	p.resource_names = names;
+	p.resource_name_count = (uint32_t)n;
+	int rc;
+	Py_BEGIN_ALLOW_THREADS
+	rc = sm_volume_init(location, &p);
+	Py_END_ALLOW_THREADS
+	free(names);
+	Py_DECREF(keep);
+	return rc < 0 ? raise_code(rc, sm_volume_message(), 0) : (Py_INCREF(Py_None), Py_None);
+}
+
+static PyObject *mod_volume_dump(PyObject *mod, PyObject *args)
+{
+	const char *location;
+	struct sm_report *rep = NULL;
+	int rc;
+	if (!PyArg_ParseTuple(args, "s:volume_dump", &location))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = sm_volume_dump(location, &rep);
+	Py_END_ALLOW_THREADS
+	if (rc < 0)
+		return raise_code(rc, sm_volume_message(), 0);
+	PyObject *d = report_to_dict(rep);
+	sm_report_free(rep);
+	return d;
+}
+
 static PyMethodDef module_methods[] = {
 	{"version", mod_version, METH_NOARGS, "version(): the library's version (sm_version())"},
 	{"strerror", mod_strerror, METH_VARARGS, "strerror(code): sm_strerror()"},
 	{"errname", mod_errname, METH_VARARGS, "errname(code): sm_errname(), e.g. 'SM_EHELD'"},
 	{"error_class", mod_error_class, METH_VARARGS, "error_class(code): 'refused', 'retry', ... (sm_error_class())"},
+	{"volume_init", mod_volume_init, METH_VARARGS,
+	 "volume_init(location, lockspace, max_hosts, sector_size, io_timeout_ms, watchdog_timeout_ms, resources, "
+	 "lease_io, flags, names): sm_volume_init()"},
+	{"volume_dump", mod_volume_dump, METH_VARARGS, "volume_dump(location): sm_volume_dump() as {section: [record dict]}"},
 	{"set_error_factory", set_error_factory, METH_O, "set_error_factory(f): f(code, message, owner) -> exception"},
 	{NULL, NULL, 0, NULL},
 };
@@ -611,6 +687,11 @@ static int add_constants(PyObject *m)
 		{"REQUEST_HANDOFF", SM_REQUEST_HANDOFF},
 		{"SHUTDOWN_FORCE", SM_SHUTDOWN_FORCE},
 		{"SHUTDOWN_KEEP", SM_SHUTDOWN_KEEP},
+		{"VOLUME_LEASE_IO_PAXOS", SM_VOLUME_LEASE_IO_PAXOS},
+		{"VOLUME_LEASE_IO_CAW", SM_VOLUME_LEASE_IO_CAW},
+		{"VOLUME_LEASE_IO_AUTO", SM_VOLUME_LEASE_IO_AUTO},
+		{"VOLUME_INIT_FORCE", SM_VOLUME_INIT_FORCE},
+		{"VOLUME_INIT_CAW_TRUST_TARGET", SM_VOLUME_INIT_CAW_TRUST_TARGET},
 	};
 	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++)
 		if (PyModule_AddIntConstant(m, consts[i].name, consts[i].value) < 0)

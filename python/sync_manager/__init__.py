@@ -1,8 +1,8 @@
 """sync_manager: leases on shared storage, from Python (docs/python.md).
 
 A thin layer over the public client library libsync_manager.so.0 (the C
-extension sync_manager._native, which calls include/sync_manager/client.h and
-admin.h and nothing else):
+extension sync_manager._native, which calls include/sync_manager/client.h,
+admin.h and volume.h and nothing else):
 
     import sync_manager as sm
 
@@ -23,8 +23,10 @@ Contract:
     refusals, else 0).  Callers decide by class, as errors.h recommends.
   - The leases of a registered Client live as long as its connection: close()
     (or the process ending) releases them.
-  - Formatting and dumping volumes (sync_manager init / dump) are not in the
-    public library: they are CLI commands only, and this module offers none.
+  - init_volume() and dump_volume() format and read a lease volume directly
+    on the storage (sm_volume_init / sm_volume_dump of volume.h; no daemon),
+    as `sync_manager init` and `dump --json` do; their errors are Error
+    subclasses too, with the library's explanation as .message.
 """
 
 import collections
@@ -38,7 +40,7 @@ from ._native import *  # noqa: F401,F403  (SM_E* codes and flag constants)
 __all__ = [
     "Error", "RefusedError", "RetryError", "StateError", "UsageError", "FaultError", "LostError",
     "CancelledError", "Lease", "Resource", "Client", "lease", "default_client", "version",
-    "strerror", "errname", "error_class",
+    "strerror", "errname", "error_class", "init_volume", "dump_volume",
 ]
 
 version = _native.version
@@ -293,3 +295,56 @@ def default_client():
 def lease(resources, mode="EX", create=False):
     """with sync_manager.lease("vmstore:web1"): ... on the process's default Client."""
     return default_client().lease(resources, mode, create)
+
+
+# ---- volumes (no daemon) -----------------------------------------------------
+
+_LEASE_IO = {"paxos": _native.VOLUME_LEASE_IO_PAXOS, "caw": _native.VOLUME_LEASE_IO_CAW,
+             "auto": _native.VOLUME_LEASE_IO_AUTO}
+
+
+def _u32(what, value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2 ** 32:
+        raise ValueError(f"{what} {value!r}: give a whole number from 0 (the default)")
+    return value
+
+
+def _ms(what, seconds):
+    if seconds is None:
+        return 0
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < 2 ** 32 / 1000:
+        raise ValueError(f"{what} {seconds!r}: give seconds (decimals allowed), or None for the default")
+    return max(1, round(seconds * 1000))
+
+
+def init_volume(location, lockspace, *, max_hosts=0, sector_size=0, io_timeout=None, watchdog_timeout=None,
+                resources=0, resource_names=(), lease_io="paxos", force=False, caw_trust_target=False):
+    """Format a lease volume at location "PATH[:OFFSET]" (a file is created or
+    grown) for lockspace, like `sync_manager init`; returns dump_volume(location).
+
+    0 / None mean the defaults: 128 hosts, the device's sector size, io_timeout
+    10 s, watchdog_timeout 60 s (both in seconds), 1024 resource areas.
+    resource_names are created in areas 0, 1, ...  lease_io: 'paxos' (Disk
+    Paxos, any storage), 'caw' (SCSI COMPARE AND WRITE; refused when the
+    device cannot: a regular file never can) or 'auto' (caw when the device
+    can).  force overwrites a volume already there, only when no host holds a
+    record of its lockspace (else RefusedError; `sync_manager init --force`
+    watches live hosts out).  Volume sets and fencing by reservation: CLI only.
+    """
+    if lease_io not in _LEASE_IO:
+        raise ValueError(f"lease_io {lease_io!r}: give 'paxos', 'caw' or 'auto'")
+    if isinstance(resource_names, str):
+        resource_names = [resource_names]
+    flags = (_native.VOLUME_INIT_FORCE if force else 0) | \
+        (_native.VOLUME_INIT_CAW_TRUST_TARGET if caw_trust_target else 0)
+    _native.volume_init(location, lockspace, _u32("max_hosts", max_hosts), _u32("sector_size", sector_size),
+                        _ms("io_timeout", io_timeout), _ms("watchdog_timeout", watchdog_timeout),
+                        _u32("resources", resources), _LEASE_IO[lease_io], flags, list(resource_names))
+    return dump_volume(location)
+
+
+def dump_volume(location):
+    """Everything in the volume at location, read once, as {section: [record
+    dict]}: 'header' (one record), 'hosts', 'resources', 'shared_holders',
+    'fence_devices'; keys as in `sync_manager dump --json` (volume.h lists them)."""
+    return _native.volume_dump(location)

@@ -4,12 +4,11 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/util.h"
-#include "disk/caw.h"
-#include "disk/cawfile.h"
 #include "disk/disk.h"
 #include "disk/pr.h"
 #include "lease/fence.h"
 #include "ondisk/index.h"
+#include "ondisk/lease_io.h"
 #include "lease/resource.h"
 #include "sync_manager/admin.h"
 #include "lease/timeouts.h"
@@ -170,73 +169,38 @@ static int format_one(const char *spec, struct sm_format_params *p, struct init_
 	return rc;
 }
 
-/* --lease-io caw|auto: probe the device (sm_caw_supported) on the volume's
- * own first sector, which formatting writes last (read and written back
- * unchanged).  caw: a device that cannot is refused, naming it and why;
- * auto: falls back to Disk Paxos and says so.  Sets p->lease_io. */
+/* --lease-io caw|auto: the decision of src/ondisk/lease_io.h, said in the
+ * CLI's words (a fallback on stdout, refusals naming the options that help).
+ * Sets p->lease_io; CLI_OK, or CLI_FAIL / CLI_USAGE after saying why. */
 static int choose_lease_io(const char *spec, const char *how, bool trust_target, struct sm_format_params *p)
 {
-	p->lease_io = SM_LEASE_IO_PAXOS;
-	if (!strcmp(how, "paxos"))
-		return CLI_OK;
-	bool must = !strcmp(how, "caw");
 	char *path = NULL;
 	uint64_t off = 0;
 	int err = sm_disk_parse_location(spec, &path, &off);
 	if (err < 0)
 		return cli_fail(err, "init: cannot parse %s", spec);
-	struct sm_disk *disk = NULL;
-	char why[200] = "";
-	err = sm_disk_open(path, off, 0, SM_DISK_READONLY, &disk);
-	if (err == -ENOENT && !must) { /* a file init will create: no COMPARE AND WRITE */
-		free(path);
-		return CLI_OK;
-	}
-	unsigned lbs = err == 0 ? sm_disk_device_sector_size(disk) : 0;
-	bool blockdev = err == 0 && sm_disk_is_blockdev(disk);
-	sm_disk_close(disk);
-	if (err == 0 && !blockdev && !sm_cawfile_active()) {
-		snprintf(why, sizeof(why), "a regular file: COMPARE AND WRITE needs a SCSI block device");
-		err = -SM_ECAW_UNSUPPORTED;
-	} else if (err == 0 && p->sector_size && p->sector_size != lbs) {
-		snprintf(why, sizeof(why), "its logical block is %u bytes; --sector-size %u would need a multi-block "
-			 "COMPARE AND WRITE", lbs, p->sector_size);
-		err = -SM_ECAW_UNSUPPORTED;
-	} else if (err == 0) {
-		err = sm_caw_supported(path, off, lbs, SM_MAX(p->io_timeout_ms, 10000u), why, sizeof(why));
-	}
-	/* a target known to lose the atomicity after a rejected command: the
-	 * probe cannot see that (tests/model/README.md, finding CAW1) */
-	struct sm_caw_target tgt;
-	const char *defect = NULL;
-	if (err == 0 && sm_caw_target_of(path, SM_MAX(p->io_timeout_ms, 10000u), &tgt) == 0)
-		defect = sm_caw_known_defect(&tgt);
-	int rc = CLI_OK;
-	if (err == 0 && defect && !must) {
-		printf("  %s (%s %s %s) does COMPARE AND WRITE, but %s: leases use Disk Paxos\n", path, tgt.vendor,
-		       tgt.product, tgt.revision, defect);
-	} else if (err == 0 && defect && !trust_target) {
-		fprintf(stderr,
-			"sync_manager: init: %s (%s %s %s) does COMPARE AND WRITE, but %s. Format it with --lease-io "
-			"paxos, or add --caw-trust-target if you know this target keeps COMPARE AND WRITE atomic after "
-			"rejected commands\n",
-			path, tgt.vendor, tgt.product, tgt.revision, defect);
-		rc = CLI_FAIL;
-	} else if (err == 0) {
-		if (defect)
-			fprintf(stderr, "sync_manager: warning: %s: --caw-trust-target given although %s\n", path, defect);
-		p->lease_io = SM_LEASE_IO_CAW;
-	} else if (err == -SM_ECAW_UNSUPPORTED && !must) {
-		printf("  %s cannot do COMPARE AND WRITE (%s): leases use Disk Paxos\n", path, why);
-	} else if (err == -SM_ECAW_UNSUPPORTED) {
-		fprintf(stderr, "sync_manager: init: %s cannot do COMPARE AND WRITE (%s); format it with --lease-io "
-				"paxos, or auto\n", path, why);
-		rc = CLI_FAIL;
-	} else {
-		rc = cli_fail(err, "init: cannot probe %s for COMPARE AND WRITE%s%s", path, why[0] ? ": " : "", why);
-	}
+	enum sm_lease_io_want want = !strcmp(how, "caw") ? SM_WANT_CAW : !strcmp(how, "auto") ? SM_WANT_AUTO
+												: SM_WANT_PAXOS;
+	struct sm_lease_io_choice ch;
+	err = sm_lease_io_choose(path, off, want, trust_target, p->max_hosts, p->sector_size, p->io_timeout_ms, &ch);
 	free(path);
-	return rc;
+	p->lease_io = ch.lease_io;
+	if (err == 0 && ch.warning)
+		fprintf(stderr, "sync_manager: warning: %s (--caw-trust-target)\n", ch.text);
+	else if (err == 0 && ch.text[0])
+		printf("  %s\n", ch.text);
+	if (err == 0)
+		return CLI_OK;
+	if (ch.usage)
+		return cli_usage_error("init", "--lease-io caw: %s", ch.text);
+	if (ch.defect)
+		fprintf(stderr, "sync_manager: init: %s. Format it with --lease-io paxos, or add --caw-trust-target if you "
+				"know this target keeps COMPARE AND WRITE atomic after rejected commands\n", ch.text);
+	else if (err == -SM_ECAW_UNSUPPORTED)
+		fprintf(stderr, "sync_manager: init: %s; format it with --lease-io paxos, or auto\n", ch.text);
+	else
+		return cli_fail(err, "init: %s", ch.text);
+	return CLI_FAIL;
 }
 
 int cmd_init(int argc, char **argv)
@@ -343,13 +307,7 @@ int cmd_init(int argc, char **argv)
 					     "paxos)");
 		goto out;
 	}
-	if (p.max_hosts > SM_CAW_MAX_HOSTS && !strcmp(lease_io, "caw")) {
-		rc = cli_usage_error("init", "--lease-io caw allows at most %u hosts (the shared holders' bitmap), not %u",
-				     SM_CAW_MAX_HOSTS, p.max_hosts);
-		goto out;
-	}
-	if (nvol == 1 && (p.max_hosts <= SM_CAW_MAX_HOSTS || !strcmp(lease_io, "paxos")) &&
-	    (rc = choose_lease_io(argv[optind], lease_io, trust_target, &p)) != CLI_OK)
+	if (nvol == 1 && (rc = choose_lease_io(argv[optind], lease_io, trust_target, &p)) != CLI_OK)
 		goto out;
 	if (fence_pr && (rc = prepare_fencing(argv[optind], p.lockspace, fence_paths, nfence, &fence_table,
 					      &lease_path)) != CLI_OK)

@@ -24,34 +24,6 @@ static const char *wall_str(uint64_t s, char *buf, size_t len)
 	return buf;
 }
 
-/* A host slot that was never joined is shown only in JSON. */
-static bool host_pristine(const struct sm_host_view *hv)
-{
-	return hv->status == 0 && hv->rec.flags == SM_HOST_FREE && hv->rec.generation == 0;
-}
-
-static const char *resource_state(const struct sm_resource_view *rv, char *buf, size_t len)
-{
-	if (rv->index_status)
-		snprintf(buf, len, "corrupt index entry: %s", sm_strerror(rv->index_status));
-	else if (rv->read_status)
-		snprintf(buf, len, "unreadable: %s", sm_strerror(rv->read_status));
-	else if (rv->leader_status)
-		snprintf(buf, len, "corrupt leader: %s", sm_strerror(rv->leader_status));
-	else if (rv->leader.owner_id && rv->leader.mode == SM_MODE_EX)
-		snprintf(buf, len, "held EX");
-	else if (rv->shared_count)
-		snprintf(buf, len, "held SH");
-	else
-		snprintf(buf, len, "free");
-	if (!rv->index_status && !rv->read_status && rv->corrupt_dblocks) {
-		size_t n = strlen(buf);
-		snprintf(buf + n, len - n, "; %u corrupt dblock(s): %s", rv->corrupt_dblocks,
-			 sm_strerror(rv->first_dblock_error));
-	}
-	return buf;
-}
-
 static void print_human(const char *spec, const struct sm_volume_view *vv)
 {
 	const struct sm_volume_header *h = &vv->hdr;
@@ -93,11 +65,11 @@ static void print_human(const char *spec, const struct sm_volume_view *vv)
 		uint32_t shown = 0;
 		int nw = 4; /* NAME column: as wide as the longest name */
 		for (uint32_t i = 0; i < h->max_hosts; i++)
-			if (!host_pristine(&vv->hosts[i]) && !vv->hosts[i].status)
+			if (!sm_host_view_pristine(&vv->hosts[i]) && !vv->hosts[i].status)
 				nw = SM_MAX(nw, (int)strnlen(vv->hosts[i].rec.host_name, SM_NAME_FIELD));
 		for (uint32_t i = 0; i < h->max_hosts; i++) {
 			const struct sm_host_view *hv = &vv->hosts[i];
-			if (host_pristine(hv))
+			if (sm_host_view_pristine(hv))
 				continue;
 			if (!shown++)
 				printf("  %-7s %-*s %-10s %-14s %-10s %s\n", "HOST_ID", nw, "NAME", "GENERATION", "TIMESTAMP",
@@ -131,7 +103,7 @@ static void print_human(const char *spec, const struct sm_volume_view *vv)
 	for (uint32_t r = 0; r < vv->resource_count; r++) {
 		const struct sm_resource_view *rv = &vv->resources[r];
 		char state[160], shared[64] = "-";
-		resource_state(rv, state, sizeof(state));
+		sm_resource_view_state(rv, state, sizeof(state));
 		bool ok = !rv->index_status && !rv->read_status && !rv->leader_status;
 		if (ok && rv->shared_count) {
 			size_t n = 0;
@@ -202,7 +174,7 @@ static void print_json(const char *spec, const struct sm_volume_view *vv)
 	sm_json_arr_begin(&j, "hosts");
 	for (uint32_t i = 0; i < h->max_hosts && !vv->hosts_status; i++) {
 		const struct sm_host_view *hv = &vv->hosts[i];
-		if (host_pristine(hv))
+		if (sm_host_view_pristine(hv))
 			continue;
 		sm_json_obj_begin(&j, NULL);
 		sm_json_u64(&j, "host_id", i + 1);
@@ -249,7 +221,7 @@ static void print_json(const char *spec, const struct sm_volume_view *vv)
 			sm_json_arr_end(&j);
 			sm_json_u64(&j, "corrupt_dblocks", rv->corrupt_dblocks);
 		}
-		sm_json_str(&j, "state", resource_state(rv, state, sizeof(state)));
+		sm_json_str(&j, "state", sm_resource_view_state(rv, state, sizeof(state)));
 		sm_json_obj_end(&j);
 	}
 	sm_json_arr_end(&j);

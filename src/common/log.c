@@ -13,6 +13,8 @@ static enum sm_log_level log_level = SM_LOG_WARN;
 static sm_log_sink_fn log_sink;
 static void *log_sink_arg;
 static char log_prefix[64];
+static _Thread_local char *capture_buf;
+static _Thread_local size_t capture_len;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void sm_log_set_level(enum sm_log_level level) { log_level = level; }
@@ -67,6 +69,14 @@ static void write_line(enum sm_log_level level, const char *msg)
 	(void)w;
 }
 
+void sm_log_capture(char *buf, size_t len)
+{
+	capture_buf = len ? buf : NULL;
+	capture_len = len;
+	if (capture_buf)
+		capture_buf[0] = '\0';
+}
+
 /* errno is saved and restored: callers log a failure, then return -errno. */
 void sm_log(enum sm_log_level level, const char *fmt, ...)
 {
@@ -78,9 +88,13 @@ void sm_log(enum sm_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (log_sink)
+	if (capture_buf) {
+		if (level == SM_LOG_ERROR && !capture_buf[0])
+			snprintf(capture_buf, capture_len, "%s", msg);
+	} else if (log_sink) {
 		log_sink(level, msg, log_sink_arg);
-	else
+	} else {
 		write_line(level, msg);
+	}
 	errno = saved_errno;
 }

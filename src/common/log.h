@@ -4,6 +4,8 @@
 #ifndef SM_COMMON_LOG_H
 #define SM_COMMON_LOG_H
 
+#include <stddef.h>
+
 enum sm_log_level { SM_LOG_ERROR = 0, SM_LOG_WARN, SM_LOG_INFO, SM_LOG_DEBUG };
 
 typedef void (*sm_log_sink_fn)(enum sm_log_level level, const char *msg, void *arg);
@@ -17,6 +19,12 @@ void sm_log_set_sink(sm_log_sink_fn sink, void *arg);
 void sm_log_set_prefix(const char *prefix);
 /* Use syslog(3) with the given ident. */
 void sm_log_use_syslog(const char *ident);
+
+/* Capture this thread's log (the library's connectionless calls, which must
+ * not print in their caller's process): while buf is set, nothing this thread
+ * logs is printed or sent to the sink; the first error logged is kept in buf
+ * (len bytes, NUL-terminated).  buf NULL ends the capture. */
+void sm_log_capture(char *buf, size_t len);
 
 void sm_log(enum sm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 void sm_area_decode_view(const struct sm_volume_header *h, const uint8_t *buf, const char *resource,
@@ -131,4 +132,26 @@ void sm_volume_view_free(struct sm_volume_view *view)
 	free(view->resources);
 	free(view->hosts);
 	free(view);
+}
+
+const char *sm_resource_view_state(const struct sm_resource_view *rv, char *buf, size_t len)
+{
+	if (rv->index_status)
+		snprintf(buf, len, "corrupt index entry: %s", sm_strerror(rv->index_status));
+	else if (rv->read_status)
+		snprintf(buf, len, "unreadable: %s", sm_strerror(rv->read_status));
+	else if (rv->leader_status)
+		snprintf(buf, len, "corrupt leader: %s", sm_strerror(rv->leader_status));
+	else if (rv->leader.owner_id && rv->leader.mode == SM_MODE_EX)
+		snprintf(buf, len, "held EX");
+	else if (rv->shared_count)
+		snprintf(buf, len, "held SH");
+	else
+		snprintf(buf, len, "free");
+	if (!rv->index_status && !rv->read_status && rv->corrupt_dblocks) {
+		size_t n = strlen(buf);
+		snprintf(buf + n, len - n, "; %u corrupt dblock(s): %s", rv->corrupt_dblocks,
+			 sm_strerror(rv->first_dblock_error));
+	}
+	return buf;
 }

@@ -45,6 +45,16 @@ struct sm_volume_view {
 	struct sm_fence_table fence;
 };
 
+/* A host slot that was never joined (dump shows it only in JSON). */
+static inline bool sm_host_view_pristine(const struct sm_host_view *hv)
+{
+	return hv->status == 0 && hv->rec.flags == SM_HOST_FREE && hv->rec.generation == 0;
+}
+
+/* A resource's state in words: "free", "held EX", "held SH", or what is
+ * corrupt or unreadable (plus corrupt dblocks); returns buf. */
+const char *sm_resource_view_state(const struct sm_resource_view *rv, char *buf, size_t len);
+
 int sm_volume_inspect(struct sm_volume *v, struct sm_volume_view **out);
 void sm_volume_view_free(struct sm_volume_view *view);
 

@@ -86,7 +86,7 @@ owned sync-manager /usr/sbin/sync_managerd /usr/sbin/sync_manager /usr/libexec/s
 	/usr/share/doc/sync-manager/examples/sync_managerd.conf /usr/share/doc/sync-manager/examples/sync_manager-alerts.yml
 owned libsync-manager0 "$L/libsync_manager.so.0" /usr/share/doc/libsync-manager0/copyright
 owned libsync-manager-dev "$L/libsync_manager.so" "$L/pkgconfig/sync_manager.pc" /usr/include/sync_manager/client.h \
-	/usr/include/sync_manager/admin.h /usr/include/sync_manager/errors.h
+	/usr/include/sync_manager/admin.h /usr/include/sync_manager/errors.h /usr/include/sync_manager/volume.h
 owned libvirt-sync-manager "$L/libvirt/lock-driver/sync_manager.so" /usr/libexec/sync_manager/fence-libvirt \
 	/etc/libvirt/qemu-sync_manager.conf /usr/share/man/man5/qemu-sync_manager.conf.5.gz
 owned python3-sync-manager /usr/lib/python3/dist-packages/sync_manager/__init__.py \

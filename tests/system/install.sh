@@ -38,7 +38,7 @@ lib=$(find "$R" -name 'libsync_manager.so.*' -type f | head -1)
 [[ -n $lib ]] && t_ok "shared library installed ($(basename "$lib"))" || t_fail "libsync_manager.so.* missing"
 pc=$(find "$R" -name sync_manager.pc | head -1)
 [[ -n $pc ]] && t_ok "sync_manager.pc installed" || t_fail "sync_manager.pc missing"
-for h in client.h admin.h errors.h; do
+for h in client.h admin.h errors.h volume.h; do
 	[[ -f $R/include/sync_manager/$h ]] && t_ok "header $h" || t_fail "header $h missing"
 done
 unit=$(find "$D" -name sync_managerd.service | head -1)
