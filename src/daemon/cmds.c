@@ -3,7 +3,18 @@
  * Authorization: a restricted connection may do nothing; root and members of
  * admin_group may act for any registered process; any other client only for
  * the process it registered.  Every refusal says why. */
+#include "cmds.h"
+
+#include "conn.h"
 #include "jobs.h"
+#include "leaseops.h"
+#include "leasetab.h"
+#include "lockspaces.h"
+#include "metrics.h"
+#include "procs.h"
+#include "reports.h"
+#include "state.h"
+#include "watchdog.h"
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -203,8 +214,7 @@ static int parse_resource(struct conn *c, enum job_kind kind, const struct sm_tl
 			return -SM_ENOT_JOINED;
 		}
 		r->nlocations = 0;
-		r->ls = se;
-		se->refs++;
+		job_res_set_ls(r, se);
 		return 0;
 	}
 	for (int i = 0; i < nloc; i++) {
@@ -231,8 +241,7 @@ static int parse_resource(struct conn *c, enum job_kind kind, const struct sm_tl
 	}
 	/* A single location that is the lockspace's own volume needs no list. */
 	r->nlocations = (nloc == 1 && strcmp(r->location[0], e->location) == 0) ? 0 : nloc;
-	r->ls = e;
-	e->refs++;
+	job_res_set_ls(r, e);
 	return 0;
 }
 
@@ -454,7 +463,7 @@ static void cmd_release(struct conn *c, const uint8_t *p, size_t len)
 	}
 	/* Collect the leases whose last holder this was into one disk job. */
 	int n = 0;
-	for (struct lease *l = d->leases; l; l = l->next)
+	for (struct lease *l = d->lt.head; l; l = l->next)
 		if (lease_holder(l, pr))
 			n++;
 	struct job *j = job_new(JOB_RELEASE, n);
@@ -464,7 +473,7 @@ static void cmd_release(struct conn *c, const uint8_t *p, size_t len)
 		return;
 	}
 	int k = 0;
-	for (struct lease *l = d->leases; l; l = l->next) {
+	for (struct lease *l = d->lt.head; l; l = l->next) {
 		if (!lease_holder(l, pr))
 			continue;
 		bool wanted = !named;
@@ -474,11 +483,9 @@ static void cmd_release(struct conn *c, const uint8_t *p, size_t len)
 		if (!wanted)
 			continue;
 		struct job_res *r = &j->res[k++];
-		r->ls = l->ls;
-		l->ls->refs++;
+		job_res_set_ls(r, l->ls);
 		snprintf(r->name, sizeof(r->name), "%s", l->ref.name);
-		r->lease = l;
-		l->jobs++;
+		job_res_bind_lease(r, l);
 		r->handoff_ok = c->req.flags & SM_F_HANDOFF;
 	}
 	j->nres = k;
@@ -505,7 +512,7 @@ static void cmd_inquire(struct conn *c, const uint8_t *p, size_t len)
 	}
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
-	for (struct lease *l = c->d->leases; l; l = l->next) {
+	for (struct lease *l = c->d->lt.head; l; l = l->next) {
 		struct holder *h = lease_holder(l, pr);
 		if (!h)
 			continue;
@@ -571,8 +578,7 @@ static void cmd_convert(struct conn *c, const uint8_t *p, size_t len)
 		return;
 	}
 	r->held = l->held;
-	r->lease = l;
-	l->jobs++;
+	job_res_bind_lease(r, l);
 	j->conn_id = c->id;
 	j->pid = pr->pid;
 	j->proc_start = pr->starttime;
@@ -736,8 +742,7 @@ static void cmd_resource(struct conn *c, const uint8_t *p, size_t len, bool add)
 		conn_reply_error(c, -ENOMEM, 0, "out of memory");
 		return;
 	}
-	j->res[0].ls = e;
-	e->refs++;
+	job_res_set_ls(&j->res[0], e);
 	snprintf(j->res[0].name, sizeof(j->res[0].name), "%s", name);
 	j->conn_id = c->id;
 	leaseops_schedule(c->d, j);
@@ -812,8 +817,7 @@ static void cmd_request(struct conn *c, const uint8_t *p, size_t len, enum job_k
 		}
 		l->nlocations = r->nlocations;
 		memcpy(l->location, r->location, sizeof(l->location));
-		r->lease = l;
-		l->jobs++;
+		job_res_bind_lease(r, l);
 		j->pid = pr->pid;
 		j->proc_start = pr->starttime;
 	}
@@ -827,13 +831,13 @@ static void cmd_shutdown(struct conn *c)
 	struct daemon *d = c->d;
 	if (c->req.flags & SM_F_KEEP) {
 		d->keep_on_exit = true;
-	} else if (d->nleases > 0 && !(c->req.flags & SM_F_FORCE)) {
+	} else if (d->lt.nheld > 0 && !(c->req.flags & SM_F_FORCE)) {
 		conn_reply_error(c, -SM_EBUSY, 0,
 				 "%d lease(s) are held by processes on this host: stop them first, use --restart to keep "
 				 "them across a daemon restart, or --force to kill them",
-				 d->nleases);
+				 d->lt.nheld);
 		return;
-	} else if (d->nleases > 0) {
+	} else if (d->lt.nheld > 0) {
 		for (struct ls_entry *e = d->lockspaces; e; e = e->next)
 			fence_lockspace(d, e, "forced shutdown");
 	}
@@ -842,9 +846,6 @@ static void cmd_shutdown(struct conn *c)
 }
 
 /* status / hosts / renewals */
-void report_status(struct conn *c);
-void report_hosts(struct conn *c, const uint8_t *p, size_t len);
-void report_renewals(struct conn *c, const uint8_t *p, size_t len);
 
 static void cmd_metrics(struct conn *c)
 {

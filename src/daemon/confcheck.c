@@ -3,6 +3,7 @@
  * error of its line, refused by the daemon and by --check-config alike. */
 #include "daemon.h"
 
+
 #include "common/config.h"
 #include "disk/disk.h"
 #include "ondisk/volume.h"

@@ -1,7 +1,10 @@
 /* Client connections: framing, one request at a time per connection,
  * replies, and closing.  Malformed input gets an error reply or a closed
  * connection; it never affects other clients. */
-#include "daemon.h"
+#include "conn.h"
+
+#include "cmds.h"
+#include "procs.h"
 
 #include "common/log.h"
 #include "sync_manager/errors.h"

@@ -1,6 +1,11 @@
 /* The worker pool: runs disk jobs off the loop thread.  See jobs.h. */
 #include "jobs.h"
 
+#include "leaseops.h"
+#include "leasetab.h"
+#include "lockspaces.h"
+#include "orphans.h"
+
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -57,6 +62,28 @@ struct job *job_new(enum job_kind kind, int nres)
 		j->submitted_mono = mono_ms();
 	}
 	return j;
+}
+
+void job_res_set_ls(struct job_res *r, struct ls_entry *e)
+{
+	r->ls = e;
+	ls_get(e);
+}
+
+void job_res_bind_lease(struct job_res *r, struct lease *l)
+{
+	r->lease = l;
+	lease_job_get(l);
+}
+
+struct lease *job_res_unbind_lease(struct job_res *r)
+{
+	struct lease *l = r->lease;
+	if (l) {
+		r->lease = NULL;
+		lease_job_put(l);
+	}
+	return l;
 }
 
 void job_free(struct job *j)
@@ -1006,8 +1033,6 @@ static bool start_receiver(struct daemon *d, struct job *j)
 
 int jobs_start(struct daemon *d)
 {
-	pthread_mutex_init(&d->jq_mu, NULL);
-	pthread_cond_init(&d->jq_cv, NULL);
 	d->job_event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (d->job_event_fd < 0)
 		return -errno;

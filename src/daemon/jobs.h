@@ -7,7 +7,11 @@
  *
  * Jobs run on the shared workers (cfg.workers), except JOB_RECEIVE: it may
  * wait minutes for another host, so each runs on a thread of its own (jobs.c,
- * start_receiver) and comes back through the same completion queue. */
+ * start_receiver) and comes back through the same completion queue.
+ *
+ * Ownership: jobs.c owns the job queues (d's jq_*, done_*, workers,
+ * receivers: under jq_mu) and each job's references to lockspaces and
+ * leases; leaseops.c decides when a job starts and applies its result. */
 #ifndef SM_DAEMON_JOBS_H
 #define SM_DAEMON_JOBS_H
 
@@ -74,15 +78,17 @@ void job_free(struct job *j);
 /* Queue for a worker (the loop has marked its leases busy). */
 void jobs_submit(struct daemon *d, struct job *j);
 
-/* leaseops.c: loop side */
-/* Submit now, or park until its leases are no longer busy. */
-void leaseops_schedule(struct daemon *d, struct job *j);
-void leaseops_complete(struct daemon *d, struct job *j);
-/* Try parked jobs again (after a job completes or a lockspace joins). */
-void leaseops_retry_parked(struct daemon *d);
+/* The references a job holds, taken and dropped only through these (and
+ * job_free, which drops its lockspace references): r refers to lockspace e
+ * (ls_get) / to lease l (lease_job_get). */
+void job_res_set_ls(struct job_res *r, struct ls_entry *e);
+void job_res_bind_lease(struct job_res *r, struct lease *l);
+/* r no longer refers to its lease: the lease, for the caller to settle
+ * (NULL if r had none). */
+struct lease *job_res_unbind_lease(struct job_res *r);
 
-/* orphans.c: loop side of JOB_ORPHANS */
-void orphans_complete(struct daemon *d, struct job *j);
-#define ORPHAN_SWEEP_AREAS 16 /* areas per batch of a sweep: two sector reads each */
+int jobs_start(struct daemon *d);
+void jobs_stop(struct daemon *d);
+void jobs_on_event(struct daemon *d);
 
 #endif

@@ -8,7 +8,16 @@
  *   mode; any exclusive conflict is refused with the local holder named
  *   (Disk Paxos would see "owner = this host" and grant it again);
  * - a lease goes back to disk (release) only when its last holder is gone. */
+#include "leaseops.h"
+
+#include "conn.h"
 #include "jobs.h"
+#include "leasetab.h"
+#include "lockspaces.h"
+#include "metrics.h"
+#include "orphans.h"
+#include "procs.h"
+#include "state.h"
 
 #include "common/log.h"
 #include "sync_manager/errors.h"
@@ -20,20 +29,11 @@
 
 enum start_result { START_NOW, START_WAIT, START_DONE };
 
-static void lease_bind(struct job_res *r, struct lease *l)
-{
-	r->lease = l;
-	l->jobs++;
-}
-
 static void lease_unbind(struct daemon *d, struct job_res *r)
 {
-	struct lease *l = r->lease;
-	if (!l)
-		return;
-	r->lease = NULL;
-	l->jobs--;
-	lease_settle(d, l);
+	struct lease *l = job_res_unbind_lease(r);
+	if (l)
+		lease_settle(d, l);
 }
 
 /* Unbind every lease of j, reply if it has a connection, free it. */
@@ -136,7 +136,7 @@ static enum start_result start_acquire(struct daemon *d, struct job *j)
 					return START_DONE;
 				}
 	}
-	if ((uint64_t)d->nleases + (uint64_t)j->nres > d->cfg.max_leases) {
+	if ((uint64_t)d->lt.nheld + (uint64_t)j->nres > d->cfg.max_leases) {
 		j->rc = -SM_ETOO_BIG;
 		snprintf(j->message, sizeof(j->message), "this host holds the maximum of %llu leases",
 			 (unsigned long long)d->cfg.max_leases);
@@ -153,7 +153,7 @@ static enum start_result start_acquire(struct daemon *d, struct job *j)
 		for (int k = 0; k < r->nlocations; k++)
 			snprintf(l->location[k], SM_LOCATION_MAX, "%s", r->location[k]);
 		state_touch_lease(d, l);
-		lease_bind(r, l);
+		job_res_bind_lease(r, l);
 		if (!r->local_only)
 			l->busy = true;
 	}
@@ -529,13 +529,12 @@ static struct job *single_job(enum job_kind kind, struct lease *l)
 	if (!j)
 		return NULL;
 	struct job_res *r = &j->res[0];
-	r->ls = l->ls;
-	l->ls->refs++;
+	job_res_set_ls(r, l->ls);
 	snprintf(r->name, sizeof(r->name), "%s", l->ref.name);
 	r->nlocations = l->nlocations;
 	memcpy(r->location, l->location, sizeof(r->location));
 	r->held = l->held;
-	lease_bind(r, l);
+	job_res_bind_lease(r, l);
 	return j;
 }
 
@@ -573,7 +572,7 @@ void leases_tick(struct daemon *d)
 {
 	uint64_t now = mono_ms();
 	int n = 0;
-	for (struct lease *l = d->leases; l; l = l->next)
+	for (struct lease *l = d->lt.head; l; l = l->next)
 		if (settle_due(l, now))
 			n++;
 	if (!n)
@@ -582,11 +581,11 @@ void leases_tick(struct daemon *d)
 	if (!due)
 		return;
 	n = 0;
-	for (struct lease *l = d->leases; l; l = l->next)
+	for (struct lease *l = d->lt.head; l; l = l->next)
 		if (settle_due(l, now))
 			due[n++] = l;
 	for (int i = 0; i < n; i++)
-		for (struct lease *l = d->leases; l; l = l->next)
+		for (struct lease *l = d->lt.head; l; l = l->next)
 			if (l == due[i]) {
 				lease_settle(d, l);
 				break;
@@ -594,19 +593,19 @@ void leases_tick(struct daemon *d)
 	free(due);
 }
 
-void proc_release_all(struct daemon *d, struct proc *p)
+void leaseops_release_all(struct daemon *d, struct proc *p)
 {
 	/* Two passes: settling can complete parked jobs, which may drop other
 	 * leases, so never settle while walking the list. */
 	int n = 0;
-	for (struct lease *l = d->leases; l; l = l->next)
+	for (struct lease *l = d->lt.head; l; l = l->next)
 		if (lease_holder(l, p))
 			n++;
 	if (!n)
 		return;
 	struct lease **last = calloc((size_t)n, sizeof(*last));
 	int nlast = 0;
-	for (struct lease *l = d->leases; l; l = l->next) {
+	for (struct lease *l = d->lt.head; l; l = l->next) {
 		if (!lease_holder(l, p))
 			continue;
 		bool was_last;
@@ -615,7 +614,7 @@ void proc_release_all(struct daemon *d, struct proc *p)
 			last[nlast++] = l;
 	}
 	for (int i = 0; i < nlast; i++)
-		for (struct lease *l = d->leases; l; l = l->next)
+		for (struct lease *l = d->lt.head; l; l = l->next)
 			if (l == last[i]) {
 				lease_settle(d, l);
 				break;

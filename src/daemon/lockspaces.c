@@ -10,7 +10,17 @@
  * a probe thread.  Only the resume of a state file written by an older
  * daemon (no lockspace name and timeouts in it) reads a header on the main
  * thread, at startup. */
-#include "jobs.h"
+#include "lockspaces.h"
+
+#include "cmds.h"
+#include "conn.h"
+#include "leaseops.h"
+#include "leasetab.h"
+#include "metrics.h"
+#include "orphans.h"
+#include "procs.h"
+#include "state.h"
+#include "watchdog.h"
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -109,6 +119,29 @@ struct ls_entry *ls_find_location(struct daemon *d, const char *location)
 		if (e->state != LS_GONE && strcmp(e->location, canon) == 0)
 			return e;
 	return NULL;
+}
+
+void ls_get(struct ls_entry *e)
+{
+	e->refs++;
+}
+
+bool ls_start_fencing(struct ls_entry *e)
+{
+	if (e->fencing)
+		return false;
+	e->fencing = true;
+	e->state = LS_FAILED;
+	e->fence_started_mono = mono_ms();
+	return true;
+}
+
+bool ls_fence_grace_over(struct ls_entry *e, uint64_t now_mono)
+{
+	if (e->sigkill_sent || now_mono - e->fence_started_mono < e->to.kill_grace_ms)
+		return false;
+	e->sigkill_sent = true;
+	return true;
 }
 
 void ls_put(struct ls_entry *e)
@@ -609,7 +642,7 @@ int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t
 int ls_leave(struct daemon *d, struct ls_entry *e, bool force)
 {
 	int held = 0;
-	for (struct lease *l = d->leases; l; l = l->next)
+	for (struct lease *l = d->lt.head; l; l = l->next)
 		if (l->ls == e)
 			held += l->holders != NULL;
 	if (held && !force)
@@ -866,7 +899,7 @@ void ls_tick(struct daemon *d)
 		}
 		case LS_FAILED: {
 			bool any = false;
-			for (struct lease *l = d->leases; l; l = l->next)
+			for (struct lease *l = d->lt.head; l; l = l->next)
 				if (l->ls == e)
 					any = true;
 			if (any)
@@ -893,7 +926,7 @@ void ls_tick(struct daemon *d)
 		case LS_LEAVING:
 			if (e->leave_when_free) {
 				bool any = false;
-				for (struct lease *l = d->leases; l && !any; l = l->next)
+				for (struct lease *l = d->lt.head; l && !any; l = l->next)
 					any = l->ls == e;
 				if (any)
 					break;

@@ -2,6 +2,16 @@
  * event loop and shutdown.  See daemon.h for how state is owned. */
 #include "daemon.h"
 
+#include "conn.h"
+#include "jobs.h"
+#include "leaseops.h"
+#include "leasetab.h"
+#include "lockspaces.h"
+#include "orphans.h"
+#include "procs.h"
+#include "state.h"
+#include "watchdog.h"
+
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -60,21 +70,6 @@ static const struct sm_config_key config_keys[] = {
 };
 
 /* ---- startup --------------------------------------------------------------- */
-
-static void config_defaults(struct daemon_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	const char *rd = getenv(SM_RUN_DIR_ENV);
-	snprintf(c->run_dir, sizeof(c->run_dir), "%s", rd && *rd ? rd : SM_RUN_DIR_DEFAULT);
-	c->workers = 4;
-	c->watchdog = WD_AUTO;
-	snprintf(c->watchdog_device, sizeof(c->watchdog_device), "/dev/watchdog");
-	c->watchdog_timeout_ms = 60000;
-	c->max_clients = 20000;
-	c->max_leases = 100000;
-	c->auto_rejoin = true;
-	c->log_level = SM_LOG_INFO;
-}
 
 static void usage(FILE *f)
 {
@@ -202,7 +197,6 @@ static int open_socket(struct daemon *d)
 
 static int open_loop_fds(struct daemon *d)
 {
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -243,7 +237,7 @@ static void on_signal(struct daemon *d)
 			 * them (the next daemon resumes them); otherwise leave. */
 			sm_info("signal %d: shutting down", si.ssi_signo);
 			d->quitting = true;
-			d->keep_on_exit = d->nleases > 0;
+			d->keep_on_exit = d->lt.nheld > 0;
 			break;
 		case SIGHUP: sm_info("SIGHUP: nothing to reload"); break;
 		case SIGCHLD: break; /* kill programs are reaped in proc_tick */
@@ -301,7 +295,7 @@ static void shutdown_daemon(struct daemon *d)
 		state_save(d);
 		sm_warn("exiting with %d lease(s) held by %d process(es): they keep running; restart sync_managerd "
 			"soon, or their leases expire and %s",
-			d->nleases, d->nprocs,
+			d->lt.nheld, d->nprocs,
 			d->wd_kind == WD_NONE ? "nothing fences them (no watchdog!)" : "the watchdog resets this host");
 		ls_stop_all(d, false);
 		state_snapshot(d); /* a compact file, with the final renewal times */
@@ -329,7 +323,11 @@ int main(int argc, char **argv)
 					   {0}};
 	static struct daemon dm;
 	struct daemon *d = &dm;
-	config_defaults(&d->cfg);
+	int init_rc = daemon_init(d);
+	if (init_rc < 0) {
+		fprintf(stderr, "sync_managerd: cannot create its epoll instance: %s\n", strerror(-init_rc));
+		return 1;
+	}
 	const char *config = DEFAULT_CONFIG, *level_override = NULL, *given_by = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "Dc:l:h", lo, NULL)) != -1) {
@@ -382,7 +380,6 @@ int main(int argc, char **argv)
 		sm_warn("storage faults are being injected (test mode)");
 	raise_fd_limit();
 	d->started_mono = mono_ms();
-	d->listen_fd = d->lock_fd = d->wd_fd = -1;
 	if (make_run_dir(d) < 0 || open_loop_fds(d) < 0)
 		return 1;
 	if (!d->cfg.foreground && daemon(0, 0) < 0) {

@@ -1,6 +1,10 @@
 /* Prometheus text exposition of the daemon's counters and gauges
  * (docs/metrics.md lists every name). */
-#include "daemon.h"
+#include "metrics.h"
+
+#include "leasetab.h"
+#include "lockspaces.h"
+#include "watchdog.h"
 
 #include "common/clock.h"
 #include "common/util.h"
@@ -111,7 +115,7 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 	      (double)(mono_ms() - d->started_mono) / 1000.0);
 	gauge(&t, "sync_manager_clients", "registered processes", d->nprocs);
 	gauge(&t, "sync_manager_connections", "open client connections", d->nconns);
-	gauge(&t, "sync_manager_leases_held", "leases held by processes on this host", d->nleases);
+	gauge(&t, "sync_manager_leases_held", "leases held by processes on this host", d->lt.nheld);
 	counter(&t, "sync_manager_acquires_total", "successful acquire requests", m->acquires);
 	counter(&t, "sync_manager_acquire_failures_total", "refused or failed acquire requests", m->acquire_failures);
 	counter(&t, "sync_manager_releases_total", "leases released on disk", m->releases);

@@ -26,7 +26,13 @@
  * release job, so a later acquire of ours waits for the release.  A lease
  * that changed on disk since the check read it is not ours at that version
  * any more: the release checks it (sm_paxos_release) and writes nothing. */
+#include "orphans.h"
+
 #include "jobs.h"
+#include "leaseops.h"
+#include "leasetab.h"
+#include "lockspaces.h"
+#include "state.h"
 
 #include "common/log.h"
 #include "common/util.h"
@@ -69,10 +75,8 @@ static void submit(struct daemon *d, struct ls_entry *e, struct job *j, const st
 {
 	for (int i = 0; i < j->nres; i++) {
 		j->res[i].me = *me;
-		if (j->res[i].name[0] || i == 0) {
-			j->res[i].ls = e;
-			e->refs++;
-		}
+		if (j->res[i].name[0] || i == 0)
+			job_res_set_ls(&j->res[i], e);
 	}
 	e->orphans.running = true;
 	jobs_submit(d, j);

@@ -1,4 +1,4 @@
-/* Registered processes, the local lease table, and fencing.
+/* Registered processes and fencing (contract in procs.h).
  *
  * A process's leases are released when it is gone:
  *  - registered on its own connection: when that connection closes;
@@ -14,7 +14,13 @@
  * lockspace, its fencing is over and it may acquire again (a paused guest
  * resumes at the lease versions it held: the caller's lver rule decides).
  * A process whose kill program failed stays fenced: it cannot acquire. */
-#include "daemon.h"
+#include "procs.h"
+
+#include "conn.h"
+#include "leaseops.h"
+#include "leasetab.h"
+#include "lockspaces.h"
+#include "state.h"
 
 #include "common/log.h"
 #include "common/util.h"
@@ -190,7 +196,7 @@ static void proc_done(struct daemon *d, struct proc *p)
 {
 	p->state = PROC_DEAD;
 	state_touch_proc(d, p);
-	proc_release_all(d, p);
+	leaseops_release_all(d, p);
 	if (p->nleases == 0)
 		proc_forget(p);
 }
@@ -224,108 +230,11 @@ void proc_on_pidfd(struct proc *p)
 	proc_done(d, p);
 }
 
-/* ---- the lease table ------------------------------------------------------- */
-
-static struct lease **lease_bucket(struct daemon *d, const struct ls_entry *ls, const char *name)
-{
-	uint64_t h = sm_fnv1a(SM_FNV1A_INIT ^ (uint64_t)(uintptr_t)ls, name, strlen(name));
-	return &d->lease_hash[h % LEASE_HASH_BUCKETS];
-}
-
-struct lease *lease_find(struct daemon *d, struct ls_entry *ls, const char *name)
-{
-	for (struct lease *l = *lease_bucket(d, ls, name); l; l = l->hnext)
-		if (l->ls == ls && strcmp(l->ref.name, name) == 0)
-			return l;
-	return NULL;
-}
-
-struct lease *lease_new(struct daemon *d, struct ls_entry *ls, const char *name)
-{
-	struct lease *l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	l->ls = ls;
-	ls->refs++;
-	snprintf(l->ref.name, sizeof(l->ref.name), "%s", name);
-	l->next = d->leases;
-	if (d->leases)
-		d->leases->prev = l;
-	d->leases = l;
-	struct lease **b = lease_bucket(d, ls, l->ref.name);
-	l->hnext = *b;
-	*b = l;
-	return l;
-}
-
-void lease_drop(struct daemon *d, struct lease *l)
-{
-	state_forget_lease(d, l);
-	if (l->prev)
-		l->prev->next = l->next;
-	else
-		d->leases = l->next;
-	if (l->next)
-		l->next->prev = l->prev;
-	for (struct lease **pp = lease_bucket(d, l->ls, l->ref.name); *pp; pp = &(*pp)->hnext)
-		if (*pp == l) {
-			*pp = l->hnext;
-			break;
-		}
-	while (l->holders) {
-		struct holder *h = l->holders;
-		l->holders = h->next;
-		h->proc->nleases--;
-		d->nleases--;
-		free(h);
-	}
-	ls_put(l->ls);
-	free(l);
-}
-
-struct holder *lease_holder(struct lease *l, struct proc *p)
-{
-	for (struct holder *h = l->holders; h; h = h->next)
-		if (h->proc == p)
-			return h;
-	return NULL;
-}
-
-int lease_add_holder(struct lease *l, struct proc *p, uint32_t mode)
-{
-	struct holder *h = calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	h->proc = p;
-	h->mode = mode;
-	h->next = l->holders;
-	l->holders = h;
-	p->nleases++;
-	l->ls->d->nleases++;
-	state_touch_lease(l->ls->d, l);
-	return 0;
-}
-
-void lease_remove_holder(struct daemon *d, struct lease *l, struct proc *p, bool *was_last)
-{
-	for (struct holder **hh = &l->holders; *hh; hh = &(*hh)->next)
-		if ((*hh)->proc == p) {
-			struct holder *h = *hh;
-			*hh = h->next;
-			free(h);
-			p->nleases--;
-			d->nleases--;
-			break;
-		}
-	*was_last = l->holders == NULL;
-	state_touch_lease(d, l);
-}
-
 /* ---- fencing ----------------------------------------------------------------- */
 
 static bool holds_in(struct daemon *d, struct proc *p, struct ls_entry *e)
 {
-	for (struct lease *l = d->leases; l; l = l->next)
+	for (struct lease *l = d->lt.head; l; l = l->next)
 		if (l->ls == e && lease_holder(l, p))
 			return true;
 	return false;
@@ -414,11 +323,8 @@ static void start_kill(struct daemon *d, struct proc *p, const char *why)
 
 void fence_lockspace(struct daemon *d, struct ls_entry *e, const char *why)
 {
-	if (e->fencing)
+	if (!ls_start_fencing(e))
 		return;
-	e->fencing = true;
-	e->state = LS_FAILED;
-	e->fence_started_mono = mono_ms();
 	d->m.fencings++;
 	int n = 0;
 	for (struct proc *p = d->procs; p; p = p->next)
@@ -434,7 +340,7 @@ void fence_lockspace(struct daemon *d, struct ls_entry *e, const char *why)
  * released.  The disk keeps them; other hosts take over after H. */
 static void settle_fenced(struct daemon *d, struct ls_entry *e)
 {
-	for (struct lease *l = d->leases, *next; l; l = next) {
+	for (struct lease *l = d->lt.head, *next; l; l = next) {
 		next = l->next;
 		if (l->ls != e || l->busy)
 			continue;
@@ -478,7 +384,7 @@ static void kill_program_exited(struct daemon *d, pid_t k, int status)
 
 static bool holds_in_failed(struct daemon *d, struct proc *p)
 {
-	for (struct lease *l = d->leases; l; l = l->next)
+	for (struct lease *l = d->lt.head; l; l = l->next)
 		if ((l->ls->state == LS_FAILED || l->ls->fencing) && lease_holder(l, p))
 			return true;
 	return false;
@@ -512,8 +418,7 @@ void proc_tick(struct daemon *d)
 		if (!e->fencing)
 			continue;
 		settle_fenced(d, e);
-		if (!e->sigkill_sent && now - e->fence_started_mono >= e->to.kill_grace_ms) {
-			e->sigkill_sent = true;
+		if (ls_fence_grace_over(e, now)) {
 			for (struct proc *p = d->procs; p; p = p->next)
 				if (holds_in(d, p, e) && !proc_exited(p)) {
 					sm_error("process %d (%s) still holds leases of %s after %u ms: SIGKILL", (int)p->pid,

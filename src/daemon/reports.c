@@ -1,6 +1,12 @@
 /* status / hosts / renewals: listings as sections of typed records.  The
  * field keys are the stable JSON keys of `sync_manager ... --json`. */
-#include "jobs.h"
+#include "reports.h"
+
+#include "conn.h"
+#include "leasetab.h"
+#include "lockspaces.h"
+#include "procs.h"
+#include "watchdog.h"
 
 #include "common/clock.h"
 #include "common/util.h"
@@ -10,9 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void report_status(struct conn *c);
-void report_hosts(struct conn *c, const uint8_t *p, size_t len);
-void report_renewals(struct conn *c, const uint8_t *p, size_t len);
 
 static size_t section(struct sm_msgbuf *b, const char *name)
 {
@@ -86,7 +89,7 @@ static void put_lockspace(struct sm_msgbuf *b, struct ls_entry *e)
 		sm_mb_kv_u64(b, "joining_for_ms", mono_ms() - e->join_started_mono);
 	}
 	int n = 0;
-	for (struct lease *l = e->d->leases; l; l = l->next)
+	for (struct lease *l = e->d->lt.head; l; l = l->next)
 		n += l->ls == e;
 	sm_mb_kv_u64(b, "leases", (uint64_t)n);
 	sm_mb_end(b, r);
@@ -118,7 +121,7 @@ void report_status(struct conn *c)
 	sm_mb_kv_bool(&b, "unprotected", watchdog_unprotected(d));
 	sm_mb_kv_u64(&b, "processes", (uint64_t)d->nprocs);
 	sm_mb_kv_u64(&b, "connections", (uint64_t)d->nconns);
-	sm_mb_kv_u64(&b, "leases", (uint64_t)d->nleases);
+	sm_mb_kv_u64(&b, "leases", (uint64_t)d->lt.nheld);
 	sm_mb_kv_u64(&b, "workers", (uint64_t)d->nworkers);
 	sm_mb_end(&b, r);
 	sm_mb_end(&b, s);
@@ -144,7 +147,7 @@ void report_status(struct conn *c)
 	sm_mb_end(&b, s);
 
 	s = section(&b, "leases");
-	for (struct lease *l = d->leases; l; l = l->next) {
+	for (struct lease *l = d->lt.head; l; l = l->next) {
 		r = sm_mb_begin(&b, SM_T_RECORD);
 		sm_mb_kv_str(&b, "lockspace", l->ls->name);
 		sm_mb_kv_str(&b, "resource", l->ref.name);

@@ -41,7 +41,13 @@
  *  - verifies on disk that each lease with a living holder is still ours,
  *    and fences the lockspace otherwise;
  *  - releases the leases of processes that exited meanwhile. */
+#include "state.h"
+
 #include "jobs.h"
+#include "leaseops.h"
+#include "leasetab.h"
+#include "lockspaces.h"
+#include "procs.h"
 #include "state_replay.h"
 
 #include "common/clock.h"
@@ -563,7 +569,7 @@ int state_snapshot(struct daemon *d)
 		p->st.hash = fmt_proc(b, p) ? hash_bytes(b->p + start, b->len - start) : 0;
 		j->live += p->st.hash != 0;
 	}
-	for (struct lease *l = d->leases; l; l = l->next) {
+	for (struct lease *l = d->lt.head; l; l = l->next) {
 		size_t start = b->len;
 		l->st.hash = fmt_lease(b, l) ? hash_bytes(b->p + start, b->len - start) : 0;
 		j->live += l->st.hash != 0;
@@ -580,7 +586,7 @@ int state_snapshot(struct daemon *d)
 	j->fd = fd;
 	j->lines = 0;
 	d->state_dirty = false;
-	for (struct lease *l = d->leases; l; l = l->next)
+	for (struct lease *l = d->lt.head; l; l = l->next)
 		l->st.filed_holders = l->st.hash && l->holders;
 	save_worked(d);
 	return 0;
@@ -789,7 +795,7 @@ static void restore_lease(struct daemon *d, const char *path, const struct state
 void state_verify_leases(struct daemon *d, struct ls_entry *e)
 {
 	int n = 0;
-	for (struct lease *l = d->leases; l; l = l->next)
+	for (struct lease *l = d->lt.head; l; l = l->next)
 		n += l->ls == e && l->holders && l->on_disk;
 	if (!n)
 		return;
@@ -799,18 +805,16 @@ void state_verify_leases(struct daemon *d, struct ls_entry *e)
 		return;
 	}
 	verify->nres = 0;
-	for (struct lease *l = d->leases; l; l = l->next) {
+	for (struct lease *l = d->lt.head; l; l = l->next) {
 		if (l->ls != e || !l->holders || !l->on_disk)
 			continue;
 		struct job_res *res = &verify->res[verify->nres++];
-		res->ls = e;
-		e->refs++;
+		job_res_set_ls(res, e);
 		snprintf(res->name, sizeof(res->name), "%s", l->ref.name);
 		res->nlocations = l->nlocations;
 		memcpy(res->location, l->location, sizeof(res->location));
 		res->held = l->held;
-		res->lease = l;
-		l->jobs++;
+		job_res_bind_lease(res, l);
 	}
 	leaseops_schedule(d, verify);
 }
@@ -894,7 +898,7 @@ int state_restore(struct daemon *d)
 		if (e->state == LS_FAILED)
 			fence_lockspace(d, e, "its leases expired while no daemon was running");
 	/* Leases whose processes are gone: release them once resumed. */
-	for (struct lease *l = d->leases; l; l = l->next)
+	for (struct lease *l = d->lt.head; l; l = l->next)
 		if (!l->holders && l->on_disk)
 			l->retry_at_mono = mono_ms() + 1000;
 	/* The leases of each resumed lockspace are checked on disk once it is

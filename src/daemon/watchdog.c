@@ -24,7 +24,10 @@
  * never falls back to none: the daemon runs, but refuses to join lockspaces
  * (fail closed, issue 10): an unnoticed missing watchdog must not leave a
  * host holding leases that nothing enforces when the daemon hangs. */
-#include "daemon.h"
+#include "watchdog.h"
+
+#include "leasetab.h"
+#include "lockspaces.h"
 
 #include "common/log.h"
 #include "common/util.h"
@@ -233,7 +236,7 @@ static bool safe_to_pet(struct daemon *d)
 		if (e->state == LS_GONE || (e->state == LS_JOINING && !e->resume))
 			continue;
 		bool holders = false;
-		for (struct lease *l = d->leases; l && !holders; l = l->next)
+		for (struct lease *l = d->lt.head; l && !holders; l = l->next)
 			holders = l->ls == e && l->holders;
 		if (!holders)
 			continue;
@@ -296,7 +299,7 @@ static int64_t pet_horizon_ms(struct daemon *d)
 		if (e->state == LS_GONE || (e->state == LS_JOINING && !e->resume))
 			continue;
 		bool holders = false;
-		for (struct lease *l = d->leases; l && !holders; l = l->next)
+		for (struct lease *l = d->lt.head; l && !holders; l = l->next)
 			holders = l->ls == e && l->holders;
 		if (!holders)
 			continue;

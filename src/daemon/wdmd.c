@@ -22,7 +22,8 @@
  * testing this client).  wdmd keeps a dead client's expiry and fails its
  * test from then on: a daemon that exits leaving its expiry (leases still
  * held) gets the host reset, even if a new daemon registers. */
-#include "daemon.h"
+#include "watchdog.h"
+
 
 #include "common/log.h"
 #include "common/util.h"

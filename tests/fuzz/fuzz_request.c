@@ -3,7 +3,10 @@
  * daemon's framing and dispatch (a daemon with no lockspaces, no workers
  * and no admin rights for this client, so nothing touches disks or other
  * processes).  Must not crash, leak, or hang. */
+#include "daemon/conn.h"
 #include "daemon/daemon.h"
+#include "daemon/leasetab.h"
+#include "daemon/procs.h"
 
 #include "common/log.h"
 
@@ -25,14 +28,11 @@ static void setup(void)
 		return;
 	done = 1;
 	sm_log_set_level(SM_LOG_ERROR);
-	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (daemon_init(&d) < 0)
+		abort();
 	d.cfg.max_clients = 100;
 	d.cfg.max_leases = 100;
-	d.wd_kind = WD_NONE;
-	d.listen_fd = -1;
 	snprintf(d.cfg.run_dir, sizeof(d.cfg.run_dir), "/nonexistent");
-	pthread_mutex_init(&d.jq_mu, NULL);
-	pthread_cond_init(&d.jq_cv, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -68,8 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* registrations made by the input die with the connection */
 	while (d.procs)
 		proc_forget(d.procs);
-	while (d.leases)
-		lease_drop(&d, d.leases);
+	lease_drop_all(&d);
 	proc_free_dead(&d);
 	return 0;
 }

@@ -1,0 +1,149 @@
+/* The daemon's owners (issue 16): the lease table (leasetab.c) keeps its
+ * counts and its lockspace references; a job's references go through
+ * jobs.c; fencing changes a lockspace's state through lockspaces.c.  Built
+ * on daemon_init(), with lockspace entries that no thread runs. */
+#include "testutil.h"
+
+#include "daemon/daemon.h"
+#include "daemon/jobs.h"
+#include "daemon/leasetab.h"
+#include "daemon/lockspaces.h"
+#include "daemon/procs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct daemon d;
+static struct ls_entry *ls_a, *ls_b;
+static struct proc p1, p2;
+
+static struct ls_entry *fake_lockspace(const char *name)
+{
+	struct ls_entry *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	e->d = &d;
+	e->refs = 1; /* the list's */
+	e->state = LS_JOINED;
+	e->to.kill_grace_ms = 2000;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	return e;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	return daemon_init(&d) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	close(d.epfd);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	ls_a = fake_lockspace("a");
+	ls_b = fake_lockspace("b");
+	p1 = (struct proc){.d = &d, .pid = 101};
+	p2 = (struct proc){.d = &d, .pid = 102};
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	lease_drop_all(&d);
+	assert_int_equal(ls_a->refs, 1);
+	assert_int_equal(ls_b->refs, 1);
+	free(ls_a);
+	free(ls_b);
+	return 0;
+}
+
+static void a_lease_record_holds_its_lockspace_until_dropped(void **state)
+{
+	(void)state;
+	struct lease *l = lease_new(&d, ls_a, "r1");
+	assert_non_null(l);
+	assert_int_equal(ls_a->refs, 2);
+	assert_ptr_equal(lease_find(&d, ls_a, "r1"), l);
+	assert_null(lease_find(&d, ls_b, "r1")); /* the same name in another lockspace is another lease */
+	assert_null(lease_find(&d, ls_a, "r2"));
+	lease_drop(&d, l);
+	assert_int_equal(ls_a->refs, 1);
+	assert_null(lease_find(&d, ls_a, "r1"));
+	assert_null(d.lt.head);
+}
+
+static void holders_are_counted_per_process_and_in_the_table(void **state)
+{
+	(void)state;
+	struct lease *l = lease_new(&d, ls_a, "r1");
+	assert_int_equal(lease_add_holder(l, &p1, SM_MODE_SH), 0);
+	assert_int_equal(lease_add_holder(l, &p2, SM_MODE_SH), 0);
+	assert_int_equal(p1.nleases, 1);
+	assert_int_equal(p2.nleases, 1);
+	assert_int_equal(d.lt.nheld, 2);
+	assert_non_null(lease_holder(l, &p1));
+	bool last = true;
+	lease_remove_holder(&d, l, &p1, &last);
+	assert_false(last);
+	assert_null(lease_holder(l, &p1));
+	assert_int_equal(p1.nleases, 0);
+	assert_int_equal(d.lt.nheld, 1);
+	/* dropping a record with holders takes their counts with it */
+	lease_drop(&d, l);
+	assert_int_equal(p2.nleases, 0);
+	assert_int_equal(d.lt.nheld, 0);
+}
+
+static void a_job_references_its_leases_and_lockspaces_through_jobs_c(void **state)
+{
+	(void)state;
+	struct lease *l = lease_new(&d, ls_a, "r1");
+	struct job *j = job_new(JOB_RELEASE, 1);
+	assert_non_null(j);
+	job_res_set_ls(&j->res[0], ls_a);
+	assert_int_equal(ls_a->refs, 3); /* list, lease record, job */
+	job_res_bind_lease(&j->res[0], l);
+	assert_int_equal(l->jobs, 1);
+	assert_ptr_equal(job_res_unbind_lease(&j->res[0]), l);
+	assert_int_equal(l->jobs, 0);
+	assert_null(job_res_unbind_lease(&j->res[0]));
+	assert_int_equal(l->jobs, 0);
+	job_free(j);
+	assert_int_equal(ls_a->refs, 2);
+	lease_drop(&d, l);
+}
+
+static void fencing_changes_the_lockspace_through_its_owner(void **state)
+{
+	(void)state;
+	assert_true(ls_start_fencing(ls_b));
+	assert_int_equal(ls_b->state, LS_FAILED);
+	assert_true(ls_b->fencing);
+	uint64_t t0 = ls_b->fence_started_mono;
+	assert_false(ls_start_fencing(ls_b)); /* already: nothing changes */
+	assert_int_equal(ls_b->fence_started_mono, t0);
+	assert_false(ls_fence_grace_over(ls_b, t0 + 1999));
+	assert_true(ls_fence_grace_over(ls_b, t0 + 2000));
+	assert_false(ls_fence_grace_over(ls_b, t0 + 5000)); /* once */
+	assert_true(ls_b->sigkill_sent);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(a_lease_record_holds_its_lockspace_until_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(holders_are_counted_per_process_and_in_the_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_job_references_its_leases_and_lockspaces_through_jobs_c, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(fencing_changes_the_lockspace_through_its_owner, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
