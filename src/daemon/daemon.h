@@ -106,12 +106,13 @@ struct daemon {
 	bool keep_on_exit;          /* restart: keep leases and watchdog (same writers) */
 	/* lockspaces.c */
 	struct ls_entry *lockspaces;
-	/* lockspaces joined since start (name -> location), for `join NAME` */
-	struct {
+	/* lockspaces joined since start or configured (name -> location), for
+	 * `join NAME`: as many as were ever named (grown by remember_name) */
+	struct known_ls {
 		char name[SM_NAME_FIELD];
 		char location[SM_LOCATION_MAX];
-	} known_ls[32];
-	int nknown_ls;
+	} *known_ls;
+	int nknown_ls, known_ls_cap;
 	/* lockspaces to rejoin after fencing, retried until storage answers */
 	struct {
 		char location[SM_LOCATION_MAX];

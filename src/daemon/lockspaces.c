@@ -384,10 +384,17 @@ static void remember_name(struct daemon *d, const char *name, const char *locati
 	while (i < d->nknown_ls && strcmp(d->known_ls[i].name, name) != 0)
 		i++;
 	if (i == d->nknown_ls) {
-		if (d->nknown_ls == (int)SM_ARRAY_SIZE(d->known_ls))
-			i = 0; /* full: forget the oldest */
-		else
-			d->nknown_ls++;
+		if (d->nknown_ls == d->known_ls_cap) {
+			int cap = d->known_ls_cap ? 2 * d->known_ls_cap : 32;
+			struct known_ls *k = realloc(d->known_ls, (size_t)cap * sizeof(*k));
+			if (!k) {
+				sm_warn("out of memory: lockspace %s can be joined by its volume only, not by name", name);
+				return;
+			}
+			d->known_ls = k;
+			d->known_ls_cap = cap;
+		}
+		d->nknown_ls++;
 	}
 	snprintf(d->known_ls[i].name, sizeof(d->known_ls[i].name), "%s", name);
 	snprintf(d->known_ls[i].location, sizeof(d->known_ls[i].location), "%s", location);
