@@ -183,6 +183,12 @@ int sm_caw(struct sm_caw_dev *dev, uint64_t offset, const void *expect, const vo
 	return rc;
 }
 
+bool sm_caw_in_doubt(int rc)
+{
+	return rc != -SM_EMISCOMPARE && rc != -SM_ERESERVATION_CONFLICT && rc != -SM_ECAW_UNSUPPORTED &&
+	       rc != -EINVAL && rc != -ENOMEM;
+}
+
 int sm_caw_read(struct sm_caw_dev *dev, uint64_t offset, void *buf, size_t sector_size)
 {
 	if (!aligned_offset(dev, offset, sector_size))

@@ -40,6 +40,7 @@
 #ifndef SM_DISK_CAW_H
 #define SM_DISK_CAW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,12 @@ void sm_caw_close(struct sm_caw_dev *dev);
 /* COMPARE AND WRITE of the sector_size bytes at byte offset (a multiple of
  * sector_size, which is the device's logical block size).  See above. */
 int sm_caw(struct sm_caw_dev *dev, uint64_t offset, const void *expect, const void *new_data, size_t sector_size);
+
+/* May a COMPARE AND WRITE that returned rc (not 0) have executed, or execute
+ * yet?  False only for the answers that say it did not (MISCOMPARE,
+ * RESERVATION CONFLICT, unsupported) and for calls refused before anything
+ * was sent (-EINVAL, -ENOMEM); true for timeouts and every other failure. */
+bool sm_caw_in_doubt(int rc);
 
 /* Read the sector at offset through SG_IO (READ(16): no page cache). */
 int sm_caw_read(struct sm_caw_dev *dev, uint64_t offset, void *buf, size_t sector_size);

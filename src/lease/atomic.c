@@ -254,8 +254,7 @@ static int op_caw(struct op *o, bool *in_doubt)
 	}
 	cache_drop(o->v, o->area);
 	o->have = false;
-	if (rc != -SM_EMISCOMPARE && rc != -SM_ERESERVATION_CONFLICT && rc != -SM_ECAW_UNSUPPORTED && rc != -EINVAL &&
-	    rc != -ENOMEM && in_doubt)
+	if (in_doubt && sm_caw_in_doubt(rc))
 		*in_doubt = true;
 	return rc;
 }

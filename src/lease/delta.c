@@ -1101,15 +1101,6 @@ static bool slot_lost_locked(struct sm_lockspace *ls)
  * formatted so (volume sets are refused at format). */
 static bool uses_caw(const struct sm_lockspace *ls) { return ls->n == 1 && ls->hdr.lease_io == SM_LEASE_IO_CAW; }
 
-/* May a failed COMPARE AND WRITE have executed, or execute yet?  Not when
- * the device answered (MISCOMPARE, conflict, unsupported) or the command was
- * never sent. */
-static bool caw_in_doubt(int rc)
-{
-	return rc != -SM_EMISCOMPARE && rc != -SM_ERESERVATION_CONFLICT && rc != -SM_ECAW_UNSUPPORTED &&
-	       rc != -EINVAL && rc != -ENOMEM;
-}
-
 /* COMPARE AND WRITE of slot host_id: ls->expect -> ls->sector (whole
  * sectors).  sm_caw()'s results; the handle is opened on first use. */
 static int caw_slot(struct sm_lockspace *ls, uint32_t host_id)
@@ -1177,7 +1168,7 @@ static int caw_update_record(struct sm_lockspace *ls, const struct sm_host_recor
 	for (int attempt = 0; attempt < 2; attempt++) {
 		rc = caw_slot(ls, rec->host_id);
 		/* a miscompare after a doubt may be our first CAW, executed late */
-		bool look = caw_in_doubt(rc) || (rc == -SM_EMISCOMPARE && attempt > 0);
+		bool look = sm_caw_in_doubt(rc) || (rc == -SM_EMISCOMPARE && attempt > 0);
 		int seen = rc == 0 ? 0 : look ? caw_outcome(ls, rec->host_id) : rc == -SM_EMISCOMPARE ? 2 : rc;
 		if (seen == 0) {
 			pthread_mutex_lock(&ls->mu);
@@ -1188,7 +1179,7 @@ static int caw_update_record(struct sm_lockspace *ls, const struct sm_host_recor
 		if (seen == 2)
 			return caw_lost(ls, doing);
 		if (seen < 0) {
-			if (caw_in_doubt(rc)) {
+			if (sm_caw_in_doubt(rc)) {
 				pthread_mutex_lock(&ls->mu);
 				add_pending_locked(ls, rec);
 				pthread_mutex_unlock(&ls->mu);
@@ -1219,7 +1210,7 @@ static int caw_claim(struct sm_lockspace *ls, const struct sm_host_record *claim
 			 "(init --lease-io caw): this host's path to the LUN must pass SCSI commands (sd or "
 			 "dm-multipath over sd) to a target that implements it",
 			 h->lockspace, ls->m[0].vol->path);
-	if (rc == 0 || !caw_in_doubt(rc))
+	if (rc == 0 || !sm_caw_in_doubt(rc))
 		return rc;
 	int seen = caw_outcome(ls, claim->host_id);
 	sm_warn("lockspace %s: COMPARE AND WRITE of our claim of host_id %u: %s; %s", h->lockspace, claim->host_id,
