@@ -1,10 +1,17 @@
 /* Client connections: framing, one request at a time per connection,
  * replies, and closing.  Malformed input gets an error reply or a closed
- * connection; it never affects other clients. */
+ * connection; it never affects other clients.
+ *
+ * The request path: process_input() cuts a message, decodes its payload
+ * once (sm_wire_req_decode) and hands the typed request to d->dispatch.
+ * Every reply, now or from a finished job, goes out through conn_reply(),
+ * which first calls d->persist: a reply never leaves before the state
+ * change it reports is on file. */
 #include "conn.h"
 
-#include "cmds.h"
 #include "procs.h"
+
+#include "proto/request.h"
 
 #include "common/log.h"
 #include "sync_manager/errors.h"
@@ -186,6 +193,21 @@ static int queue_out(struct conn *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Decode one request's payload and hand it to the dispatcher. */
+static void hand_over(struct conn *c, const uint8_t *payload, size_t len)
+{
+	struct sm_wire_req rq;
+	char why[200];
+	int rc = sm_wire_req_decode(c->req.cmd, c->req.flags, payload, len, &rq, why, sizeof(why));
+	if (rc < 0) {
+		c->d->m.bad_messages++;
+		conn_reply_error(c, rc, 0, "malformed %s request: %s", sm_cmd_name(c->req.cmd), why);
+		return;
+	}
+	c->d->dispatch(c, &rq);
+	sm_wire_req_free(&rq);
+}
+
 /* Parse and dispatch every complete request in the input buffer.  Each
  * message is taken out of the buffer before its handler runs, and replies
  * sent from inside a handler do not re-enter this loop. */
@@ -221,7 +243,7 @@ static void process_input(struct conn *c)
 		c->in_len -= total;
 		c->req = h;
 		c->busy = true;
-		cmds_dispatch(c, payload, h.length);
+		hand_over(c, payload, h.length);
 		free(payload);
 	}
 	c->dispatching = false;
@@ -281,6 +303,11 @@ void conn_reply(struct conn *c, int result, struct sm_msgbuf *payload)
 		sm_mb_init(&own);
 		payload = &own;
 	}
+	/* Persist first: whatever this reply reports must survive a crash
+	 * right after it (a failed save is logged and retried by the saver;
+	 * handlers that must not report success without it check it first). */
+	if (c->d->persist)
+		c->d->persist(c->d);
 	struct sm_msg_hdr h = {.cmd = c->req.cmd, .seq = c->req.seq, .result = result};
 	int n = sm_mb_finish(payload, &h);
 	if (n < 0) {

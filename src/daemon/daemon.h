@@ -49,6 +49,7 @@ struct proc;
 struct job;
 struct ls_entry;
 struct state_journal;
+struct sm_wire_req;
 
 /* Latency histogram buckets: the finite bounds in metrics.c, then +Inf. */
 #define SM_LAT_BUCKETS 21
@@ -104,6 +105,12 @@ struct daemon {
 	bool have_admin_gid;
 	bool quitting;              /* main.c (signal), cmds.c (shutdown request) */
 	bool keep_on_exit;          /* restart: keep leases and watchdog (same writers) */
+	/* loop.c's daemon_init: the request path's two hooks, so conn.c needs
+	 * neither cmds.h nor state.h.  dispatch: handle one decoded request
+	 * (cmds.c); persist: save what changed, called by conn_reply() before
+	 * any reply leaves (state_save; tests record the order). */
+	void (*dispatch)(struct conn *c, const struct sm_wire_req *rq);
+	int (*persist)(struct daemon *d);
 	/* lockspaces.c */
 	struct ls_entry *lockspaces;
 	/* lockspaces joined since start or configured (name -> location), for

@@ -39,15 +39,17 @@ static void lease_unbind(struct daemon *d, struct job_res *r)
 /* Unbind every lease of j, reply if it has a connection, free it. */
 static void finish(struct daemon *d, struct job *j, struct sm_msgbuf *reply)
 {
-	/* Persist before telling anyone: a daemon killed right after this
-	 * reply must come back knowing every process that may use a lease.
-	 * Any of the job's leases may have changed (unchanged records are not
-	 * written again). */
+	/* A daemon killed right after this reply must come back knowing
+	 * every process that may use a lease: any of the job's leases may
+	 * have changed (unchanged records are not written again), and
+	 * conn_reply() persists them before it sends.  With nobody to tell,
+	 * save now all the same. */
 	for (int i = 0; i < j->nres; i++)
 		if (j->res[i].lease)
 			state_touch_lease(d, j->res[i].lease);
-	state_save(d);
 	struct conn *c = j->conn_id ? conn_find(d, j->conn_id) : NULL;
+	if (!c)
+		state_save(d);
 	if (c && j->rc >= 0) {
 		conn_reply(c, 0, reply);
 	} else {

@@ -8,6 +8,8 @@
 #include "procs.h"
 #include "watchdog.h"
 
+#include "proto/request.h"
+
 #include "common/clock.h"
 #include "common/util.h"
 #include "sync_manager/errors.h"
@@ -95,20 +97,11 @@ static void put_lockspace(struct sm_msgbuf *b, struct ls_entry *e)
 	sm_mb_end(b, r);
 }
 
-static bool admin_only(struct conn *c)
+void report_status(struct conn *c, const struct sm_wire_req *rq, struct proc *unused)
 {
-	if (c->admin)
-		return true;
-	c->d->m.denied++;
-	conn_reply_error(c, -SM_EDENIED, 0, "listings need root or the admin group (use inquire for your own leases)");
-	return false;
-}
-
-void report_status(struct conn *c)
-{
+	(void)rq;
+	(void)unused;
 	struct daemon *d = c->d;
-	if (!admin_only(c))
-		return;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	size_t s = section(&b, "daemon");
@@ -165,26 +158,18 @@ void report_status(struct conn *c)
 	conn_reply(c, 0, &b);
 }
 
-static struct ls_entry *named_lockspace(struct conn *c, const uint8_t *p, size_t len)
+static struct ls_entry *named_lockspace(struct conn *c, const struct sm_wire_req *rq)
 {
-	if (!admin_only(c))
-		return NULL;
-	struct sm_tlv_reader rd;
-	struct sm_tlv t;
-	char name[SM_NAME_FIELD] = "";
-	sm_tr_init(&rd, p, len);
-	while (sm_tr_next(&rd, &t) > 0)
-		if (t.tag == SM_T_LOCKSPACE && sm_tlv_str(&t, name, sizeof(name)) < 0)
-			name[0] = '\0';
-	struct ls_entry *e = ls_find(c->d, name);
+	struct ls_entry *e = ls_find(c->d, rq->lockspace);
 	if (!e || !e->ls)
-		conn_reply_error(c, -SM_ENOT_JOINED, 0, "lockspace '%s' is not joined on this host", name);
+		conn_reply_error(c, -SM_ENOT_JOINED, 0, "lockspace '%s' is not joined on this host", rq->lockspace);
 	return e && e->ls ? e : NULL;
 }
 
-void report_hosts(struct conn *c, const uint8_t *p, size_t len)
+void report_hosts(struct conn *c, const struct sm_wire_req *rq, struct proc *unused)
 {
-	struct ls_entry *e = named_lockspace(c, p, len);
+	(void)unused;
+	struct ls_entry *e = named_lockspace(c, rq);
 	if (!e)
 		return;
 	struct sm_msgbuf b;
@@ -222,9 +207,10 @@ void report_hosts(struct conn *c, const uint8_t *p, size_t len)
 	conn_reply(c, 0, &b);
 }
 
-void report_renewals(struct conn *c, const uint8_t *p, size_t len)
+void report_renewals(struct conn *c, const struct sm_wire_req *rq, struct proc *unused)
 {
-	struct ls_entry *e = named_lockspace(c, p, len);
+	(void)unused;
+	struct ls_entry *e = named_lockspace(c, rq);
 	if (!e)
 		return;
 	struct sm_renewal_record hist[SM_RENEWAL_HISTORY];

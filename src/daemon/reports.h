@@ -5,8 +5,10 @@
 
 #include "daemon.h"
 
-void report_status(struct conn *c);
-void report_hosts(struct conn *c, const uint8_t *p, size_t len);
-void report_renewals(struct conn *c, const uint8_t *p, size_t len);
+/* Request handlers (cmds.c's table checks the right: root or the admin
+ * group); rq is the decoded request, the process argument is unused. */
+void report_status(struct conn *c, const struct sm_wire_req *rq, struct proc *unused);
+void report_hosts(struct conn *c, const struct sm_wire_req *rq, struct proc *unused);
+void report_renewals(struct conn *c, const struct sm_wire_req *rq, struct proc *unused);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "common/util.h"
 #include "proto/proto.h"
+#include "proto/request.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -185,18 +186,6 @@ int sm_register(sm_conn *c, const char *name, unsigned flags)
 	return sm_register_kill(c, name, flags, 0, NULL, NULL, 0);
 }
 
-/* How the daemon stops the process: a signal, or a program with arguments. */
-static void put_kill(struct sm_msgbuf *b, int signal, const char *path, const char *const *args, int nargs)
-{
-	if (signal)
-		sm_mb_u32(b, SM_T_KILL_SIGNAL, (uint32_t)signal);
-	if (path) {
-		sm_mb_str(b, SM_T_KILL_PATH, path);
-		for (int i = 0; i < nargs; i++)
-			sm_mb_str(b, SM_T_KILL_ARG, args[i]);
-	}
-}
-
 int sm_register_kill(sm_conn *c, const char *name, unsigned flags, int signal, const char *path,
 		     const char *const *args, int nargs)
 {
@@ -207,7 +196,7 @@ int sm_register_kill(sm_conn *c, const char *name, unsigned flags, int signal, c
 	sm_mb_init(&b);
 	if (name)
 		sm_mb_str(&b, SM_T_NAME, name);
-	put_kill(&b, signal, path, args, nargs);
+	sm_req_put_kill(&b, signal, path, args, nargs);
 	int rc = transact(c, SM_CMD_REGISTER, (flags & SM_REGISTER_RESTRICT) ? SM_F_RESTRICT : 0, &b);
 	if (rc == 0 && (flags & SM_REGISTER_INHERIT)) {
 		int fl = fcntl(c->fd, F_GETFD);
@@ -296,19 +285,6 @@ int sm_resource_parse(const char *spec, struct sm_resource *r)
 	return sm_name_valid(r->lockspace) && sm_name_valid(r->name) ? 0 : -SM_EBAD_NAME;
 }
 
-static void put_resource(struct sm_msgbuf *b, const struct sm_resource *r, uint32_t mode)
-{
-	size_t g = sm_mb_begin(b, SM_T_RESOURCE);
-	if (r->lockspace[0])
-		sm_mb_str(b, SM_T_LOCKSPACE, r->lockspace);
-	for (int i = 0; i < r->nlocations && i < 3; i++)
-		sm_mb_str(b, SM_T_LOCATION, r->location[i]);
-	sm_mb_str(b, SM_T_NAME, r->name);
-	sm_mb_u32(b, SM_T_MODE, mode ? mode : (r->mode ? r->mode : SM_EXCLUSIVE));
-	if (r->at_version)
-		sm_mb_u64(b, SM_T_VERSION, r->version);
-	sm_mb_end(b, g);
-}
 
 /* Parse RESOURCE groups of the last reply into lease infos. */
 static int parse_leases(sm_conn *c, struct sm_lease_info *out, int max)
@@ -357,7 +333,7 @@ int sm_acquire(sm_conn *c, pid_t pid, const struct sm_resource *res, int n, unsi
 	sm_mb_init(&b);
 	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
 	for (int i = 0; i < n; i++)
-		put_resource(&b, &res[i], 0);
+		sm_req_put_resource(&b, &res[i], 0);
 	int rc = transact(c, SM_CMD_ACQUIRE, (flags & SM_ACQUIRE_CREATE) ? SM_F_CREATE : 0, &b);
 	if (rc == 0 && out)
 		rc = parse_leases(c, out, n) < 0 ? -SM_EPROTO : 0;
@@ -373,7 +349,7 @@ int sm_release(sm_conn *c, pid_t pid, const struct sm_resource *res, int n)
 	sm_mb_init(&b);
 	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
 	for (int i = 0; i < n; i++)
-		put_resource(&b, &res[i], 0);
+		sm_req_put_resource(&b, &res[i], 0);
 	return transact(c, SM_CMD_RELEASE, n == 0 ? SM_F_ALL : 0, &b);
 }
 
@@ -394,7 +370,7 @@ int sm_receive(sm_conn *c, pid_t pid, const struct sm_resource *res, unsigned wa
 	sm_mb_init(&b);
 	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
 	sm_mb_u32(&b, SM_T_WAIT_MS, wait_ms);
-	put_resource(&b, res, SM_EXCLUSIVE);
+	sm_req_put_resource(&b, res, SM_EXCLUSIVE);
 	int rc = transact(c, SM_CMD_RECEIVE, 0, &b);
 	if (rc == 0 && out)
 		rc = parse_leases(c, out, 1) < 0 ? -SM_EPROTO : 0;
@@ -427,7 +403,7 @@ int sm_convert(sm_conn *c, pid_t pid, const struct sm_resource *res, uint32_t mo
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
-	put_resource(&b, res, mode);
+	sm_req_put_resource(&b, res, mode);
 	return transact(c, SM_CMD_CONVERT, 0, &b);
 }
 
@@ -436,7 +412,7 @@ int sm_set_kill(sm_conn *c, pid_t pid, int signal, const char *path, const char 
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
 	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
-	put_kill(&b, signal, path, args, nargs);
+	sm_req_put_kill(&b, signal, path, args, nargs);
 	return transact(c, SM_CMD_SET_KILL, 0, &b);
 }
 
@@ -610,7 +586,7 @@ int sm_request(sm_conn *c, const struct sm_resource *res, int kind)
 		return bad;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
-	put_resource(&b, res, 0);
+	sm_req_put_resource(&b, res, 0);
 	sm_mb_u32(&b, SM_T_KIND, (uint32_t)kind);
 	return transact(c, SM_CMD_REQUEST, 0, &b);
 }

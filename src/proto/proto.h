@@ -75,6 +75,8 @@ enum sm_tag {
 	SM_T_TEXT,         /* str (large) */
 	SM_T_WAIT_MS,      /* u32 */
 	SM_T_ERROR,        /* u32: a negative error code, as -value */
+	SM_T_CURSOR,       /* u64: listings: where a page starts (request), where the next one does (reply; 0: none) */
+	SM_T_PAGE_SIZE,    /* u32: listings: records wanted at most in one page */
 };
 
 /* Request/reply flags. */
