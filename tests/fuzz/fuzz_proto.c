@@ -1,7 +1,9 @@
 /* libFuzzer target: the wire protocol as a client decodes it — header,
- * TLV walking (nested), typed values and status records — on arbitrary
- * bytes.  Must not crash, loop, or read out of bounds. */
+ * TLV walking (nested), typed values and status records — and as the
+ * daemon decodes a request (sm_wire_req_decode, every command), on
+ * arbitrary bytes.  Must not crash, leak, loop, or read out of bounds. */
 #include "proto/proto.h"
+#include "proto/request.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -34,6 +36,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sm_hdr_decode(data, &h);
 	}
 	walk(data, size, 0);
+	/* The daemon's request decoder: a decoded request re-encodes its
+	 * resources and kill action within bounds. */
+	struct sm_wire_req rq;
+	char why[200];
+	uint16_t cmd = size ? (uint16_t)(data[0] % SM_CMD_MAX_) : SM_CMD_ACQUIRE;
+	if (sm_wire_req_decode(cmd, 0, data, size, &rq, why, sizeof(why)) == 0) {
+		struct sm_msgbuf rb;
+		sm_mb_init(&rb);
+		for (int i = 0; i < rq.nres; i++)
+			sm_req_put_resource(&rb, &rq.res[i], 0);
+		const char *args[SM_REQ_MAX_KILL_ARGS];
+		for (int i = 0; i < rq.kill.nargs; i++)
+			args[i] = rq.kill.args[i];
+		sm_req_put_kill(&rb, (int)rq.kill.signal, rq.kill.path[0] ? rq.kill.path : NULL, args, rq.kill.nargs);
+		sm_mb_free(&rb);
+		sm_wire_req_free(&rq);
+	}
 	/* Encoding what we decoded must stay within bounds too. */
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
