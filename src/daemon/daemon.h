@@ -85,6 +85,7 @@ const char *daemon_config_check_deep(const struct sm_config_key *k, const void *
 struct daemon_metrics {
 	uint64_t acquires, acquire_failures, releases, kills_term, kills_kill, kill_programs;
 	uint64_t fencings, bad_messages, denied, clients_total;
+	uint64_t listing_pages; /* reports.c: pages of paged listings served */
 	uint64_t lat_buckets[SM_LAT_BUCKETS]; /* acquire latency histogram, see metrics.c */
 	uint64_t lat_count, lat_sum_us;
 };

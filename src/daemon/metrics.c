@@ -125,6 +125,8 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 	counter(&t, "sync_manager_kill_programs_total", "kill programs run for lease holders", m->kill_programs);
 	counter(&t, "sync_manager_bad_messages_total", "malformed client messages", m->bad_messages);
 	counter(&t, "sync_manager_denied_total", "requests refused for lack of permission", m->denied);
+	counter(&t, "sync_manager_listing_pages_total", "pages of paged listings (status, hosts) served",
+		m->listing_pages);
 
 	add(&t, "# HELP sync_manager_acquire_latency_seconds acquire request latency\n"
 		"# TYPE sync_manager_acquire_latency_seconds histogram\n");

@@ -1,5 +1,16 @@
 /* status / hosts / renewals: listings as sections of typed records.  The
- * field keys are the stable JSON keys of `sync_manager ... --json`. */
+ * field keys are the stable JSON keys of `sync_manager ... --json`.
+ *
+ * Paging: a request that carries a CURSOR (0 for the first page) gets at
+ * most PAGE_SIZE records (PAGE_DEFAULT when not given) and never more than
+ * PAGE_BYTES, with a CURSOR for the next page in the reply (none on the
+ * last); the client library asks for pages until there is none and merges
+ * the sections by name.  A request without a CURSOR (an older client) gets
+ * the whole listing in one reply as before.  Pages follow a stable order
+ * (processes by pid, leases by lockspace and name, hosts by host_id), so
+ * a listing of a daemon that does not change is complete and has each
+ * record once; records added or removed between pages may be missed (a
+ * lease by its position) but a process never appears twice. */
 #include "reports.h"
 
 #include "conn.h"
@@ -14,10 +25,50 @@
 #include "common/util.h"
 #include "sync_manager/errors.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#define PAGE_DEFAULT 1000
+#define PAGE_BYTES (SM_PROTO_MAX_MSG / 2) /* a record is far below the other half */
+
+/* status cursors: the phase in the top byte, then where it resumes */
+#define PHASE_SHIFT 56
+#define PHASE_PROCS 1ull  /* value: the next pid to list */
+#define PHASE_LEASES 2ull /* value: the index in lease order */
+#define CURSOR_VALUE(c) ((c) & ((1ull << PHASE_SHIFT) - 1))
+
+struct page {
+	bool paged;
+	uint32_t limit, n;
+	uint64_t next; /* 0: this is the last page */
+};
+
+static void page_start(struct page *pg, const struct sm_wire_req *rq)
+{
+	pg->paged = rq->present & SM_RQ_CURSOR;
+	pg->limit = rq->page_size ? rq->page_size : PAGE_DEFAULT;
+	pg->n = 0;
+	pg->next = 0;
+}
+
+/* May one more record go into this page? */
+static bool page_has_room(const struct page *pg, const struct sm_msgbuf *b)
+{
+	return !pg->paged || pg->n == 0 || (pg->n < pg->limit && b->len < PAGE_BYTES); /* each page moves on */
+}
+
+static void page_reply(struct conn *c, struct page *pg, struct sm_msgbuf *b)
+{
+	if (pg->paged) {
+		c->d->m.listing_pages++;
+		if (pg->next)
+			sm_mb_u64(b, SM_T_CURSOR, pg->next);
+	}
+	conn_reply(c, 0, b);
+}
 
 static size_t section(struct sm_msgbuf *b, const char *name)
 {
@@ -97,65 +148,153 @@ static void put_lockspace(struct sm_msgbuf *b, struct ls_entry *e)
 	sm_mb_end(b, r);
 }
 
-void report_status(struct conn *c, const struct sm_wire_req *rq, struct proc *unused)
+static int by_pid(const void *a, const void *b)
 {
-	(void)rq;
-	(void)unused;
-	struct daemon *d = c->d;
-	struct sm_msgbuf b;
-	sm_mb_init(&b);
-	size_t s = section(&b, "daemon");
-	size_t r = sm_mb_begin(&b, SM_T_RECORD);
-	sm_mb_kv_u64(&b, "pid", (uint64_t)getpid());
-	sm_mb_kv_str(&b, "version", SM_VERSION);
-	sm_mb_kv_str(&b, "run_dir", d->cfg.run_dir);
-	sm_mb_kv_u64(&b, "uptime_ms", mono_ms() - d->started_mono);
-	sm_mb_kv_str(&b, "watchdog", watchdog_describe(d));
-	sm_mb_kv_bool(&b, "unprotected", watchdog_unprotected(d));
-	sm_mb_kv_u64(&b, "processes", (uint64_t)d->nprocs);
-	sm_mb_kv_u64(&b, "connections", (uint64_t)d->nconns);
-	sm_mb_kv_u64(&b, "leases", (uint64_t)d->lt.nheld);
-	sm_mb_kv_u64(&b, "workers", (uint64_t)d->nworkers);
-	sm_mb_end(&b, r);
-	sm_mb_end(&b, s);
+	pid_t x = (*(struct proc *const *)a)->pid, y = (*(struct proc *const *)b)->pid;
+	return (x > y) - (x < y);
+}
 
-	s = section(&b, "lockspaces");
+static int by_lease_name(const void *a, const void *b)
+{
+	const struct lease *x = *(struct lease *const *)a, *y = *(struct lease *const *)b;
+	int r = strcmp(x->ls->name, y->ls->name);
+	return r ? r : strcmp(x->ref.name, y->ref.name);
+}
+
+static void put_daemon(struct sm_msgbuf *b, struct daemon *d)
+{
+	size_t s = section(b, "daemon");
+	size_t r = sm_mb_begin(b, SM_T_RECORD);
+	sm_mb_kv_u64(b, "pid", (uint64_t)getpid());
+	sm_mb_kv_str(b, "version", SM_VERSION);
+	sm_mb_kv_str(b, "run_dir", d->cfg.run_dir);
+	sm_mb_kv_u64(b, "uptime_ms", mono_ms() - d->started_mono);
+	sm_mb_kv_str(b, "watchdog", watchdog_describe(d));
+	sm_mb_kv_bool(b, "unprotected", watchdog_unprotected(d));
+	sm_mb_kv_u64(b, "processes", (uint64_t)d->nprocs);
+	sm_mb_kv_u64(b, "connections", (uint64_t)d->nconns);
+	sm_mb_kv_u64(b, "leases", (uint64_t)d->lt.nheld);
+	sm_mb_kv_u64(b, "workers", (uint64_t)d->nworkers);
+	sm_mb_end(b, r);
+	sm_mb_end(b, s);
+	s = section(b, "lockspaces");
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
 		if (e->state != LS_GONE)
-			put_lockspace(&b, e);
-	sm_mb_end(&b, s);
+			put_lockspace(b, e);
+	sm_mb_end(b, s);
+}
 
-	s = section(&b, "processes");
-	for (struct proc *p = d->procs; p; p = p->next) {
-		r = sm_mb_begin(&b, SM_T_RECORD);
-		sm_mb_kv_u64(&b, "pid", (uint64_t)p->pid);
-		sm_mb_kv_str(&b, "name", p->name);
-		sm_mb_kv_str(&b, "state", p->state == PROC_ALIVE ? "alive" : p->state == PROC_FENCING ? "fencing" : "gone");
-		sm_mb_kv_u64(&b, "leases", (uint64_t)p->nleases);
-		sm_mb_kv_bool(&b, "restricted", p->restricted);
-		sm_mb_kv_bool(&b, "connected", p->reg != NULL);
-		sm_mb_kv_str(&b, "kill", p->kill.path[0] ? p->kill.path : p->kill.signal ? "signal" : "SIGTERM");
-		sm_mb_end(&b, r);
-	}
-	sm_mb_end(&b, s);
+static void put_proc(struct sm_msgbuf *b, const struct proc *p)
+{
+	size_t r = sm_mb_begin(b, SM_T_RECORD);
+	sm_mb_kv_u64(b, "pid", (uint64_t)p->pid);
+	sm_mb_kv_str(b, "name", p->name);
+	sm_mb_kv_str(b, "state", p->state == PROC_ALIVE ? "alive" : p->state == PROC_FENCING ? "fencing" : "gone");
+	sm_mb_kv_u64(b, "leases", (uint64_t)p->nleases);
+	sm_mb_kv_bool(b, "restricted", p->restricted);
+	sm_mb_kv_bool(b, "connected", p->reg != NULL);
+	sm_mb_kv_str(b, "kill", p->kill.path[0] ? p->kill.path : p->kill.signal ? "signal" : "SIGTERM");
+	sm_mb_end(b, r);
+}
 
-	s = section(&b, "leases");
-	for (struct lease *l = d->lt.head; l; l = l->next) {
-		r = sm_mb_begin(&b, SM_T_RECORD);
-		sm_mb_kv_str(&b, "lockspace", l->ls->name);
-		sm_mb_kv_str(&b, "resource", l->ref.name);
-		sm_mb_kv_str(&b, "mode", l->on_disk ? sm_mode_name(l->held.mode) : "-");
-		sm_mb_kv_u64(&b, "lver", l->held.lver);
-		char pids[256] = "";
-		size_t n = 0;
-		for (struct holder *h = l->holders; h && n < sizeof(pids) - 16; h = h->next)
-			n += (size_t)snprintf(pids + n, sizeof(pids) - n, "%s%d", n ? "," : "", (int)h->proc->pid);
-		sm_mb_kv_str(&b, "pids", pids);
-		sm_mb_kv_str(&b, "state", l->busy ? "busy" : l->in_doubt ? "in-doubt" : l->on_disk ? "held" : "none");
-		sm_mb_end(&b, r);
+static void put_lease(struct sm_msgbuf *b, const struct lease *l)
+{
+	size_t r = sm_mb_begin(b, SM_T_RECORD);
+	sm_mb_kv_str(b, "lockspace", l->ls->name);
+	sm_mb_kv_str(b, "resource", l->ref.name);
+	sm_mb_kv_str(b, "mode", l->on_disk ? sm_mode_name(l->held.mode) : "-");
+	sm_mb_kv_u64(b, "lver", l->held.lver);
+	char pids[256] = "";
+	size_t n = 0;
+	for (struct holder *h = l->holders; h && n < sizeof(pids) - 16; h = h->next)
+		n += (size_t)snprintf(pids + n, sizeof(pids) - n, "%s%d", n ? "," : "", (int)h->proc->pid);
+	sm_mb_kv_str(b, "pids", pids);
+	sm_mb_kv_str(b, "state", l->busy ? "busy" : l->in_doubt ? "in-doubt" : l->on_disk ? "held" : "none");
+	sm_mb_end(b, r);
+}
+
+/* The processes section from pid `from` on (pg->next set when the page
+ * filled first).  0 or -ENOMEM. */
+static int put_procs(struct sm_msgbuf *b, struct daemon *d, pid_t from, struct page *pg)
+{
+	size_t total = 0;
+	for (struct proc *p = d->procs; p; p = p->next)
+		total++;
+	struct proc **v = malloc(sizeof(*v) * (total + 1));
+	if (!v)
+		return -ENOMEM;
+	size_t n = 0;
+	for (struct proc *p = d->procs; p; p = p->next)
+		if (p->pid >= from)
+			v[n++] = p;
+	qsort(v, n, sizeof(*v), by_pid);
+	size_t s = section(b, "processes");
+	for (size_t i = 0; i < n && !pg->next; i++) {
+		if (!page_has_room(pg, b))
+			pg->next = PHASE_PROCS << PHASE_SHIFT | (uint64_t)v[i]->pid;
+		else {
+			put_proc(b, v[i]);
+			pg->n++;
+		}
 	}
-	sm_mb_end(&b, s);
-	conn_reply(c, 0, &b);
+	sm_mb_end(b, s);
+	free(v);
+	return 0;
+}
+
+/* The leases section from position `from` of lease order. */
+static int put_leases(struct sm_msgbuf *b, struct daemon *d, uint64_t from, struct page *pg)
+{
+	size_t total = 0;
+	for (struct lease *l = d->lt.head; l; l = l->next)
+		total++;
+	struct lease **v = malloc(sizeof(*v) * (total + 1));
+	if (!v)
+		return -ENOMEM;
+	size_t n = 0;
+	for (struct lease *l = d->lt.head; l; l = l->next)
+		v[n++] = l;
+	qsort(v, n, sizeof(*v), by_lease_name);
+	size_t s = section(b, "leases");
+	for (size_t i = from; i < n && !pg->next; i++) {
+		if (!page_has_room(pg, b))
+			pg->next = PHASE_LEASES << PHASE_SHIFT | i;
+		else {
+			put_lease(b, v[i]);
+			pg->n++;
+		}
+	}
+	sm_mb_end(b, s);
+	free(v);
+	return 0;
+}
+
+void report_status(struct conn *c, const struct sm_wire_req *rq, struct proc *unused)
+{
+	(void)unused;
+	struct daemon *d = c->d;
+	struct page pg;
+	page_start(&pg, rq);
+	uint64_t phase = rq->cursor >> PHASE_SHIFT, at = CURSOR_VALUE(rq->cursor);
+	if (rq->cursor && phase != PHASE_PROCS && phase != PHASE_LEASES) {
+		conn_reply_error(c, -SM_EBAD_ARGUMENT, 0, "invalid status cursor %llu", (unsigned long long)rq->cursor);
+		return;
+	}
+	struct sm_msgbuf b;
+	sm_mb_init(&b);
+	int rc = 0;
+	if (rq->cursor == 0)
+		put_daemon(&b, d);
+	if (phase != PHASE_LEASES)
+		rc = put_procs(&b, d, phase == PHASE_PROCS ? (pid_t)at : 0, &pg);
+	if (rc == 0 && !pg.next)
+		rc = put_leases(&b, d, phase == PHASE_LEASES ? at : 0, &pg);
+	if (rc < 0) {
+		sm_mb_free(&b);
+		conn_reply_error(c, rc, 0, "out of memory for the status listing");
+		return;
+	}
+	page_reply(c, &pg, &b);
 }
 
 static struct ls_entry *named_lockspace(struct conn *c, const struct sm_wire_req *rq)
@@ -179,12 +318,19 @@ void report_hosts(struct conn *c, const struct sm_wire_req *rq, struct proc *unu
 	uint64_t gen;
 	sm_lockspace_me(e->ls, &me, &gen, NULL);
 	const struct sm_volume_header *h = sm_lockspace_header(e->ls);
-	for (uint32_t id = 1; id <= h->max_hosts; id++) {
+	struct page pg;
+	page_start(&pg, rq);
+	uint32_t first = rq->cursor > 1 && rq->cursor <= UINT32_MAX ? (uint32_t)rq->cursor : 1; /* next host_id */
+	for (uint32_t id = first; id <= h->max_hosts && !pg.next; id++) {
 		struct sm_host_status st;
 		if (sm_lockspace_host_status(e->ls, id, &st) < 0 || !st.observed)
 			continue;
 		if (st.record_status == 0 && st.rec.generation == 0 && st.rec.flags == SM_HOST_FREE)
 			continue; /* never used */
+		if (!page_has_room(&pg, &b)) {
+			pg.next = id;
+			break;
+		}
 		size_t r = sm_mb_begin(&b, SM_T_RECORD);
 		sm_mb_kv_u64(&b, "host_id", id);
 		sm_mb_kv_str(&b, "name", st.record_status ? "?" : st.rec.host_name);
@@ -202,9 +348,10 @@ void report_hosts(struct conn *c, const struct sm_wire_req *rq, struct proc *unu
 			sm_mb_kv_bool(&b, "unprotected", watchdog_unprotected(c->d));
 		sm_mb_kv_str(&b, "record", st.record_status ? sm_strerror(st.record_status) : "ok");
 		sm_mb_end(&b, r);
+		pg.n++;
 	}
 	sm_mb_end(&b, s);
-	conn_reply(c, 0, &b);
+	page_reply(c, &pg, &b);
 }
 
 void report_renewals(struct conn *c, const struct sm_wire_req *rq, struct proc *unused)

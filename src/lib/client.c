@@ -493,64 +493,114 @@ static int parse_record(const struct sm_tlv *t, struct sm_record *rec)
 	return rc;
 }
 
-static int parse_report(sm_conn *c, struct sm_report **out)
+/* The section of rep named name, added (empty) when it has none yet. */
+static struct sm_section *section_named(struct sm_report *rep, const char *name)
 {
+	for (int i = 0; i < rep->nsections; i++)
+		if (strcmp(rep->sections[i].name, name) == 0)
+			return &rep->sections[i];
+	struct sm_section *s = grow(rep->sections, rep->nsections, sizeof(*s));
+	if (!s)
+		return NULL;
+	rep->sections = s;
+	s = &rep->sections[rep->nsections++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	return s;
+}
+
+/* One SECTION group's records appended to rep's section of that name. */
+static int merge_section(struct sm_report *rep, const struct sm_tlv *t)
+{
+	struct sm_tlv_reader in;
+	struct sm_tlv x;
+	char name[sizeof(rep->sections[0].name)] = "";
+	int rc;
+	sm_tlv_group(t, &in);
+	while ((rc = sm_tr_next(&in, &x)) > 0)
+		if (x.tag == SM_T_NAME && (rc = sm_tlv_str(&x, name, sizeof(name))) < 0)
+			return rc;
+	if (rc < 0)
+		return rc;
+	struct sm_section *s = section_named(rep, name);
+	if (!s)
+		return -ENOMEM;
+	sm_tlv_group(t, &in);
+	while ((rc = sm_tr_next(&in, &x)) > 0) {
+		if (x.tag != SM_T_RECORD)
+			continue;
+		struct sm_record *rec = grow(s->records, s->nrecords, sizeof(*rec));
+		if (!rec)
+			return -ENOMEM;
+		s->records = rec;
+		rec = &s->records[s->nrecords++];
+		memset(rec, 0, sizeof(*rec));
+		if ((rc = parse_record(&x, rec)) < 0)
+			return rc;
+	}
+	return rc;
+}
+
+/* One page of a listing into rep; *next: the next page's cursor (0: none). */
+static int parse_report_page(sm_conn *c, struct sm_report *rep, uint64_t *next)
+{
+	struct sm_tlv_reader r;
+	struct sm_tlv t;
+	int rc;
+	*next = 0;
+	sm_tr_init(&r, c->reply, c->reply_len);
+	while ((rc = sm_tr_next(&r, &t)) > 0) {
+		if (t.tag == SM_T_SECTION)
+			rc = merge_section(rep, &t);
+		else if (t.tag == SM_T_CURSOR)
+			rc = sm_tlv_u64(&t, next);
+		if (rc < 0)
+			return rc;
+	}
+	return rc;
+}
+
+/* Records per page asked of the daemon: SYNC_MANAGER_LIST_PAGE_SIZE (a
+ * testing knob), else the daemon's choice. */
+static uint32_t page_size(void)
+{
+	const char *e = getenv("SYNC_MANAGER_LIST_PAGE_SIZE");
+	unsigned long v = e && *e ? strtoul(e, NULL, 10) : 0;
+	return v > 0 && v <= UINT32_MAX ? (uint32_t)v : 0;
+}
+
+/* A listing, page by page, merged into one report: the daemon pages when
+ * asked with a CURSOR (an older daemon ignores it and sends one reply). */
+static int report_call(sm_conn *c, uint16_t cmd, const char *lockspace, struct sm_report **out)
+{
+	*out = NULL;
 	struct sm_report *rep = calloc(1, sizeof(*rep));
 	if (!rep)
 		return -ENOMEM;
-	struct sm_tlv_reader r, in;
-	struct sm_tlv t, x;
+	uint64_t cursor = 0, next = 0;
+	uint32_t psize = page_size();
 	int rc;
-	sm_tr_init(&r, c->reply, c->reply_len);
-	while ((rc = sm_tr_next(&r, &t)) > 0) {
-		if (t.tag != SM_T_SECTION)
-			continue;
-		struct sm_section *s = grow(rep->sections, rep->nsections, sizeof(*s));
-		if (!s) {
-			rc = -ENOMEM;
-			break;
-		}
-		rep->sections = s;
-		s = &rep->sections[rep->nsections++];
-		memset(s, 0, sizeof(*s));
-		sm_tlv_group(&t, &in);
-		while ((rc = sm_tr_next(&in, &x)) > 0) {
-			if (x.tag == SM_T_NAME) {
-				rc = sm_tlv_str(&x, s->name, sizeof(s->name));
-			} else if (x.tag == SM_T_RECORD) {
-				struct sm_record *rec = grow(s->records, s->nrecords, sizeof(*rec));
-				if (!rec) {
-					rc = -ENOMEM;
-					break;
-				}
-				s->records = rec;
-				rec = &s->records[s->nrecords++];
-				memset(rec, 0, sizeof(*rec));
-				rc = parse_record(&x, rec);
-			}
-			if (rc < 0)
-				break;
-		}
-		if (rc < 0)
-			break;
-	}
+	do {
+		struct sm_msgbuf b;
+		sm_mb_init(&b);
+		if (lockspace)
+			sm_mb_str(&b, SM_T_LOCKSPACE, lockspace);
+		sm_mb_u64(&b, SM_T_CURSOR, cursor);
+		if (psize)
+			sm_mb_u32(&b, SM_T_PAGE_SIZE, psize);
+		rc = transact(c, cmd, 0, &b);
+		if (rc == 0)
+			rc = parse_report_page(c, rep, &next);
+		if (rc == 0 && next && next == cursor)
+			rc = -SM_EPROTO; /* a page that does not move on */
+		cursor = next;
+	} while (rc == 0 && next);
 	if (rc < 0) {
 		sm_report_free(rep);
 		return rc;
 	}
 	*out = rep;
 	return 0;
-}
-
-static int report_call(sm_conn *c, uint16_t cmd, const char *lockspace, struct sm_report **out)
-{
-	*out = NULL;
-	struct sm_msgbuf b;
-	sm_mb_init(&b);
-	if (lockspace)
-		sm_mb_str(&b, SM_T_LOCKSPACE, lockspace);
-	int rc = transact(c, cmd, 0, &b);
-	return rc < 0 ? rc : parse_report(c, out);
 }
 
 int sm_status(sm_conn *c, struct sm_report **out) { return report_call(c, SM_CMD_STATUS, NULL, out); }
