@@ -1,8 +1,15 @@
-/* sync_managerd: client connections (conn.c): framing, replies, closing.
+/* sync_managerd: client connections (conn.c): framing, decoding each
+ * request once (proto/request.h) and handing it to d->dispatch, replies,
+ * closing.
+ *
+ * The reply path: conn_reply() (and conn_reply_error(), which calls it) is
+ * the only way a reply leaves, and it calls d->persist (state_save) before
+ * queuing a byte, so whatever a reply reports survives a crash right after
+ * it, for every handler and every late reply (jobs, joins, leaves).
  *
  * Ownership: conn.c owns each struct conn and the lists d->conns and
- * d->dead_conns; cmds.c reads the request being processed (req) and sets
- * the connection's rights (admin, restricted, registered). */
+ * d->dead_conns; the handlers (cmds*.c) read the request being processed
+ * (req) and set the connection's rights (admin, restricted, registered). */
 #ifndef SM_DAEMON_CONN_H
 #define SM_DAEMON_CONN_H
 

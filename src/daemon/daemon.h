@@ -130,7 +130,7 @@ struct daemon {
 	int nrejoin;
 	/* Configured volumes whose headers a thread reads to resolve a
 	 * lockspace name (lockspaces.c), and the joins by name waiting for it
-	 * (cmds.c owns name_joins). */
+	 * (cmds_spaces.c owns name_joins). */
 	struct name_probe *probe;
 	struct name_join {
 		uint64_t conn_id;
