@@ -132,15 +132,15 @@ static struct proc *check_right(struct conn *c, const struct cmd_entry *e, const
 
 void cmds_dispatch(struct conn *c, const struct sm_wire_req *rq)
 {
+	if (c->restricted) {
+		c->d->m.denied++;
+		conn_reply_error(c, -SM_EDENIED, 0, "this connection is restricted: it may issue no requests");
+		return;
+	}
 	const struct cmd_entry *e = rq->cmd < SM_CMD_MAX_ ? &commands[rq->cmd] : NULL;
 	if (!e || !e->run) {
 		c->d->m.bad_messages++;
 		conn_reply_error(c, -SM_EPROTO, 0, "unknown command %u", rq->cmd);
-		return;
-	}
-	if (c->restricted) {
-		c->d->m.denied++;
-		conn_reply_error(c, -SM_EDENIED, 0, "this connection is restricted: it may issue no requests");
 		return;
 	}
 	bool refused;

@@ -263,6 +263,41 @@ static void refusals_and_late_replies_take_the_same_path(void **state)
 	conn_close(c);
 }
 
+/* The command table's rights, checked once for every command. */
+static void each_command_gets_the_right_its_table_entry_names(void **state)
+{
+	(void)state;
+	struct conn *c = connect_client();
+	struct sm_msgbuf b;
+	static const uint16_t admin_only[] = {SM_CMD_JOIN, SM_CMD_LEAVE, SM_CMD_RESOURCE_ADD, SM_CMD_RESOURCE_RM,
+					      SM_CMD_REQUEST, SM_CMD_SHUTDOWN, SM_CMD_METRICS, SM_CMD_STATUS,
+					      SM_CMD_HOSTS, SM_CMD_RENEWALS};
+	for (size_t i = 0; i < sizeof(admin_only) / sizeof(admin_only[0]); i++) {
+		sm_mb_init(&b);
+		assert_int_equal(transact(c, admin_only[i], 0, &b), -SM_EDENIED);
+	}
+	static const uint16_t owner_only[] = {SM_CMD_ACQUIRE, SM_CMD_RELEASE, SM_CMD_INQUIRE, SM_CMD_CONVERT,
+					      SM_CMD_SET_KILL, SM_CMD_RECEIVE};
+	for (size_t i = 0; i < sizeof(owner_only) / sizeof(owner_only[0]); i++) {
+		sm_mb_init(&b);
+		assert_int_equal(transact(c, owner_only[i], 0, &b), -SM_ENOT_REGISTERED); /* for itself */
+		sm_mb_init(&b);
+		sm_mb_u32(&b, SM_T_PID, 1);
+		assert_int_equal(transact(c, owner_only[i], 0, &b), -SM_EDENIED); /* for another */
+	}
+	sm_mb_init(&b);
+	assert_int_equal(transact(c, 99, 0, &b), -SM_EPROTO);
+	assert_int_equal(d.m.denied, 10 + 6);
+	/* A restricted registration may do nothing more, whatever the command. */
+	sm_mb_init(&b);
+	assert_int_equal(transact(c, SM_CMD_REGISTER, SM_F_RESTRICT, &b), 0);
+	sm_mb_init(&b);
+	assert_int_equal(transact(c, SM_CMD_INQUIRE, 0, &b), -SM_EDENIED);
+	sm_mb_init(&b);
+	assert_int_equal(transact(c, 99, 0, &b), -SM_EDENIED);
+	conn_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest decoder[] = {
@@ -274,6 +309,8 @@ int main(void)
 	const struct CMUnitTest replies[] = {
 		cmocka_unit_test_setup_teardown(a_registration_is_persisted_before_its_reply, reply_setup, reply_teardown),
 		cmocka_unit_test_setup_teardown(refusals_and_late_replies_take_the_same_path, reply_setup, reply_teardown),
+		cmocka_unit_test_setup_teardown(each_command_gets_the_right_its_table_entry_names, reply_setup,
+						reply_teardown),
 	};
 	int failed = cmocka_run_group_tests_name("decoder", decoder, NULL, NULL);
 	return failed | cmocka_run_group_tests_name("replies", replies, NULL, NULL);
