@@ -273,11 +273,15 @@ us_wn=$(dd_write512_us "$TMP/ddprobe" direct)
 us_r=$(dd_read_direct_us "$TMP/ddprobe" 1M 64)
 area=$((512 * (2 + MAX_HOSTS)))
 us_a=$(dd_read_direct_us "$TMP/ddprobe" "$area" $((64 * MIB / area)))
-# The ceiling for releases: one 512 B read + one O_DSYNC 512 B write each,
-# with 1 stream and with 4 (the daemon's default number of disk workers).
+# The ceiling for releases: one 512 B read + one O_DSYNC 512 B write each
+# (sanlock's release), with 1 stream and with 4 (the daemon's default number
+# of disk workers); and one read + two O_DSYNC writes (ours: the release
+# marker, then the leader).
 for c in $TPUT_CLIENTS; do
 	emit "disk_release_ceiling_c${c}_rate" \
 		"$("$DISKCEILING" "$TMP/ddprobe" "$c" 1000 | awk '/^pairs_per_second/ { print $2 }')" pairs/s
+	emit "disk_release_marker_ceiling_c${c}_rate" \
+		"$("$DISKCEILING" "$TMP/ddprobe" "$c" 1000 2 | awk '/^pairs_per_second/ { print $2 }')" ops/s
 done
 rm -f "$TMP/ddprobe"
 emit disk_write512_dsync_latency "$us_w" us
