@@ -1064,8 +1064,11 @@ void jobs_submit(struct daemon *d, struct job *j)
 	else
 		d->jq_head = j;
 	d->jq_tail = j;
-	pthread_cond_signal(&d->jq_cv);
 	pthread_mutex_unlock(&d->jq_mu);
+	/* Signalled after unlocking: the woken worker does not block at once on
+	 * the mutex we still hold.  A worker that sees the queue empty waits
+	 * under jq_mu, so it cannot miss this job. */
+	pthread_cond_signal(&d->jq_cv);
 }
 
 void jobs_on_event(struct daemon *d)

@@ -158,6 +158,7 @@ struct ls_rec {
 struct state_journal {
 	int fd;            /* the state file, appended to; -1 = write a snapshot first */
 	uint64_t lines;    /* journal lines after the snapshot */
+	off_t size;        /* bytes on file: where a failed append is cut back to */
 	uint64_t live;     /* records the file holds once replayed */
 	struct pending leases, procs;
 	bool ls_touched;
@@ -585,6 +586,7 @@ int state_snapshot(struct daemon *d)
 		close(j->fd);
 	j->fd = fd;
 	j->lines = 0;
+	j->size = (off_t)b->len;
 	d->state_dirty = false;
 	for (struct lease *l = d->lt.head; l; l = l->next)
 		l->st.filed_holders = l->st.hash && l->holders;
@@ -596,11 +598,10 @@ int state_snapshot(struct daemon *d)
  * failed save never leaves part of its records on file. */
 static int append(struct daemon *d, struct state_journal *j, const struct sbuf *b)
 {
-	struct stat st;
-	if (fstat(j->fd, &st) < 0)
-		return -errno;
 	int rc = write_all(j->fd, b->p, b->len);
-	if (rc < 0 && ftruncate(j->fd, st.st_size) < 0)
+	if (rc == 0)
+		j->size += (off_t)b->len;
+	else if (ftruncate(j->fd, j->size) < 0)
 		sm_error("cannot cut %s/state back after a failed write: %s; a restart ignores its torn last line",
 			 d->cfg.run_dir, strerror(errno));
 	return rc;
