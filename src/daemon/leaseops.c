@@ -621,3 +621,32 @@ void leaseops_release_all(struct daemon *d, struct proc *p)
 			}
 	free(last);
 }
+
+/* A resumed lockspace (restart, docs/restart.md): check on disk that each
+ * of its leases with a living holder is still ours (JOB_VERIFY). */
+void leaseops_verify_resumed(struct daemon *d, struct ls_entry *e)
+{
+	int n = 0;
+	for (struct lease *l = d->lt.head; l; l = l->next)
+		n += l->ls == e && l->holders && l->on_disk;
+	if (!n)
+		return;
+	struct job *verify = job_new(JOB_VERIFY, n);
+	if (!verify) {
+		sm_error("lockspace %s: cannot check its %d lease(s) after the restart: out of memory", e->name, n);
+		return;
+	}
+	verify->nres = 0;
+	for (struct lease *l = d->lt.head; l; l = l->next) {
+		if (l->ls != e || !l->holders || !l->on_disk)
+			continue;
+		struct job_res *res = &verify->res[verify->nres++];
+		job_res_set_ls(res, e);
+		snprintf(res->name, sizeof(res->name), "%s", l->ref.name);
+		res->nlocations = l->nlocations;
+		memcpy(res->location, l->location, sizeof(res->location));
+		res->held = l->held;
+		job_res_bind_lease(res, l);
+	}
+	leaseops_schedule(d, verify);
+}

@@ -18,5 +18,8 @@ void lease_settle(struct daemon *d, struct lease *l);
 void leases_tick(struct daemon *d);
 /* Release every lease of p (after it exited, or on request). */
 void leaseops_release_all(struct daemon *d, struct proc *p);
+/* A resumed lockspace is ours again: check on disk that each of its leases
+ * with a living holder still is (else its holders are fenced). */
+void leaseops_verify_resumed(struct daemon *d, struct ls_entry *e);
 
 #endif

@@ -857,7 +857,7 @@ void ls_tick(struct daemon *d)
 					e->resume ? "resumed" : "joined", info.host_id, (unsigned long long)info.generation);
 				reply_waiters(d, e, 0);
 				if (e->resume) {
-					state_verify_leases(d, e);
+					leaseops_verify_resumed(d, e);
 					orphans_sweep_now(e); /* an acquire the last daemon did not record */
 				}
 				leaseops_retry_parked(d);

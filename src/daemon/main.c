@@ -9,6 +9,7 @@
 #include "lockspaces.h"
 #include "orphans.h"
 #include "procs.h"
+#include "resume.h"
 #include "state.h"
 #include "watchdog.h"
 
@@ -165,7 +166,7 @@ static int make_run_dir(struct daemon *d)
 	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (ftruncate(d->lock_fd, 0) < 0 || pwrite(d->lock_fd, buf, (size_t)n, 0) != n)
 		sm_warn("cannot write %s", lock);
-	return state_check_file(d);
+	return resume_check_file(d);
 }
 
 static struct ev_tag listen_tag = {EV_LISTEN, NULL}, signal_tag = {EV_SIGNAL, NULL}, timer_tag = {EV_TIMER, NULL},
@@ -396,7 +397,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (watchdog_open(d) < 0)
 		return 1;
-	int rc = state_restore(d); /* before the first tick: it may arm the watchdog */
+	int rc = resume_from_state_file(d); /* before the first tick: it may arm the watchdog */
 	if (rc < 0)
 		sm_error("could not restore the previous daemon's state: %s", sm_strerror(rc));
 	/* The configured joins: their volumes were there when the file was read
