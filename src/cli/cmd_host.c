@@ -21,11 +21,20 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+void cli_cancel_on_interrupt(sm_conn *c)
+{
+	cli_catch_interrupts();
+	sm_conn_set_cancel(c, &cli_interrupted);
+}
+
 int cli_connect(sm_conn **c)
 {
+	cli_catch_interrupts(); /* a signal also ends a connect that waits */
 	int rc = sm_conn_open(c);
-	if (rc == 0)
+	if (rc == 0) {
+		cli_cancel_on_interrupt(*c);
 		return CLI_OK;
+	}
 	const char *rd = getenv(SM_RUN_DIR_ENV);
 	const char *dir = rd && *rd ? rd : SM_RUN_DIR_DEFAULT;
 	if (rc == -SM_ENO_DAEMON) {
@@ -36,6 +45,15 @@ int cli_connect(sm_conn **c)
 			dir, SM_SOCKET_NAME, rd && *rd ? " (with the same SYNC_MANAGER_RUN_DIR)" : "");
 		return CLI_FAIL;
 	}
+	if (rc == -SM_EDAEMON_TIMEOUT) {
+		fprintf(stderr,
+			"sync_manager: sync_managerd did not accept the connection on %s/%s in time: it may be hung "
+			"or at its file descriptor limit (see its log and 'sync_manager metrics')\n",
+			dir, SM_SOCKET_NAME);
+		return CLI_FAIL;
+	}
+	if (rc == -SM_EINTERRUPTED)
+		return CLI_FAIL; /* main() says which signal */
 	if (rc == -EACCES || rc == -EPERM) {
 		fprintf(stderr,
 			"sync_manager: permission denied on %s/%s: only root and members of sync_managerd's "
@@ -128,6 +146,9 @@ static void *join_thread(void *arg)
 	sm_conn *c;
 	jc->rc = sm_conn_open(&c);
 	if (jc->rc == 0) {
+		/* A join may wait H and more; the main thread polls its
+		 * progress (within the timeout) and cancels it on Ctrl-C. */
+		sm_conn_set_timeout(c, 0);
 		jc->rc = sm_join(c, jc->location, jc->host_id, jc->host_name, SM_JOIN_WAIT);
 		snprintf(jc->message, sizeof(jc->message), "%s", sm_conn_message(c));
 		sm_conn_close(c);
@@ -590,14 +611,19 @@ int cmd_metrics(int argc, char **argv)
 	int rc = sm_conn_open(&conn);
 	if (rc == -SM_ENO_DAEMON)
 		return metrics_down("sync_managerd is not running");
+	if (rc == -SM_EDAEMON_TIMEOUT)
+		return metrics_down("sync_managerd did not accept the connection (hung, or at its fd limit)");
 	if (rc < 0 && cli_connect(&conn))
 		return CLI_FAIL;
-	struct timeval tv = {.tv_sec = METRICS_WAIT_S};
-	setsockopt(sm_conn_fd(conn), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (rc == 0)
+		cli_cancel_on_interrupt(conn);
+	if (sm_conn_timeout(conn) == 0 || sm_conn_timeout(conn) > METRICS_WAIT_S * 1000)
+		sm_conn_set_timeout(conn, METRICS_WAIT_S * 1000);
 	char *text = NULL;
 	rc = sm_metrics(conn, &text);
-	if (rc == -EAGAIN || rc == -SM_ENO_DAEMON)
-		rc = metrics_down(rc == -EAGAIN ? "sync_managerd did not answer within 10 s" : "sync_managerd went away");
+	if (rc == -SM_EDAEMON_TIMEOUT || rc == -SM_ENO_DAEMON)
+		rc = metrics_down(rc == -SM_EDAEMON_TIMEOUT ? "sync_managerd did not answer within 10 s"
+							   : "sync_managerd went away");
 	else if (rc < 0)
 		cli_daemon_fail(conn, rc, "metrics");
 	else

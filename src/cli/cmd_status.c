@@ -253,8 +253,8 @@ int cmd_status(int argc, char **argv)
 		struct sm_report *r = NULL;
 		struct frame fr;
 		bool framed = watch && tty && !json && frame_begin(&fr);
-		if (!conn && watch)
-			rc = sm_conn_open(&conn);
+		if (!conn && watch && (rc = sm_conn_open(&conn)) == 0)
+			cli_cancel_on_interrupt(conn);
 		if (conn)
 			rc = sm_status(conn, &r);
 		if (rc < 0 && !watch) {
