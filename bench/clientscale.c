@@ -13,11 +13,14 @@
  * the volume room for the largest N + 2 resources).  CS_NO_LEASES=1:
  * register only.  One line per count on stdout:
  *
- *   clients N rss_kb R rss_per_client_kb X fds F fds_per_client Y
- *   inquire_us_median I inquire_us_p99 J acquire_ms_median A
+ *   clients N rss_kb R rss_per_client_kb X rss_marginal_kb M fds F
+ *   fds_per_client Y inquire_us_median I inquire_us_p99 J acquire_ms_median A
  *
  * RSS and fds per client are the growth since the first measurement (no
- * clients but the probe) divided by N.  Progress goes to stderr.
+ * clients but the probe) divided by N; the marginal RSS is the growth since
+ * the previous count divided by the clients added (the first includes
+ * fixed costs: worker arenas, the volume's index read by the workers).
+ * Progress goes to stderr.
  */
 #include "sync_manager/client.h"
 
@@ -157,8 +160,8 @@ int main(int argc, char **argv)
 		return die(spec, p.c, rc);
 	snprintf(spec, sizeof(spec), "%s:probe-cycle", ls);
 	sm_resource_parse(spec, &p.cycle);
-	long rss0 = rss_kb(dpid), fds0 = nfds(dpid);
-	int n = 0, status = 0;
+	long rss0 = rss_kb(dpid), fds0 = nfds(dpid), rss_prev = rss0;
+	int n = 0, n_prev = 0, status = 0;
 	for (int a = 3; a < argc && !status; a++) {
 		int target = atoi(argv[a]);
 		double t0 = now_us();
@@ -189,9 +192,12 @@ int main(int argc, char **argv)
 		if ((status = measure(&p, &im, &ip, &am)))
 			break;
 		long rss = rss_kb(dpid), fds = nfds(dpid);
-		printf("clients %d rss_kb %ld rss_per_client_kb %.2f fds %ld fds_per_client %.2f inquire_us_median %.1f "
-		       "inquire_us_p99 %.1f acquire_ms_median %.2f\n",
-		       n, rss, n ? (double)(rss - rss0) / n : 0.0, fds, n ? (double)(fds - fds0) / n : 0.0, im, ip, am);
+		printf("clients %d rss_kb %ld rss_per_client_kb %.2f rss_marginal_kb %.2f fds %ld fds_per_client %.2f "
+		       "inquire_us_median %.1f inquire_us_p99 %.1f acquire_ms_median %.2f\n",
+		       n, rss, n ? (double)(rss - rss0) / n : 0.0, n > n_prev ? (double)(rss - rss_prev) / (n - n_prev) : 0.0,
+		       fds, n ? (double)(fds - fds0) / n : 0.0, im, ip, am);
+		rss_prev = rss;
+		n_prev = n;
 		fflush(stdout);
 	}
 	for (int i = 0; i < n; i++)
