@@ -50,9 +50,13 @@ void cli_progress(void *arg, const char *what, uint64_t remaining_ms);
 extern unsigned cli_errors_logged;
 /* Ctrl-C / SIGTERM set this flag (installed by cli_catch_interrupts). */
 extern volatile sig_atomic_t cli_interrupted;
-/* The last of those signals caught (0: none): a command that failed after
- * one exits with 128 + its number, as a shell reports a killed command. */
+/* The last of those signals caught (0: none).  A command whose wait for
+ * the daemon it cancelled (cli_wait_cancelled, set by cli_connect and
+ * cli_daemon_fail on -SM_EINTERRUPTED) exits with 128 + its number, as a
+ * shell reports a killed command; commands that handle Ctrl-C themselves
+ * (init, join, direct) keep their own exit status. */
 extern volatile sig_atomic_t cli_signal;
+extern bool cli_wait_cancelled;
 void cli_catch_interrupts(void);
 
 /* "VOLUME_PATH[:OFFSET]:NAME" -> volume spec (malloc'd) and name (malloc'd). */

@@ -52,8 +52,10 @@ int cli_connect(sm_conn **c)
 			dir, SM_SOCKET_NAME);
 		return CLI_FAIL;
 	}
-	if (rc == -SM_EINTERRUPTED)
-		return CLI_FAIL; /* main() says which signal */
+	if (rc == -SM_EINTERRUPTED) {
+		cli_wait_cancelled = true; /* main() says which signal */
+		return CLI_FAIL;
+	}
 	if (rc == -EACCES || rc == -EPERM) {
 		fprintf(stderr,
 			"sync_manager: permission denied on %s/%s: only root and members of sync_managerd's "
@@ -66,6 +68,10 @@ int cli_connect(sm_conn **c)
 
 int cli_daemon_fail(sm_conn *c, int rc, const char *what)
 {
+	if (rc == -SM_EINTERRUPTED) {
+		cli_wait_cancelled = true; /* main() says which signal */
+		return CLI_FAIL;
+	}
 	const char *msg = sm_conn_message(c);
 	fprintf(stderr, "sync_manager: %s: %s\n", what, msg && *msg ? msg : sm_strerror(rc));
 	return CLI_FAIL;
@@ -176,6 +182,9 @@ int cli_join_and_wait(const char *location, uint32_t host_id, const char *host_n
 	if (cli_connect(&conn))
 		return CLI_FAIL;
 	cli_catch_interrupts();
+	/* Ctrl-C cancels the join itself (below), not the status polls that
+	 * watch it (they wait at most the timeout) */
+	sm_conn_set_cancel(conn, NULL);
 	pthread_t t;
 	pthread_create(&t, NULL, join_thread, &jc);
 	char last[256] = "";

@@ -257,6 +257,12 @@ int cmd_status(int argc, char **argv)
 			cli_cancel_on_interrupt(conn);
 		if (conn)
 			rc = sm_status(conn, &r);
+		if (rc == -SM_EINTERRUPTED && watch) { /* Ctrl-C: the watch is over */
+			if (framed)
+				frame_end(&fr);
+			rc = 0;
+			break;
+		}
 		if (rc < 0 && !watch) {
 			cli_daemon_fail(conn, rc, "status");
 			break;

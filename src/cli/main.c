@@ -163,6 +163,7 @@ static void cli_log_sink(enum sm_log_level level, const char *msg, void *arg)
 
 volatile sig_atomic_t cli_interrupted;
 volatile sig_atomic_t cli_signal;
+bool cli_wait_cancelled;
 
 static void on_interrupt(int sig)
 {
@@ -340,10 +341,9 @@ int main(int argc, char **argv)
 			return CLI_OK;
 		}
 		int rc = commands[c].run(argc - i, argv + i);
-		if (rc != CLI_OK && cli_signal) {
-			/* stopped by Ctrl-C or SIGTERM (a wait for the daemon was
-			 * cancelled, or the command gave up): say so, exit as a
-			 * shell reports a killed command */
+		if (rc != CLI_OK && cli_signal && cli_wait_cancelled) {
+			/* Ctrl-C or SIGTERM cancelled a wait for the daemon: say
+			 * so, exit as a shell reports a killed command */
 			fprintf(stderr, "sync_manager: %s: stopped by %s\n", argv[i],
 				cli_signal == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM");
 			return 128 + cli_signal;
