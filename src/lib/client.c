@@ -275,6 +275,15 @@ static int give_up(sm_conn *c, int rc)
 
 /* Send the request in b, wait for its reply.  Returns the daemon's result
  * (and keeps the reply payload in c->reply), or a transport error. */
+/* The daemon closed the connection without answering. */
+static int went_away(sm_conn *c)
+{
+	snprintf(c->message, sizeof(c->message),
+		 "sync_managerd closed the connection without answering: it stopped, or it refused the connection "
+		 "(too many connections: see its log and sync_manager_connections_refused_total)");
+	return -SM_ENO_DAEMON;
+}
+
 static int transact_for(sm_conn *c, uint16_t cmd, uint32_t flags, struct sm_msgbuf *b, unsigned timeout_ms)
 {
 	c->message[0] = '\0';
@@ -295,11 +304,15 @@ static int transact_for(sm_conn *c, uint16_t cmd, uint32_t flags, struct sm_msgb
 	}
 	int rc = write_all(c, b->data, (size_t)n, deadline);
 	sm_mb_free(b);
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		return went_away(c);
 	if (rc < 0)
-		return rc == -EPIPE ? -SM_ENO_DAEMON : give_up(c, rc);
+		return give_up(c, rc);
 	uint8_t hb[SM_PROTO_HDR];
-	if ((rc = read_all(c, hb, sizeof(hb), deadline)) < 0)
-		return rc == -ECONNRESET ? -SM_ENO_DAEMON : give_up(c, rc);
+	if ((rc = read_all(c, hb, sizeof(hb), deadline)) == -ECONNRESET)
+		return went_away(c);
+	if (rc < 0)
+		return give_up(c, rc);
 	struct sm_msg_hdr rh;
 	if ((rc = sm_hdr_decode(hb, &rh)) < 0)
 		return rc;
