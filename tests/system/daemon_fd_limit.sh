@@ -28,6 +28,7 @@ SYNC_MANAGERD_CONFIG=$T_DIR/d.conf timeout --foreground 300 prlimit --nofile=$NO
 T_PIDS+=("$!")
 retry_until 10 "$SM" status && t_ok "daemon up" || { t_fail "daemon did not start: $(cat "$T_DIR/daemon.log")"; t_done; }
 DPID=$(cat "$SYNC_MANAGER_RUN_DIR/sync_managerd.pid")
+T_PIDS+=("$DPID") # (killing timeout would leave the daemon running)
 t_match "the start-up log says the fd limit does not cover max_clients" \
 	"max_clients = 1000 needs about [0-9]+ file descriptors.*RLIMIT_NOFILE.* 48" "$(cat "$T_DIR/daemon.log")"
 
