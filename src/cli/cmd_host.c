@@ -27,8 +27,24 @@ void cli_cancel_on_interrupt(sm_conn *c)
 	sm_conn_set_cancel(c, &cli_interrupted);
 }
 
+/* The library ignores a $SYNC_MANAGER_TIMEOUT that is not a number of
+ * seconds: say so rather than wait 300 s unexpectedly. */
+static void check_timeout_env(void)
+{
+	const char *e = getenv(SM_TIMEOUT_ENV);
+	if (!e || !*e)
+		return;
+	char *end;
+	double s = strtod(e, &end);
+	if (*end || s < 0 || s > 4000000)
+		fprintf(stderr, "sync_manager: warning: %s='%s' is not a number of seconds (0 = no limit): waiting at most "
+				"%u s for the daemon\n",
+			SM_TIMEOUT_ENV, e, SM_TIMEOUT_DEFAULT_MS / 1000);
+}
+
 int cli_connect(sm_conn **c)
 {
+	check_timeout_env();
 	cli_catch_interrupts(); /* a signal also ends a connect that waits */
 	int rc = sm_conn_open(c);
 	if (rc == 0) {

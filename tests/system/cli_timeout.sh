@@ -72,6 +72,9 @@ run_cli 1 "status gives up after SYNC_MANAGER_TIMEOUT=2 with a clear message" \
 	env SYNC_MANAGER_TIMEOUT=2 timeout --foreground -k 5 30 "$SM" status
 run_cli 1 "inquire too" "did not answer within 1.5 s" 8 -- \
 	env SYNC_MANAGER_TIMEOUT=1.5 timeout --foreground -k 5 30 "$SM" inquire --pid 1
+run_cli 143 "a SYNC_MANAGER_TIMEOUT that is not a number is named, and the default applies" \
+	"SYNC_MANAGER_TIMEOUT='soon' is not a number of seconds.*300 s" 6 -- \
+	env SYNC_MANAGER_TIMEOUT=soon timeout --foreground --preserve-status -k 5 -s TERM 1 "$SM" status
 # With the default timeout (300 s) a signal must end the wait at once.  The
 # outer -k 5 only keeps a CLI that ignores SIGTERM from hanging the test.
 run_cli 143 "SIGTERM stops a status that waits for the daemon" "stopped by SIGTERM" 6 -- \
