@@ -389,8 +389,9 @@ static void cmd_register(struct conn *c, const uint8_t *p, size_t len)
 	}
 	struct proc *pr = proc_register(c->d, target, name, c, child, &rc);
 	if (!pr) {
+		char refusal[200];
 		conn_reply_error(c, rc, 0, "cannot register pid %d: %s", (int)target,
-				 rc == -SM_EBUSY ? "it is already registered" : sm_strerror(rc));
+				 proc_refusal(c->d, rc, refusal, sizeof(refusal)));
 		return;
 	}
 	c->registered = pr;
@@ -463,9 +464,8 @@ static void cmd_release(struct conn *c, const uint8_t *p, size_t len)
 	}
 	/* Collect the leases whose last holder this was into one disk job. */
 	int n = 0;
-	for (struct lease *l = d->lt.head; l; l = l->next)
-		if (lease_holder(l, pr))
-			n++;
+	for (struct holder *h = pr->holds; h; h = h->pnext)
+		n++;
 	struct job *j = job_new(JOB_RELEASE, n);
 	if (!j) {
 		job_free(named);
@@ -473,9 +473,8 @@ static void cmd_release(struct conn *c, const uint8_t *p, size_t len)
 		return;
 	}
 	int k = 0;
-	for (struct lease *l = d->lt.head; l; l = l->next) {
-		if (!lease_holder(l, pr))
-			continue;
+	for (struct holder *h = pr->holds; h; h = h->pnext) {
+		struct lease *l = h->lease;
 		bool wanted = !named;
 		for (int i = 0; named && i < named->nres; i++)
 			if (named->res[i].ls == l->ls && strcmp(named->res[i].name, l->ref.name) == 0)
@@ -512,10 +511,8 @@ static void cmd_inquire(struct conn *c, const uint8_t *p, size_t len)
 	}
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
-	for (struct lease *l = c->d->lt.head; l; l = l->next) {
-		struct holder *h = lease_holder(l, pr);
-		if (!h)
-			continue;
+	for (struct holder *h = pr->holds; h; h = h->pnext) {
+		struct lease *l = h->lease;
 		size_t g = sm_mb_begin(&b, SM_T_RESOURCE);
 		sm_mb_str(&b, SM_T_LOCKSPACE, l->ls->name);
 		sm_mb_str(&b, SM_T_NAME, l->ref.name);

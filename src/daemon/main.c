@@ -218,13 +218,44 @@ static int open_loop_fds(struct daemon *d)
 	return rc;
 }
 
-static void raise_fd_limit(void)
+/* Descriptors the daemon needs besides its clients': standard streams,
+ * epoll, socket, pid file, signal, timer, job event, watchdog, state file,
+ * the reserve for the fd limit, volumes of lockspaces and workers. */
+#define FD_BASE 128
+/* Each registered client costs a connection and a pidfd. */
+#define FDS_PER_CLIENT 2
+
+/* Raise the soft RLIMIT_NOFILE to the hard limit and check that it covers
+ * max_clients.  The verdict goes to out (--check-config) or the log. */
+static void check_fd_limit(const struct daemon *d, FILE *out)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
 	}
+	unsigned long long need = d->cfg.max_clients * FDS_PER_CLIENT + FD_BASE, have = rl.rlim_cur;
+	if (rl.rlim_cur == RLIM_INFINITY || have >= need) {
+		if (out)
+			fprintf(out, "# file descriptors: RLIMIT_NOFILE %llu covers max_clients = %llu (about %llu needed)\n",
+				have, (unsigned long long)d->cfg.max_clients, need);
+		return;
+	}
+	unsigned long long fit = have > FD_BASE ? (have - FD_BASE) / FDS_PER_CLIENT : 0;
+	char msg[512];
+	snprintf(msg, sizeof(msg),
+		 "max_clients = %llu needs about %llu file descriptors (%d per client + %d) but RLIMIT_NOFILE is %llu "
+		 "(hard limit %llu): about %llu clients fit; raise LimitNOFILE in the service unit (or ulimit -n), "
+		 "or lower max_clients",
+		 (unsigned long long)d->cfg.max_clients, need, FDS_PER_CLIENT, FD_BASE, have,
+		 (unsigned long long)rl.rlim_max, fit);
+	if (out)
+		fprintf(out, "# warning: %s\n", msg);
+	else
+		sm_warn("%s", msg);
 }
 
 static void on_signal(struct daemon *d)
@@ -358,6 +389,7 @@ int main(int argc, char **argv)
 	}
 	if (d->cfg.check_only) {
 		printf("# %s: valid\n", config);
+		check_fd_limit(d, stdout);
 		sm_config_print(stdout, config_keys, SM_ARRAY_SIZE(config_keys), &d->cfg);
 		return 0;
 	}
@@ -379,7 +411,7 @@ int main(int argc, char **argv)
 		sm_warn("COMPARE AND WRITE is emulated on regular files (test mode)");
 	if (sm_fault_from_env())
 		sm_warn("storage faults are being injected (test mode)");
-	raise_fd_limit();
+	check_fd_limit(d, NULL);
 	d->started_mono = mono_ms();
 	if (make_run_dir(d) < 0 || open_loop_fds(d) < 0)
 		return 1;

@@ -125,6 +125,13 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 	counter(&t, "sync_manager_kill_programs_total", "kill programs run for lease holders", m->kill_programs);
 	counter(&t, "sync_manager_bad_messages_total", "malformed client messages", m->bad_messages);
 	counter(&t, "sync_manager_denied_total", "requests refused for lack of permission", m->denied);
+	counter(&t, "sync_manager_fd_limit_total",
+		"times sync_managerd reached its file descriptor limit and stopped accepting connections",
+		m->fd_limit_pauses);
+	gauge(&t, "sync_manager_accept_paused",
+	      "1 while sync_managerd does not accept connections (at its file descriptor limit)", d->accept_paused);
+	counter(&t, "sync_manager_connections_refused_total",
+		"connections closed at once because max_clients + 64 connections were open", m->connections_refused);
 
 	add(&t, "# HELP sync_manager_acquire_latency_seconds acquire request latency\n"
 		"# TYPE sync_manager_acquire_latency_seconds histogram\n");
