@@ -37,7 +37,8 @@ void metrics_observe_acquire(struct daemon *d, uint64_t us)
 }
 
 /* Count renewals done since the last call into the lockspace's histogram.
- * The renewal history keeps the last 64, and this runs every 100 ms. */
+ * The renewal history keeps the last 64; this runs when the loop looks at
+ * the lockspace, which its thread asks for after every renewal. */
 void metrics_count_renewals(struct ls_entry *e)
 {
 	if (!e->ls)
@@ -62,6 +63,33 @@ void metrics_count_renewals(struct ls_entry *e)
 		e->rlat_sum_ms += hist[i].duration_ms;
 	}
 	e->renewals_counted = total;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* How late e's renewals started, over its renewal history: each good
+ * renewal's successor was due R after it began (the thread sleeps to that
+ * moment), so start - (previous start + R) is the delay.  The 0.99 quantile
+ * (nearest rank) and the largest, in ms; false with no pair yet. */
+static bool renewal_start_delays(struct ls_entry *e, uint64_t *p99, uint64_t *max)
+{
+	struct sm_renewal_record h[SM_RENEWAL_HISTORY];
+	uint64_t delay[SM_RENEWAL_HISTORY];
+	int n = sm_lockspace_renewal_history(e->ls, h, SM_RENEWAL_HISTORY), k = 0;
+	for (int i = 1; i < n; i++)
+		if (h[i - 1].result == 0 && h[i].start_mono_ms >= h[i - 1].start_mono_ms)
+			delay[k++] = SM_MAX(h[i].start_mono_ms - h[i - 1].start_mono_ms, (uint64_t)e->to.renew_ms) -
+				     e->to.renew_ms;
+	if (!k)
+		return false;
+	qsort(delay, (size_t)k, sizeof(delay[0]), cmp_u64);
+	*p99 = delay[(99 * k + 99) / 100 - 1];
+	*max = delay[k - 1];
+	return true;
 }
 
 struct text {
@@ -125,6 +153,8 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 	counter(&t, "sync_manager_kill_programs_total", "kill programs run for lease holders", m->kill_programs);
 	counter(&t, "sync_manager_bad_messages_total", "malformed client messages", m->bad_messages);
 	counter(&t, "sync_manager_denied_total", "requests refused for lack of permission", m->denied);
+	counter(&t, "sync_manager_loop_wakeups_total",
+		"times the event loop woke up (events and deadlines; it has no fixed tick)", m->loop_wakeups);
 
 	add(&t, "# HELP sync_manager_acquire_latency_seconds acquire request latency\n"
 		"# TYPE sync_manager_acquire_latency_seconds histogram\n");
@@ -172,6 +202,19 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 		    (unsigned long long)e->rlat_count);
 	}
 
+	add(&t, "# HELP sync_manager_renewal_start_delay_seconds how late renewals started after they were due "
+		"(over the last 64 renewals: quantile 0.99 and 1, the largest)\n"
+		"# TYPE sync_manager_renewal_start_delay_seconds summary\n");
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
+		uint64_t p99, max;
+		if (!e->ls || e->state == LS_GONE || !renewal_start_delays(e, &p99, &max))
+			continue;
+		add(&t, "sync_manager_renewal_start_delay_seconds{lockspace=\"%s\",quantile=\"0.99\"} %g\n", e->name,
+		    p99 / 1000.0);
+		add(&t, "sync_manager_renewal_start_delay_seconds{lockspace=\"%s\",quantile=\"1\"} %g\n", e->name,
+		    max / 1000.0);
+	}
+
 	static const char *const ls_metrics[][2] = {
 		{"sync_manager_lockspace_joined", "1 when this host holds a host_id in the lockspace"},
 		{"sync_manager_lockspace_renewals_total", "successful delta-lease renewals"},
@@ -191,6 +234,8 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 		 "1 while this host's reservation key was preempted by another host (fenced by reservation)"},
 		{"sync_manager_lockspace_preemptions_total",
 		 "other hosts this host preempted on the fence devices to take their leases over"},
+		{"sync_manager_lockspace_thread_wakeups_total",
+		 "times the lockspace's renewal thread woke from a wait (renewals, death checks, stop)"},
 	};
 	for (size_t k = 0; k < SM_ARRAY_SIZE(ls_metrics); k++) {
 		bool is_counter = strstr(ls_metrics[k][0], "_total") != NULL;
@@ -225,6 +270,7 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 			case 11: v = info.to.fail_ms / 1000.0; break;
 			case 12: v = info.fenced; break;
 			case 13: v = (double)info.preemptions; break;
+			case 14: v = (double)atomic_load(&e->thr.wakeups); break;
 			}
 			add(&t, "%s{lockspace=\"%s\"} %g\n", ls_metrics[k][0], e->name, v);
 		}

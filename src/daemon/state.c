@@ -652,6 +652,11 @@ int state_save(struct daemon *d)
 	return 0;
 }
 
+bool state_pending(struct daemon *d)
+{
+	return d->state_dirty || (d->journal && has_pending(d->journal));
+}
+
 void state_remove(struct daemon *d)
 {
 	char p[300];
