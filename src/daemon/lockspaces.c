@@ -223,6 +223,17 @@ static void sleep_until(struct ls_entry *e, uint64_t when)
 	pthread_mutex_unlock(&e->thr.wake_mu);
 }
 
+/* Thread: a renewal due at due started at start (sm_now_mono_ms). */
+static void record_start_delay(struct ls_entry *e, uint64_t due, uint64_t start)
+{
+	pthread_mutex_lock(&e->thr.wake_mu);
+	e->thr.start_delay_ms[e->thr.next_delay] = (uint32_t)SM_MIN(start > due ? start - due : 0, (uint64_t)UINT32_MAX);
+	e->thr.next_delay = (e->thr.next_delay + 1) % SM_RENEWAL_HISTORY;
+	if (e->thr.ndelays < SM_RENEWAL_HISTORY)
+		e->thr.ndelays++;
+	pthread_mutex_unlock(&e->thr.wake_mu);
+}
+
 /* Have the event loop look at us now rather than at its next tick (a
  * waiting join or leave gets its reply at once). */
 static void wake_loop(struct ls_entry *e)
@@ -296,11 +307,13 @@ static void *ls_thread(void *arg)
 				continue;
 			}
 		}
+		uint64_t due = SM_MAX(next, sm_now_mono_ms());
 		sleep_until(e, next);
 		if (atomic_load(&e->thr.stop) != LS_RUN)
 			break;
 		uint32_t attn = atomic_exchange(&e->thr.attention_to, 0);
 		uint64_t start = sm_now_mono_ms();
+		record_start_delay(e, due, start);
 		rc = attn ? sm_lockspace_attention(e->ls, attn) : sm_lockspace_renew(e->ls);
 		/* The loop counts and persists each renewal, and fences at once
 		 * when our record was lost (it has no periodic tick for that). */

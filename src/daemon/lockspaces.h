@@ -68,6 +68,11 @@ struct ls_thread_shared {
 	pthread_mutex_t wake_mu;
 	pthread_cond_t wake_cv;
 	atomic_uint_fast64_t wakeups; /* thread -> metrics: times it woke from a wait */
+	/* thread -> metrics (wake_mu): how late the last renewals started, in
+	 * ms after they were due (or after the thread could start them, if
+	 * later: the first one after a join, which waits J > R) */
+	uint32_t start_delay_ms[SM_RENEWAL_HISTORY];
+	int ndelays, next_delay;
 	pthread_mutex_t progress_mu; /* thread (join progress) -> loop (status): */
 	char progress[200];          /* what a join is waiting for (progress_mu) */
 	uint64_t progress_deadline_ms; /* mono_ms() when that wait ends at the latest (progress_mu) */

@@ -71,19 +71,16 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* How late e's renewals started, over its renewal history: each good
- * renewal's successor was due R after it began (the thread sleeps to that
- * moment), so start - (previous start + R) is the delay.  The 0.99 quantile
- * (nearest rank) and the largest, in ms; false with no pair yet. */
+/* How late e's last renewals started (its thread records it): the 0.99
+ * quantile (nearest rank) and the largest, in ms; false before the first. */
 static bool renewal_start_delays(struct ls_entry *e, uint64_t *p99, uint64_t *max)
 {
-	struct sm_renewal_record h[SM_RENEWAL_HISTORY];
 	uint64_t delay[SM_RENEWAL_HISTORY];
-	int n = sm_lockspace_renewal_history(e->ls, h, SM_RENEWAL_HISTORY), k = 0;
-	for (int i = 1; i < n; i++)
-		if (h[i - 1].result == 0 && h[i].start_mono_ms >= h[i - 1].start_mono_ms)
-			delay[k++] = SM_MAX(h[i].start_mono_ms - h[i - 1].start_mono_ms, (uint64_t)e->to.renew_ms) -
-				     e->to.renew_ms;
+	pthread_mutex_lock(&e->thr.wake_mu);
+	int k = e->thr.ndelays;
+	for (int i = 0; i < k; i++)
+		delay[i] = e->thr.start_delay_ms[i];
+	pthread_mutex_unlock(&e->thr.wake_mu);
 	if (!k)
 		return false;
 	qsort(delay, (size_t)k, sizeof(delay[0]), cmp_u64);
