@@ -293,7 +293,8 @@ static void run_loop(struct daemon *d)
 		if (due != armed)
 			arm_timer(d, due, now);
 		armed = due;
-		int n = epoll_wait(d->epfd, evs, 64, -1);
+		/* the timer ends the wait; the timeout is only a backstop */
+		int n = epoll_wait(d->epfd, evs, 64, (int)((due > now ? due - now : 0) + 1000));
 		if (n < 0 && errno != EINTR) {
 			sm_error("epoll_wait: %s", strerror(errno));
 			break;
