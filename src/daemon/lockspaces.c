@@ -894,7 +894,8 @@ static uint64_t next_look(const struct ls_entry *e, uint64_t now)
 		return SM_NO_DEADLINE;
 	case LS_JOINED: {
 		int64_t rem = sm_lockspace_remaining_ms(e->ls);
-		int64_t warn_below = (int64_t)e->to.fail_ms - 2 * (int64_t)e->to.renew_ms - (int64_t)e->to.io_ms;
+		int64_t warn_below = SM_MAX((int64_t)e->to.fail_ms - 2 * (int64_t)e->to.renew_ms - (int64_t)e->to.io_ms,
+					    (int64_t)0); /* never a deadline past F */
 		if (rem <= 0)
 			return now;
 		if (rem > warn_below)
