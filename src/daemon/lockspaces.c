@@ -3,9 +3,11 @@
  * The renewal thread owns the sm_lockspace's disk I/O: it reads the volume
  * header (a join), opens or resumes the membership, then renews every R
  * (retrying sooner after a failure), raises attention marks on request, and
- * leaves when asked.  The loop polls it every tick: a lockspace whose last
- * good renewal started more than F ago, or whose record was taken, is
- * fenced.  The loop itself reads no volume (it pets the watchdog and serves
+ * leaves when asked; it sleeps on a condition variable between renewals
+ * (woken at once to stop) and wakes the loop after each one.  The loop
+ * looks at it then, and at the deadlines ls_tick() reports (F, the warning
+ * before it): a lockspace whose last good renewal started more than F ago,
+ * or whose record was taken, is fenced.  The loop itself reads no volume (it pets the watchdog and serves
  * clients): a join's or a resume's header is read by its thread, a name by
  * a probe thread.  Only the resume of a state file written by an older
  * daemon (no lockspace name and timeouts in it) reads a header on the main

@@ -108,7 +108,7 @@ struct ls_entry {
 	uint8_t resume_instance[16];
 	uint64_t resume_last_renewal_boot;
 	uint64_t persisted_renewal_boot_ms; /* last renewal on the state file (state.c) */
-	/* renewal latency histogram (metrics.c buckets), fed every tick */
+	/* renewal latency histogram (metrics.c buckets), fed by ls_tick after each renewal */
 	uint64_t renewals_counted;
 	uint64_t rlat_buckets[SM_LAT_BUCKETS], rlat_count, rlat_sum_ms;
 	/* leases on disk naming us that nothing here holds (orphans.c) */

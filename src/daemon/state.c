@@ -501,7 +501,7 @@ static void clear_pending(struct state_journal *j)
 }
 
 /* Log a failed save: once per error, then every 10 s while it lasts (the
- * loop retries at every tick).  Returns rc. */
+ * loop retries every SM_POLL_MS).  Returns rc. */
 static int save_failed(struct daemon *d, const char *what, int rc)
 {
 	struct state_journal *j = d->journal;

@@ -263,9 +263,10 @@ static bool safe_to_pet(struct daemon *d)
 	return true;
 }
 
-/* On the last ticks before a joined lockspace's time left drops to P (F - P:
- * no pet after that), pet at every tick instead of every P.  Otherwise the
- * last pet can come up to 2P + a tick before F, and with a small W (W <= 4P,
+/* In the last LAST_PET_WINDOW_MS before a joined lockspace's time left drops
+ * to P (F - P: no pet after that), pet every SM_POLL_MS instead of every P
+ * (watchdog_tick's deadline).  Otherwise the last pet can come up to 2P + a
+ * poll before F, and with a small W (W <= 4P,
  * as in tests) the host is reset at F + W - 2P, before a holder SIGKILLed at
  * F + G = F + W/2 is seen dead.  The rule itself (no pet within P of F) and
  * so the latest reset, F + W - P, are unchanged. */
@@ -289,7 +290,7 @@ static bool last_chance(struct daemon *d)
 
 /* wdmd: how far ahead our expiry goes: wdmd's test interval + WDMD_IDLE_MS,
  * or less: up to the moment the rule above stops petting (P before F) for
- * every lockspace whose leases are held.  Ticks pet every P, so the expiry keeps moving while the
+ * every lockspace whose leases are held.  The loop pets every P, so the expiry keeps moving while the
  * daemon is alive and the rule allows; a loop stalled for a few seconds only
  * costs wdmd one keepalive (its device fires after fire_timeout without). */
 static int64_t pet_horizon_ms(struct daemon *d)
