@@ -91,6 +91,7 @@ struct daemon_metrics {
 	uint64_t connections_refused; /* closed at once: max_clients + 64 connections open (conn.c) */
 	uint64_t lat_buckets[SM_LAT_BUCKETS]; /* acquire latency histogram, see metrics.c */
 	uint64_t lat_count, lat_sum_us;
+	uint64_t loop_wakeups;      /* epoll_wait returns of the event loop (main.c) */
 };
 
 /* The daemon.  Each group of fields is written by the module named in its
@@ -205,4 +206,16 @@ void ev_del(struct daemon *d, int fd);
 
 /* Helpers. */
 uint64_t mono_ms(void);
+
+/* Deadlines of the loop (main.c): each tick function returns the earliest
+ * mono_ms() at which it must run again although no event came, or
+ * SM_NO_DEADLINE; the loop sleeps to the earliest one.  SM_POLL_MS is the
+ * period of a check that polls (something no event announces): a tick
+ * function that is waiting for such a thing returns now + SM_POLL_MS. */
+#define SM_NO_DEADLINE UINT64_MAX
+#define SM_POLL_MS 100
+static inline uint64_t deadline_min(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
 #endif

@@ -469,8 +469,9 @@ static void end_fencing_of_stopped(struct daemon *d)
 	}
 }
 
-void proc_tick(struct daemon *d)
+uint64_t proc_tick(struct daemon *d)
 {
+	bool poll = false; /* something below is only seen by looking again */
 	/* reap kill programs */
 	pid_t k;
 	int status;
@@ -480,6 +481,7 @@ void proc_tick(struct daemon *d)
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
 		if (!e->fencing)
 			continue;
+		poll = true; /* holders' exits, then SIGKILL at the end of G */
 		settle_fenced(d, e);
 		if (ls_fence_grace_over(e, now)) {
 			for (struct proc *p = d->procs; p; p = p->next)
@@ -500,5 +502,7 @@ void proc_tick(struct daemon *d)
 			sm_info("process %d (%s) is gone: releasing its %d lease(s)", (int)p->pid, p->name, p->nleases);
 			proc_done(d, p);
 		}
+		poll = poll || p->state == PROC_FENCING || (p->pidfd < 0 && !p->reg && p->state != PROC_DEAD);
 	}
+	return poll ? now + SM_POLL_MS : SM_NO_DEADLINE;
 }

@@ -66,7 +66,11 @@ struct proc *proc_register(struct daemon *d, pid_t pid, const char *name, struct
 const char *proc_refusal(struct daemon *d, int err, char *buf, size_t len);
 void proc_conn_closed(struct proc *p);
 void proc_on_pidfd(struct proc *p);
-void proc_tick(struct daemon *d);
+/* Reap kill programs, fence (SIGKILL after G), release the leases of
+ * processes found gone.  Returns when it must run again although no event
+ * came (mono_ms(); now + SM_POLL_MS while it polls for exits), or
+ * SM_NO_DEADLINE. */
+uint64_t proc_tick(struct daemon *d);
 void proc_forget(struct proc *p);
 void proc_free_dead(struct daemon *d);
 /* e expired, was lost or must not be trusted: signal (or run the kill

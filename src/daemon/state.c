@@ -493,7 +493,7 @@ static void clear_pending(struct state_journal *j)
 }
 
 /* Log a failed save: once per error, then every 10 s while it lasts (the
- * loop retries at every tick).  Returns rc. */
+ * loop retries every SM_POLL_MS).  Returns rc. */
 static int save_failed(struct daemon *d, const char *what, int rc)
 {
 	struct state_journal *j = d->journal;
@@ -642,6 +642,11 @@ int state_save(struct daemon *d)
 	clear_pending(j);
 	save_worked(d);
 	return 0;
+}
+
+bool state_pending(struct daemon *d)
+{
+	return d->state_dirty || (d->journal && has_pending(d->journal));
 }
 
 void state_remove(struct daemon *d)

@@ -43,6 +43,9 @@ void state_forget_proc(struct daemon *d, struct proc *p);
  * negative errno when the change could not be written (the file then says
  * what it said before this save; the next save retries with a snapshot). */
 int state_save(struct daemon *d);
+/* Something changed that is not on file yet (a save failed): the loop
+ * retries state_save() every SM_POLL_MS while this is true. */
+bool state_pending(struct daemon *d);
 /* Rewrite the whole file (temp file + rename): start, clean shutdown.
  * 0 or a negative errno, as state_save(). */
 int state_snapshot(struct daemon *d);
