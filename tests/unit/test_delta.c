@@ -774,6 +774,36 @@ static void join_reread_timeout_withdraws_the_claim(void **state)
 	sm_lockspace_free(a);
 }
 
+/* Issue 19: a join's reads that time out (a LUN busy with many hosts joining
+ * at once) are tried again after a random pause instead of failing the
+ * join: the host area's chunk, the slot's deciding read, the re-read. */
+static void join_reads_that_time_out_once_are_tried_again(void **state)
+{
+	sm_fault_install();
+	struct sm_lockspace *a = host();
+	/* reads: 1 = the whole area (one chunk here, hangs), 2 = its retry,
+	 * 3 = the slot (hangs), 4 = its retry, 5 = the slot's re-read after 2d
+	 * (hangs), 6 = its retry.  A rule counts the reads the rules before it
+	 * let through: h2 sees 2, 3 (fires); h3 sees 2, 4, 5 (fires). */
+	struct sm_fault_rule h1 = {.op = SM_FAULT_READ, .kind = SM_FAULT_HANG, .nth = 1, .count = 1};
+	struct sm_fault_rule h2 = {.op = SM_FAULT_READ, .kind = SM_FAULT_HANG, .nth = 2, .count = 1};
+	struct sm_fault_rule h3 = {.op = SM_FAULT_READ, .kind = SM_FAULT_HANG, .nth = 3, .count = 1};
+	sm_fault_add(&h1);
+	sm_fault_add(&h2);
+	sm_fault_add(&h3);
+	uint64_t w0 = writes_of(a);
+	join_as(a, 2, "a");
+	assert_int_equal(sm_fault_hits(), 3);
+	assert_int_equal(writes_of(a) - w0, 1); /* the claim only */
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	assert_true(info.joined);
+	assert_int_equal(info.host_id, 2);
+	sm_fault_clear();
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	sm_lockspace_free(a);
+}
+
 /* The re-read fails and so does the withdrawal's read: the claim stays on
  * disk unrenewed, which is harmless (others wait H as for any holder). */
 static void join_reread_error_without_withdrawal_leaves_a_harmless_claim(void **state)
@@ -989,6 +1019,7 @@ int main(void)
 		T(join_claim_write_timeout_fails_and_a_late_claim_only_delays_the_slot),
 		T(join_reread_error_withdraws_the_claim),
 		T(join_reread_timeout_withdraws_the_claim),
+		T(join_reads_that_time_out_once_are_tried_again),
 		T(join_reread_error_without_withdrawal_leaves_a_harmless_claim),
 		T(join_interrupted_in_its_2d_wait_withdraws_the_claim),
 		T(join_without_a_free_host_id_fails_and_writes_nothing),
