@@ -602,13 +602,14 @@ static void note_interest_locked(struct sm_lockspace *ls, uint32_t host_id)
 		ls->want_full = true;
 }
 
-/* ---- reading in chunks (joins, leaves, observers) ---------------------------
+/* ---- reading in chunks (joins) ---------------------------------------------
  *
  * A renewal reads its slots in one I/O within d (the bound R + 2d on a live
- * host's silence, which fencing by reservation uses, counts on it).  Every
- * other read of the whole host area -- a join's above all -- reads it in
- * chunks of CHUNK_BYTES, each with its own timeout d, and a chunk that timed
- * out is read again after a random pause (CHUNK_TRIES times in all).  When
+ * host's silence, which fencing by reservation uses, counts on it), and so do
+ * the reads that share its thread or its deadline (observe: the daemon's
+ * death checks; resume; leave).  A join reads the whole host area in chunks
+ * of CHUNK_BYTES, each with its own timeout d, and a chunk that timed out is
+ * read again after a random pause (CHUNK_TRIES times in all).  When
  * many hosts join at once (a site restarting), each I/O waits behind the
  * others' on the LUN for a time that grows with the bytes queued: a 1000 KiB
  * read of a 2000-slot area misses d where a 64 KiB one does not, and the
@@ -695,8 +696,14 @@ static int read_host_slots(struct sm_lockspace *ls, uint32_t nslots, bool chunke
 	return -SM_ENO_MAJORITY;
 }
 
-/* The whole host area, in chunks. */
+/* The whole host area, in one I/O within d. */
 static int read_host_area(struct sm_lockspace *ls)
+{
+	return read_host_slots(ls, ls->hdr.max_hosts, false);
+}
+
+/* The whole host area for a join: in chunks, each within d and retried. */
+static int read_host_area_to_join(struct sm_lockspace *ls)
 {
 	return read_host_slots(ls, ls->hdr.max_hosts, true);
 }
@@ -1626,7 +1633,7 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		/* The whole area (in chunks) to pick the slot; then the slot
 		 * alone: the read the claim is decided on (its issue starts the
 		 * 2d within which the claim must land). */
-		int rc = read_host_area(ls);
+		int rc = read_host_area_to_join(ls);
 		if (rc < 0)
 			return rc;
 		pthread_mutex_lock(&ls->mu);
