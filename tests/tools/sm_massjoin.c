@@ -273,6 +273,8 @@ int main(int argc, char **argv)
 			printf("massjoin: host %d: %llu renewal(s) failed, first with %s\n", i,
 			       (unsigned long long)hosts[i].renew_failures, sm_errname(hosts[i].first_renew_err));
 	free(ms);
+	free(hosts);
+	pthread_barrier_destroy(&start_line);
 	bool all = ok == opt.hosts && renew_fail == 0;
 	return all || opt.no_check ? 0 : 1;
 }
