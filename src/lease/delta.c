@@ -594,6 +594,21 @@ static uint32_t renewal_slots_locked(const struct sm_lockspace *ls)
 	return SM_MAX(ls->scan_limit, ls->host_id);
 }
 
+/* A renewal's read of nslots timed out.  If it was a whole read beyond the
+ * slots in use (the LUN is busy: many hosts joining at once), the next
+ * renewals read the slots in use again, and the whole area is tried again
+ * FULL_READ_EVERY / 2 renewals later (a new question about a host beyond
+ * asks for it sooner): one renewal fails, not every one until F. */
+static void whole_read_missed(struct sm_lockspace *ls, uint32_t nslots)
+{
+	pthread_mutex_lock(&ls->mu);
+	if (nslots == ls->hdr.max_hosts && ls->scan_limit && ls->scan_limit < nslots) {
+		ls->want_full = false;
+		ls->reads_since_full = FULL_READ_EVERY / 2;
+	}
+	pthread_mutex_unlock(&ls->mu);
+}
+
 /* A question about host_id (mu held): if it lies beyond what renewals read,
  * the next one reads everything. */
 static void note_interest_locked(struct sm_lockspace *ls, uint32_t host_id)
@@ -1364,6 +1379,8 @@ int sm_lockspace_renew(struct sm_lockspace *ls)
 	uint32_t nslots = renewal_slots_locked(ls);
 	pthread_mutex_unlock(&ls->mu);
 	int rc = read_host_slots(ls, nslots, false);
+	if (rc == -SM_EIO_TIMEOUT)
+		whole_read_missed(ls, nslots);
 	if (rc == 0) {
 		pthread_mutex_lock(&ls->mu);
 		bool lost = slot_lost_locked(ls);

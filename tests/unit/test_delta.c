@@ -988,6 +988,38 @@ static void renewals_read_only_the_slots_in_use(void **state)
 	sm_lockspace_free(c);
 }
 
+/* Issue 19: a renewal's whole read that misses d (a LUN busy with a crowd of
+ * joins) costs that one renewal: the next ones read the slots in use again,
+ * and the whole area is tried again 16 renewals later. */
+static void a_whole_read_that_misses_d_fails_one_renewal_only(void **state)
+{
+	(void)state;
+	struct sm_format_params p = {.lockspace = "ls", .max_hosts = 64, .resources = 2, .io_timeout_ms = 1000,
+				     .watchdog_timeout_ms = 3000, .force = true};
+	assert_int_equal(sm_volume_format(vol, 0, &p, NULL), 0);
+	struct sm_lockspace *a = host();
+	join_as(a, 1, "a"); /* renewals read host_ids 1 .. 9 */
+	for (int i = 0; i < 31; i++)
+		assert_int_equal(sm_lockspace_renew(a), 0);
+	/* every read takes 48 s per MiB: the whole area (32 KiB) 1.5 s, the
+	 * slots in use (4.5 KiB) 0.2 s */
+	struct sm_fault_rule slow = {.op = SM_FAULT_READ, .kind = SM_FAULT_SLOW, .slow_ms_per_mib = 48000};
+	sm_fault_add(&slow);
+	uint64_t r0 = bytes_read(a);
+	assert_int_equal(sm_lockspace_renew(a), -SM_EIO_TIMEOUT); /* the 32nd: the whole area */
+	assert_int_equal(bytes_read(a) - r0, 64 * 512);
+	for (int i = 0; i < 15; i++) {
+		r0 = bytes_read(a);
+		assert_int_equal(sm_lockspace_renew(a), 0);
+		assert_int_equal(bytes_read(a) - r0, 9 * 512);
+	}
+	sm_fault_clear();
+	r0 = bytes_read(a);
+	assert_int_equal(sm_lockspace_renew(a), 0); /* 16 later: the whole area again */
+	assert_int_equal(bytes_read(a) - r0, 64 * 512);
+	sm_lockspace_free(a);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1020,6 +1052,7 @@ int main(void)
 		T(join_reread_error_withdraws_the_claim),
 		T(join_reread_timeout_withdraws_the_claim),
 		T(join_reads_that_time_out_once_are_tried_again),
+		T(a_whole_read_that_misses_d_fails_one_renewal_only),
 		T(join_reread_error_without_withdrawal_leaves_a_harmless_claim),
 		T(join_interrupted_in_its_2d_wait_withdraws_the_claim),
 		T(join_without_a_free_host_id_fails_and_writes_nothing),
