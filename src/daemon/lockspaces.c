@@ -266,10 +266,25 @@ static int open_volume(struct ls_entry *e)
 	return go > 0 ? 0 : go < 0 ? go : -SM_EINTERRUPTED;
 }
 
+/* Wait a random 0 .. R before a join the daemon starts by itself. */
+static void pace_join(struct ls_entry *e)
+{
+	struct sm_lockspace_info info;
+	sm_lockspace_info(e->ls, &info);
+	uint8_t r[16];
+	uint64_t ms = sm_uuid_generate(r) == 0 ? ((uint64_t)r[0] << 16 | r[1] << 8 | r[2]) % (info.to.renew_ms + 1) : 0;
+	sm_info("lockspace %s: joining in %llu ms (start-up pacing: a random 0 .. R = %u ms)", info.name,
+		(unsigned long long)ms, info.to.renew_ms);
+	on_progress(e, "start-up pacing: waiting a random time below R before the join", ms);
+	sleep_until(e, sm_now_mono_ms() + ms);
+}
+
 static void *ls_thread(void *arg)
 {
 	struct ls_entry *e = arg;
 	int rc = e->needs_open ? open_volume(e) : 0;
+	if (rc == 0 && !e->resume && e->paced)
+		pace_join(e);
 	if (rc == 0 && e->resume)
 		rc = sm_lockspace_resume(e->ls, e->resume_host_id, e->resume_generation, e->resume_instance,
 					 e->resume_last_renewal_boot);
@@ -803,6 +818,7 @@ static void start_rejoin(struct daemon *d, const char *loc, uint32_t host_id, co
 	int rc = ls_join(d, loc, host_id, NULL, &e);
 	if (rc >= 0) {
 		e->rejoin = true;
+		e->paced = true;
 		sm_warn("rejoining lockspace %s as host_id %u (waits H for our old record to expire)", name, host_id);
 		return;
 	}

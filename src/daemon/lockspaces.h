@@ -137,6 +137,11 @@ struct ls_entry {
 	bool opened;                 /* the loop has taken the open's result */
 	int open_rc;                 /* loop: the open and its checks (0 = joining) */
 	bool rejoin;                 /* automatic rejoin: retried while it cannot be opened */
+	/* A join the daemon starts by itself (configured at start-up, automatic
+	 * rejoin), set before go: its thread first waits a random 0 .. R, so
+	 * that a whole site starting (or rejoining) at once does not read the
+	 * host area all at the same moment (docs/timeouts.md, "Mass joins"). */
+	bool paced;
 };
 
 struct ls_entry *ls_find(struct daemon *d, const char *name);

@@ -486,6 +486,8 @@ int main(int argc, char **argv)
 		if (ls_find_location(d, d->cfg.join.items[i]))
 			continue;
 		rc = ls_join(d, d->cfg.join.items[i], 0, NULL, &e);
+		if (rc >= 0)
+			e->paced = true; /* a whole site may be starting: pace the join */
 		if (rc < 0 && !watchdog_join_refusal(d))
 			sm_error("%s: join: cannot join the lockspace of %s: %s", config, d->cfg.join.items[i],
 				 sm_strerror(rc));
