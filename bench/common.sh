@@ -54,6 +54,33 @@ task_io() {
 	done
 }
 
+# cpu_of PID -> "RUN_NS WAKEUPS": CPU time of every thread of PID
+# (schedstat, ns) and how often they went to sleep (voluntary context
+# switches: each is followed by one wake-up)
+cpu_of() {
+	local t run=0 sw=0 r v
+	for t in /proc/"$1"/task/*; do
+		read -r r _ <"$t/schedstat" 2>/dev/null || continue
+		v=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status" 2>/dev/null)
+		run=$((run + r)) sw=$((sw + ${v:-0}))
+	done
+	echo "$run $sw"
+}
+
+# emit_idle_cpu PID SECONDS: the daemon's CPU and wake-ups over SECONDS of
+# idleness, with nothing talking to it (no CLI, no client: a poll would
+# wake it).  idle_cpu is in % of one CPU.
+emit_idle_cpu() {
+	local c0 s0 c1 s1 t0 t1 dt
+	read -r c0 s0 < <(cpu_of "$1"); t0=${EPOCHREALTIME/,/.}
+	sleep "$2"
+	read -r c1 s1 < <(cpu_of "$1"); t1=${EPOCHREALTIME/,/.}
+	dt=$(calc "$t1 - $t0")
+	emit idle_cpu_window "$dt" s
+	emit idle_cpu "$(calc "($c1 - $c0) / 1e7 / $dt" 4)" %
+	emit idle_wakeups "$(calc "($s1 - $s0) / $dt" 2)" /s
+}
+
 # ---- raw storage baseline (dd on the file system of the leases)
 
 # dd_probe FILE: a 64 MiB file of written zeros to probe with

@@ -1,13 +1,16 @@
-/* diskceiling FILE STREAMS COUNT: the most lease releases this storage
- * could do, whatever the lease manager.
+/* diskceiling FILE STREAMS COUNT [WRITES]: the most lease releases this
+ * storage could do, whatever the lease manager.
  *
- * A release of an exclusive lease is one 512-byte read of the leader (to
- * check it is still ours) and one 512-byte write of it, which must be on
- * stable storage before the release is reported (sync_manager and sanlock
- * both do exactly this).  STREAMS threads each do COUNT such read+write
- * pairs back to back, O_DIRECT|O_DSYNC on their own fd and their own
- * sectors of FILE (which must exist, written, and be >= STREAMS MiB).
- * Prints "pairs_per_second N" and "pair_latency_us N" (mean).
+ * A release of an exclusive lease is one 512-byte read (to check it is
+ * still ours) and 512-byte writes that must be on stable storage before
+ * the release is reported: sanlock writes the leader (WRITES = 1, the
+ * default); sync_manager writes its release marker, then the leader
+ * (WRITES = 2, docs/algorithms.md section 2).  STREAMS threads each do
+ * COUNT such operations back to back, O_DIRECT|O_DSYNC on their own fd and
+ * their own sectors of FILE (which must exist, written, and be >= STREAMS
+ * MiB); the writes of one operation go to distinct sectors, one after the
+ * other.  Prints "pairs_per_second N" (operations per second, whatever
+ * WRITES is) and "pair_latency_us N" (mean).
  *
  * bench/measure.sh prints the result next to the release-rate rows: a
  * release rate target above this ceiling cannot be met on this storage. */
@@ -15,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,7 @@
 
 static const char *path;
 static long count;
+static long writes = 1;
 
 static double now_s(void)
 {
@@ -44,8 +49,11 @@ static void *stream(void *arg)
 		exit(1);
 	}
 	for (long k = 0; k < count; k++) {
-		off_t off = (off_t)id * SPAN + (off_t)(k % (SPAN / SECTOR)) * SECTOR;
-		if (pread(fd, buf, SECTOR, off) != SECTOR || pwrite(fd, buf, SECTOR, off) != SECTOR) {
+		off_t off = (off_t)id * SPAN + (off_t)(k % (SPAN / SECTOR / writes)) * SECTOR * writes;
+		bool ok = pread(fd, buf, SECTOR, off) == SECTOR;
+		for (long w = writes - 1; ok && w >= 0; w--)
+			ok = pwrite(fd, buf, SECTOR, off + w * SECTOR) == SECTOR;
+		if (!ok) {
 			fprintf(stderr, "diskceiling: I/O on %s failed: %s\n", path, strerror(errno));
 			exit(1);
 		}
@@ -57,10 +65,13 @@ static void *stream(void *arg)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4 || atol(argv[2]) < 1 || atol(argv[2]) > 64 || atol(argv[3]) < 1) {
-		fprintf(stderr, "usage: diskceiling FILE STREAMS(1..64) COUNT\n");
+	if (argc < 4 || argc > 5 || atol(argv[2]) < 1 || atol(argv[2]) > 64 || atol(argv[3]) < 1 ||
+	    (argc == 5 && (atol(argv[4]) < 1 || atol(argv[4]) > 8))) {
+		fprintf(stderr, "usage: diskceiling FILE STREAMS(1..64) COUNT [WRITES(1..8), default 1]\n");
 		return 2;
 	}
+	if (argc == 5)
+		writes = atol(argv[4]);
 	path = argv[1];
 	long streams = atol(argv[2]);
 	count = atol(argv[3]);

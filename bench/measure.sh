@@ -20,6 +20,7 @@
 #                         skip them with SMB_FAILOVER=0)
 #   SMB_JOIN_ITERS        join repetitions (3 if IO_TIMEOUT<=2, else 1)
 #   SMB_IDLE_RENEWALS     idle window length in renewals (3), aligned to renewals
+#   SMB_IDLE_CPU_S        quiet window for idle CPU and wake-ups, in seconds (30)
 #   SMB_LAT_ITERS         acquire+release cycles for latency (200)
 #   SMB_LAT_WARMUP        untimed warm-up cycles (10)
 #   SMB_CLI_ITERS         CLI acquire+release cycles (50)
@@ -273,11 +274,15 @@ us_wn=$(dd_write512_us "$TMP/ddprobe" direct)
 us_r=$(dd_read_direct_us "$TMP/ddprobe" 1M 64)
 area=$((512 * (2 + MAX_HOSTS)))
 us_a=$(dd_read_direct_us "$TMP/ddprobe" "$area" $((64 * MIB / area)))
-# The ceiling for releases: one 512 B read + one O_DSYNC 512 B write each,
-# with 1 stream and with 4 (the daemon's default number of disk workers).
+# The ceiling for releases: one 512 B read + one O_DSYNC 512 B write each
+# (sanlock's release), with 1 stream and with 4 (the daemon's default number
+# of disk workers); and one read + two O_DSYNC writes (ours: the release
+# marker, then the leader).
 for c in $TPUT_CLIENTS; do
 	emit "disk_release_ceiling_c${c}_rate" \
 		"$("$DISKCEILING" "$TMP/ddprobe" "$c" 1000 | awk '/^pairs_per_second/ { print $2 }')" pairs/s
+	emit "disk_release_marker_ceiling_c${c}_rate" \
+		"$("$DISKCEILING" "$TMP/ddprobe" "$c" 1000 2 | awk '/^pairs_per_second/ { print $2 }')" ops/s
 done
 rm -f "$TMP/ddprobe"
 emit disk_write512_dsync_latency "$us_w" us
@@ -351,6 +356,12 @@ if [ "$nwin" -gt 0 ]; then
 	read -r r1 w1 < <(io_of "$DP"); t1=$(now)
 	dt=$(calc "$t1 - $t0")
 	emit_idle "$dt" "$nwin" "$(calc "$dt / $nwin" 2)" "$r0" "$w0" "$r1" "$w1"
+	log "idle: CPU and wake-ups over ${SMB_IDLE_CPU_S:-30} s, nothing talking to the daemon"
+	emit_idle_cpu "$DP" "${SMB_IDLE_CPU_S:-30}"
+	# how late the renewals started (the daemon's own measure, the last 64)
+	p99=$(hsm A metrics 2>/dev/null |
+		awk '/^sync_manager_renewal_start_delay_seconds\{.*quantile="0.99"/ { print $2 * 1000; exit }')
+	[ -n "$p99" ] && emit renewal_start_delay_p99 "$p99" ms
 fi
 
 # ------------------------------------------------------------------ latency

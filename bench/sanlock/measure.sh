@@ -15,6 +15,7 @@
 #                         force it with SLB_FAILOVER=1, skip with SLB_FAILOVER=0)
 #   SLB_JOIN_ITERS        add_lockspace repetitions (3 if IO_TIMEOUT<=2, else 1)
 #   SLB_IDLE_RENEWALS     idle window length in renewals (3), aligned to renewals
+#   SLB_IDLE_CPU_S        quiet window for idle CPU and wake-ups, in seconds (30)
 #   SLB_LAT_ITERS         acquire+release cycles for latency (200)
 #   SLB_LAT_WARMUP        untimed warm-up cycles (10)
 #   SLB_CLI_ITERS         CLI acquire+release cycles (50)
@@ -164,6 +165,8 @@ if want idle; then
 	nren=$(sl_renewal_ts A "$LS" | awk -v a="$ts0" -v b="$ts" '$1 > a && $1 <= b' | wc -l)
 	dt=$(calc "$t1 - $t0")
 	emit_idle "$dt" "$nren" "$(calc "($ts - $ts0) / $nren" 2)" "$r0" "$w0" "$r1" "$w1"
+	sl_log "idle: CPU and wake-ups over ${SLB_IDLE_CPU_S:-30} s, nothing talking to the daemon"
+	emit_idle_cpu "$PID_A" "${SLB_IDLE_CPU_S:-30}"
 fi
 
 # ---------------------------------------------------------------- latency

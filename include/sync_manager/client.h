@@ -30,6 +30,7 @@
 #ifndef SYNC_MANAGER_CLIENT_H
 #define SYNC_MANAGER_CLIENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -58,9 +59,36 @@ const char *sm_version(void);
 
 typedef struct sm_conn sm_conn;
 
+/* Timeouts.  No call waits for the daemon for ever: each call (sending the
+ * request and receiving the whole reply) gives up after the connection's
+ * timeout with -SM_EDAEMON_TIMEOUT, and connecting gives up after the same
+ * time, at most 30 s (the daemon accepts at once unless it is hung or at its
+ * file descriptor limit).  The default, SM_TIMEOUT_DEFAULT_MS (300 s), covers
+ * what a request may legitimately wait for with the default timeouts
+ * (d = 10 s, H = 140 s): an acquire's Disk Paxos ballots (a few I/Os of at
+ * most d each, plus a wait for a local job on the same lease) and a join with
+ * SM_JOIN_WAIT of a host_id held before (H + 2d).  With a larger io_timeout
+ * or watchdog timeout raise it, or wait without a limit (0).  The default is
+ * taken from $SYNC_MANAGER_TIMEOUT when it is set: seconds, fractions
+ * allowed, 0 = no limit (a value that is not a number is ignored).
+ * sm_receive() waits at least its wait_ms plus 60 s.  A call that timed out
+ * or was cancelled leaves the connection unusable for further calls
+ * (-SM_EPROTO): close it (for a registered connection, closing releases the
+ * process's leases). */
+#define SM_TIMEOUT_ENV "SYNC_MANAGER_TIMEOUT"
+#define SM_TIMEOUT_DEFAULT_MS 300000u
+
 /* Connect to the daemon of this host (run directory from SYNC_MANAGER_RUN_DIR
- * or /run/sync_manager). */
+ * or /run/sync_manager).  -SM_ENO_DAEMON if none runs, -SM_EDAEMON_TIMEOUT
+ * if it does not accept the connection in time. */
 int sm_conn_open(sm_conn **out);
+/* Set the timeout of c's later calls, in ms (0 = wait without a limit). */
+void sm_conn_set_timeout(sm_conn *c, unsigned timeout_ms);
+unsigned sm_conn_timeout(const sm_conn *c);
+/* Cancel waits on c when *flag becomes non-zero (typically set by a SIGINT
+ * or SIGTERM handler installed without SA_RESTART): the waiting call
+ * returns -SM_EINTERRUPTED within 200 ms.  NULL: no cancel flag. */
+void sm_conn_set_cancel(sm_conn *c, const volatile sig_atomic_t *flag);
 /* Close; NULL is accepted.  Closing a registered connection releases the
  * process's leases (unless another process inherited the descriptor). */
 void sm_conn_close(sm_conn *c);

@@ -99,7 +99,9 @@ enum sm_error_class {
 	X(MISCOMPARE, RETRY, "COMPARE AND WRITE: the sector no longer holds the expected data (someone else wrote " \
 			     "it); nothing was written")                                                 \
 	X(CAW_UNSUPPORTED, USAGE, "the device does not support SCSI COMPARE AND WRITE of one sector (atomic " \
-				  "leases need it; use Disk Paxos leases on this storage)")
+				  "leases need it; use Disk Paxos leases on this storage)")                       \
+	X(DAEMON_TIMEOUT, FAULT, "sync_managerd did not answer in time (the client timeout, SYNC_MANAGER_TIMEOUT " \
+				 "or sm_conn_set_timeout; the daemon may be hung or at its file descriptor limit)")
 
 enum sm_error {
 	SM_ERR_FIRST_ = SM_ERR_BASE,

@@ -50,6 +50,13 @@ void cli_progress(void *arg, const char *what, uint64_t remaining_ms);
 extern unsigned cli_errors_logged;
 /* Ctrl-C / SIGTERM set this flag (installed by cli_catch_interrupts). */
 extern volatile sig_atomic_t cli_interrupted;
+/* The last of those signals caught (0: none).  A command whose wait for
+ * the daemon it cancelled (cli_wait_cancelled, set by cli_connect and
+ * cli_daemon_fail on -SM_EINTERRUPTED) exits with 128 + its number, as a
+ * shell reports a killed command; commands that handle Ctrl-C themselves
+ * (init, join, direct) keep their own exit status. */
+extern volatile sig_atomic_t cli_signal;
+extern bool cli_wait_cancelled;
 void cli_catch_interrupts(void);
 
 /* "VOLUME_PATH[:OFFSET]:NAME" -> volume spec (malloc'd) and name (malloc'd). */
@@ -58,7 +65,12 @@ int cli_split_resource(const char *spec, char **volume, char **name);
 /* Talking to sync_managerd (cmd_host.c). */
 struct sm_conn;
 struct sm_resource;
-/* Connect, or explain that no daemon runs; returns CLI_OK or CLI_FAIL. */
+/* Ctrl-C and SIGTERM cancel c's waits for the daemon (its calls then fail
+ * with -SM_EINTERRUPTED); cli_connect does this. */
+void cli_cancel_on_interrupt(struct sm_conn *c);
+/* Connect, or explain that no daemon runs; returns CLI_OK or CLI_FAIL.
+ * Every call on the connection waits at most $SYNC_MANAGER_TIMEOUT (the
+ * library's default) and stops on Ctrl-C or SIGTERM. */
 int cli_connect(struct sm_conn **c);
 /* Print the daemon's explanation of a failure; returns CLI_FAIL. */
 int cli_daemon_fail(struct sm_conn *c, int rc, const char *what);

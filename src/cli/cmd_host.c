@@ -21,11 +21,36 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+void cli_cancel_on_interrupt(sm_conn *c)
+{
+	cli_catch_interrupts();
+	sm_conn_set_cancel(c, &cli_interrupted);
+}
+
+/* The library ignores a $SYNC_MANAGER_TIMEOUT that is not a number of
+ * seconds: say so rather than wait 300 s unexpectedly. */
+static void check_timeout_env(void)
+{
+	const char *e = getenv(SM_TIMEOUT_ENV);
+	if (!e || !*e)
+		return;
+	char *end;
+	double s = strtod(e, &end);
+	if (*end || s < 0 || s > 4000000)
+		fprintf(stderr, "sync_manager: warning: %s='%s' is not a number of seconds (0 = no limit): waiting at most "
+				"%u s for the daemon\n",
+			SM_TIMEOUT_ENV, e, SM_TIMEOUT_DEFAULT_MS / 1000);
+}
+
 int cli_connect(sm_conn **c)
 {
+	check_timeout_env();
+	cli_catch_interrupts(); /* a signal also ends a connect that waits */
 	int rc = sm_conn_open(c);
-	if (rc == 0)
+	if (rc == 0) {
+		cli_cancel_on_interrupt(*c);
 		return CLI_OK;
+	}
 	const char *rd = getenv(SM_RUN_DIR_ENV);
 	const char *dir = rd && *rd ? rd : SM_RUN_DIR_DEFAULT;
 	if (rc == -SM_ENO_DAEMON) {
@@ -34,6 +59,17 @@ int cli_connect(sm_conn **c)
 			"sync_manager: sync_managerd is not running (nothing listens on %s/%s)\n"
 			"  start it with 'systemctl start sync_managerd' or 'sync_managerd'%s\n",
 			dir, SM_SOCKET_NAME, rd && *rd ? " (with the same SYNC_MANAGER_RUN_DIR)" : "");
+		return CLI_FAIL;
+	}
+	if (rc == -SM_EDAEMON_TIMEOUT) {
+		fprintf(stderr,
+			"sync_manager: sync_managerd did not accept the connection on %s/%s in time: it may be hung "
+			"or at its file descriptor limit (see its log and 'sync_manager metrics')\n",
+			dir, SM_SOCKET_NAME);
+		return CLI_FAIL;
+	}
+	if (rc == -SM_EINTERRUPTED) {
+		cli_wait_cancelled = true; /* main() says which signal */
 		return CLI_FAIL;
 	}
 	if (rc == -EACCES || rc == -EPERM) {
@@ -48,6 +84,10 @@ int cli_connect(sm_conn **c)
 
 int cli_daemon_fail(sm_conn *c, int rc, const char *what)
 {
+	if (rc == -SM_EINTERRUPTED) {
+		cli_wait_cancelled = true; /* main() says which signal */
+		return CLI_FAIL;
+	}
 	const char *msg = sm_conn_message(c);
 	fprintf(stderr, "sync_manager: %s: %s\n", what, msg && *msg ? msg : sm_strerror(rc));
 	return CLI_FAIL;
@@ -128,6 +168,9 @@ static void *join_thread(void *arg)
 	sm_conn *c;
 	jc->rc = sm_conn_open(&c);
 	if (jc->rc == 0) {
+		/* A join may wait H and more; the main thread polls its
+		 * progress (within the timeout) and cancels it on Ctrl-C. */
+		sm_conn_set_timeout(c, 0);
 		jc->rc = sm_join(c, jc->location, jc->host_id, jc->host_name, SM_JOIN_WAIT);
 		snprintf(jc->message, sizeof(jc->message), "%s", sm_conn_message(c));
 		sm_conn_close(c);
@@ -155,6 +198,9 @@ int cli_join_and_wait(const char *location, uint32_t host_id, const char *host_n
 	if (cli_connect(&conn))
 		return CLI_FAIL;
 	cli_catch_interrupts();
+	/* Ctrl-C cancels the join itself (below), not the status polls that
+	 * watch it (they wait at most the timeout) */
+	sm_conn_set_cancel(conn, NULL);
 	pthread_t t;
 	pthread_create(&t, NULL, join_thread, &jc);
 	char last[256] = "";
@@ -590,14 +636,19 @@ int cmd_metrics(int argc, char **argv)
 	int rc = sm_conn_open(&conn);
 	if (rc == -SM_ENO_DAEMON)
 		return metrics_down("sync_managerd is not running");
+	if (rc == -SM_EDAEMON_TIMEOUT)
+		return metrics_down("sync_managerd did not accept the connection (hung, or at its fd limit)");
 	if (rc < 0 && cli_connect(&conn))
 		return CLI_FAIL;
-	struct timeval tv = {.tv_sec = METRICS_WAIT_S};
-	setsockopt(sm_conn_fd(conn), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (rc == 0)
+		cli_cancel_on_interrupt(conn);
+	if (sm_conn_timeout(conn) == 0 || sm_conn_timeout(conn) > METRICS_WAIT_S * 1000)
+		sm_conn_set_timeout(conn, METRICS_WAIT_S * 1000);
 	char *text = NULL;
 	rc = sm_metrics(conn, &text);
-	if (rc == -EAGAIN || rc == -SM_ENO_DAEMON)
-		rc = metrics_down(rc == -EAGAIN ? "sync_managerd did not answer within 10 s" : "sync_managerd went away");
+	if (rc == -SM_EDAEMON_TIMEOUT || rc == -SM_ENO_DAEMON)
+		rc = metrics_down(rc == -SM_EDAEMON_TIMEOUT ? "sync_managerd did not answer within 10 s"
+							   : "sync_managerd went away");
 	else if (rc < 0)
 		cli_daemon_fail(conn, rc, "metrics");
 	else

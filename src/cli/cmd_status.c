@@ -253,10 +253,16 @@ int cmd_status(int argc, char **argv)
 		struct sm_report *r = NULL;
 		struct frame fr;
 		bool framed = watch && tty && !json && frame_begin(&fr);
-		if (!conn && watch)
-			rc = sm_conn_open(&conn);
+		if (!conn && watch && (rc = sm_conn_open(&conn)) == 0)
+			cli_cancel_on_interrupt(conn);
 		if (conn)
 			rc = sm_status(conn, &r);
+		if (rc == -SM_EINTERRUPTED && watch) { /* Ctrl-C: the watch is over */
+			if (framed)
+				frame_end(&fr);
+			rc = 0;
+			break;
+		}
 		if (rc < 0 && !watch) {
 			cli_daemon_fail(conn, rc, "status");
 			break;

@@ -162,11 +162,13 @@ static void cli_log_sink(enum sm_log_level level, const char *msg, void *arg)
 }
 
 volatile sig_atomic_t cli_interrupted;
+volatile sig_atomic_t cli_signal;
+bool cli_wait_cancelled;
 
 static void on_interrupt(int sig)
 {
-	(void)sig;
 	cli_interrupted = 1;
+	cli_signal = sig;
 }
 
 void cli_catch_interrupts(void)
@@ -338,7 +340,15 @@ int main(int argc, char **argv)
 			print_cmd_help(&commands[c]);
 			return CLI_OK;
 		}
-		return commands[c].run(argc - i, argv + i);
+		int rc = commands[c].run(argc - i, argv + i);
+		if (rc != CLI_OK && cli_signal && cli_wait_cancelled) {
+			/* Ctrl-C or SIGTERM cancelled a wait for the daemon: say
+			 * so, exit as a shell reports a killed command */
+			fprintf(stderr, "sync_manager: %s: stopped by %s\n", argv[i],
+				cli_signal == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM");
+			return 128 + cli_signal;
+		}
+		return rc;
 	}
 	fprintf(stderr, "sync_manager: unknown command '%s'\n", argv[i]);
 	usage(stderr);

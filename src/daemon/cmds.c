@@ -239,8 +239,9 @@ static void cmd_register(struct conn *c, const struct sm_wire_req *rq, struct pr
 	}
 	struct proc *pr = proc_register(c->d, target, rq->name, c, child, &rc);
 	if (!pr) {
+		char refusal[200];
 		conn_reply_error(c, rc, 0, "cannot register pid %d: %s", (int)target,
-				 rc == -SM_EBUSY ? "it is already registered" : sm_strerror(rc));
+				 proc_refusal(c->d, rc, refusal, sizeof(refusal)));
 		return;
 	}
 	c->registered = pr;
@@ -258,10 +259,8 @@ static void cmd_inquire(struct conn *c, const struct sm_wire_req *rq, struct pro
 	(void)rq;
 	struct sm_msgbuf b;
 	sm_mb_init(&b);
-	for (struct lease *l = c->d->lt.head; l; l = l->next) {
-		struct holder *h = lease_holder(l, pr);
-		if (!h)
-			continue;
+	for (struct holder *h = pr->holds; h; h = h->pnext) {
+		struct lease *l = h->lease;
 		size_t g = sm_mb_begin(&b, SM_T_RESOURCE);
 		sm_mb_str(&b, SM_T_LOCKSPACE, l->ls->name);
 		sm_mb_str(&b, SM_T_NAME, l->ref.name);

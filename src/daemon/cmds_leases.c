@@ -201,17 +201,18 @@ static bool release_wanted(const struct job *named, const struct lease *l)
 }
 
 /* The leases of pr to release (all, or those named) as one disk job. */
-static struct job *release_job(struct daemon *d, const struct job *named, struct proc *pr, bool handoff)
+static struct job *release_job(const struct job *named, struct proc *pr, bool handoff)
 {
 	int n = 0;
-	for (struct lease *l = d->lt.head; l; l = l->next)
-		n += lease_holder(l, pr) != NULL;
+	for (struct holder *h = pr->holds; h; h = h->pnext)
+		n++;
 	struct job *j = job_new(JOB_RELEASE, n);
 	if (!j)
 		return NULL;
 	int k = 0;
-	for (struct lease *l = d->lt.head; l; l = l->next) {
-		if (!lease_holder(l, pr) || !release_wanted(named, l))
+	for (struct holder *h = pr->holds; h; h = h->pnext) {
+		struct lease *l = h->lease;
+		if (!release_wanted(named, l))
 			continue;
 		struct job_res *r = &j->res[k++];
 		job_res_set_ls(r, l->ls);
@@ -241,7 +242,7 @@ void cmd_release(struct conn *c, const struct sm_wire_req *rq, struct proc *pr)
 		}
 	}
 	/* Collect the leases whose last holder this was into one disk job. */
-	struct job *j = release_job(d, named, pr, rq->flags & SM_F_HANDOFF);
+	struct job *j = release_job(named, pr, rq->flags & SM_F_HANDOFF);
 	job_free(named);
 	if (!j) {
 		conn_reply_error(c, -ENOMEM, 0, "out of memory");

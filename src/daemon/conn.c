@@ -17,12 +17,14 @@
 #include "sync_manager/errors.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -55,6 +57,11 @@ static bool peer_in_group(pid_t pid, gid_t gid, gid_t want)
 	return found;
 }
 
+static struct conn **conn_bucket(struct daemon *d, uint64_t id)
+{
+	return &d->conn_hash[id % SM_CONN_HASH_BUCKETS];
+}
+
 struct conn *conn_new(struct daemon *d, int fd)
 {
 	struct ucred cred;
@@ -78,27 +85,146 @@ struct conn *conn_new(struct daemon *d, int fd)
 		return NULL;
 	}
 	c->next = d->conns;
+	if (d->conns)
+		d->conns->prev = c;
 	d->conns = c;
+	struct conn **b = conn_bucket(d, c->id);
+	c->hnext = *b;
+	*b = c;
 	d->nconns++;
 	sm_debug("connection %llu from pid %d uid %d%s", (unsigned long long)c->id, (int)c->peer_pid,
 		 (int)c->peer_uid, c->admin ? " (admin)" : "");
 	return c;
 }
 
+/* ---- the fd limit ---------------------------------------------------------- */
+
+/* The listening socket's tag when conn.c adds it back (same kind as main.c's). */
+static struct ev_tag resumed_listen_tag = {EV_LISTEN, NULL};
+
+#define ACCEPT_RETRY_MS 1000
+#define FD_LIMIT_LOG_EVERY_MS 60000
+
+static bool take_reserve(struct daemon *d)
+{
+	if (d->reserve_held)
+		return true;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	d->reserve_fd = fd;
+	d->reserve_held = true;
+	return true;
+}
+
+static void drop_reserve(struct daemon *d)
+{
+	if (!d->reserve_held)
+		return;
+	close(d->reserve_fd);
+	d->reserve_held = false;
+	d->reserve_fd = -1;
+}
+
+static unsigned long long fd_limit(void)
+{
+	struct rlimit rl;
+	return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (unsigned long long)rl.rlim_cur : 0;
+}
+
+static void pause_accepting(struct daemon *d, int err)
+{
+	if (d->accept_paused)
+		return;
+	ev_del(d, d->listen_fd);
+	d->accept_paused = true;
+	d->accept_retry_mono = mono_ms() + ACCEPT_RETRY_MS;
+	d->m.fd_limit_pauses++;
+	uint64_t now = mono_ms();
+	if (d->fd_limit_logged_mono && now - d->fd_limit_logged_mono < FD_LIMIT_LOG_EVERY_MS)
+		return;
+	d->fd_limit_logged_mono = now;
+	sm_error("%s (%d connections, %d registered processes, RLIMIT_NOFILE %llu): not accepting new connections "
+		 "until descriptors are freed (they wait in the listen backlog); raise LimitNOFILE, or lower "
+		 "max_clients (%llu); paused %llu time(s) so far (sync_manager_fd_limit_total)",
+		 err == ENFILE ? "the system's file table is full" : "sync_managerd is at its file descriptor limit",
+		 d->nconns, d->nprocs, fd_limit(), (unsigned long long)d->cfg.max_clients,
+		 (unsigned long long)d->m.fd_limit_pauses);
+}
+
+/* Poll the listening socket again if the reserve fd and one more fd can be
+ * had (else the first accept would pause it again at once). */
+static void try_resume(struct daemon *d)
+{
+	if (!d->accept_paused)
+		return;
+	d->accept_retry_mono = mono_ms() + ACCEPT_RETRY_MS;
+	if (!take_reserve(d))
+		return;
+	int spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (spare < 0)
+		return;
+	close(spare);
+	if (ev_add(d, d->listen_fd, EPOLLIN, &resumed_listen_tag) < 0)
+		return;
+	d->accept_paused = false;
+	sm_info("file descriptors are free again: accepting connections (%d open)", d->nconns);
+}
+
+void conn_fds_freed(struct daemon *d)
+{
+	try_resume(d);
+}
+
+/* At the fd limit: take one more connection with the reserve fd (it is
+ * served: a registration on it is refused with the reason), then pause. */
+static void at_fd_limit(struct daemon *d, int err)
+{
+	if (d->reserve_held) {
+		drop_reserve(d);
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0 && !conn_new(d, fd))
+			close(fd);
+	}
+	pause_accepting(d, err);
+}
+
 int conn_accept(struct daemon *d)
 {
+	take_reserve(d); /* the first time; after a pause try_resume took it */
 	for (;;) {
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return errno == EAGAIN ? 0 : -errno;
-		if ((uint64_t)d->nconns >= d->cfg.max_clients + 64 || !conn_new(d, fd))
+		if (fd < 0) {
+			int err = errno;
+			if (err == EINTR || err == ECONNABORTED)
+				continue;
+			if (err == EMFILE || err == ENFILE) {
+				at_fd_limit(d, err);
+				return -err;
+			}
+			return err == EAGAIN ? 0 : -err;
+		}
+		if ((uint64_t)d->nconns >= d->cfg.max_clients + 64) {
+			d->m.connections_refused++;
+			uint64_t now = mono_ms();
+			if (!d->fd_limit_logged_mono || now - d->fd_limit_logged_mono >= FD_LIMIT_LOG_EVERY_MS) {
+				d->fd_limit_logged_mono = now;
+				sm_error("%d connections are open (max_clients %llu + 64): closing new ones at once "
+					 "(%llu so far, sync_manager_connections_refused_total)",
+					 d->nconns, (unsigned long long)d->cfg.max_clients,
+					 (unsigned long long)d->m.connections_refused);
+			}
+			close(fd);
+			continue;
+		}
+		if (!conn_new(d, fd))
 			close(fd);
 	}
 }
 
 struct conn *conn_find(struct daemon *d, uint64_t id)
 {
-	for (struct conn *c = d->conns; c; c = c->next)
+	for (struct conn *c = *conn_bucket(d, id); c; c = c->hnext)
 		if (c->id == id && !c->closing)
 			return c;
 	return NULL;
@@ -136,24 +262,51 @@ void conn_close(struct conn *c)
 	}
 	/* Unlink now, free after the current epoll batch (later events of the
 	 * batch may still point at it).  Jobs find connections by id only. */
-	for (struct conn **pp = &d->conns; *pp; pp = &(*pp)->next)
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	for (struct conn **pp = conn_bucket(d, c->id); *pp; pp = &(*pp)->hnext)
 		if (*pp == c) {
-			*pp = c->next;
+			*pp = c->hnext;
 			break;
 		}
 	d->nconns--;
+	c->prev = NULL;
 	c->next = d->dead_conns;
 	d->dead_conns = c;
+	try_resume(d);
 }
 
 void conn_free_dead(struct daemon *d)
 {
+	if (d->accept_paused && mono_ms() >= d->accept_retry_mono)
+		try_resume(d);
 	while (d->dead_conns) {
 		struct conn *c = d->dead_conns;
 		d->dead_conns = c->next;
 		free(c->in);
 		free(c->out);
 		free((struct conn_box *)c);
+	}
+}
+
+/* An idle connection keeps no buffers: thousands of clients that sit
+ * registered would otherwise cost 8 KiB (input) + 4 KiB (output) each
+ * (issue 19: at most 12 KB per client).  Called when a buffer is empty. */
+static void release_empty_buffers(struct conn *c)
+{
+	if (c->in && c->in_len == 0) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+	if (c->out && c->out_len == 0) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
 	}
 }
 
@@ -293,6 +446,7 @@ void conn_on_event(struct conn *c, uint32_t events)
 			return;
 		}
 	}
+	release_empty_buffers(c);
 	update_events(c);
 }
 
@@ -333,8 +487,10 @@ void conn_reply(struct conn *c, int result, struct sm_msgbuf *payload)
 	}
 	/* More requests may already be buffered. */
 	process_input(c);
-	if (!c->closing)
+	if (!c->closing) {
+		release_empty_buffers(c);
 		update_events(c);
+	}
 }
 
 void conn_reply_error(struct conn *c, int result, uint32_t owner, const char *fmt, ...)

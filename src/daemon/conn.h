@@ -7,16 +7,30 @@
  * queuing a byte, so whatever a reply reports survives a crash right after
  * it, for every handler and every late reply (jobs, joins, leaves).
  *
- * Ownership: conn.c owns each struct conn and the lists d->conns and
- * d->dead_conns; the handlers (cmds*.c) read the request being processed
- * (req) and set the connection's rights (admin, restricted, registered). */
+ * Ownership: conn.c owns each struct conn, the lists d->conns and
+ * d->dead_conns, the hash d->conn_hash and the listening socket's state at
+ * the fd limit (d->accept_paused, the reserve fd); the handlers (cmds*.c) read
+ * the request being processed (req) and set the connection's rights
+ * (admin, restricted, registered).
+ *
+ * At the fd limit (accept4 fails with EMFILE or ENFILE) the daemon takes
+ * one last connection with its reserve fd (so that a client, the CLI
+ * included, gets an answer rather than silence: a registration on it is
+ * refused with the reason), stops polling the listening socket (instead of
+ * spinning on a socket that stays readable), logs it (once a minute at
+ * most) and counts it (sync_manager_fd_limit_total).  New connections wait
+ * in the listen backlog (clients give up after their timeout).  It polls
+ * the socket again when fds are freed (conn_fds_freed: a connection or a
+ * process's pidfd closed) and at the latest after a second, as soon as it
+ * can hold its reserve fd again plus one fd to spare. */
 #ifndef SM_DAEMON_CONN_H
 #define SM_DAEMON_CONN_H
 
 #include "daemon.h"
 
 struct conn {
-	struct conn *next;
+	struct conn *next, *prev;   /* d->conns */
+	struct conn *hnext;         /* d->conn_hash chain */
 	struct daemon *d;
 	int fd;
 	pid_t peer_pid;
@@ -46,7 +60,12 @@ void conn_reply(struct conn *c, int result, struct sm_msgbuf *payload);
 void conn_reply_error(struct conn *c, int result, uint32_t owner, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void conn_close(struct conn *c);
+/* After the current epoll batch: free closed connections; retry a paused
+ * listening socket whose deadline passed. */
 void conn_free_dead(struct daemon *d);
+/* An fd of the daemon was closed (another module's, e.g. a pidfd): if
+ * accepting was paused at the fd limit, try to resume it. */
+void conn_fds_freed(struct daemon *d);
 struct conn *conn_find(struct daemon *d, uint64_t id);
 
 #endif

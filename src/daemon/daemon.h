@@ -51,6 +51,9 @@ struct ls_entry;
 struct state_journal;
 struct sm_wire_req;
 
+#define SM_CONN_HASH_BUCKETS 16384
+#define SM_PROC_HASH_BUCKETS 16384
+
 /* Latency histogram buckets: the finite bounds in metrics.c, then +Inf. */
 #define SM_LAT_BUCKETS 21
 
@@ -85,9 +88,12 @@ const char *daemon_config_check_deep(const struct sm_config_key *k, const void *
 struct daemon_metrics {
 	uint64_t acquires, acquire_failures, releases, kills_term, kills_kill, kill_programs;
 	uint64_t fencings, bad_messages, denied, clients_total;
+	uint64_t fd_limit_pauses;    /* accepting stopped at the fd limit (conn.c) */
+	uint64_t connections_refused; /* closed at once: max_clients + 64 connections open (conn.c) */
 	uint64_t listing_pages; /* reports.c: pages of paged listings served */
 	uint64_t lat_buckets[SM_LAT_BUCKETS]; /* acquire latency histogram, see metrics.c */
 	uint64_t lat_count, lat_sum_us;
+	uint64_t loop_wakeups;      /* epoll_wait returns of the event loop (main.c) */
 };
 
 /* The daemon.  Each group of fields is written by the module named in its
@@ -142,14 +148,24 @@ struct daemon {
 	/* leasetab.c: the local lease table */
 	struct lease_table lt;
 	/* procs.c */
-	struct proc *procs;
+	struct proc *procs;         /* registered processes (doubly linked) */
+	struct proc *proc_hash[SM_PROC_HASH_BUCKETS]; /* by pid: proc_find() in O(1) */
 	struct proc *dead_procs;    /* forgotten, freed after the current epoll batch */
 	int nprocs;
 	/* conn.c */
-	struct conn *conns;
+	struct conn *conns;         /* open connections (doubly linked) */
+	struct conn *conn_hash[SM_CONN_HASH_BUCKETS]; /* by id: conn_find() in O(1) */
 	struct conn *dead_conns;    /* closed, freed after the current epoll batch */
 	int nconns;
 	uint64_t next_conn_id;
+	/* At the fd limit conn.c stops polling the listening socket until fds
+	 * are freed (conn_fds_freed) or accept_retry_mono passes; one fd
+	 * (/dev/null) is kept in reserve to take one more connection then. */
+	bool accept_paused;
+	bool reserve_held;
+	int reserve_fd;
+	uint64_t accept_retry_mono;
+	uint64_t fd_limit_logged_mono; /* the last "at the fd limit" warning */
 	/* jobs.c: the workers and the job queues (jq_mu) */
 	int job_event_fd;
 	pthread_t *workers;
@@ -198,4 +214,16 @@ void ev_del(struct daemon *d, int fd);
 
 /* Helpers. */
 uint64_t mono_ms(void);
+
+/* Deadlines of the loop (main.c): each tick function returns the earliest
+ * mono_ms() at which it must run again although no event came, or
+ * SM_NO_DEADLINE; the loop sleeps to the earliest one.  SM_POLL_MS is the
+ * period of a check that polls (something no event announces): a tick
+ * function that is waiting for such a thing returns now + SM_POLL_MS. */
+#define SM_NO_DEADLINE UINT64_MAX
+#define SM_POLL_MS 100
+static inline uint64_t deadline_min(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
 #endif

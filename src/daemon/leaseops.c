@@ -570,18 +570,27 @@ static bool settle_due(const struct lease *l, uint64_t now)
 	return (l->in_doubt || l->on_disk) && !l->busy && !l->jobs && !l->holders && now >= l->retry_at_mono;
 }
 
-void leases_tick(struct daemon *d)
+/* When l is to be settled again (idle, ours or in doubt on disk), or
+ * SM_NO_DEADLINE (a job or a holder has it: their ends are events). */
+static uint64_t settle_time(const struct lease *l)
 {
-	uint64_t now = mono_ms();
+	return (l->in_doubt || l->on_disk) && !l->busy && !l->jobs && !l->holders ? l->retry_at_mono : SM_NO_DEADLINE;
+}
+
+uint64_t leases_tick(struct daemon *d)
+{
+	uint64_t now = mono_ms(), next = SM_NO_DEADLINE;
 	int n = 0;
 	for (struct lease *l = d->lt.head; l; l = l->next)
 		if (settle_due(l, now))
 			n++;
+		else
+			next = deadline_min(next, settle_time(l));
 	if (!n)
-		return;
+		return next;
 	struct lease **due = calloc((size_t)n, sizeof(*due));
 	if (!due)
-		return;
+		return now + SM_POLL_MS;
 	n = 0;
 	for (struct lease *l = d->lt.head; l; l = l->next)
 		if (settle_due(l, now))
@@ -593,6 +602,10 @@ void leases_tick(struct daemon *d)
 				break;
 			}
 	free(due);
+	/* a settle that could not start (no memory) stays due: look again */
+	for (struct lease *l = d->lt.head; l; l = l->next)
+		next = deadline_min(next, settle_time(l));
+	return next;
 }
 
 void leaseops_release_all(struct daemon *d, struct proc *p)
@@ -622,4 +635,33 @@ void leaseops_release_all(struct daemon *d, struct proc *p)
 				break;
 			}
 	free(last);
+}
+
+/* A resumed lockspace (restart, docs/restart.md): check on disk that each
+ * of its leases with a living holder is still ours (JOB_VERIFY). */
+void leaseops_verify_resumed(struct daemon *d, struct ls_entry *e)
+{
+	int n = 0;
+	for (struct lease *l = d->lt.head; l; l = l->next)
+		n += l->ls == e && l->holders && l->on_disk;
+	if (!n)
+		return;
+	struct job *verify = job_new(JOB_VERIFY, n);
+	if (!verify) {
+		sm_error("lockspace %s: cannot check its %d lease(s) after the restart: out of memory", e->name, n);
+		return;
+	}
+	verify->nres = 0;
+	for (struct lease *l = d->lt.head; l; l = l->next) {
+		if (l->ls != e || !l->holders || !l->on_disk)
+			continue;
+		struct job_res *res = &verify->res[verify->nres++];
+		job_res_set_ls(res, e);
+		snprintf(res->name, sizeof(res->name), "%s", l->ref.name);
+		res->nlocations = l->nlocations;
+		memcpy(res->location, l->location, sizeof(res->location));
+		res->held = l->held;
+		job_res_bind_lease(res, l);
+	}
+	leaseops_schedule(d, verify);
 }

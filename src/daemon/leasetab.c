@@ -45,6 +45,17 @@ struct lease *lease_new(struct daemon *d, struct ls_entry *ls, const char *name)
 	return l;
 }
 
+static void unlink_from_proc(struct holder *h)
+{
+	if (h->pprev)
+		h->pprev->pnext = h->pnext;
+	else
+		h->proc->holds = h->pnext;
+	if (h->pnext)
+		h->pnext->pprev = h->pprev;
+	h->pnext = h->pprev = NULL;
+}
+
 void lease_drop(struct daemon *d, struct lease *l)
 {
 	state_forget_lease(d, l);
@@ -62,6 +73,7 @@ void lease_drop(struct daemon *d, struct lease *l)
 	while (l->holders) {
 		struct holder *h = l->holders;
 		l->holders = h->next;
+		unlink_from_proc(h);
 		h->proc->nleases--;
 		d->lt.nheld--;
 		free(h);
@@ -91,8 +103,13 @@ int lease_add_holder(struct lease *l, struct proc *p, uint32_t mode)
 		return -ENOMEM;
 	h->proc = p;
 	h->mode = mode;
+	h->lease = l;
 	h->next = l->holders;
 	l->holders = h;
+	h->pnext = p->holds;
+	if (p->holds)
+		p->holds->pprev = h;
+	p->holds = h;
 	p->nleases++;
 	l->ls->d->lt.nheld++;
 	state_touch_lease(l->ls->d, l);
@@ -105,6 +122,7 @@ void lease_remove_holder(struct daemon *d, struct lease *l, struct proc *p, bool
 		if ((*hh)->proc == p) {
 			struct holder *h = *hh;
 			*hh = h->next;
+			unlink_from_proc(h);
 			free(h);
 			p->nleases--;
 			d->lt.nheld--;

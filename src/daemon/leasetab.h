@@ -6,8 +6,9 @@
  * it.  Only the event loop thread touches the table.
  *
  * Ownership: leasetab.c alone links and unlinks records, adds and removes
- * holders, and changes the counts (lease.jobs, proc.nleases, the table's
- * nheld) and the lockspace reference each record takes.  Other modules
+ * holders (on the lease's list and on the process's, proc.holds), and
+ * changes the counts (lease.jobs, proc.nleases, the table's nheld) and the
+ * lockspace reference each record takes.  Other modules
  * read the table and set a record's disk-state fields (busy, on_disk,
  * held, in_doubt, orphan, retry_at_mono, locations) as their comments
  * say; they never write the links or the counts. */
@@ -32,7 +33,10 @@ struct proc;
 struct holder {
 	struct proc *proc;
 	uint32_t mode;
-	struct holder *next;
+	struct holder *next;        /* the lease's holders (l->holders) */
+	struct lease *lease;        /* the lease this record holds */
+	struct holder *pnext, *pprev; /* the process's holds (proc->holds): a
+				       * process's leases in O(its leases) */
 };
 
 struct lease {

@@ -3,9 +3,11 @@
  * The renewal thread owns the sm_lockspace's disk I/O: it reads the volume
  * header (a join), opens or resumes the membership, then renews every R
  * (retrying sooner after a failure), raises attention marks on request, and
- * leaves when asked.  The loop polls it every tick: a lockspace whose last
- * good renewal started more than F ago, or whose record was taken, is
- * fenced.  The loop itself reads no volume (it pets the watchdog and serves
+ * leaves when asked; it sleeps on a condition variable between renewals
+ * (woken at once to stop) and wakes the loop after each one.  The loop
+ * looks at it then, and at the deadlines ls_tick() reports (F, the warning
+ * before it): a lockspace whose last good renewal started more than F ago,
+ * or whose record was taken, is fenced.  The loop itself reads no volume (it pets the watchdog and serves
  * clients): a join's or a resume's header is read by its thread, a name by
  * a probe thread.  Only the resume of a state file written by an older
  * daemon (no lockspace name and timeouts in it) reads a header on the main
@@ -33,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *ls_state_name(enum ls_state s)
@@ -151,6 +154,8 @@ void ls_put(struct ls_entry *e)
 	sm_lockspace_free(e->ls);
 	sm_lockspace_free(e->thr.t_ls);
 	pthread_mutex_destroy(&e->thr.progress_mu);
+	pthread_mutex_destroy(&e->thr.wake_mu);
+	pthread_cond_destroy(&e->thr.wake_cv);
 	free(e);
 }
 
@@ -185,14 +190,50 @@ static void on_progress(void *arg, const char *what, uint64_t remaining_ms)
 	pthread_mutex_unlock(&e->thr.progress_mu);
 }
 
+/* Loop: wake e's renewal thread now (it was asked to stop, or its open got
+ * its verdict).  The caller has stored stop or go before. */
+static void wake_thread(struct ls_entry *e)
+{
+	pthread_mutex_lock(&e->thr.wake_mu);
+	pthread_cond_signal(&e->thr.wake_cv);
+	pthread_mutex_unlock(&e->thr.wake_mu);
+}
+
+/* Thread: wait on wake_cv (wake_mu held) for at most ms milliseconds. */
+static void wait_ms(struct ls_entry *e, uint64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_nsec + ms % 1000 * 1000000u;
+	ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000u);
+	ts.tv_nsec = (long)(ns % 1000000000u);
+	pthread_cond_timedwait(&e->thr.wake_cv, &e->thr.wake_mu, &ts);
+	atomic_fetch_add(&e->thr.wakeups, 1);
+}
+
+/* Thread: sleep until when (sm_now_mono_ms), or until asked to stop: one
+ * wait to the deadline, cut short by wake_thread(). */
 static void sleep_until(struct ls_entry *e, uint64_t when)
 {
+	pthread_mutex_lock(&e->thr.wake_mu);
 	for (;;) {
 		uint64_t now = sm_now_mono_ms();
 		if (atomic_load(&e->thr.stop) != LS_RUN || now >= when)
-			return;
-		sm_sleep_ms(SM_MIN(when - now, (uint64_t)50));
+			break;
+		wait_ms(e, when - now);
 	}
+	pthread_mutex_unlock(&e->thr.wake_mu);
+}
+
+/* Thread: a renewal due at due started at start (sm_now_mono_ms). */
+static void record_start_delay(struct ls_entry *e, uint64_t due, uint64_t start)
+{
+	pthread_mutex_lock(&e->thr.wake_mu);
+	e->thr.start_delay_ms[e->thr.next_delay] = (uint32_t)SM_MIN(start > due ? start - due : 0, (uint64_t)UINT32_MAX);
+	e->thr.next_delay = (e->thr.next_delay + 1) % SM_RENEWAL_HISTORY;
+	if (e->thr.ndelays < SM_RENEWAL_HISTORY)
+		e->thr.ndelays++;
+	pthread_mutex_unlock(&e->thr.wake_mu);
 }
 
 /* Have the event loop look at us now rather than at its next tick (a
@@ -218,15 +259,32 @@ static int open_volume(struct ls_entry *e)
 	if (rc < 0)
 		return rc;
 	int go;
+	pthread_mutex_lock(&e->thr.wake_mu);
 	while ((go = atomic_load(&e->thr.go)) == 0 && atomic_load(&e->thr.stop) == LS_RUN)
-		sm_sleep_ms(5);
+		wait_ms(e, 1000); /* opened() or request_stop() wakes us */
+	pthread_mutex_unlock(&e->thr.wake_mu);
 	return go > 0 ? 0 : go < 0 ? go : -SM_EINTERRUPTED;
+}
+
+/* Wait a random 0 .. R before a join the daemon starts by itself. */
+static void pace_join(struct ls_entry *e)
+{
+	struct sm_lockspace_info info;
+	sm_lockspace_info(e->ls, &info);
+	uint8_t r[16];
+	uint64_t ms = sm_uuid_generate(r) == 0 ? ((uint64_t)r[0] << 16 | r[1] << 8 | r[2]) % (info.to.renew_ms + 1) : 0;
+	sm_info("lockspace %s: joining in %llu ms (start-up pacing: a random 0 .. R = %u ms)", info.name,
+		(unsigned long long)ms, info.to.renew_ms);
+	on_progress(e, "start-up pacing: waiting a random time below R before the join", ms);
+	sleep_until(e, sm_now_mono_ms() + ms);
 }
 
 static void *ls_thread(void *arg)
 {
 	struct ls_entry *e = arg;
 	int rc = e->needs_open ? open_volume(e) : 0;
+	if (rc == 0 && !e->resume && e->paced)
+		pace_join(e);
 	if (rc == 0 && e->resume)
 		rc = sm_lockspace_resume(e->ls, e->resume_host_id, e->resume_generation, e->resume_instance,
 					 e->resume_last_renewal_boot);
@@ -262,19 +320,23 @@ static void *ls_thread(void *arg)
 			checked = sm_now_mono_ms();
 			if (checked < next) {
 				sm_lockspace_observe(e->ls);
+				wake_loop(e); /* the loop looks at what the read saw */
 				continue;
 			}
 		}
+		uint64_t due = SM_MAX(next, sm_now_mono_ms());
 		sleep_until(e, next);
 		if (atomic_load(&e->thr.stop) != LS_RUN)
 			break;
 		uint32_t attn = atomic_exchange(&e->thr.attention_to, 0);
 		uint64_t start = sm_now_mono_ms();
+		record_start_delay(e, due, start);
 		rc = attn ? sm_lockspace_attention(e->ls, attn) : sm_lockspace_renew(e->ls);
-		if (sm_error_class(rc) == SM_ERRCLASS_LOST) {
-			wake_loop(e); /* fence now, not at the next tick */
+		/* The loop counts and persists each renewal, and fences at once
+		 * when our record was lost (it has no periodic tick for that). */
+		wake_loop(e);
+		if (sm_error_class(rc) == SM_ERRCLASS_LOST)
 			break;
-		}
 		uint32_t ids[8];
 		sm_lockspace_take_attention(e->ls, ids, 8); /* drained: nothing acts on it yet */
 		/* After a failure try again soon: every attempt before F counts. */
@@ -297,6 +359,7 @@ static void request_stop(struct ls_entry *e, enum ls_stop how)
 {
 	atomic_store(&e->thr.stop, how);
 	__atomic_store_n(&e->thr.join_cancel, 1, __ATOMIC_RELAXED);
+	wake_thread(e);
 }
 
 static int start_thread(struct ls_entry *e)
@@ -319,6 +382,12 @@ static struct ls_entry *new_entry(struct daemon *d, const char *canon)
 	e->d = d;
 	e->refs = 1;
 	pthread_mutex_init(&e->thr.progress_mu, NULL);
+	pthread_mutex_init(&e->thr.wake_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->thr.wake_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	snprintf(e->location, sizeof(e->location), "%s", canon);
 	e->state = LS_JOINING;
 	e->join_started_mono = mono_ms();
@@ -591,6 +660,7 @@ static void opened(struct daemon *d, struct ls_entry *e)
 		sm_info("%s lockspace %s on %s", e->resume ? "resuming" : "joining", e->name, e->location);
 	}
 	atomic_store(&e->thr.go, rc == 0 ? 1 : rc);
+	wake_thread(e);
 }
 
 /* Resume a lockspace the previous daemon had joined (state.c).  If F has
@@ -748,6 +818,7 @@ static void start_rejoin(struct daemon *d, const char *loc, uint32_t host_id, co
 	int rc = ls_join(d, loc, host_id, NULL, &e);
 	if (rc >= 0) {
 		e->rejoin = true;
+		e->paced = true;
 		sm_warn("rejoining lockspace %s as host_id %u (waits H for our old record to expire)", name, host_id);
 		return;
 	}
@@ -826,7 +897,37 @@ static bool record_leave(struct daemon *d, struct ls_entry *e)
 	return false;
 }
 
-void ls_tick(struct daemon *d)
+/* When ls_tick must look at e again although no event came (now: mono_ms()).
+ * Its thread wakes the loop for everything it does (an open, a join, each
+ * renewal, a death check, its exit); what only time brings is F (fencing),
+ * the warning before it, and a resume that does not finish.  A lockspace
+ * failing or being left waits for things it polls: it is looked at every
+ * SM_POLL_MS, as with the old fixed tick. */
+static uint64_t next_look(const struct ls_entry *e, uint64_t now)
+{
+	switch (e->state) {
+	case LS_JOINING:
+		if (e->resume && !atomic_load(&e->thr.join_done))
+			return now + (uint64_t)SM_MAX(ls_resume_left_ms((struct ls_entry *)e), (int64_t)0);
+		return SM_NO_DEADLINE;
+	case LS_JOINED: {
+		int64_t rem = sm_lockspace_remaining_ms(e->ls);
+		int64_t warn_below = SM_MAX((int64_t)e->to.fail_ms - 2 * (int64_t)e->to.renew_ms - (int64_t)e->to.io_ms,
+					    (int64_t)0); /* never a deadline past F */
+		if (rem <= 0)
+			return now;
+		if (rem > warn_below)
+			return now + (uint64_t)(rem - warn_below);
+		return now + (uint64_t)SM_MIN(rem, (int64_t)SM_POLL_MS); /* warned every 5 s until F */
+	}
+	case LS_FAILED:
+	case LS_LEAVING: return now + SM_POLL_MS;
+	case LS_GONE: break;
+	}
+	return SM_NO_DEADLINE;
+}
+
+uint64_t ls_tick(struct daemon *d)
 {
 	uint64_t now = mono_ms();
 	retry_rejoins(d);
@@ -857,7 +958,7 @@ void ls_tick(struct daemon *d)
 					e->resume ? "resumed" : "joined", info.host_id, (unsigned long long)info.generation);
 				reply_waiters(d, e, 0);
 				if (e->resume) {
-					state_verify_leases(d, e);
+					leaseops_verify_resumed(d, e);
 					orphans_sweep_now(e); /* an acquire the last daemon did not record */
 				}
 				leaseops_retry_parked(d);
@@ -953,6 +1054,13 @@ void ls_tick(struct daemon *d)
 		case LS_GONE: break;
 		}
 	}
+	uint64_t next = SM_NO_DEADLINE;
+	for (int i = 0; i < d->nrejoin; i++)
+		next = deadline_min(next, d->rejoin[i].next_mono);
+	now = mono_ms();
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
+		next = deadline_min(next, next_look(e, now));
+	return next;
 }
 
 void ls_stop_all(struct daemon *d, bool leave)

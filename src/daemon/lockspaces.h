@@ -61,6 +61,18 @@ struct ls_thread_shared {
 	atomic_int leave_rc;         /* thread -> loop: writing our slot free (valid once exited) */
 	atomic_bool exited;          /* thread -> loop: it ends now; the loop joins it */
 	atomic_uint attention_to;    /* workers -> thread (exchanged to 0): host_id to raise attention for */
+	/* loop -> thread: a renewal thread waits on wake_cv (CLOCK_MONOTONIC)
+	 * until its next renewal or death check; request_stop() and the go of
+	 * an open signal it under wake_mu, after storing stop or go, and the
+	 * thread tests them under wake_mu before it waits (no lost wake-up). */
+	pthread_mutex_t wake_mu;
+	pthread_cond_t wake_cv;
+	atomic_uint_fast64_t wakeups; /* thread -> metrics: times it woke from a wait */
+	/* thread -> metrics (wake_mu): how late the last renewals started, in
+	 * ms after they were due (or after the thread could start them, if
+	 * later: the first one after a join, which waits J > R) */
+	uint32_t start_delay_ms[SM_RENEWAL_HISTORY];
+	int ndelays, next_delay;
 	pthread_mutex_t progress_mu; /* thread (join progress) -> loop (status): */
 	char progress[200];          /* what a join is waiting for (progress_mu) */
 	uint64_t progress_deadline_ms; /* mono_ms() when that wait ends at the latest (progress_mu) */
@@ -96,7 +108,7 @@ struct ls_entry {
 	uint8_t resume_instance[16];
 	uint64_t resume_last_renewal_boot;
 	uint64_t persisted_renewal_boot_ms; /* last renewal on the state file (state.c) */
-	/* renewal latency histogram (metrics.c buckets), fed every tick */
+	/* renewal latency histogram (metrics.c buckets), fed by ls_tick after each renewal */
 	uint64_t renewals_counted;
 	uint64_t rlat_buckets[SM_LAT_BUCKETS], rlat_count, rlat_sum_ms;
 	/* leases on disk naming us that nothing here holds (orphans.c) */
@@ -125,6 +137,11 @@ struct ls_entry {
 	bool opened;                 /* the loop has taken the open's result */
 	int open_rc;                 /* loop: the open and its checks (0 = joining) */
 	bool rejoin;                 /* automatic rejoin: retried while it cannot be opened */
+	/* A join the daemon starts by itself (configured at start-up, automatic
+	 * rejoin), set before go: its thread first waits a random 0 .. R, so
+	 * that a whole site starting (or rejoining) at once does not read the
+	 * host area all at the same moment (docs/timeouts.md, "Mass joins"). */
+	bool paced;
 };
 
 struct ls_entry *ls_find(struct daemon *d, const char *name);
@@ -150,7 +167,10 @@ int ls_leave(struct daemon *d, struct ls_entry *e, bool force);
 /* Take / drop a reference to e; the last ls_put() frees it. */
 void ls_get(struct ls_entry *e);
 void ls_put(struct ls_entry *e);
-void ls_tick(struct daemon *d);
+/* Look at every lockspace now (joins and leaves done, expiry and fencing,
+ * rejoins due).  Returns the earliest time (mono_ms) at which it must look
+ * again although nothing woke the loop, or SM_NO_DEADLINE. */
+uint64_t ls_tick(struct daemon *d);
 bool ls_fresh(struct ls_entry *e);
 /* Our delta lease is still ours and unexpired, whatever the entry's state
  * (e.g. leaving): we may still write on its leases' behalf. */

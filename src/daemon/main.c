@@ -9,6 +9,7 @@
 #include "lockspaces.h"
 #include "orphans.h"
 #include "procs.h"
+#include "resume.h"
 #include "state.h"
 #include "watchdog.h"
 
@@ -39,7 +40,11 @@
 #include <unistd.h>
 
 #define DEFAULT_CONFIG "/etc/sync_manager/sync_managerd.conf"
-#define TICK_MS 100
+/* The loop's timer (see run_loop): at least this long after a tick, so a
+ * deadline that is still due after its tick is no busy loop; at most this
+ * long, a backstop (every deadline is reported: none should need it). */
+#define MIN_SLEEP_MS 10
+#define MAX_SLEEP_MS 10000
 
 static const char *const watchdog_kinds[] = {"auto", "device", "emulated", "none", "wdmd", NULL};
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
@@ -165,7 +170,7 @@ static int make_run_dir(struct daemon *d)
 	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (ftruncate(d->lock_fd, 0) < 0 || pwrite(d->lock_fd, buf, (size_t)n, 0) != n)
 		sm_warn("cannot write %s", lock);
-	return state_check_file(d);
+	return resume_check_file(d);
 }
 
 static struct ev_tag listen_tag = {EV_LISTEN, NULL}, signal_tag = {EV_SIGNAL, NULL}, timer_tag = {EV_TIMER, NULL},
@@ -206,24 +211,57 @@ static int open_loop_fds(struct daemon *d)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	/* CLOCK_BOOTTIME, armed relative to now: a suspend counts, so a
+	 * deadline on CLOCK_BOOTTIME (F, our leases' expiry) that passed during
+	 * one fires it at once on resume; one on CLOCK_MONOTONIC comes early,
+	 * never late.  One-shot: run_loop arms it for the next deadline. */
+	d->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (d->epfd < 0 || d->signal_fd < 0 || d->timer_fd < 0)
 		return -errno;
-	struct itimerspec its = {.it_interval = {0, TICK_MS * 1000000L}, .it_value = {0, TICK_MS * 1000000L}};
-	timerfd_settime(d->timer_fd, 0, &its, NULL);
 	int rc = ev_add(d, d->signal_fd, EPOLLIN, &signal_tag);
 	if (rc == 0)
 		rc = ev_add(d, d->timer_fd, EPOLLIN, &timer_tag);
 	return rc;
 }
 
-static void raise_fd_limit(void)
+/* Descriptors the daemon needs besides its clients': standard streams,
+ * epoll, socket, pid file, signal, timer, job event, watchdog, state file,
+ * the reserve for the fd limit, volumes of lockspaces and workers. */
+#define FD_BASE 128
+/* Each registered client costs a connection and a pidfd. */
+#define FDS_PER_CLIENT 2
+
+/* Raise the soft RLIMIT_NOFILE to the hard limit and check that it covers
+ * max_clients.  The verdict goes to out (--check-config) or the log. */
+static void check_fd_limit(const struct daemon *d, FILE *out)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
 	}
+	unsigned long long need = d->cfg.max_clients * FDS_PER_CLIENT + FD_BASE, have = rl.rlim_cur;
+	if (rl.rlim_cur == RLIM_INFINITY || have >= need) {
+		if (out)
+			fprintf(out, "# file descriptors: RLIMIT_NOFILE %llu covers max_clients = %llu (about %llu needed)\n",
+				have, (unsigned long long)d->cfg.max_clients, need);
+		return;
+	}
+	unsigned long long fit = have > FD_BASE ? (have - FD_BASE) / FDS_PER_CLIENT : 0;
+	char msg[512];
+	snprintf(msg, sizeof(msg),
+		 "max_clients = %llu needs about %llu file descriptors (%d per client + %d) but RLIMIT_NOFILE is %llu "
+		 "(hard limit %llu): about %llu clients fit; raise LimitNOFILE in the service unit (or ulimit -n), "
+		 "or lower max_clients",
+		 (unsigned long long)d->cfg.max_clients, need, FDS_PER_CLIENT, FD_BASE, have,
+		 (unsigned long long)rl.rlim_max, fit);
+	if (out)
+		fprintf(out, "# warning: %s\n", msg);
+	else
+		sm_warn("%s", msg);
 }
 
 static void on_signal(struct daemon *d)
@@ -245,35 +283,66 @@ static void on_signal(struct daemon *d)
 	}
 }
 
-static void on_tick(struct daemon *d)
+/* Every periodic check, now.  Returns the earliest deadline they report
+ * (mono_ms()): when they must run again although no event comes. */
+static uint64_t run_ticks(struct daemon *d)
 {
 	uint64_t n;
 	while (read(d->timer_fd, &n, sizeof(n)) == sizeof(n))
 		;
-	ls_tick(d);
-	proc_tick(d);
-	leases_tick(d);
-	orphans_tick(d);
-	watchdog_tick(d);
-	state_save(d); /* what the tick changed (cheap when nothing did) */
+	uint64_t next = ls_tick(d);
+	next = deadline_min(next, proc_tick(d));
+	next = deadline_min(next, leases_tick(d));
+	next = deadline_min(next, orphans_tick(d));
+	next = deadline_min(next, watchdog_tick(d));
+	if (d->accept_paused) /* at the fd limit: try the listening socket again (conn_free_dead) */
+		next = deadline_min(next, d->accept_retry_mono);
+	state_save(d); /* what the ticks changed (cheap when nothing did) */
+	if (state_pending(d))
+		next = deadline_min(next, mono_ms() + SM_POLL_MS); /* the save failed: retry */
+	return next;
 }
 
+/* Have the timer fire at due (mono_ms()), counted from now. */
+static void arm_timer(struct daemon *d, uint64_t due, uint64_t now)
+{
+	uint64_t ms = due > now ? due - now : 1;
+	struct itimerspec its = {.it_value = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L}};
+	if (timerfd_settime(d->timer_fd, 0, &its, NULL) < 0)
+		sm_error("cannot arm the loop's timer: %s", strerror(errno));
+}
+
+/* No fixed period: the loop sleeps to the earliest deadline the ticks
+ * reported (run_ticks).  An event (a request, a job's or a lockspace
+ * thread's completion, a process exit, a signal) may change what the ticks
+ * check, so after one they run again within SM_POLL_MS, at once if they
+ * have not run for that long (as often as the old fixed tick at most). */
 static void run_loop(struct daemon *d)
 {
 	struct epoll_event evs[64];
+	uint64_t last_ticks = mono_ms(), due = run_ticks(d), armed = 0;
 	while (!d->quitting) {
-		int n = epoll_wait(d->epfd, evs, 64, TICK_MS * 2);
+		uint64_t now = mono_ms();
+		due = SM_MIN(SM_MAX(due, last_ticks + MIN_SLEEP_MS), now + MAX_SLEEP_MS);
+		if (due != armed)
+			arm_timer(d, due, now);
+		armed = due;
+		/* the timer ends the wait; the timeout is only a backstop */
+		int n = epoll_wait(d->epfd, evs, 64, (int)((due > now ? due - now : 0) + 1000));
 		if (n < 0 && errno != EINTR) {
 			sm_error("epoll_wait: %s", strerror(errno));
 			break;
 		}
+		d->m.loop_wakeups++;
+		bool events = false, timer = false;
 		for (int i = 0; i < n; i++) {
 			struct ev_tag *t = evs[i].data.ptr;
+			events = events || t->kind != EV_TIMER;
 			switch (t->kind) {
 			case EV_LISTEN: conn_accept(d); break;
 			case EV_CONN: conn_on_event(t->ptr, evs[i].events); break;
 			case EV_SIGNAL: on_signal(d); break;
-			case EV_TIMER: on_tick(d); break;
+			case EV_TIMER: timer = true; break;
 			case EV_JOBS:
 				jobs_on_event(d);
 				ls_tick(d); /* a lockspace thread may have woken us too */
@@ -284,6 +353,14 @@ static void run_loop(struct daemon *d)
 		}
 		conn_free_dead(d);
 		proc_free_dead(d);
+		now = mono_ms();
+		if (events)
+			due = SM_MIN(due, last_ticks + SM_POLL_MS);
+		if (timer || now >= due) {
+			last_ticks = now;
+			due = run_ticks(d);
+			armed = 0; /* fired or overtaken: arm again */
+		}
 	}
 }
 
@@ -357,6 +434,7 @@ int main(int argc, char **argv)
 	}
 	if (d->cfg.check_only) {
 		printf("# %s: valid\n", config);
+		check_fd_limit(d, stdout);
 		sm_config_print(stdout, config_keys, SM_ARRAY_SIZE(config_keys), &d->cfg);
 		return 0;
 	}
@@ -378,7 +456,7 @@ int main(int argc, char **argv)
 		sm_warn("COMPARE AND WRITE is emulated on regular files (test mode)");
 	if (sm_fault_from_env())
 		sm_warn("storage faults are being injected (test mode)");
-	raise_fd_limit();
+	check_fd_limit(d, NULL);
 	d->started_mono = mono_ms();
 	if (make_run_dir(d) < 0 || open_loop_fds(d) < 0)
 		return 1;
@@ -396,7 +474,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (watchdog_open(d) < 0)
 		return 1;
-	int rc = state_restore(d); /* before the first tick: it may arm the watchdog */
+	int rc = resume_from_state_file(d); /* before the first tick: it may arm the watchdog */
 	if (rc < 0)
 		sm_error("could not restore the previous daemon's state: %s", sm_strerror(rc));
 	/* The configured joins: their volumes were there when the file was read
@@ -408,6 +486,8 @@ int main(int argc, char **argv)
 		if (ls_find_location(d, d->cfg.join.items[i]))
 			continue;
 		rc = ls_join(d, d->cfg.join.items[i], 0, NULL, &e);
+		if (rc >= 0)
+			e->paced = true; /* a whole site may be starting: pace the join */
 		if (rc < 0 && !watchdog_join_refusal(d))
 			sm_error("%s: join: cannot join the lockspace of %s: %s", config, d->cfg.join.items[i],
 				 sm_strerror(rc));

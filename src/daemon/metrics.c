@@ -37,7 +37,8 @@ void metrics_observe_acquire(struct daemon *d, uint64_t us)
 }
 
 /* Count renewals done since the last call into the lockspace's histogram.
- * The renewal history keeps the last 64, and this runs every 100 ms. */
+ * The renewal history keeps the last 64; this runs when the loop looks at
+ * the lockspace, which its thread asks for after every renewal. */
 void metrics_count_renewals(struct ls_entry *e)
 {
 	if (!e->ls)
@@ -62,6 +63,30 @@ void metrics_count_renewals(struct ls_entry *e)
 		e->rlat_sum_ms += hist[i].duration_ms;
 	}
 	e->renewals_counted = total;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* How late e's last renewals started (its thread records it): the 0.99
+ * quantile (nearest rank) and the largest, in ms; false before the first. */
+static bool renewal_start_delays(struct ls_entry *e, uint64_t *p99, uint64_t *max)
+{
+	uint64_t delay[SM_RENEWAL_HISTORY];
+	pthread_mutex_lock(&e->thr.wake_mu);
+	int k = e->thr.ndelays;
+	for (int i = 0; i < k; i++)
+		delay[i] = e->thr.start_delay_ms[i];
+	pthread_mutex_unlock(&e->thr.wake_mu);
+	if (!k)
+		return false;
+	qsort(delay, (size_t)k, sizeof(delay[0]), cmp_u64);
+	*p99 = delay[(99 * k + 99) / 100 - 1];
+	*max = delay[k - 1];
+	return true;
 }
 
 struct text {
@@ -125,6 +150,15 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 	counter(&t, "sync_manager_kill_programs_total", "kill programs run for lease holders", m->kill_programs);
 	counter(&t, "sync_manager_bad_messages_total", "malformed client messages", m->bad_messages);
 	counter(&t, "sync_manager_denied_total", "requests refused for lack of permission", m->denied);
+	counter(&t, "sync_manager_fd_limit_total",
+		"times sync_managerd reached its file descriptor limit and stopped accepting connections",
+		m->fd_limit_pauses);
+	gauge(&t, "sync_manager_accept_paused",
+	      "1 while sync_managerd does not accept connections (at its file descriptor limit)", d->accept_paused);
+	counter(&t, "sync_manager_connections_refused_total",
+		"connections closed at once because max_clients + 64 connections were open", m->connections_refused);
+	counter(&t, "sync_manager_loop_wakeups_total",
+		"times the event loop woke up (events and deadlines; it has no fixed tick)", m->loop_wakeups);
 	counter(&t, "sync_manager_listing_pages_total", "pages of paged listings (status, hosts) served",
 		m->listing_pages);
 
@@ -174,6 +208,19 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 		    (unsigned long long)e->rlat_count);
 	}
 
+	add(&t, "# HELP sync_manager_renewal_start_delay_seconds how late renewals started after they were due "
+		"(over the last 64 renewals: quantile 0.99 and 1, the largest)\n"
+		"# TYPE sync_manager_renewal_start_delay_seconds summary\n");
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
+		uint64_t p99, max;
+		if (!e->ls || e->state == LS_GONE || !renewal_start_delays(e, &p99, &max))
+			continue;
+		add(&t, "sync_manager_renewal_start_delay_seconds{lockspace=\"%s\",quantile=\"0.99\"} %g\n", e->name,
+		    p99 / 1000.0);
+		add(&t, "sync_manager_renewal_start_delay_seconds{lockspace=\"%s\",quantile=\"1\"} %g\n", e->name,
+		    max / 1000.0);
+	}
+
 	static const char *const ls_metrics[][2] = {
 		{"sync_manager_lockspace_joined", "1 when this host holds a host_id in the lockspace"},
 		{"sync_manager_lockspace_renewals_total", "successful delta-lease renewals"},
@@ -193,6 +240,8 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 		 "1 while this host's reservation key was preempted by another host (fenced by reservation)"},
 		{"sync_manager_lockspace_preemptions_total",
 		 "other hosts this host preempted on the fence devices to take their leases over"},
+		{"sync_manager_lockspace_thread_wakeups_total",
+		 "times the lockspace's renewal thread woke from a wait (renewals, death checks, stop)"},
 	};
 	for (size_t k = 0; k < SM_ARRAY_SIZE(ls_metrics); k++) {
 		bool is_counter = strstr(ls_metrics[k][0], "_total") != NULL;
@@ -227,6 +276,7 @@ void metrics_render(struct daemon *d, struct sm_msgbuf *b)
 			case 11: v = info.to.fail_ms / 1000.0; break;
 			case 12: v = info.fenced; break;
 			case 13: v = (double)info.preemptions; break;
+			case 14: v = (double)atomic_load(&e->thr.wakeups); break;
 			}
 			add(&t, "%s{lockspace=\"%s\"} %g\n", ls_metrics[k][0], e->name, v);
 		}

@@ -106,10 +106,21 @@ static bool start_named(struct daemon *d, struct ls_entry *e, const struct sm_me
 	return true;
 }
 
-void orphans_tick(struct daemon *d)
+/* When e's next check is due (named checks, the sweep's next batch). */
+static uint64_t next_check(const struct ls_entry *e)
 {
-	uint64_t now = mono_ms();
+	uint64_t next = e->orphans.next_mono;
+	for (int i = 0; i < e->orphans.nnames; i++)
+		next = deadline_min(next, e->orphans.names_at[i]);
+	return next;
+}
+
+uint64_t orphans_tick(struct daemon *d)
+{
+	uint64_t now = mono_ms(), next = SM_NO_DEADLINE;
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
+		/* a check running ends with an event; a lockspace becomes
+		 * checkable by events (its join, its thread's renewals) */
 		if (e->orphans.running || !checkable(e))
 			continue;
 		struct sm_me me;
@@ -122,14 +133,20 @@ void orphans_tick(struct daemon *d)
 			if (!e->orphans.fast)
 				e->orphans.next_mono = now + ORPHAN_SLOW_GAP_MS;
 		}
-		if (start_named(d, e, &me, now) || now < e->orphans.next_mono)
+		if (start_named(d, e, &me, now) || now < e->orphans.next_mono) {
+			if (!e->orphans.running)
+				next = deadline_min(next, next_check(e));
 			continue;
+		}
 		struct job *j = job_new(JOB_ORPHANS, 1 + ORPHAN_FOUND_MAX);
-		if (!j)
+		if (!j) {
+			next = deadline_min(next, now + SM_POLL_MS);
 			continue;
+		}
 		j->cursor = e->orphans.cursor;
 		submit(d, e, j, &me);
 	}
+	return next;
 }
 
 /* r names a lease that is ours on disk: release it unless something of ours

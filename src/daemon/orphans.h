@@ -12,8 +12,9 @@
 void orphans_check(struct daemon *d, struct ls_entry *e, const char *name, uint64_t delay_ms);
 /* Sweep every resource of e now (it was resumed after a restart). */
 void orphans_sweep_now(struct ls_entry *e);
-/* Start the checks that are due (every tick). */
-void orphans_tick(struct daemon *d);
+/* Start the checks that are due.  Returns when the next one is due
+ * (mono_ms()), or SM_NO_DEADLINE. */
+uint64_t orphans_tick(struct daemon *d);
 /* A lease the sweep found was released (rc 0) or could not be (rc < 0). */
 void orphans_settled(struct daemon *d, struct lease *l, int rc);
 /* Loop side of a JOB_ORPHANS job: adopt what it found. */

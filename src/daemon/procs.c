@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,12 +46,40 @@ struct proc_box {
 };
 
 
+static struct proc **proc_bucket(struct daemon *d, pid_t pid)
+{
+	return &d->proc_hash[(uint32_t)pid % SM_PROC_HASH_BUCKETS];
+}
+
 struct proc *proc_find(struct daemon *d, pid_t pid)
 {
-	for (struct proc *p = d->procs; p; p = p->next)
+	for (struct proc *p = *proc_bucket(d, pid); p; p = p->hnext)
 		if (p->pid == pid && p->state != PROC_DEAD)
 			return p;
 	return NULL;
+}
+
+const char *proc_refusal(struct daemon *d, int err, char *buf, size_t len)
+{
+	struct rlimit rl = {0};
+	switch (err) {
+	case -SM_EBUSY: snprintf(buf, len, "it is already registered"); break;
+	case -SM_ETOO_BIG:
+		snprintf(buf, len, "max_clients (%llu) reached: %d processes are registered (raise max_clients in "
+			 "sync_managerd.conf)", (unsigned long long)d->cfg.max_clients, d->nprocs);
+		break;
+	case -EMFILE:
+	case -ENFILE:
+		getrlimit(RLIMIT_NOFILE, &rl);
+		snprintf(buf, len, "%s (RLIMIT_NOFILE %llu; %d connections, %d processes registered; each client "
+			 "needs 2): raise LimitNOFILE or lower max_clients",
+			 err == -ENFILE ? "the system's file table is full" : "sync_managerd is at its file descriptor limit",
+			 (unsigned long long)rl.rlim_cur, d->nconns, d->nprocs);
+		break;
+	case -ESRCH: snprintf(buf, len, "no such process (it exited)"); break;
+	default: snprintf(buf, len, "%s", sm_strerror(err)); break;
+	}
+	return buf;
 }
 
 static bool proc_exited(struct proc *p)
@@ -79,7 +108,13 @@ static int open_pidfd(pid_t pid, uint64_t *starttime)
 	if (fd < 0)
 		return -errno;
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	errno = 0;
 	*starttime = sm_proc_starttime(pid);
+	if (!*starttime && (errno == EMFILE || errno == ENFILE)) {
+		int e = errno; /* not gone: /proc could not be opened */
+		close(fd);
+		return -e;
+	}
 	return fd;
 }
 
@@ -127,8 +162,20 @@ struct proc *proc_register(struct daemon *d, pid_t pid, const char *name, struct
 	}
 	uint64_t st = 0;
 	int pidfd = open_pidfd(pid, &st);
-	if (pidfd < 0) /* still registered: exits are polled, signals retry it */
+	if (pidfd == -EMFILE || pidfd == -ENFILE) {
+		/* out of fds: its exit could not be watched (nor its start
+		 * time read): refuse, saying why (proc_refusal) */
+		*err = pidfd;
+		return NULL;
+	}
+	if (pidfd < 0) { /* still registered: exits are polled, signals retry it */
+		errno = 0;
 		st = sm_proc_starttime(pid);
+		if (!st && (errno == EMFILE || errno == ENFILE)) {
+			*err = -errno;
+			return NULL;
+		}
+	}
 	struct proc_box *box = st ? calloc(1, sizeof(*box)) : NULL;
 	if (!box) {
 		*err = st ? -ENOMEM : -ESRCH;
@@ -150,7 +197,12 @@ struct proc *proc_register(struct daemon *d, pid_t pid, const char *name, struct
 		ev_add(d, p->pidfd, EPOLLIN, &box->tag);
 	}
 	p->next = d->procs;
+	if (d->procs)
+		d->procs->prev = p;
 	d->procs = p;
+	struct proc **b = proc_bucket(d, pid);
+	p->hnext = *b;
+	*b = p;
 	d->nprocs++;
 	d->m.clients_total++;
 	state_touch_proc(d, p);
@@ -162,16 +214,24 @@ void proc_forget(struct proc *p)
 {
 	struct daemon *d = p->d;
 	state_forget_proc(d, p);
-	for (struct proc **pp = &d->procs; *pp; pp = &(*pp)->next)
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		d->procs = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	for (struct proc **pp = proc_bucket(d, p->pid); *pp; pp = &(*pp)->hnext)
 		if (*pp == p) {
-			*pp = p->next;
+			*pp = p->hnext;
 			break;
 		}
+	p->prev = NULL;
 	d->nprocs--;
 	if (p->pidfd >= 0) {
 		ev_del(d, p->pidfd);
 		close(p->pidfd);
 		p->pidfd = -1;
+		conn_fds_freed(d);
 	}
 	if (p->reg)
 		p->reg->registered = NULL;
@@ -220,6 +280,7 @@ void proc_on_pidfd(struct proc *p)
 		ev_del(d, p->pidfd);
 		close(p->pidfd);
 		p->pidfd = -1;
+		conn_fds_freed(d);
 	}
 	if (p->reg)
 		return; /* the registration connection's close releases (a
@@ -234,8 +295,9 @@ void proc_on_pidfd(struct proc *p)
 
 static bool holds_in(struct daemon *d, struct proc *p, struct ls_entry *e)
 {
-	for (struct lease *l = d->lt.head; l; l = l->next)
-		if (l->ls == e && lease_holder(l, p))
+	(void)d;
+	for (struct holder *h = p->holds; h; h = h->pnext)
+		if (h->lease->ls == e)
 			return true;
 	return false;
 }
@@ -384,8 +446,9 @@ static void kill_program_exited(struct daemon *d, pid_t k, int status)
 
 static bool holds_in_failed(struct daemon *d, struct proc *p)
 {
-	for (struct lease *l = d->lt.head; l; l = l->next)
-		if ((l->ls->state == LS_FAILED || l->ls->fencing) && lease_holder(l, p))
+	(void)d;
+	for (struct holder *h = p->holds; h; h = h->pnext)
+		if (h->lease->ls->state == LS_FAILED || h->lease->ls->fencing)
 			return true;
 	return false;
 }
@@ -406,8 +469,9 @@ static void end_fencing_of_stopped(struct daemon *d)
 	}
 }
 
-void proc_tick(struct daemon *d)
+uint64_t proc_tick(struct daemon *d)
 {
+	bool poll = false; /* something below is only seen by looking again */
 	/* reap kill programs */
 	pid_t k;
 	int status;
@@ -417,6 +481,7 @@ void proc_tick(struct daemon *d)
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
 		if (!e->fencing)
 			continue;
+		poll = true; /* holders' exits, then SIGKILL at the end of G */
 		settle_fenced(d, e);
 		if (ls_fence_grace_over(e, now)) {
 			for (struct proc *p = d->procs; p; p = p->next)
@@ -437,5 +502,7 @@ void proc_tick(struct daemon *d)
 			sm_info("process %d (%s) is gone: releasing its %d lease(s)", (int)p->pid, p->name, p->nleases);
 			proc_done(d, p);
 		}
+		poll = poll || p->state == PROC_FENCING || (p->pidfd < 0 && !p->reg && p->state != PROC_DEAD);
 	}
+	return poll ? now + SM_POLL_MS : SM_NO_DEADLINE;
 }

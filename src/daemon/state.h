@@ -43,17 +43,14 @@ void state_forget_proc(struct daemon *d, struct proc *p);
  * negative errno when the change could not be written (the file then says
  * what it said before this save; the next save retries with a snapshot). */
 int state_save(struct daemon *d);
+/* Something changed that is not on file yet (a save failed): the loop
+ * retries state_save() every SM_POLL_MS while this is true. */
+bool state_pending(struct daemon *d);
 /* Rewrite the whole file (temp file + rename): start, clean shutdown.
  * 0 or a negative errno, as state_save(). */
 int state_snapshot(struct daemon *d);
-/* Before anything else runs: -EPERM (logged) if RUN_DIR/state exists but
- * is not one this daemon may trust; the daemon must not start then. */
-int state_check_file(struct daemon *d);
-/* -EPERM (logged, nothing resumed) if the file is not one to trust. */
-int state_restore(struct daemon *d);
-/* A resumed lockspace is ours again: check on disk that each of its leases
- * with a living holder still is (else its holders are fenced). */
-void state_verify_leases(struct daemon *d, struct ls_entry *e);
+/* RUN_DIR/state (suffix "") or a sibling of it, e.g. ".tmp". */
+void state_path(const struct daemon *d, char *buf, size_t len, const char *suffix);
 /* Whether a file or directory in the run directory may be trusted: owned
  * by root or by the daemon's euid, writable by no one else.  Else false
  * and why (for "refusing PATH: WHY"). */

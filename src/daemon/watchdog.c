@@ -263,9 +263,10 @@ static bool safe_to_pet(struct daemon *d)
 	return true;
 }
 
-/* On the last ticks before a joined lockspace's time left drops to P (F - P:
- * no pet after that), pet at every tick instead of every P.  Otherwise the
- * last pet can come up to 2P + a tick before F, and with a small W (W <= 4P,
+/* In the last LAST_PET_WINDOW_MS before a joined lockspace's time left drops
+ * to P (F - P: no pet after that), pet every SM_POLL_MS instead of every P
+ * (watchdog_tick's deadline).  Otherwise the last pet can come up to 2P + a
+ * poll before F, and with a small W (W <= 4P,
  * as in tests) the host is reset at F + W - 2P, before a holder SIGKILLed at
  * F + G = F + W/2 is seen dead.  The rule itself (no pet within P of F) and
  * so the latest reset, F + W - P, are unchanged. */
@@ -289,7 +290,7 @@ static bool last_chance(struct daemon *d)
 
 /* wdmd: how far ahead our expiry goes: wdmd's test interval + WDMD_IDLE_MS,
  * or less: up to the moment the rule above stops petting (P before F) for
- * every lockspace whose leases are held.  Ticks pet every P, so the expiry keeps moving while the
+ * every lockspace whose leases are held.  The loop pets every P, so the expiry keeps moving while the
  * daemon is alive and the rule allows; a loop stalled for a few seconds only
  * costs wdmd one keepalive (its device fires after fire_timeout without). */
 static int64_t pet_horizon_ms(struct daemon *d)
@@ -313,18 +314,50 @@ static int64_t pet_horizon_ms(struct daemon *d)
 	return h;
 }
 
-void watchdog_tick(struct daemon *d)
+/* When the last-chance window of e opens (its time left drops to P + the
+ * window), as a delay from now: 0 inside it, -1 when e has none. */
+static int64_t to_last_chance(struct daemon *d, struct ls_entry *e)
+{
+	int64_t rem;
+	if (e->state == LS_JOINING && e->resume && !e->fencing && !atomic_load(&e->thr.join_done))
+		rem = ls_resume_left_ms(e);
+	else if (e->state != LS_JOINED || e->fencing || !e->ls)
+		return -1;
+	else
+		rem = sm_lockspace_remaining_ms(e->ls);
+	if (rem <= (int64_t)pet_interval(d))
+		return -1; /* past it: no pet any more for e */
+	return SM_MAX(rem - (int64_t)(pet_interval(d) + LAST_PET_WINDOW_MS), (int64_t)0);
+}
+
+/* When watchdog_tick must run again: the next pet (P after the last), or
+ * the next tick of a last-chance window, or now + SM_POLL_MS while it waits
+ * to arm or for petting to become safe again (holders dying). */
+static uint64_t next_pet(struct daemon *d, bool petting, uint64_t now)
+{
+	if (!d->wd_armed || !petting)
+		return now + SM_POLL_MS;
+	uint64_t next = d->wd_last_pet_mono + pet_interval(d);
+	for (struct ls_entry *e = d->lockspaces; e; e = e->next) {
+		int64_t t = to_last_chance(d, e);
+		if (t >= 0)
+			next = deadline_min(next, now + (t > 0 ? (uint64_t)t : SM_POLL_MS));
+	}
+	return next;
+}
+
+uint64_t watchdog_tick(struct daemon *d)
 {
 	if (d->wd_kind == WD_NONE)
-		return;
+		return SM_NO_DEADLINE;
+	uint64_t now = mono_ms();
 	if (!d->wd_armed) {
 		if (safe_to_pet(d))
 			arm(d);
-		return;
+		return next_pet(d, true, now);
 	}
-	uint64_t now = mono_ms();
 	if (now - d->wd_last_pet_mono < pet_interval(d) && !last_chance(d))
-		return;
+		return next_pet(d, !d->wd_refused_logged, now);
 	if (!safe_to_pet(d)) {
 		if (!d->wd_refused_logged) {
 			sm_error("not petting the watchdog: a lockspace expired while processes hold its leases; the host "
@@ -332,7 +365,7 @@ void watchdog_tick(struct daemon *d)
 				 (unsigned long long)(d->wd_timeout_ms - SM_MIN(d->wd_timeout_ms, now - d->wd_last_pet_mono)));
 			d->wd_refused_logged = true;
 		}
-		return;
+		return next_pet(d, false, now);
 	}
 	d->wd_refused_logged = false;
 	int rc = d->wd_kind == WD_DEVICE ? (write(d->wd_fd, "1", 1) == 1 ? 0 : -errno)
@@ -348,9 +381,10 @@ void watchdog_tick(struct daemon *d)
 				d->wd_fd = -1;
 			}
 		}
-		return;
+		return next_pet(d, false, now); /* try again at the next poll */
 	}
 	d->wd_last_pet_mono = now;
+	return next_pet(d, true, now);
 }
 
 void watchdog_close(struct daemon *d, bool disarm)

@@ -6,7 +6,10 @@
 #include "daemon.h"
 
 int watchdog_open(struct daemon *d);
-void watchdog_tick(struct daemon *d);
+/* Arm or pet the watchdog when the rule allows (DESIGN §2).  Returns when
+ * it must run again (mono_ms()): the next pet, each SM_POLL_MS in a
+ * last-chance window or while petting is refused, or SM_NO_DEADLINE. */
+uint64_t watchdog_tick(struct daemon *d);
 void watchdog_close(struct daemon *d, bool disarm);
 const char *watchdog_describe(struct daemon *d);
 bool watchdog_unprotected(const struct daemon *d);

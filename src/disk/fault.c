@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_RULES 16
@@ -228,6 +229,16 @@ static struct rule_state *match_io_locked(struct iocb *cb)
 	return match_locked(write ? SM_FAULT_WRITE : SM_FAULT_READ, cb->aio_fildes, -1);
 }
 
+/* SM_FAULT_SLOW: hold the submitting thread for the time the transfer of
+ * nbytes takes at ms_per_mib (the caller's timeout is already running). */
+static void slow_down(unsigned long nbytes, unsigned ms_per_mib)
+{
+	uint64_t ns = (uint64_t)nbytes * ms_per_mib * 1000000ull / (1024 * 1024);
+	struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 static int wrap_io_submit(io_context_t ctx, long nr, struct iocb **cbs)
 {
 	long done = 0;
@@ -238,7 +249,8 @@ static int wrap_io_submit(io_context_t ctx, long nr, struct iocb **cbs)
 		int err = rule.err ? rule.err : EIO;
 		if (r)
 			sm_debug("fault: %s %s at offset %lld (%lu bytes)",
-				 rule.kind == SM_FAULT_HANG ? "hang" : rule.kind == SM_FAULT_SHORT ? "short" : "error",
+				 rule.kind == SM_FAULT_HANG ? "hang" : rule.kind == SM_FAULT_SHORT ? "short"
+				 : rule.kind == SM_FAULT_SLOW ? "slow" : "error",
 				 cbs[i]->aio_lio_opcode == IO_CMD_PWRITE ? "write" : "read", (long long)cbs[i]->u.c.offset,
 				 (unsigned long)cbs[i]->u.c.nbytes);
 		if (r && (rule.kind == SM_FAULT_ERRNO || rule.kind == SM_FAULT_HANG)) {
@@ -252,6 +264,8 @@ static int wrap_io_submit(io_context_t ctx, long nr, struct iocb **cbs)
 			continue;
 		}
 		pthread_mutex_unlock(&fault_lock);
+		if (r && rule.kind == SM_FAULT_SLOW)
+			slow_down(cbs[i]->u.c.nbytes, rule.slow_ms_per_mib);
 		if (r && rule.kind == SM_FAULT_SUBMIT_ERRNO)
 			return done ? (int)done : -err;
 		if (r && rule.kind == SM_FAULT_SHORT) {

@@ -72,6 +72,12 @@ enum sm_fault_kind {
 	 * command, then its answer is lost and the call fails with -err (e.g.
 	 * ETIMEDOUT: a COMPARE AND WRITE that timed out and landed anyway). */
 	SM_FAULT_DONE_ERRNO,
+	/* Reads and writes only: the I/O is carried out, but only after a delay
+	 * of .slow_ms_per_mib ms per MiB it transfers, counted against its
+	 * timeout (the caller's deadline runs from before the submission): a
+	 * LUN whose bandwidth is shared by many hosts, where a large I/O misses
+	 * a timeout that a small one meets. */
+	SM_FAULT_SLOW,
 };
 
 /* SCSI status and sense keys used by PR rules. */
@@ -107,6 +113,7 @@ struct sm_fault_rule {
 	uint8_t status;                /* SM_FAULT_SCSI_STATUS */
 	uint8_t sense_key, asc, ascq;  /* SM_FAULT_CHECK_CONDITION */
 	enum sm_fault_ioctl_style ioctl_style;
+	unsigned slow_ms_per_mib;      /* SM_FAULT_SLOW */
 };
 
 /* Replace the disk syscall table with the injecting wrappers (idempotent). */

@@ -30,7 +30,7 @@
 _Static_assert(SM_EAGAIN_CLAIM > SM_ERR_LAST_ && SM_EAGAIN_LOST > SM_ERR_LAST_, "private codes outside SM_E*");
 /* Join attempts before giving up (stalled claims, host_ids lost to hosts
  * joining at the same moment: each lost race lets at least one of them in). */
-#define JOIN_ATTEMPTS 8
+#define JOIN_ATTEMPTS 16
 
 /* What we have seen of one host_id's record on one member. */
 struct host_obs {
@@ -506,14 +506,15 @@ void sm_lockspace_me(struct sm_lockspace *ls, uint32_t *host_id, uint64_t *gener
 
 /* ---- observation ---------------------------------------------------------- */
 
-/* Record one successful read of the first nslots slots of member mi's host
- * area, issued at `issued` and completed at `now`.  Slots not read keep their
- * observation as it was: only a read extends "unchanged since". */
-static void observe_locked(struct sm_lockspace *ls, int mi, const uint8_t *area, uint32_t nslots, uint64_t issued,
-			   uint64_t now)
+/* Record one successful read of slots first+1 .. first+nslots of member mi's
+ * host area (area is the image of the whole area), issued at `issued` and
+ * completed at `now`.  Slots not read keep their observation as it was: only
+ * a read extends "unchanged since". */
+static void observe_locked(struct sm_lockspace *ls, int mi, const uint8_t *area, uint32_t first, uint32_t nslots,
+			   uint64_t issued, uint64_t now)
 {
 	const struct sm_volume_header *h = &ls->hdr;
-	for (uint32_t i = 0; i < nslots; i++) {
+	for (uint32_t i = first; i < first + nslots; i++) {
 		struct host_obs *o = &ls->m[mi].obs[i];
 		const uint8_t *b = area + (size_t)i * h->sector_size;
 		if (!o->seen || memcmp(o->bytes, b, SM_HOST_SIZE) != 0) {
@@ -545,9 +546,10 @@ static void observe_locked(struct sm_lockspace *ls, int mi, const uint8_t *area,
  *
  * A renewal reads host_ids 1 .. scan_limit: the highest slot ever claimed
  * (seen in the latest whole read; our own at least) plus SCAN_SLACK, where
- * hosts that join by name land first.  Every FULL_READ_EVERY renewals, and at
- * the next one after a question about a host beyond the limit or a claim seen
- * within SCAN_SLACK of it, the whole area is read and the limit set anew;
+ * hosts that join by name land first; a claim seen within SCAN_SLACK of the
+ * limit moves it to that claim + SCAN_SLACK.  Every FULL_READ_EVERY renewals,
+ * and at the next one after a question about a host beyond the limit, the
+ * whole area is read and the limit set anew;
  * joins, resumes, leaves and sm_lockspace_observe() always read it whole.
  * Safety does not depend on it: a verdict of death needs two reads showing
  * the same bytes more than H apart, so a slot read less often is judged dead
@@ -577,8 +579,11 @@ static void update_scan_limit_locked(struct sm_lockspace *ls, uint32_t nslots)
 		return;
 	}
 	ls->reads_since_full++;
-	if (highest + SCAN_SLACK > nslots) /* a claim near the edge: look further */
-		ls->want_full = true;
+	/* A claim near the edge (hosts joining by name land there, one after
+	 * another when many join): look SCAN_SLACK further from it, without
+	 * reading everything at each of them. */
+	if (highest + SCAN_SLACK > nslots)
+		ls->scan_limit = SM_MIN(max, highest + SCAN_SLACK);
 }
 
 /* The number of slots the next renewal reads (mu held). */
@@ -589,6 +594,21 @@ static uint32_t renewal_slots_locked(const struct sm_lockspace *ls)
 	return SM_MAX(ls->scan_limit, ls->host_id);
 }
 
+/* A renewal's read of nslots timed out.  If it was a whole read beyond the
+ * slots in use (the LUN is busy: many hosts joining at once), the next
+ * renewals read the slots in use again, and the whole area is tried again
+ * FULL_READ_EVERY / 2 renewals later (a new question about a host beyond
+ * asks for it sooner): one renewal fails, not every one until F. */
+static void whole_read_missed(struct sm_lockspace *ls, uint32_t nslots)
+{
+	pthread_mutex_lock(&ls->mu);
+	if (nslots == ls->hdr.max_hosts && ls->scan_limit && ls->scan_limit < nslots) {
+		ls->want_full = false;
+		ls->reads_since_full = FULL_READ_EVERY / 2;
+	}
+	pthread_mutex_unlock(&ls->mu);
+}
+
 /* A question about host_id (mu held): if it lies beyond what renewals read,
  * the next one reads everything. */
 static void note_interest_locked(struct sm_lockspace *ls, uint32_t host_id)
@@ -597,34 +617,85 @@ static void note_interest_locked(struct sm_lockspace *ls, uint32_t host_id)
 		ls->want_full = true;
 }
 
-/* Read the first nslots slots of the host area of every member.  0 when a
- * majority was read (the one volume, for a lone volume); else its error, or
- * -SM_ENO_MAJORITY. */
-static int read_host_slots(struct sm_lockspace *ls, uint32_t nslots)
+/* ---- reading in chunks (joins) ---------------------------------------------
+ *
+ * A renewal reads its slots in one I/O within d (the bound R + 2d on a live
+ * host's silence, which fencing by reservation uses, counts on it), and so do
+ * the reads that share its thread or its deadline (observe: the daemon's
+ * death checks; resume; leave).  A join reads the whole host area in chunks
+ * of CHUNK_BYTES, each with its own timeout d, and a chunk that timed out is
+ * read again after a random pause (CHUNK_TRIES times in all).  When
+ * many hosts join at once (a site restarting), each I/O waits behind the
+ * others' on the LUN for a time that grows with the bytes queued: a 1000 KiB
+ * read of a 2000-slot area misses d where a 64 KiB one does not, and the
+ * random pause spreads the retries.  Each chunk is an observation of its
+ * slots of its own (issue and completion times), so reading in chunks
+ * changes nothing of what an observation means (docs/algorithms.md §1,
+ * "Mass joins"). */
+#define CHUNK_BYTES (64u * 1024)
+#define CHUNK_TRIES 4
+
+/* A pause of d/4 .. d/2, random, before reading a chunk again. */
+static void retry_pause(const struct sm_lockspace *ls)
+{
+	uint8_t r[16];
+	unsigned span = ls->hdr.io_timeout_ms / 4 + 1;
+	unsigned extra = sm_uuid_generate(r) == 0 ? ((unsigned)r[0] << 8 | r[1]) % span : span / 2;
+	sm_sleep_ms(ls->hdr.io_timeout_ms / 4 + extra);
+}
+
+/* Read slots first+1 .. first+nslots of member i into its area_buf and
+ * observe them: one I/O within d (chunked = false), or chunks of
+ * CHUNK_BYTES, each within d and retried after a timeout.  Sets read_ok
+ * and read_issue (the first I/O's issue). */
+static int read_member(struct sm_lockspace *ls, int i, uint32_t first, uint32_t nslots, bool chunked)
+{
+	const struct sm_volume_header *h = &ls->hdr;
+	struct member *m = &ls->m[i];
+	m->read_issue = sm_now_mono_ms();
+	int rc = member_ensure_open(ls, i);
+	uint32_t per = chunked ? SM_MAX(1u, CHUNK_BYTES / h->sector_size) : nslots;
+	for (uint32_t done = 0; rc == 0 && done < nslots;) {
+		uint32_t n = SM_MIN(per, nslots - done), at = first + done;
+		uint64_t issued = sm_now_mono_ms();
+		rc = sm_disk_read(m->vol->disk, h->host_area_offset + (uint64_t)at * h->sector_size,
+				  m->area_buf + (size_t)at * h->sector_size, (size_t)n * h->sector_size, h->io_timeout_ms);
+		for (int tries = 1; chunked && rc == -SM_EIO_TIMEOUT && tries < CHUNK_TRIES; tries++) {
+			member_failed(ls, m, rc);
+			retry_pause(ls);
+			issued = sm_now_mono_ms();
+			rc = sm_disk_read(m->vol->disk, h->host_area_offset + (uint64_t)at * h->sector_size,
+					  m->area_buf + (size_t)at * h->sector_size, (size_t)n * h->sector_size,
+					  h->io_timeout_ms);
+		}
+		if (rc < 0)
+			break;
+		uint64_t now = sm_now_mono_ms();
+		pthread_mutex_lock(&ls->mu);
+		observe_locked(ls, i, m->area_buf, at, n, issued, now);
+		pthread_mutex_unlock(&ls->mu);
+		done += n;
+	}
+	m->read_ok = rc == 0;
+	if (rc < 0)
+		member_failed(ls, m, rc);
+	else
+		member_ok(ls, m);
+	return rc;
+}
+
+/* Read the first nslots slots of the host area of every member (chunked:
+ * see above).  0 when a majority was read (the one volume, for a lone
+ * volume); else its error, or -SM_ENO_MAJORITY. */
+static int read_host_slots(struct sm_lockspace *ls, uint32_t nslots, bool chunked)
 {
 	const struct sm_volume_header *h = &ls->hdr;
 	int ok = 0, first_err = 0;
 	for (int i = 0; i < ls->n; i++) {
-		struct member *m = &ls->m[i];
-		uint64_t issued = sm_now_mono_ms();
-		m->read_issue = issued;
-		int rc = member_ensure_open(ls, i);
-		if (rc == 0)
-			rc = sm_disk_read(m->vol->disk, h->host_area_offset, m->area_buf,
-					  (size_t)nslots * h->sector_size, h->io_timeout_ms);
-		m->read_ok = rc == 0;
-		if (rc < 0) {
-			member_failed(ls, m, rc);
-			if (!first_err)
-				first_err = rc;
-			continue;
-		}
-		uint64_t now = sm_now_mono_ms();
-		member_ok(ls, m);
-		pthread_mutex_lock(&ls->mu);
-		observe_locked(ls, i, m->area_buf, nslots, issued, now);
-		pthread_mutex_unlock(&ls->mu);
-		ok++;
+		int rc = read_member(ls, i, 0, nslots, chunked);
+		if (rc < 0 && !first_err)
+			first_err = rc;
+		ok += rc == 0;
 	}
 	if (ok >= majority(ls)) { /* a failed read says nothing about the slots in use */
 		pthread_mutex_lock(&ls->mu);
@@ -640,10 +711,40 @@ static int read_host_slots(struct sm_lockspace *ls, uint32_t nslots)
 	return -SM_ENO_MAJORITY;
 }
 
-/* The whole host area. */
+/* The whole host area, in one I/O within d. */
 static int read_host_area(struct sm_lockspace *ls)
 {
-	return read_host_slots(ls, ls->hdr.max_hosts);
+	return read_host_slots(ls, ls->hdr.max_hosts, false);
+}
+
+/* The whole host area for a join: in chunks, each within d and retried. */
+static int read_host_area_to_join(struct sm_lockspace *ls)
+{
+	return read_host_slots(ls, ls->hdr.max_hosts, true);
+}
+
+/* Slot host_id alone, on every member (one sector each, within d; a read
+ * that timed out everywhere is tried again after a random pause, `tries`
+ * times in all): the read a join decides its claim on, and the one that
+ * shows whether the claim held.  Other slots' observations and area_buf
+ * images stay as they were.  0 when a majority was read; as
+ * read_host_slots() otherwise. */
+static int read_one_slot(struct sm_lockspace *ls, uint32_t host_id, int tries)
+{
+	for (int t = 1;; t++) {
+		int ok = 0, first_err = 0;
+		for (int i = 0; i < ls->n; i++) {
+			int rc = read_member(ls, i, host_id - 1, 1, false);
+			if (rc < 0 && !first_err)
+				first_err = rc;
+			ok += rc == 0;
+		}
+		if (ok >= majority(ls))
+			return 0;
+		if (t >= tries || first_err != -SM_EIO_TIMEOUT)
+			return ls->n == 1 ? first_err : -SM_ENO_MAJORITY;
+		retry_pause(ls);
+	}
 }
 
 int sm_lockspace_observe(struct sm_lockspace *ls)
@@ -1277,7 +1378,9 @@ int sm_lockspace_renew(struct sm_lockspace *ls)
 	pthread_mutex_lock(&ls->mu);
 	uint32_t nslots = renewal_slots_locked(ls);
 	pthread_mutex_unlock(&ls->mu);
-	int rc = read_host_slots(ls, nslots);
+	int rc = read_host_slots(ls, nslots, false);
+	if (rc == -SM_EIO_TIMEOUT)
+		whole_read_missed(ls, nslots);
 	if (rc == 0) {
 		pthread_mutex_lock(&ls->mu);
 		bool lost = slot_lost_locked(ls);
@@ -1349,6 +1452,32 @@ static uint32_t named_slot_locked(struct sm_lockspace *ls, const char *name, con
 	return best;
 }
 
+/* A free slot not in avoid[] (0 if none): the first one, while this join has
+ * lost at most one race.  After two, many hosts are joining by name at once
+ * and would all claim the same first free slot again, one of them winning
+ * each round: pick at random among the first SCAN_SLACK << 2 (navoid - 2)
+ * free ones instead (8, 32, 128, ...), so that about as many win a round as
+ * there are slots in the window (while the joiners outnumber them), and
+ * slots stay low (renewals read up to the highest claimed + SCAN_SLACK). */
+static uint32_t free_slot_locked(struct sm_lockspace *ls, const uint32_t *avoid, int navoid)
+{
+	uint64_t now = sm_now_mono_ms();
+	uint32_t window = navoid < 2 ? 1 : SCAN_SLACK << SM_MIN(2 * (navoid - 2), 12), seen = 0, pick = 0;
+	uint8_t r[16];
+	uint32_t rnd = sm_uuid_generate(r) == 0 ? (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | r[2] << 8 | r[3] : 0;
+	for (uint32_t i = 0; i < ls->hdr.max_hosts && seen < window; i++) {
+		if (!best_obs_locked(ls, i, NULL) || liveness_locked(ls, i, now) != SM_LIVE_FREE ||
+		    slot_in(i + 1, avoid, navoid))
+			continue;
+		seen++;
+		/* reservoir sampling: each of the first `window` free slots alike */
+		if ((rnd >> 8) % seen == 0)
+			pick = i + 1;
+		rnd = rnd * 1103515245u + 12345u;
+	}
+	return pick;
+}
+
 /* The slot to join: the requested one; else the one carrying our name, else
  * the one carrying our alias (the name an older version gave us), else the
  * first free one, never one in avoid[] (lost to another host during this
@@ -1370,12 +1499,8 @@ static int pick_slot_locked(struct sm_lockspace *ls, const char *name, const cha
 	if (!best && (best = named_slot_locked(ls, alias, avoid, navoid)))
 		sm_info("lockspace %s: host_id %u carries %s, this host's former name: joining it as %s",
 			ls->hdr.lockspace, best, alias, name);
-	uint64_t now = sm_now_mono_ms();
 	if (!best)
-		for (uint32_t i = 0; i < n && !best; i++)
-			if (best_obs_locked(ls, i, NULL) && liveness_locked(ls, i, now) == SM_LIVE_FREE &&
-			    !slot_in(i + 1, avoid, navoid))
-				best = i + 1;
+		best = free_slot_locked(ls, avoid, navoid);
 	if (!best) {
 		sm_error("lockspace %s has no free host_id and none carries host name %s%s", ls->hdr.lockspace, name,
 			 navoid ? " (other hosts joining at the same moment took the last ones)" : "");
@@ -1391,7 +1516,7 @@ static int pick_slot_locked(struct sm_lockspace *ls, const char *name, const cha
  * the slot's next holder overwrites it. */
 static void withdraw_claim(struct sm_lockspace *ls, const struct sm_host_record *claim)
 {
-	if (ls->n != 1 || read_host_area(ls) < 0)
+	if (ls->n != 1 || read_one_slot(ls, claim->host_id, 1) < 0)
 		return;
 	pthread_mutex_lock(&ls->mu);
 	bool ours = member_is_ours_locked(ls, 0);
@@ -1460,6 +1585,10 @@ static void become_joined_locked(struct sm_lockspace *ls, const struct sm_host_r
 	memcpy(ls->host_name, claim->host_name, SM_NAME_FIELD);
 	ls->last_renew_mono = t0m;
 	ls->last_renew_boot = t0b;
+	/* renewals read our slot + SCAN_SLACK at least (the join's whole read
+	 * set the limit before our claim) */
+	if (ls->scan_limit)
+		ls->scan_limit = SM_MAX(ls->scan_limit, SM_MIN(ls->hdr.max_hosts, claim->host_id + SCAN_SLACK));
 	memset(ls->sector, 0, ls->hdr.sector_size);
 	sm_host_encode(claim, ls->sector);
 	set_mine_locked(ls, claim);
@@ -1518,11 +1647,20 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 	/* per member: issue time of the read that found the slot claimable (0 = not read) */
 	uint64_t decided_at[SM_SET_SIZE];
 	for (;;) {
-		int rc = read_host_area(ls);
+		/* The whole area (in chunks) to pick the slot; then the slot
+		 * alone: the read the claim is decided on (its issue starts the
+		 * 2d within which the claim must land). */
+		int rc = read_host_area_to_join(ls);
 		if (rc < 0)
 			return rc;
 		pthread_mutex_lock(&ls->mu);
 		rc = pick_slot_locked(ls, name, alias, opts->host_id, avoid, navoid, &slot);
+		pthread_mutex_unlock(&ls->mu);
+		if (rc < 0)
+			return rc;
+		if ((rc = read_one_slot(ls, slot, CHUNK_TRIES)) < 0)
+			return rc;
+		pthread_mutex_lock(&ls->mu);
 		*slot_out = slot;
 		int nvalid = 0;
 		const struct host_obs *bo = rc == 0 ? best_obs_locked(ls, slot - 1, &nvalid) : NULL;
@@ -1620,8 +1758,11 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		opts->progress(opts->progress_arg, what, ls->to.join_wait_ms);
 	}
 	rc = wait_ms(ls->to.join_wait_ms, opts->cancel);
+	/* Our slot alone tells whether the claim held.  Two tries at most:
+	 * the claim counts as our first renewal, and the join must return
+	 * well within F of it. */
 	if (rc == 0)
-		rc = read_host_area(ls);
+		rc = read_one_slot(ls, slot, 2);
 	if (rc < 0) {
 		withdraw_claim(ls, &claim);
 		return rc;

@@ -9,22 +9,34 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 struct sm_conn {
 	int fd;
+	unsigned timeout_ms;        /* per call, 0 = none (sm_conn_set_timeout) */
+	const volatile sig_atomic_t *cancel; /* sm_conn_set_cancel */
+	int broken;                 /* a call gave up mid-message: the stream is out of step */
 	uint32_t seq;
 	char message[256];
 	uint32_t owner;
 	uint8_t *reply; /* payload of the last reply */
 	size_t reply_len;
 };
+
+/* A receive waits in the daemon for up to its wait_ms, plus the settle
+ * time of the hand-off and its own I/O: the call waits this much longer. */
+#define SM_RECEIVE_MARGIN_MS 60000
+/* Connecting waits at most this long even with a longer timeout: a daemon
+ * that serves accepts at once; one that does not is hung or out of fds. */
+#define SM_CONNECT_TIMEOUT_MAX_MS 30000
 
 const char *sm_version(void) { return SM_VERSION; }
 
@@ -65,6 +77,62 @@ static const char *run_dir(void)
 	return d && *d ? d : SM_RUN_DIR_DEFAULT;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* $SYNC_MANAGER_TIMEOUT in seconds (fractions allowed, 0 = none); the
+ * default when unset or not a number. */
+static unsigned default_timeout_ms(void)
+{
+	const char *e = getenv(SM_TIMEOUT_ENV);
+	if (!e || !*e)
+		return SM_TIMEOUT_DEFAULT_MS;
+	char *end;
+	double s = strtod(e, &end);
+	if (*end || s < 0 || s > 4000000)
+		return SM_TIMEOUT_DEFAULT_MS;
+	return (unsigned)(s * 1000 + 0.5);
+}
+
+/* Connect without blocking for longer than timeout_ms: a daemon that does
+ * not accept (its listen backlog full, e.g. at its fd limit) makes connect
+ * fail with EAGAIN; try again every 20 ms until the deadline. */
+static int connect_bounded(int fd, const struct sockaddr_un *sa, unsigned timeout_ms)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	uint64_t deadline = now_ms() + timeout_ms;
+	int rc;
+	for (;;) {
+		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0) {
+			rc = 0;
+			break;
+		}
+		rc = -errno;
+		if (rc == -EINTR)
+			continue;
+		if (rc != -EAGAIN)
+			break;
+		if (timeout_ms && now_ms() >= deadline) {
+			rc = -SM_EDAEMON_TIMEOUT;
+			break;
+		}
+		struct timespec ts = {0, 20 * 1000000L};
+		if (nanosleep(&ts, NULL) < 0 && errno == EINTR) {
+			rc = -SM_EINTERRUPTED; /* a caught signal (Ctrl-C) ends the wait */
+			break;
+		}
+	}
+	if (rc == 0 && fcntl(fd, F_SETFL, fl) < 0)
+		rc = -errno;
+	return rc;
+}
+
 int sm_conn_open(sm_conn **out)
 {
 	*out = NULL;
@@ -72,13 +140,15 @@ int sm_conn_open(sm_conn **out)
 	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", run_dir(), SM_SOCKET_NAME) >=
 	    sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
+	unsigned timeout_ms = default_timeout_ms();
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
+	int rc = connect_bounded(fd, &sa, timeout_ms && timeout_ms < SM_CONNECT_TIMEOUT_MAX_MS ? timeout_ms
+											: SM_CONNECT_TIMEOUT_MAX_MS);
+	if (rc < 0) {
 		close(fd);
-		return (e == ENOENT || e == ECONNREFUSED) ? -SM_ENO_DAEMON : -e;
+		return (rc == -ENOENT || rc == -ECONNREFUSED) ? -SM_ENO_DAEMON : rc;
 	}
 	sm_conn *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -86,8 +156,24 @@ int sm_conn_open(sm_conn **out)
 		return -ENOMEM;
 	}
 	c->fd = fd;
+	c->timeout_ms = timeout_ms;
 	*out = c;
 	return 0;
+}
+
+void sm_conn_set_timeout(sm_conn *c, unsigned timeout_ms)
+{
+	c->timeout_ms = timeout_ms;
+}
+
+unsigned sm_conn_timeout(const sm_conn *c)
+{
+	return c->timeout_ms;
+}
+
+void sm_conn_set_cancel(sm_conn *c, const volatile sig_atomic_t *flag)
+{
+	c->cancel = flag;
 }
 
 void sm_conn_close(sm_conn *c)
@@ -104,14 +190,44 @@ int sm_conn_fd(const sm_conn *c) { return c->fd; }
 const char *sm_conn_message(const sm_conn *c) { return c->message; }
 uint32_t sm_conn_owner(const sm_conn *c) { return c->owner; }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+/* Wait until c->fd is ready for events, at most until deadline (0 =
+ * none).  Waits in slices of 200 ms so that a cancel flag set by a signal
+ * that arrived just before poll() is still seen promptly. */
+static int wait_ready(sm_conn *c, short events, uint64_t deadline)
+{
+	for (;;) {
+		if (c->cancel && *c->cancel)
+			return -SM_EINTERRUPTED;
+		int slice = 200;
+		if (deadline) {
+			uint64_t now = now_ms();
+			if (now >= deadline)
+				return -SM_EDAEMON_TIMEOUT;
+			if (deadline - now < (uint64_t)slice)
+				slice = (int)(deadline - now);
+		}
+		struct pollfd p = {.fd = c->fd, .events = events};
+		int n = poll(&p, 1, slice);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int write_all(sm_conn *c, const uint8_t *p, size_t n, uint64_t deadline)
 {
 	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			if (errno != EAGAIN)
+				return -errno;
+			int rc = wait_ready(c, POLLOUT, deadline);
+			if (rc < 0)
+				return rc;
+			continue;
 		}
 		p += w;
 		n -= (size_t)w;
@@ -119,14 +235,19 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static int read_all(int fd, uint8_t *p, size_t n)
+static int read_all(sm_conn *c, uint8_t *p, size_t n, uint64_t deadline)
 {
 	while (n) {
-		ssize_t r = read(fd, p, n);
+		ssize_t r = recv(c->fd, p, n, MSG_DONTWAIT);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			if (errno != EAGAIN)
+				return -errno;
+			int rc = wait_ready(c, POLLIN, deadline);
+			if (rc < 0)
+				return rc;
+			continue;
 		}
 		if (r == 0)
 			return -ECONNRESET;
@@ -136,25 +257,63 @@ static int read_all(int fd, uint8_t *p, size_t n)
 	return 0;
 }
 
+/* A call that gave up (timeout, interruption) may leave part of a request
+ * or reply in the stream: the connection cannot be used for another call. */
+static int give_up(sm_conn *c, int rc)
+{
+	if (rc == -SM_EDAEMON_TIMEOUT || rc == -SM_EINTERRUPTED) {
+		c->broken = rc;
+		if (rc == -SM_EDAEMON_TIMEOUT)
+			snprintf(c->message, sizeof(c->message),
+				 "sync_managerd did not answer within %.1f s (client timeout: %s or "
+				 "sm_conn_set_timeout; the daemon may be hung or at its file descriptor limit: see its log)",
+				 c->timeout_ms / 1000.0, SM_TIMEOUT_ENV);
+		else
+			snprintf(c->message, sizeof(c->message), "interrupted while waiting for sync_managerd");
+	}
+	return rc;
+}
+
 /* Send the request in b, wait for its reply.  Returns the daemon's result
  * (and keeps the reply payload in c->reply), or a transport error. */
-static int transact(sm_conn *c, uint16_t cmd, uint32_t flags, struct sm_msgbuf *b)
+/* The daemon closed the connection without answering. */
+static int went_away(sm_conn *c)
+{
+	snprintf(c->message, sizeof(c->message),
+		 "sync_managerd closed the connection without answering: it stopped, or it refused the connection "
+		 "(too many connections: see its log and sync_manager_connections_refused_total)");
+	return -SM_ENO_DAEMON;
+}
+
+static int transact_for(sm_conn *c, uint16_t cmd, uint32_t flags, struct sm_msgbuf *b, unsigned timeout_ms)
 {
 	c->message[0] = '\0';
 	c->owner = 0;
+	if (c->broken) {
+		sm_mb_free(b);
+		snprintf(c->message, sizeof(c->message),
+			 "this connection gave up on an earlier call (%s): close it and open a new one",
+			 sm_strerror(c->broken));
+		return -SM_EPROTO;
+	}
+	uint64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
 	struct sm_msg_hdr h = {.cmd = cmd, .seq = ++c->seq, .flags = flags};
 	int n = sm_mb_finish(b, &h);
 	if (n < 0) {
 		sm_mb_free(b);
 		return n;
 	}
-	int rc = write_all(c->fd, b->data, (size_t)n);
+	int rc = write_all(c, b->data, (size_t)n, deadline);
 	sm_mb_free(b);
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		return went_away(c);
 	if (rc < 0)
-		return rc == -EPIPE ? -SM_ENO_DAEMON : rc;
+		return give_up(c, rc);
 	uint8_t hb[SM_PROTO_HDR];
-	if ((rc = read_all(c->fd, hb, sizeof(hb))) < 0)
-		return rc == -ECONNRESET ? -SM_ENO_DAEMON : rc;
+	if ((rc = read_all(c, hb, sizeof(hb), deadline)) == -ECONNRESET)
+		return went_away(c);
+	if (rc < 0)
+		return give_up(c, rc);
 	struct sm_msg_hdr rh;
 	if ((rc = sm_hdr_decode(hb, &rh)) < 0)
 		return rc;
@@ -165,8 +324,8 @@ static int transact(sm_conn *c, uint16_t cmd, uint32_t flags, struct sm_msgbuf *
 	c->reply_len = rh.length;
 	if (!c->reply)
 		return -ENOMEM;
-	if ((rc = read_all(c->fd, c->reply, rh.length)) < 0)
-		return rc;
+	if ((rc = read_all(c, c->reply, rh.length, deadline)) < 0)
+		return give_up(c, rc);
 	struct sm_tlv_reader r;
 	struct sm_tlv t;
 	sm_tr_init(&r, c->reply, c->reply_len);
@@ -179,6 +338,14 @@ static int transact(sm_conn *c, uint16_t cmd, uint32_t flags, struct sm_msgbuf *
 	if (rh.result < 0 && !c->message[0])
 		snprintf(c->message, sizeof(c->message), "%s", sm_strerror(rh.result));
 	return rh.result;
+}
+
+/* Send the request in b, wait for its reply (at most the connection's
+ * timeout).  Returns the daemon's result (and keeps the reply payload in
+ * c->reply), or a transport error. */
+static int transact(sm_conn *c, uint16_t cmd, uint32_t flags, struct sm_msgbuf *b)
+{
+	return transact_for(c, cmd, flags, b, c->timeout_ms);
 }
 
 int sm_register(sm_conn *c, const char *name, unsigned flags)
@@ -371,7 +538,10 @@ int sm_receive(sm_conn *c, pid_t pid, const struct sm_resource *res, unsigned wa
 	sm_mb_u32(&b, SM_T_PID, (uint32_t)pid);
 	sm_mb_u32(&b, SM_T_WAIT_MS, wait_ms);
 	sm_req_put_resource(&b, res, SM_EXCLUSIVE);
-	int rc = transact(c, SM_CMD_RECEIVE, 0, &b);
+	/* the daemon waits up to wait_ms (60 s when 0) for the hand-off */
+	uint64_t need = (uint64_t)(wait_ms ? wait_ms : 60000) + SM_RECEIVE_MARGIN_MS;
+	unsigned t = c->timeout_ms && c->timeout_ms < need ? (unsigned)SM_MIN(need, UINT32_MAX) : c->timeout_ms;
+	int rc = transact_for(c, SM_CMD_RECEIVE, 0, &b, t);
 	if (rc == 0 && out)
 		rc = parse_leases(c, out, 1) < 0 ? -SM_EPROTO : 0;
 	return rc;

@@ -94,6 +94,11 @@ grep -q "rejoin" "$D/daemon.log" && t_ok "(c) the daemon rejoined by itself" || 
 # ---- (d) no state, the volume in the configuration --------------------------------------
 power_cycle no-state "join = $V" || t_done
 join_bounded "(d) no state, join = V configured"
+# A join the daemon starts by itself is paced (issue 19: a whole site starting
+# at once must not read the host area all at the same moment).
+from=$(grep -n 'ready: run directory' "$D/daemon.log" | tail -n1 | cut -d: -f1)
+t_match "(d) the configured join waited a random 0 .. R first" \
+	"joining in [0-9]+ ms \(start-up pacing: a random 0 \.\. R = 2000 ms\)" "$(tail -n +"${from:-1}" "$D/daemon.log")"
 
 # join_interrupted DESC: `join V --host-id 1`, Ctrl-C 2 s later: it must end within 10 s
 join_interrupted() {

@@ -14,6 +14,10 @@
  *   sm_clients lockspace-on LOCKSPACE VOLUME:RES   register self and acquire RES on
  *       VOLUME with LOCKSPACE's host_id (both named, as the library allows); exit 0
  *       when the daemon refuses it with SM_EMULTI_VOLUME (VOLUME is not LOCKSPACE's)
+ *   sm_clients register N MAXFAIL   fork N children one after the other, each
+ *       registering itself on its own connection and keeping it; one line per
+ *       refusal ("refused I: MESSAGE"), stop after MAXFAIL refusals, then
+ *       "registered K of N"; waits for stdin to close, then ends the children
  *   sm_clients status-poll STOPFILE     ask for status on one connection every 50 ms
  *       until STOPFILE exists; one line per call: "EPOCH_MS TOOK_US RESULT", then "end" 
  * Exit 0 when the behaviour was as expected. */
@@ -277,6 +281,67 @@ static int lockspace_on(const char *lockspace, const char *spec)
 	return rc == -SM_EMULTI_VOLUME ? 0 : 1;
 }
 
+/* A child of register_many: register, report "0" or the refusal on out,
+ * then keep the connection until killed. */
+static _Noreturn void register_child(int out)
+{
+	sm_conn *c = NULL;
+	int rc = sm_conn_open(&c);
+	if (rc == 0)
+		rc = sm_register(c, "fdtest", 0);
+	char line[400];
+	int n = rc == 0 ? snprintf(line, sizeof(line), "0\n")
+			: snprintf(line, sizeof(line), "%s (%s)\n", c && *sm_conn_message(c) ? sm_conn_message(c) : "",
+				   sm_strerror(rc));
+	if (write(out, line, (size_t)n) < 0)
+		_exit(1);
+	close(out);
+	for (;;)
+		pause();
+}
+
+static int register_many(int n, int maxfail)
+{
+	pid_t *kids = calloc((size_t)n, sizeof(*kids));
+	int ok = 0, failed = 0, started = 0;
+	for (int i = 0; i < n && failed < maxfail; i++) {
+		int fds[2];
+		if (pipe(fds) < 0)
+			return 1;
+		pid_t k = fork();
+		if (k == 0) {
+			close(fds[0]);
+			register_child(fds[1]);
+		}
+		close(fds[1]);
+		kids[started++] = k;
+		char line[400] = "";
+		FILE *f = fdopen(fds[0], "r");
+		if (!f || !fgets(line, sizeof(line), f))
+			snprintf(line, sizeof(line), "child %d said nothing\n", (int)k);
+		if (f)
+			fclose(f);
+		if (!strcmp(line, "0\n")) {
+			ok++;
+		} else {
+			failed++;
+			printf("refused %d: %s", i, line);
+			fflush(stdout);
+		}
+	}
+	printf("registered %d of %d\n", ok, n);
+	fflush(stdout);
+	char buf[64];
+	while (fread(buf, 1, sizeof(buf), stdin) > 0)
+		;
+	for (int i = 0; i < started; i++)
+		kill(kids[i], SIGKILL);
+	for (int i = 0; i < started; i++)
+		waitpid(kids[i], NULL, 0);
+	free(kids);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -292,6 +357,8 @@ int main(int argc, char **argv)
 		return reaped(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "lockspace-on"))
 		return lockspace_on(argv[2], argv[3]);
+	if (argc >= 4 && !strcmp(argv[1], "register"))
+		return register_many(atoi(argv[2]), atoi(argv[3]));
 	if (argc >= 3 && !strcmp(argv[1], "status-poll"))
 		return status_poll(argv[2]);
 	fprintf(stderr, "usage: see the comment at the top of sm_clients.c\n");

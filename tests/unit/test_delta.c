@@ -728,8 +728,9 @@ static void join_reread_error_withdraws_the_claim(void **state)
 {
 	sm_fault_install();
 	struct sm_lockspace *a = host();
-	/* reads: 1 = the decision, 2 = the re-read after 2d, 3 = withdraw's */
-	struct sm_fault_rule eio = {.op = SM_FAULT_READ, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 2, .count = 1};
+	/* reads: 1 = the whole area, 2 = the slot (the decision), 3 = the
+	 * slot's re-read after 2d, 4 = withdraw's */
+	struct sm_fault_rule eio = {.op = SM_FAULT_READ, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 3, .count = 1};
 	sm_fault_add(&eio);
 	uint64_t w0 = writes_of(a);
 	struct sm_join_opts o = {.host_id = 2, .host_name = "a"};
@@ -757,10 +758,12 @@ static void join_reread_timeout_withdraws_the_claim(void **state)
 {
 	sm_fault_install();
 	struct sm_lockspace *a = host();
-	struct sm_fault_rule hang = {.op = SM_FAULT_READ, .kind = SM_FAULT_HANG, .nth = 2, .count = 1};
+	/* the re-read (read 3) times out, and so does its one retry */
+	struct sm_fault_rule hang = {.op = SM_FAULT_READ, .kind = SM_FAULT_HANG, .nth = 3, .count = 2};
 	sm_fault_add(&hang);
 	struct sm_join_opts o = {.host_id = 2, .host_name = "a"};
 	assert_int_equal(sm_lockspace_join(a, &o), -SM_EIO_TIMEOUT);
+	assert_int_equal(sm_fault_hits(), 2);
 	assert_not_joined(a);
 	struct sm_host_status st = slot_as_seen(2);
 	assert_int_equal(st.rec.flags, SM_HOST_FREE);
@@ -771,13 +774,43 @@ static void join_reread_timeout_withdraws_the_claim(void **state)
 	sm_lockspace_free(a);
 }
 
+/* Issue 19: a join's reads that time out (a LUN busy with many hosts joining
+ * at once) are tried again after a random pause instead of failing the
+ * join: the host area's chunk, the slot's deciding read, the re-read. */
+static void join_reads_that_time_out_once_are_tried_again(void **state)
+{
+	sm_fault_install();
+	struct sm_lockspace *a = host();
+	/* reads: 1 = the whole area (one chunk here, hangs), 2 = its retry,
+	 * 3 = the slot (hangs), 4 = its retry, 5 = the slot's re-read after 2d
+	 * (hangs), 6 = its retry.  A rule counts the reads the rules before it
+	 * let through: h2 sees 2, 3 (fires); h3 sees 2, 4, 5 (fires). */
+	struct sm_fault_rule h1 = {.op = SM_FAULT_READ, .kind = SM_FAULT_HANG, .nth = 1, .count = 1};
+	struct sm_fault_rule h2 = {.op = SM_FAULT_READ, .kind = SM_FAULT_HANG, .nth = 2, .count = 1};
+	struct sm_fault_rule h3 = {.op = SM_FAULT_READ, .kind = SM_FAULT_HANG, .nth = 3, .count = 1};
+	sm_fault_add(&h1);
+	sm_fault_add(&h2);
+	sm_fault_add(&h3);
+	uint64_t w0 = writes_of(a);
+	join_as(a, 2, "a");
+	assert_int_equal(sm_fault_hits(), 3);
+	assert_int_equal(writes_of(a) - w0, 1); /* the claim only */
+	struct sm_lockspace_info info;
+	sm_lockspace_info(a, &info);
+	assert_true(info.joined);
+	assert_int_equal(info.host_id, 2);
+	sm_fault_clear();
+	assert_int_equal(sm_lockspace_renew(a), 0);
+	sm_lockspace_free(a);
+}
+
 /* The re-read fails and so does the withdrawal's read: the claim stays on
  * disk unrenewed, which is harmless (others wait H as for any holder). */
 static void join_reread_error_without_withdrawal_leaves_a_harmless_claim(void **state)
 {
 	sm_fault_install();
 	struct sm_lockspace *a = host();
-	struct sm_fault_rule eio = {.op = SM_FAULT_READ, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 2};
+	struct sm_fault_rule eio = {.op = SM_FAULT_READ, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 3};
 	sm_fault_add(&eio);
 	uint64_t w0 = writes_of(a);
 	struct sm_join_opts o = {.host_id = 1, .host_name = "a"};
@@ -903,14 +936,15 @@ static void renewals_read_only_the_slots_in_use(void **state)
 	struct sm_lockspace *a = host(), *b = host(), *c = host();
 	join_as(a, 1, "a");
 	join_as(b, 2, "b");
-	/* a joined alone: host_ids 1 .. 9; b's claim near that edge asks for a
-	 * whole read, then 1 .. 10 */
+	/* a joined alone: host_ids 1 .. 9; b's claim near that edge moves the
+	 * limit to 1 .. 10, without a whole read (many hosts joining by name
+	 * land there one after another) */
 	uint64_t r0 = bytes_read(a);
 	assert_int_equal(sm_lockspace_renew(a), 0);
 	assert_int_equal(bytes_read(a) - r0, (1 + 8) * 512);
 	r0 = bytes_read(a);
 	assert_int_equal(sm_lockspace_renew(a), 0);
-	assert_int_equal(bytes_read(a) - r0, 64 * 512);
+	assert_int_equal(bytes_read(a) - r0, (2 + 8) * 512);
 	r0 = bytes_read(a);
 	assert_int_equal(sm_lockspace_renew(a), 0);
 	assert_int_equal(bytes_read(a) - r0, (2 + 8) * 512);
@@ -954,6 +988,38 @@ static void renewals_read_only_the_slots_in_use(void **state)
 	sm_lockspace_free(c);
 }
 
+/* Issue 19: a renewal's whole read that misses d (a LUN busy with a crowd of
+ * joins) costs that one renewal: the next ones read the slots in use again,
+ * and the whole area is tried again 16 renewals later. */
+static void a_whole_read_that_misses_d_fails_one_renewal_only(void **state)
+{
+	(void)state;
+	struct sm_format_params p = {.lockspace = "ls", .max_hosts = 64, .resources = 2, .io_timeout_ms = 1000,
+				     .watchdog_timeout_ms = 3000, .force = true};
+	assert_int_equal(sm_volume_format(vol, 0, &p, NULL), 0);
+	struct sm_lockspace *a = host();
+	join_as(a, 1, "a"); /* renewals read host_ids 1 .. 9 */
+	for (int i = 0; i < 31; i++)
+		assert_int_equal(sm_lockspace_renew(a), 0);
+	/* every read takes 48 s per MiB: the whole area (32 KiB) 1.5 s, the
+	 * slots in use (4.5 KiB) 0.2 s */
+	struct sm_fault_rule slow = {.op = SM_FAULT_READ, .kind = SM_FAULT_SLOW, .slow_ms_per_mib = 48000};
+	sm_fault_add(&slow);
+	uint64_t r0 = bytes_read(a);
+	assert_int_equal(sm_lockspace_renew(a), -SM_EIO_TIMEOUT); /* the 32nd: the whole area */
+	assert_int_equal(bytes_read(a) - r0, 64 * 512);
+	for (int i = 0; i < 15; i++) {
+		r0 = bytes_read(a);
+		assert_int_equal(sm_lockspace_renew(a), 0);
+		assert_int_equal(bytes_read(a) - r0, 9 * 512);
+	}
+	sm_fault_clear();
+	r0 = bytes_read(a);
+	assert_int_equal(sm_lockspace_renew(a), 0); /* 16 later: the whole area again */
+	assert_int_equal(bytes_read(a) - r0, 64 * 512);
+	sm_lockspace_free(a);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -985,6 +1051,8 @@ int main(void)
 		T(join_claim_write_timeout_fails_and_a_late_claim_only_delays_the_slot),
 		T(join_reread_error_withdraws_the_claim),
 		T(join_reread_timeout_withdraws_the_claim),
+		T(join_reads_that_time_out_once_are_tried_again),
+		T(a_whole_read_that_misses_d_fails_one_renewal_only),
 		T(join_reread_error_without_withdrawal_leaves_a_harmless_claim),
 		T(join_interrupted_in_its_2d_wait_withdraws_the_claim),
 		T(join_without_a_free_host_id_fails_and_writes_nothing),

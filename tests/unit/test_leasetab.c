@@ -10,9 +10,12 @@
 #include "daemon/lockspaces.h"
 #include "daemon/procs.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct daemon d;
@@ -102,6 +105,82 @@ static void holders_are_counted_per_process_and_in_the_table(void **state)
 	assert_int_equal(d.lt.nheld, 0);
 }
 
+static int count_holds(const struct proc *p, const struct lease *l)
+{
+	int n = 0;
+	for (const struct holder *h = p->holds; h; h = h->pnext) {
+		assert_ptr_equal(h->proc, p);
+		n += !l || h->lease == l;
+	}
+	return n;
+}
+
+/* Issue 19: a process's leases are on its own list (inquire and release
+ * walk it, not every lease of the host), kept by leasetab.c alone. */
+static void a_process_lists_its_own_holds(void **state)
+{
+	(void)state;
+	struct lease *l1 = lease_new(&d, ls_a, "r1"), *l2 = lease_new(&d, ls_b, "r2");
+	assert_int_equal(lease_add_holder(l1, &p1, SM_MODE_SH), 0);
+	assert_int_equal(lease_add_holder(l1, &p2, SM_MODE_SH), 0);
+	assert_int_equal(lease_add_holder(l2, &p1, SM_MODE_EX), 0);
+	assert_int_equal(count_holds(&p1, NULL), 2);
+	assert_int_equal(count_holds(&p1, l1), 1);
+	assert_int_equal(count_holds(&p1, l2), 1);
+	assert_int_equal(count_holds(&p2, NULL), 1);
+	bool last;
+	lease_remove_holder(&d, l1, &p1, &last);
+	assert_int_equal(count_holds(&p1, NULL), 1);
+	assert_int_equal(count_holds(&p1, l2), 1);
+	lease_drop(&d, l2); /* drops p1's last hold with it */
+	assert_null(p1.holds);
+	assert_int_equal(p1.nleases, 0);
+	assert_int_equal(count_holds(&p2, l1), 1);
+	lease_drop(&d, l1);
+	assert_null(p2.holds);
+}
+
+/* Issue 19: processes are found by pid through a hash; a refusal at
+ * max_clients names the setting, not "message too large". */
+static void processes_are_found_by_pid_and_refusals_say_why(void **state)
+{
+	(void)state;
+	pid_t kid = fork();
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	int err;
+	struct proc *self = proc_register(&d, getpid(), "self", NULL, false, &err);
+	assert_non_null(self);
+	struct proc *child = proc_register(&d, kid, "child", NULL, false, &err);
+	assert_non_null(child);
+	assert_ptr_equal(proc_find(&d, getpid()), self);
+	assert_ptr_equal(proc_find(&d, kid), child);
+	assert_null(proc_find(&d, 1));
+	assert_null(proc_register(&d, getpid(), "again", NULL, false, &err));
+	assert_int_equal(err, -SM_EBUSY);
+	uint64_t max = d.cfg.max_clients;
+	d.cfg.max_clients = 2;
+	assert_null(proc_register(&d, 1, "third", NULL, false, &err));
+	assert_int_equal(err, -SM_ETOO_BIG);
+	char why[200];
+	assert_non_null(strstr(proc_refusal(&d, err, why, sizeof(why)), "max_clients (2) reached"));
+	assert_non_null(strstr(proc_refusal(&d, -EMFILE, why, sizeof(why)), "file descriptor limit (RLIMIT_NOFILE"));
+	d.cfg.max_clients = max;
+	proc_forget(self);
+	assert_null(proc_find(&d, getpid()));
+	assert_ptr_equal(proc_find(&d, kid), child);
+	assert_ptr_equal(d.procs, child);
+	assert_int_equal(d.nprocs, 1);
+	proc_forget(child);
+	assert_null(d.procs);
+	assert_int_equal(d.nprocs, 0);
+	proc_free_dead(&d);
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+}
+
 static void a_job_references_its_leases_and_lockspaces_through_jobs_c(void **state)
 {
 	(void)state;
@@ -141,6 +220,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_lease_record_holds_its_lockspace_until_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(holders_are_counted_per_process_and_in_the_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_process_lists_its_own_holds, setup, teardown),
+		cmocka_unit_test_setup_teardown(processes_are_found_by_pid_and_refusals_say_why, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_job_references_its_leases_and_lockspaces_through_jobs_c, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(fencing_changes_the_lockspace_through_its_owner, setup, teardown),
