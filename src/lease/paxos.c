@@ -970,6 +970,10 @@ int sm_paxos_inquire(const struct sm_resource_ref *r, struct sm_lease_view *out)
 		l->owner_generation = ex ? sc.best.gen : 0;
 		l->mode = ex ? SM_MODE_EX : SM_MODE_FREE;
 		apply_release_marker(&b, l);
+	} else {
+		uint64_t announced = out->leader.lver;
+		if (restore_lost_leader(&b, &out->leader))
+			out->announced_lver = announced;
 	}
 	out->request_status = sm_request_decode(sector_of(&b, from, 1), &out->request, r->name, b.ss);
 	for (uint32_t h = 0; h < b.nhosts; h++) {

@@ -993,6 +993,11 @@ static void lost_free_leader_behind_a_phase_one_instance_is_restored(void **stat
 	assert_int_equal(sm_paxos_release(&b.ref, &b.me, &lb), 0);
 	c_stops_after_phase_one_of_lver_3(&c, old_leader);
 	assert_leader_record(&a, 0, 1);
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0); /* reports the restored leader */
+	assert_int_equal(v.announced_lver, 1);
+	assert_int_equal(v.leader.lver, 2);
+	assert_int_equal(v.leader.owner_id, 0);
 	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0); /* free since b released lver 2 */
 	assert_int_equal(la.lver, 3);
 	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
@@ -1023,6 +1028,10 @@ static void lost_leader_of_a_holder_behind_a_phase_one_instance_is_restored(void
 	assert_int_equal(acquire(&a, SM_MODE_EX, &la), -SM_EHELD);
 	assert_int_equal(la.owner_id, 2);
 	assert_int_equal(la.lver, 2);
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.leader.lver, 2);
+	assert_int_equal(v.leader.owner_id, 2);
 	a.live.v[2] = SM_OWNER_DEAD;
 	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
 	assert_int_equal(la.lver, 3);
