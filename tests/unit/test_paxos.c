@@ -1041,6 +1041,44 @@ static void lost_leader_of_a_holder_behind_a_phase_one_instance_is_restored(void
 	host_done(&c);
 }
 
+/* The same with a hand-off: B (holding lver 2) hands off to C, but its W2 of
+ * lver 3 fails.  B still holds the lease to everyone, and B can hand off
+ * again through the restored leader. */
+static void lost_leader_behind_a_failed_handoff_is_restored(void **state)
+{
+	struct host a, b, c;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	host_init(&c, 3, 1, 1);
+	uint8_t old_leader[512];
+	struct sm_lease la, lb, out;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0); /* lver 1 */
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	save_leader(&a, old_leader);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0); /* lver 2, b holds it */
+	struct sm_fault_rule fail_w2 = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 2, .count = 1};
+	sm_fault_add(&fail_w2);
+	assert_int_equal(sm_paxos_handoff(&b.ref, &b.me, &lb, 3, 1, 0, &out), -EIO);
+	sm_fault_clear();
+	uint64_t area = sm_volume_area_offset(&a.vol[0]->hdr, a.ref.disk[0].area);
+	int fd = open(paths[0], O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, old_leader, 512, (off_t)area), 512); /* lver 1 lands late */
+	close(fd);
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), -SM_EHELD);
+	assert_int_equal(la.owner_id, 2);
+	assert_int_equal(la.lver, 2);
+	assert_int_equal(sm_paxos_handoff(&b.ref, &b.me, &lb, 3, 1, 0, &out), 0);
+	assert_int_equal(out.lver, 3);
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.leader.owner_id, 3);
+	assert_int_equal(v.leader.lver, 3);
+	host_done(&a);
+	host_done(&b);
+	host_done(&c);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1074,6 +1112,7 @@ int main(void)
 		T(late_leader_of_a_live_host_does_not_hide_the_holder),
 		T(lost_free_leader_behind_a_phase_one_instance_is_restored),
 		T(lost_leader_of_a_holder_behind_a_phase_one_instance_is_restored),
+		T(lost_leader_behind_a_failed_handoff_is_restored),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
