@@ -199,6 +199,9 @@ m rss_before_join "$rss_idle" kB
 thr_idle=$(for ((i = 1; i <= N; i++)); do threads_of "$(daemon_pid "$i")"; done | awk '{ s += $1 } END { printf "%.0f", s / NR }')
 m threads_before_join "$thr_idle" count
 
+# the daemons' threads before the joins: the threads that appear with the
+# joins are the lockspaces' (renewal) threads, whose reads are the renewals'
+for ((i = 1; i <= N; i++)); do ls "/proc/$(daemon_pid "$i")/task" >"$TMP/tids0.$i"; done
 log "joining: $N host(s) x $NLS lockspace(s), all at once"
 : >"$TMP/joins"
 jp=()
@@ -244,11 +247,17 @@ count_renewals() {   # I -> "renewals failures"
 	done
 	echo "$n $b"
 }
-snapshot() {   # FILE: "i read write cpu_ns renewals failures" per host
+# ls_thread_io I -> read and written bytes of host I's threads that came with the joins
+ls_thread_io() {
+	local p
+	p=$(daemon_pid "$1")
+	task_io "$p" | awk 'NR == FNR { old[$1] = 1; next } !($1 in old) { r += $2; w += $3 } END { print r + 0, w + 0 }' "$TMP/tids0.$1" -
+}
+snapshot() {   # FILE: "i read write cpu_ns renewals failures ls_read ls_write" per host
 	local i p
 	for ((i = 1; i <= N; i++)); do
 		p=$(daemon_pid "$i")
-		echo "$i $(rbytes_of "$p") $(cpu_ns "$p") $(count_renewals "$i")"
+		echo "$i $(rbytes_of "$p") $(cpu_ns "$p") $(count_renewals "$i") $(ls_thread_io "$i")"
 	done >"$1"
 }
 # let every host finish the joins' extra reads and do one renewal first
@@ -261,14 +270,19 @@ snapshot "$TMP/snap1"; tb=$(now)
 dt=$(calc "$tb - $ta")
 m window "$dt" s
 join -j1 "$TMP/snap0" "$TMP/snap1" >"$TMP/snap"
-# fields: i r0 w0 c0 n0 f0 r1 w1 c1 n1 f1
-read -r rd wr cpu nren nfail_w < <(awk '{ r += $7 - $2; w += $8 - $3; c += $9 - $4; n += $10 - $5; f += $11 } END { printf "%.0f %.0f %.0f %d %d\n", r, w, c, n, f }' "$TMP/snap")
+# fields: i r0 w0 c0 n0 f0 lr0 lw0 r1 w1 c1 n1 f1 lr1 lw1
+read -r rd wr cpu nren nfail_w lrd lwr < <(awk '{ r += $9 - $2; w += $10 - $3; c += $11 - $4; n += $12 - $5; f += $13; lr += $14 - $7; lw += $15 - $8 } END { printf "%.0f %.0f %.0f %d %d %.0f %.0f\n", r, w, c, n, f, lr, lw }' "$TMP/snap")
 m renewals_in_window "$nren" count
 m renewal_failures "$nfail_w" count
 if [ "$nren" -gt 0 ]; then
-	m renewal_read_bytes "$(calc "$rd / $nren" 0)" B/renewal
-	m renewal_write_bytes "$(calc "$wr / $nren" 0)" B/renewal
+	# the lockspace threads' I/O per renewal (their death-check reads included)
+	m renewal_read_bytes "$(calc "$lrd / $nren" 0)" B/renewal
+	m renewal_write_bytes "$(calc "$lwr / $nren" 0)" B/renewal
+	# everything the daemons read and wrote, per renewal
+	m daemon_read_bytes_per_renewal "$(calc "$rd / $nren" 0)" B/renewal
+	m daemon_write_bytes_per_renewal "$(calc "$wr / $nren" 0)" B/renewal
 fi
+m other_read_rate "$(calc "($rd - $lrd) / $dt" 0)" B/s
 m aggregate_read_rate "$(calc "$rd / $dt" 0)" B/s
 m per_host_read_rate "$(calc "$rd / $dt / $N" 0)" B/s
 m aggregate_write_rate "$(calc "$wr / $dt" 0)" B/s
@@ -288,7 +302,12 @@ if [ "$MODE" = lockspaces ]; then
 fi
 if [ "$SIDE" = ours ] && [ "$MODE" = hosts ]; then
 	# docs/timeouts.md: S x (31 x min(N, u + 8) + N) / 32 per renewal, u = highest host_id in use
-	m renewal_read_bytes_formula "$(calc "512 * (31 * ($N + 8 < $MAXH ? $N + 8 : $MAXH) + $MAXH) / 32" 0)" B/renewal
+	# a window of a few renewals mostly holds the in-use reads (u + 8 slots);
+	# the average over 32 renewals adds one whole-area read
+	used=$((N + 8 < MAXH ? N + 8 : MAXH))
+	m renewal_read_bytes_inuse_formula $((512 * used)) B/renewal
+	m renewal_read_bytes_formula "$(calc "512 * (31 * $used + $MAXH) / 32" 0)" B/renewal
+	m aggregate_read_rate_formula "$(calc "$N * 512 * (31 * $used + $MAXH) / 32 / $R" 0)" B/s
 fi
 
 # ------------------------------------------------------------------ renewal start delay
