@@ -254,10 +254,13 @@ ls_thread_io() {
 	task_io "$p" | awk 'NR == FNR { old[$1] = 1; next } !($1 in old) { r += $2; w += $3 } END { print r + 0, w + 0 }' "$TMP/tids0.$1" -
 }
 snapshot() {   # FILE: "i read write cpu_ns renewals failures ls_read ls_write" per host
-	local i p
+	local i p io lio
 	for ((i = 1; i <= N; i++)); do
 		p=$(daemon_pid "$i")
-		echo "$i $(rbytes_of "$p") $(cpu_ns "$p") $(count_renewals "$i") $(ls_thread_io "$i")"
+		# the process's and the lockspace threads' bytes together, so that
+		# a renewal cannot fall between the two reads
+		io=$(rbytes_of "$p"); lio=$(ls_thread_io "$i")
+		echo "$i $io $(cpu_ns "$p") $(count_renewals "$i") $lio"
 	done >"$1"
 }
 # let every host finish the joins' extra reads and do one renewal first
