@@ -168,7 +168,7 @@ table() {
 			kib(g(side, key, "renewal_write_bytes")),
 			rate(g(side, key, "per_host_read_rate")) " (" rate(g(side, key, "other_read_rate") / n) ")", rate(g(side, key, "aggregate_read_rate")),
 			fa == "" ? "" : " (" rate(fa) ")",
-			num(g(side, key, "cpu_per_host")), mb(g(side, key, "rss_per_host")), num(g(side, key, "threads_per_host")),
+			num(g(side, key, "cpu_per_host")), mb(g(side, key, "rss_per_host")), sprintf("%.0f", g(side, key, "threads_per_host")),
 			num(g(side, key, "hosts_cmd_latency_median")),
 			num(g(side, key, "renewal_start_delay_p50")), num(g(side, key, "renewal_start_delay_p99")),
 			num(g(side, key, "renewal_start_delay_max")), num(g(side, key, "renewal_failures"))
@@ -223,7 +223,7 @@ table() {
 				printf "| %s | %s (%s) | %s / %s s | %s (%s) | %s (%.0f kB) | %s %% (%s %%) | %s | %s / %s / %s ms | %s |\n",
 					s == "ours" ? "sync_manager" : "sanlock", g(s, k, "joins_ok"), g(s, k, "joins_failed"),
 					num(g(s, k, "join_time_median")), num(g(s, k, "join_time_max")),
-					num(g(s, k, "threads_per_host")), num(g(s, k, "threads_per_lockspace")),
+					sprintf("%.0f", g(s, k, "threads_per_host")), num(g(s, k, "threads_per_lockspace")),
 					mb(g(s, k, "rss_per_host")), g(s, k, "rss_per_lockspace"),
 					num(g(s, k, "cpu_all_hosts")), num(g(s, k, "cpu_per_lockspace")),
 					kib(g(s, k, "renewal_read_bytes")),
@@ -242,8 +242,8 @@ is the rest (ours: the background orphan sweep, two sectors per resource area ev
 the formulas for ours (docs/timeouts.md) are S x min(N, u + 8) for the in-use read, which
 a window of a few renewals shows, and S x (31 x min(N, u + 8) + N) / 32 for the average
 over 32 renewals (one whole-area read of N slots every 32nd), with u = the highest host_id
-in use, N = slots, S = 512 B; aggregate = hosts x average / R. CPU = all threads of the daemon (schedstat) over the window, % of one
-core; RSS = VmRSS (sanlock mlockall()s its memory). Renewal start delay = gap between two
+in use, N = slots, S = 512 B; aggregate = hosts x average / R. CPU = all threads of the
+daemon (schedstat) over the window, % of one core; RSS = VmRSS (sanlock mlockall()s its memory). Renewal start delay = gap between two
 consecutive good renewal starts - R (ours: 'renewals --json', ms; sanlock: 'client renewal'
 timestamps, whole seconds, so 0 or 1000 ms). \`hosts\` = 'sync_manager hosts' / 'sanlock
 client host_status' on host 1.
