@@ -67,10 +67,26 @@ need_mb() { case $1 in sanlock) echo $((24 * $2 + RESERVE)) ;; *) echo $((6 * $2
 
 [ "$(id -u)" = 0 ] || { echo "bench/scale.sh: must run as root (PID namespaces, mounts)" >&2; exit 2; }
 
+# settle: starting or stopping hundreds of daemons leaves the machine busy for
+# a while; wait (at most 120 s) until at most 2 x cpus tasks are running or
+# blocked on I/O for 3 s in a row, so that a measurement does not start in
+# the previous one's wake
+settle() {
+	local k calm=0
+	for ((k = 0; k < 120 && calm < 3; k++)); do
+		if [ "$(awk '/^procs_(running|blocked)/ { n += $2 } END { print n }' /proc/stat)" -le $((2 * $(nproc))) ]; then
+			calm=$((calm + 1))
+		else
+			calm=0
+		fi
+		sleep 1
+	done
+}
 # run SIDE KEY ARGS...: one scale_run.sh measurement; 0 when it sustained
 # (every join and every renewal succeeded)
 run() {
 	local side=$1 key=$2 rc f; shift 2
+	settle
 	log "$side $key: bench/scale_run.sh $side $*; progress in $RES/$side-$key.log"
 	timeout --foreground 3600 bash "$HERE/scale_run.sh" "$side" "$@" "$key" >"$RES/$side-$key.txt" 2>"$RES/$side-$key.log"
 	rc=$?

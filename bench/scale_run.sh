@@ -229,8 +229,11 @@ m joins_failed "$nfail" count
 m join_time_median "$(median <"$TMP/join_ok")" s
 m join_time_max "$(pct "$TMP/join_ok" 100)" s
 if [ "$nfail" -gt 0 ]; then
-	awk '$3 != 0 { print $1, $2 }' "$TMP/joins" | head -3 | while read -r i k; do
-		echo "# join failed: host $i lockspace $k: $(head -c 300 "$TMP/join.$i.$k.err" | tr '\n' ' ')"
+	awk '$3 != 0 { print $1, $2, $3 }' "$TMP/joins" | head -3 | while read -r i k rc; do
+		echo "# join failed (exit $rc): host $i lockspace $k: $(tail -n 2 "$TMP/join.$i.$k.err" | tr '\n' ' ' | tail -c 400)"
+		if [ "$SIDE" = ours ]; then
+			echo "# host $i's daemon log ends: $(tail -n 3 "${O_DIR[$i]}/daemon.log" | tr '\n' ' ' | tail -c 600)"
+		fi
 	done
 fi
 
