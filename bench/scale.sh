@@ -227,7 +227,7 @@ table() {
 		if (stop_ours != "") printf " sync_manager stopped: %s.", stop_ours
 		if (stop_sl != "") printf " sanlock stopped: %s.", stop_sl
 		printf "\n"
-		if (nls + 0 > 0) {
+		if (nls + 0 > 0 && (g("ours", "ls" nls, "joins_ok") != "" || g("sanlock", "ls" nls, "joins_ok") != "")) {
 			k = "ls" nls
 			printf "\n## %s lockspaces on one host, io_timeout %s s\n\n", nls, io
 			print "| side | joined (failed) | join median / max | threads (per lockspace) | RSS (per lockspace) | CPU (per lockspace) | read per renewal | renewal start delay p50 / p99 / max | renewal failures |"

@@ -139,10 +139,15 @@ if [ "$SIDE" = sanlock ]; then
 	scale_sl_cleanup() {
 		local rc=$? h
 		# stop the daemons in parallel (sl_cleanup would do it one by one)
+		# ask every daemon to shut down at once (sl_cleanup would wait for
+		# them one by one), then let sl_cleanup stop what is left by pid; no
+		# subshells run then, so a recycled pid cannot be one of ours
 		local sp=() p
-		for h in "${SLB_HOSTS[@]}"; do sl_host_stop "$h" & sp+=($!); done
+		for h in "${SLB_HOSTS[@]}"; do
+			sl_env "$h" timeout --foreground 30 sanlock client shutdown -f 1 -w 1 >/dev/null 2>&1 </dev/null &
+			sp+=($!)
+		done
 		for p in "${sp[@]}"; do wait "$p"; done
-		SLB_HOSTS=()
 		(exit "$rc"); sl_cleanup
 	}
 	trap scale_sl_cleanup EXIT
