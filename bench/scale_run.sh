@@ -24,6 +24,7 @@ set -u -o pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SIDE=${1:?usage: scale_run.sh ours|sanlock hosts N MAX_HOSTS | lockspaces L}
 MODE=${2:?mode: hosts or lockspaces}
+# shellcheck disable=SC2034 # read by common.sh's emit
 BENCH_SIDE=$SIDE
 # shellcheck source=common.sh
 . "$HERE/common.sh"
@@ -59,7 +60,7 @@ parent=${SCALE_TMPDIR:-/var/tmp}
 case $(stat -f -c %T "$parent") in tmpfs|ramfs) die "$parent is tmpfs: leases need O_DIRECT (SCALE_TMPDIR)" ;; esac
 
 # ------------------------------------------------------------------ our side
-TMP= RUNROOT=
+TMP='' RUNROOT=''
 declare -a O_UNSHARE=() O_INIT=() O_DAEMON=() O_DIR=()
 if [ "$SIDE" = ours ]; then
 	ROOT=$(cd "$HERE/.." && pwd)
