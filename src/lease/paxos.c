@@ -128,6 +128,9 @@ static uint8_t *sector_of(const struct ballot *b, int disk, uint32_t sector)
 
 static uint32_t my_sector(const struct ballot *b) { return 2 + b->me.host_id - 1; }
 
+/* sm_paxos_mine reads sectors 0 .. own in one I/O below this (8 KiB at 512 B). */
+#define MINE_ONE_READ_SECTORS 16
+
 /* Count usable disks; map "not enough" to an error. */
 static int check_majority(struct ballot *b)
 {
@@ -998,7 +1001,13 @@ int sm_paxos_mine(const struct sm_resource_ref *r, const struct sm_me *me, struc
 	memset(out, 0, sizeof(*out));
 	struct ballot b;
 	int rc = ballot_init(&b, r, me);
-	if (rc < 0 || (rc = read_sectors(&b, 0, 1)) < 0 || (rc = read_sectors(&b, my_sector(&b), 1)) < 0)
+	if (rc < 0)
+		goto out;
+	/* The leader and our own sector: one I/O when they are close (a low
+	 * host_id), else two rather than reading every dblock between. */
+	uint32_t own = my_sector(&b);
+	if (own < MINE_ONE_READ_SECTORS ? (rc = read_sectors(&b, 0, own + 1)) < 0
+					: ((rc = read_sectors(&b, 0, 1)) < 0 || (rc = read_sectors(&b, own, 1)) < 0))
 		goto out;
 	struct sm_leader l;
 	bool have = false;

@@ -123,6 +123,25 @@ static void free_ex_acquire_takes_six_ios_and_sets_lver_1(void **state)
 	host_done(&a);
 }
 
+/* The orphan sweep's check of one area (sm_paxos_mine) reads the leader and
+ * our own sector; for a low host_id they are a few sectors apart: one I/O. */
+static void mine_reads_leader_and_own_sector_in_one_io(void **state)
+{
+	struct host a;
+	host_init(&a, 3, 1, 1);
+	struct sm_lease l;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &l), 0);
+	struct sm_disk_stats before, after;
+	sm_disk_get_stats(a.vol[0]->disk, &before);
+	struct sm_mine m;
+	assert_int_equal(sm_paxos_mine(&a.ref, &a.me, &m), 0);
+	sm_disk_get_stats(a.vol[0]->disk, &after);
+	assert_true(m.ex);
+	assert_int_equal(after.reads - before.reads, 1);
+	assert_int_equal(after.bytes_read - before.bytes_read, (2 + 3) * 512); /* sectors 0 .. own */
+	host_done(&a);
+}
+
 static void held_lease_is_refused_naming_the_owner(void **state)
 {
 	struct host a, b;
@@ -1084,6 +1103,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(free_ex_acquire_takes_six_ios_and_sets_lver_1),
+		T(mine_reads_leader_and_own_sector_in_one_io),
 		T(held_lease_is_refused_naming_the_owner),
 		T(dead_owner_is_taken_over_and_can_no_longer_release),
 		T(release_keeps_lver_and_next_acquire_increments_it),
