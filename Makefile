@@ -10,6 +10,9 @@
 #   make demo-processes  the same scenario with plain processes (no libvirt needed)
 #   make torture    long mutual-exclusion torture run (minutes)
 #   make bench      benchmarks, side by side with sanlock
+#   make bench-scale scale (issue 19): many hosts on one volume, lockspaces and
+#                   clients per daemon, side by side with sanlock, d = 10 s,
+#                   one table (SCALE_HOSTS="16 64 128" by default, ~15 min)
 #   make lab        QEMU guests on a shared iSCSI LUN: fault scenarios, one table (docs/lab.md)
 #   make fuzz       run every libFuzzer target FUZZ_SECONDS (60) each
 #   make install    install (DESTDIR and PREFIX honoured)
@@ -25,7 +28,7 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CTEST      := ctest --output-on-failure --no-tests=error
 
-.PHONY: all build deps deb deb-test check check-asan check-tsan coverage demo demo-processes torture bench lab install clean fuzz
+.PHONY: all build deps deb deb-test check check-asan check-tsan coverage demo demo-processes torture bench bench-scale lab install clean fuzz
 
 all: build
 
@@ -114,6 +117,11 @@ torture: build
 bench: build
 	@scripts/deps bench
 	@bench/run $(BUILD)
+
+# SCALE_HOSTS, SCALE_LOCKSPACES, SCALE_SLOTS_VARIANT, SCALE_SIDES, ...: see bench/scale.sh
+bench-scale: build
+	@scripts/deps bench
+	@bench/scale.sh $(BUILD)
 
 # LAB_ARGS: e.g. --scenarios 1,2 --guests 2 --soak-seconds 60 --keep (lab/run --help)
 # LAB_FENCE_ARGS: the second run, fenced by reservation on LIO (pr-freeze,

@@ -61,10 +61,11 @@ timeout --foreground 300 "$SM" init "$V" --lockspace cls --max-hosts 8 --resourc
 timeout --foreground 300 "$SM" join "$V" --host-id 1 >/dev/null 2>&1 || exit 1
 
 echo "# sync_managerd clients: $(nproc) cores, io_timeout ${SMB_IO_TIMEOUT:-1} s, file volume, one lease per client${CS_NO_LEASES:+ (none: CS_NO_LEASES)}"
-printf '%-8s %10s %14s %12s %8s %10s %12s %12s %12s\n' clients rss_kb rss/client_kb marginal_kb fds fds/client \
-	inquire_us inq_p99_us acquire_ms
-timeout --foreground 7200 prlimit --nofile=$NOFILE:$NOFILE -- "$CS" "$DPID" cls "${COUNTS[@]}" | while read -r line; do
+printf '%-8s %10s %14s %12s %8s %10s %12s %12s %12s %14s\n' clients rss_kb rss/client_kb marginal_kb fds fds/client \
+	inquire_us inq_p99_us acquire_ms "status_ms(rc)"
+CS_CLI=$SM timeout --foreground 7200 prlimit --nofile=$NOFILE:$NOFILE -- "$CS" "$DPID" cls "${COUNTS[@]}" | while read -r line; do
 	[[ -n ${SMB_RAW:-} ]] && echo "# $line"
 	set -- $line
-	printf '%-8s %10s %14s %12s %8s %10s %12s %12s %12s\n' "$2" "$4" "$6" "$8" "${10}" "${12}" "${14}" "${16}" "${18}"
+	printf '%-8s %10s %14s %12s %8s %10s %12s %12s %12s %14s\n' "$2" "$4" "$6" "$8" "${10}" "${12}" "${14}" "${16}" "${18}" \
+		"${20}(${22})"
 done

@@ -15,6 +15,11 @@
  *
  *   clients N rss_kb R rss_per_client_kb X rss_marginal_kb M fds F
  *   fds_per_client Y inquire_us_median I inquire_us_p99 J acquire_ms_median A
+ *   status_ms S status_rc C
+ *
+ * S is the wall time of one `$CS_CLI status --json` (the CLI, default
+ * "sync_manager" on PATH; its output is thrown away) listing every client,
+ * C its exit status (0: it worked).
  *
  * RSS and fds per client are the growth since the first measurement (no
  * clients but the probe) divided by N; the marginal RSS is the growth since
@@ -25,6 +30,7 @@
 #include "sync_manager/client.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +75,25 @@ static long nfds(pid_t pid)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* Time one `CLI status --json` (output discarded): ms, and its exit status
+ * in *rc (-1 if it could not be run or was killed). */
+static double time_status(int *rc)
+{
+	const char *cli = getenv("CS_CLI") ? getenv("CS_CLI") : "sync_manager";
+	double t0 = now_us();
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, STDOUT_FILENO);
+		execlp(cli, cli, "status", "--json", (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	*rc = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return (now_us() - t0) / 1000.0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -192,10 +217,12 @@ int main(int argc, char **argv)
 		if ((status = measure(&p, &im, &ip, &am)))
 			break;
 		long rss = rss_kb(dpid), fds = nfds(dpid);
+		int src;
+		double sms = time_status(&src);
 		printf("clients %d rss_kb %ld rss_per_client_kb %.2f rss_marginal_kb %.2f fds %ld fds_per_client %.2f "
-		       "inquire_us_median %.1f inquire_us_p99 %.1f acquire_ms_median %.2f\n",
+		       "inquire_us_median %.1f inquire_us_p99 %.1f acquire_ms_median %.2f status_ms %.1f status_rc %d\n",
 		       n, rss, n ? (double)(rss - rss0) / n : 0.0, n > n_prev ? (double)(rss - rss_prev) / (n - n_prev) : 0.0,
-		       fds, n ? (double)(fds - fds0) / n : 0.0, im, ip, am);
+		       fds, n ? (double)(fds - fds0) / n : 0.0, im, ip, am, sms, src);
 		rss_prev = rss;
 		n_prev = n;
 		fflush(stdout);

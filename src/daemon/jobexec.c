@@ -4,7 +4,6 @@
 
 #include "lockspaces.h"
 #include "names.h"
-#include "orphans.h"
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -657,9 +656,9 @@ static uint8_t mine_of(const struct sm_mine *m)
 	return m->ex ? MINE_EX : m->shared ? MINE_SH : MINE_NONE;
 }
 
-/* Which leases of a lockspace name us on disk (sm_paxos_mine: two sector
- * reads each)?  Either the named resources res[i], or one batch of the sweep:
- * ORPHAN_SWEEP_AREAS areas from j->cursor by area number (no index read),
+/* Which leases of a lockspace name us on disk (sm_paxos_mine: the leader
+ * and our sector)?  Either the named resources res[i], or one batch of the
+ * sweep: j->kind_arg areas from j->cursor by area number (no index read),
  * those found into res[1..] while there is room.  Nothing is written. */
 static void exec_orphans(struct worker *w, struct job *j)
 {
@@ -692,7 +691,7 @@ static void exec_orphans(struct worker *w, struct job *j)
 		j->rc = rc;
 		return;
 	}
-	uint32_t a = j->cursor, end = SM_MIN(a + ORPHAN_SWEEP_AREAS, v->hdr.resource_count);
+	uint32_t a = j->cursor, end = SM_MIN(a + SM_MAX(j->kind_arg, 1u), v->hdr.resource_count);
 	int found = 1;
 	for (; a < end && found < j->nres; a++) {
 		struct sm_resource_ref ref = {.ndisks = 1, .disk = {{v, a}}};

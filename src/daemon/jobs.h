@@ -60,7 +60,7 @@ struct job {
 	pid_t pid;
 	uint64_t proc_start;
 	uint32_t flags;          /* SM_F_* of the request */
-	uint32_t kind_arg;       /* request kind, convert mode */
+	uint32_t kind_arg;       /* request kind, convert mode, areas per orphan sweep batch */
 	uint32_t wait_ms;
 	/* JOB_ORPHANS sweep (nres > 1, res[0] names nothing): its first area in,
 	 * the next one out (0: the pass is over); found leases go to res[1..]. */

@@ -10,13 +10,16 @@
  * failed); anything else that leaves the disk ahead of the daemon.
  *
  * How they are found, at a bounded cost (all reads in worker threads, never
- * on the loop; two sector reads per resource, sm_paxos_mine, never the area):
+ * on the loop; the leader and our own sector per resource, sm_paxos_mine, in
+ * one read for a low host_id, never the area):
  *  - after events that can leave one: a resumed lockspace is swept whole at
  *    once (batches back to back); a failed receive has its resource checked
  *    at once and again after the owner's hand-off window;
- *  - in the background, a slow sweep of every lockspace: ORPHAN_SWEEP_AREAS
- *    areas every ORPHAN_SLOW_GAP_MS (3.2 small reads per second; a pass over
- *    1024 resources takes about 11 minutes).
+ *  - in the background, a slow sweep of every lockspace:
+ *    ORPHAN_SLOW_SWEEP_AREAS areas every ORPHAN_SLOW_GAP_MS, one small read
+ *    each (1.6 reads per second, in one burst every 30 s so that the workers
+ *    and the loop wake rarely; a pass over 1024 resources takes about 11
+ *    minutes).
  *
  * Races: a lease is taken as an orphan only if the local lease table has no
  * entry for it when the result comes back (an entry exists while any job of
@@ -44,7 +47,7 @@
 
 #define ORPHAN_FOUND_MAX 8          /* found leases per sweep batch */
 #define ORPHAN_FAST_GAP_MS 100      /* between batches of a sweep run for an event */
-#define ORPHAN_SLOW_GAP_MS 10000    /* between batches of the background sweep */
+#define ORPHAN_SLOW_GAP_MS 30000    /* between batches of the background sweep */
 
 void orphans_check(struct daemon *d, struct ls_entry *e, const char *name, uint64_t delay_ms)
 {
@@ -144,6 +147,7 @@ uint64_t orphans_tick(struct daemon *d)
 			continue;
 		}
 		j->cursor = e->orphans.cursor;
+		j->kind_arg = e->orphans.fast ? ORPHAN_SWEEP_AREAS : ORPHAN_SLOW_SWEEP_AREAS;
 		submit(d, e, j, &me);
 	}
 	return next;

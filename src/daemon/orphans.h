@@ -6,7 +6,8 @@
 
 #include "daemon.h"
 
-#define ORPHAN_SWEEP_AREAS 16 /* areas per batch of a sweep: two sector reads each */
+#define ORPHAN_SWEEP_AREAS 16      /* areas per batch of a sweep run for an event */
+#define ORPHAN_SLOW_SWEEP_AREAS 48 /* areas per batch of the background sweep */
 
 /* Check resource name of e in delay_ms (after an event that can leave one). */
 void orphans_check(struct daemon *d, struct ls_entry *e, const char *name, uint64_t delay_ms);

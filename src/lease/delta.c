@@ -1658,7 +1658,10 @@ static int join_attempt(struct sm_lockspace *ls, const struct sm_join_opts *opts
 		pthread_mutex_unlock(&ls->mu);
 		if (rc < 0)
 			return rc;
-		if ((rc = read_one_slot(ls, slot, CHUNK_TRIES)) < 0)
+		/* By COMPARE AND WRITE the claim compares against the image the
+		 * area read found (join_by_caw): a second read would only cost a
+		 * round trip. */
+		if (!uses_caw(ls) && (rc = read_one_slot(ls, slot, CHUNK_TRIES)) < 0)
 			return rc;
 		pthread_mutex_lock(&ls->mu);
 		*slot_out = slot;

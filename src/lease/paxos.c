@@ -128,6 +128,9 @@ static uint8_t *sector_of(const struct ballot *b, int disk, uint32_t sector)
 
 static uint32_t my_sector(const struct ballot *b) { return 2 + b->me.host_id - 1; }
 
+/* sm_paxos_mine reads sectors 0 .. own in one I/O below this (8 KiB at 512 B). */
+#define MINE_ONE_READ_SECTORS 16
+
 /* Count usable disks; map "not enough" to an error. */
 static int check_majority(struct ballot *b)
 {
@@ -217,6 +220,10 @@ struct scan {
 	uint64_t max_lver;       /* newest instance any dblock belongs to */
 	struct sm_dblock own;    /* our own block with the highest mbal of inst */
 	bool have_own;
+	/* the leader of inst - 1 that a proposer of inst recorded (a free one
+	 * if any: see restore_lost_leader) */
+	struct pvalue prev;
+	bool have_prev;
 };
 
 static int scan_dblocks(struct ballot *b, uint64_t inst, struct scan *s)
@@ -250,6 +257,10 @@ static int scan_dblocks(struct ballot *b, uint64_t inst, struct scan *s)
 				s->max_mbal = d.mbal;
 			if (hidx + 1 != b->me.host_id && d.mbal > s->max_other_mbal)
 				s->max_other_mbal = d.mbal;
+			if (d.prev_lver && d.prev_lver + 1 == inst && (!s->have_prev || s->prev.mode == SM_MODE_EX)) {
+				s->prev = (struct pvalue){d.prev_owner_id, d.prev_owner_generation, d.prev_mode};
+				s->have_prev = true;
+			}
 			if (d.bal > s->best_bal) {
 				s->best_bal = d.bal;
 				s->best = (struct pvalue){d.inp_owner_id, d.inp_owner_generation, d.inp_mode};
@@ -330,6 +341,37 @@ static bool leader_superseded(struct ballot *b, const struct sm_leader *l)
 	if (scan_dblocks(b, l->lver, &s) < 0 || s.max_lver <= l->lver)
 		return false;
 	return scan_dblocks(b, s.max_lver, &s) == 0 && s.best_bal != 0;
+}
+
+/* The leader shows lver L, but a dblock shows instance M > L + 1 in which no
+ * value is proposed yet (its proposers got no further than phase 1: killed,
+ * an I/O error, aborted).  Instance M was begun only after the leader of M - 1
+ * was written, so an older leader write has landed over it, and nothing on
+ * disk says who holds the lease after M - 1: catching up on M finds nothing to
+ * adopt and would abort forever.  Every proposer of M records in its dblock
+ * the leader of M - 1 it acted on (prev); restore that announcement.  Any such
+ * copy was once the leader on disk, so deciding on it is deciding on a leader
+ * read then: a free one stays true until M is decided, and an EX one is
+ * checked against its owner's release marker and liveness as usual.  Needs
+ * the dblocks in b.  Returns whether l was replaced. */
+static bool restore_lost_leader(struct ballot *b, struct sm_leader *l)
+{
+	struct scan s;
+	if (scan_dblocks(b, l->lver, &s) < 0 || s.max_lver <= l->lver + 1)
+		return false;
+	uint64_t m = s.max_lver;
+	if (scan_dblocks(b, m, &s) < 0 || s.best_bal || !s.have_prev)
+		return false;
+	sm_warn("resource %s: the leader shows lver %llu, but lver %llu was begun: restoring the lver %llu leader "
+		"recorded by its proposers (owner %u generation %llu)",
+		b->r->name, (unsigned long long)l->lver, (unsigned long long)m, (unsigned long long)(m - 1), s.prev.owner,
+		(unsigned long long)s.prev.gen);
+	l->lver = m - 1;
+	l->owner_id = s.prev.owner;
+	l->owner_generation = s.prev.owner ? s.prev.gen : 0;
+	l->mode = s.prev.owner ? s.prev.mode : SM_MODE_FREE;
+	apply_release_marker(b, l);
+	return true;
 }
 
 /* Is instance held->lver still ours although the leader shows an older one?
@@ -423,6 +465,28 @@ struct attempt_args {
 	uint64_t go_by_ms; /* hand-off: no first W2 after this (monotonic), 0 = none */
 };
 
+/* Record in our dblock of instance d->lver the leader of d->lver - 1 we act
+ * on (see restore_lost_leader): the one we read, our own lease for a
+ * hand-off, or for a catch-up the one recorded by the instance's proposers. */
+static void record_prev_leader(struct sm_dblock *d, const struct sm_leader *l, const struct attempt_args *a,
+			       const struct sm_me *me, const struct scan *catchup)
+{
+	struct pvalue p = {l->owner_id, l->owner_generation, l->owner_id ? l->mode : SM_MODE_FREE};
+	if (catchup) {
+		if (!catchup->have_prev)
+			return;
+		p = catchup->prev;
+	} else if (a->handoff_from) {
+		p = (struct pvalue){me->host_id, me->generation, SM_MODE_EX};
+	} else if (l->lver + 1 != d->lver) {
+		return;
+	}
+	d->prev_lver = d->lver - 1;
+	d->prev_owner_id = p.owner;
+	d->prev_owner_generation = p.gen;
+	d->prev_mode = p.mode;
+}
+
 /* One ballot.  Returns 0 (out filled), RETRY, or a negative error. */
 static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lease *out)
 {
@@ -445,6 +509,7 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 		return -SM_ENO_RESOURCE;
 	}
 	apply_release_marker(b, &leader);
+	restore_lost_leader(b, &leader);
 	bool superseded = false; /* the leader lags a later instance: finish that first */
 	out->lver = leader.lver;
 	out->owner_id = leader.owner_id;
@@ -518,6 +583,7 @@ static int attempt(struct ballot *b, const struct attempt_args *a, struct sm_lea
 
 	/* W1: phase 1 keeps our own (bal, inp) of this instance. */
 	struct sm_dblock d = {.host_id = b->me.host_id, .lver = inst, .mbal = mbal, .timestamp = sm_now_wall_s()};
+	record_prev_leader(&d, &leader, a, &b->me, catchup ? &s : NULL);
 	if (s.have_own && s.own.bal) {
 		d.bal = s.own.bal;
 		d.inp_owner_id = s.own.inp_owner_id;
@@ -907,6 +973,10 @@ int sm_paxos_inquire(const struct sm_resource_ref *r, struct sm_lease_view *out)
 		l->owner_generation = ex ? sc.best.gen : 0;
 		l->mode = ex ? SM_MODE_EX : SM_MODE_FREE;
 		apply_release_marker(&b, l);
+	} else {
+		uint64_t announced = out->leader.lver;
+		if (restore_lost_leader(&b, &out->leader))
+			out->announced_lver = announced;
 	}
 	out->request_status = sm_request_decode(sector_of(&b, from, 1), &out->request, r->name, b.ss);
 	for (uint32_t h = 0; h < b.nhosts; h++) {
@@ -931,7 +1001,13 @@ int sm_paxos_mine(const struct sm_resource_ref *r, const struct sm_me *me, struc
 	memset(out, 0, sizeof(*out));
 	struct ballot b;
 	int rc = ballot_init(&b, r, me);
-	if (rc < 0 || (rc = read_sectors(&b, 0, 1)) < 0 || (rc = read_sectors(&b, my_sector(&b), 1)) < 0)
+	if (rc < 0)
+		goto out;
+	/* The leader and our own sector: one I/O when they are close (a low
+	 * host_id), else two rather than reading every dblock between. */
+	uint32_t own = my_sector(&b);
+	if (own < MINE_ONE_READ_SECTORS ? (rc = read_sectors(&b, 0, own + 1)) < 0
+					: ((rc = read_sectors(&b, 0, 1)) < 0 || (rc = read_sectors(&b, own, 1)) < 0))
 		goto out;
 	struct sm_leader l;
 	bool have = false;

@@ -116,7 +116,9 @@ int sm_paxos_resolve(const struct sm_resource_ref *r, const struct sm_me *me, co
  * hosts' own sectors say: an EX owner that released is shown free, and when a
  * dblock shows a later instance with a value than the leader record does (a
  * late-landing old announcement, or a ballot not yet announced), that
- * instance's value is shown and announced_lver keeps the record's lver. */
+ * instance's value is shown and announced_lver keeps the record's lver; when
+ * the newest instance has no value yet and the leader record lags it by two
+ * or more, the leader its proposers recorded is shown (restore_lost_leader). */
 struct sm_lease_view {
 	struct sm_leader leader;
 	uint64_t announced_lver; /* 0, or the lver of the lagging leader record */

@@ -394,7 +394,8 @@ int sm_request_decode(const uint8_t *b, struct sm_request *r, const char *resour
 
 /* ---- dblock --------------------------------------------------------------- */
 enum { D_HOST_ID = 8, D_INP_MODE = 12, D_LVER = 16, D_MBAL = 24, D_BAL = 32, D_INP_OWNER = 40,
-       D_INP_GEN = 48, D_TS = 56, D_END = 64 };
+       D_INP_GEN = 48, D_TS = 56, D_PREV_LVER = 64, D_PREV_OWNER = 72, D_PREV_MODE = 76, D_PREV_GEN = 80,
+       D_END = 88 };
 _Static_assert(D_END <= SM_DBLOCK_SIZE - 4, "dblock fields fit");
 
 void sm_dblock_encode(const struct sm_dblock *d, uint8_t *b)
@@ -409,6 +410,10 @@ void sm_dblock_encode(const struct sm_dblock *d, uint8_t *b)
 	sm_put_le32(b + D_INP_OWNER, d->inp_owner_id);
 	sm_put_le64(b + D_INP_GEN, d->inp_owner_generation);
 	sm_put_le64(b + D_TS, d->timestamp);
+	sm_put_le64(b + D_PREV_LVER, d->prev_lver);
+	sm_put_le32(b + D_PREV_OWNER, d->prev_owner_id);
+	sm_put_le32(b + D_PREV_MODE, d->prev_mode);
+	sm_put_le64(b + D_PREV_GEN, d->prev_owner_generation);
 	put_crc(b, SM_DBLOCK_SIZE);
 }
 
@@ -427,6 +432,10 @@ int sm_dblock_decode(const uint8_t *b, struct sm_dblock *d)
 	d->inp_owner_id = sm_get_le32(b + D_INP_OWNER);
 	d->inp_owner_generation = sm_get_le64(b + D_INP_GEN);
 	d->timestamp = sm_get_le64(b + D_TS);
+	d->prev_lver = sm_get_le64(b + D_PREV_LVER);
+	d->prev_owner_id = sm_get_le32(b + D_PREV_OWNER);
+	d->prev_mode = sm_get_le32(b + D_PREV_MODE);
+	d->prev_owner_generation = sm_get_le64(b + D_PREV_GEN);
 	return 0;
 }
 

@@ -219,6 +219,14 @@ struct sm_dblock {
 	uint32_t inp_mode;
 	uint64_t inp_owner_generation;
 	uint64_t timestamp;        /* display only */
+	/* prev: the leader of instance lver - 1 this host acted on when it began
+	 * instance lver (owner 0 = free); prev_lver 0 = not recorded (older
+	 * writers).  Lets others restore that announcement if an older leader
+	 * write lands over it before instance lver has a value. */
+	uint64_t prev_lver;
+	uint32_t prev_owner_id;
+	uint32_t prev_mode;
+	uint64_t prev_owner_generation;
 };
 
 /* ---- shared-mode block, in the host's dblock sector --------------------- */

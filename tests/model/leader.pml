@@ -35,6 +35,16 @@
  * can hang and land late; 0: they land at once, but a writer may still be slow
  * between its read and its write, which regresses the leader just the same).
  *
+ * Phase 1 is a step of its own: W1 of a new instance n erases the host's value
+ * of an older instance (its dblock now shows n with no value, p1[h] = n) and
+ * records the leader of n - 1 it acted on (p1o[h], 0 = free: the dblock's
+ * prev fields); the host may stop there (aborted, an I/O error, or a crash)
+ * and never reach phase 2.  If an old leader write then lands over the leader
+ * of n - 1, the newest instance has nothing to adopt (torture seed 911013):
+ * R1 restores the recorded leader of n - 1 (restore_lost_leader).  A catch-up
+ * ballot stays one step (its instance already has a value, so its phase-1
+ * state never is the newest instance's only one).
+ *
  * Mutants (-DMUTANT=n), each a rule the code follows:
  *   1  release trusts the leader record alone (the code before the fix: only
  *      an old leader naming us was seen through)
@@ -42,9 +52,11 @@
  *   3  acquire acts on a leader that a later instance supersedes (no catch-up
  *      first): refuses in the name of a stale owner
  *   4  the marker is written before the holder stops using the resource
+ *   5  no restore of a lost leader behind a phase-1-only instance (the code
+ *      before the fix: catch up, nothing to adopt, abort, for ever): STUCK
  * Vacuity (-DREACH=n, must be reached): 1 a late leader write lands over a
  *   newer leader; 2 a host releases through a stale leader (check_still_ours'
- *   second case).
+ *   second case); 3 R1 restores a lost leader from a phase-1 record.
  */
 
 #ifndef NH
@@ -69,6 +81,8 @@
 /* hosts are 1..NH; 0 = nobody */
 byte chosen[MAXV + 2];
 byte dbl[NH + 1];
+byte p1[NH + 1];            /* host h's dblock shows instance p1[h] with no value (0 none) */
+byte p1o[NH + 1];           /* ... and records the leader of p1[h] - 1: its EX owner, 0 = free */
 byte relm[NH + 1];          /* instance whose release marker host h wrote */
 byte ldr_v, ldr_o;          /* the leader record: lver, EX owner (0 = free) */
 bool lw[NH + 1];            /* a hung leader write of host h, still to land */
@@ -89,17 +103,42 @@ inline write_leader(wv, wo) {
   fi
 }
 
-/* the newest instance any dblock shows with a value */
+/* m: the newest instance any dblock shows with a value; mx: the newest
+ * instance any dblock shows at all (phase 1 only included) */
 inline max_dbl() {
-  m = 0; i = 1;
+  m = 0; mx = 0; i = 1;
   do
-  :: i <= NH -> if :: dbl[i] > m -> m = dbl[i] :: else fi; i++
+  :: i <= NH ->
+     if :: dbl[i] > m -> m = dbl[i] :: else fi;
+     if :: dbl[i] > mx -> mx = dbl[i] :: else fi;
+     if :: p1[i] > mx -> mx = p1[i] :: else fi;
+     i++
   :: else -> break
   od
 }
 
+/* restore_lost_leader: the leader of mx - 1 a proposer of mx recorded (a free
+ * one if any), then its owner's release marker as for any leader */
+inline restore() {
+  L = mx - 1; O = 255; i = 1;
+  do
+  :: i <= NH ->
+     if :: p1[i] == mx && (O == 255 || p1o[i] == 0) -> O = p1o[i] :: else fi;
+     i++
+  :: else -> break
+  od;
+  assert(O != 255);        /* mx has no value, so a phase-1 record made it the newest */
+#if MUTANT != 2
+  if :: O != 0 && relm[O] == L -> O = 0 :: else fi;
+#endif
+#if REACH == 3
+  assert(false);
+#endif
+  skip
+}
+
 proctype Host(byte h) {
-  byte L, O, m, i, inst, v;
+  byte L, O, m, mx, i, inst, v;
   bool landed, catchup, resolving;
 
   {
@@ -113,21 +152,45 @@ acquire:
 #endif
     max_dbl();
     catchup = false;
+    if
+    :: mx > L + 1 && m < mx ->                   /* the leader of mx - 1 was lost */
+#if MUTANT != 5
+       restore()
+#else
+       assert(false)                             /* STUCK: aborts for ever */
+#endif
+    :: else
+    fi;
 #if MUTANT != 3
-    if :: m > L -> catchup = true :: else fi;   /* superseded: finish m first */
+    if :: mx > L && m == mx -> catchup = true :: else fi;   /* superseded: finish mx first */
 #endif
     /* decided on this one read (STUCK is checked against the same moment) */
     if
-    :: catchup -> inst = m
+    :: catchup -> inst = mx
     :: !catchup && O != 0 && O != h && !dead[O] ->
        assert(owns[O] != 0);                  /* STUCK */
        inst = 0
     :: !catchup && !(O != 0 && O != h && !dead[O]) -> inst = L + 1
     fi
   }
-  L = 0; O = 0; m = 0;                            /* scratch: keep the state space small */
-  if :: inst == 0 -> goto acquire :: else fi;   /* refused: try again */
+  L = 0; m = 0; mx = 0;                          /* scratch: keep the state space small */
+  if :: inst == 0 -> O = 0; goto acquire :: else fi;   /* refused: try again */
   if :: inst > MAXV -> goto done :: else fi;
+
+  /* W1 of a new ballot: our dblock shows inst, with no value unless ours
+   * already is of inst, and records the leader we acted on; we may stop here */
+  if
+  :: !catchup ->
+     atomic {
+       if :: dbl[h] < inst -> dbl[h] = 0; p1[h] = inst; p1o[h] = O :: else fi
+     };
+     if
+     :: skip
+     :: p1[h] == inst -> O = 0; goto acquire          /* aborted after phase 1 */
+     fi
+  :: else
+  fi;
+  O = 0;
 
   /* the ballot (abstract): phase 2 writes our dblock; a catch-up only adopts */
   atomic {
@@ -137,7 +200,7 @@ acquire:
     :: else
     fi;
     v = chosen[inst];
-    if :: dbl[h] < inst -> dbl[h] = inst :: else fi
+    if :: dbl[h] < inst -> dbl[h] = inst; p1[h] = 0; p1o[h] = 0 :: else fi
   }
   /* W3: announce (free if its owner has released it since) */
   atomic {
@@ -172,14 +235,14 @@ release:
     L = ldr_v; O = ldr_o;
     max_dbl();
 #if MUTANT == 1
-    assert((O == h && L == inst) || (O == h && L < inst && m == inst));    /* OWN */
+    assert((O == h && L == inst) || (O == h && L < inst && mx == inst));   /* OWN */
 #else
-    assert((O == h && L == inst) || (L < inst && m == inst));              /* OWN */
+    assert((O == h && L == inst) || (L < inst && mx == inst));             /* OWN */
 #if REACH == 2
     assert(!(L < inst && O != h));
 #endif
 #endif
-    L = 0; O = 0; m = 0
+    L = 0; O = 0; m = 0; mx = 0
   }
 #if MUTANT != 2
   atomic { relm[h] = inst; owns[h] = 0 }           /* the release */

@@ -66,6 +66,8 @@ runs=(
   "leader|m2:no-release-marker|mutant|fail|0|-DNH=2 -DMUTANT=2|"
   "leader|m3:acts-on-superseded-leader|mutant|fail|0|-DNH=2 -DMUTANT=3|"
   "leader|m4:marker-before-stopping|mutant|fail|0|-DNH=2 -DMUTANT=4|"
+  "leader|m5:no-restore-after-phase-1|mutant|fail|0|-DNH=2 -DMUTANT=5|"
+  "leader|reach:restores-a-lost-leader|reach|fail|0|-DNH=2 -DREACH=3|"
 
   # ---- delta leases: join race, renew verification
   "delta_lease|2h|model|pass|10000|-DNH=2|-E"

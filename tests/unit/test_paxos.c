@@ -123,6 +123,25 @@ static void free_ex_acquire_takes_six_ios_and_sets_lver_1(void **state)
 	host_done(&a);
 }
 
+/* The orphan sweep's check of one area (sm_paxos_mine) reads the leader and
+ * our own sector; for a low host_id they are a few sectors apart: one I/O. */
+static void mine_reads_leader_and_own_sector_in_one_io(void **state)
+{
+	struct host a;
+	host_init(&a, 3, 1, 1);
+	struct sm_lease l;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &l), 0);
+	struct sm_disk_stats before, after;
+	sm_disk_get_stats(a.vol[0]->disk, &before);
+	struct sm_mine m;
+	assert_int_equal(sm_paxos_mine(&a.ref, &a.me, &m), 0);
+	sm_disk_get_stats(a.vol[0]->disk, &after);
+	assert_true(m.ex);
+	assert_int_equal(after.reads - before.reads, 1);
+	assert_int_equal(after.bytes_read - before.bytes_read, (2 + 3) * 512); /* sectors 0 .. own */
+	host_done(&a);
+}
+
 static void held_lease_is_refused_naming_the_owner(void **state)
 {
 	struct host a, b;
@@ -948,11 +967,143 @@ static void late_leader_of_a_live_host_does_not_hide_the_holder(void **state)
 	host_done(&c);
 }
 
+/* ---- a lost announcement behind a phase-1-only instance (torture seed 911013)
+ * The leader announces lver 2; host C starts lver 3 and gets no further than
+ * its phase 1 (its W2 fails, or it is killed); then an older leader write
+ * (lver 1) lands late over lver 2.  Every acquirer then sees instance 3 with
+ * nothing to adopt: before the fix each attempt caught up, found no value and
+ * aborted, forever ("ballots aborted"), although the lease is free (or held by
+ * a known host).  C's phase-1 dblock records the lver-2 leader it acted on. */
+static void c_stops_after_phase_one_of_lver_3(struct host *c, const uint8_t *old_leader)
+{
+	struct sm_fault_rule fail_w2 = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 2, .count = 1};
+	sm_fault_add(&fail_w2);
+	struct sm_lease lc;
+	assert_int_equal(acquire(c, SM_MODE_EX, &lc), -EIO);
+	sm_fault_clear();
+	uint64_t area = sm_volume_area_offset(&c->vol[0]->hdr, c->ref.disk[0].area);
+	int fd = open(paths[0], O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, old_leader, 512, (off_t)area), 512); /* lver 1 lands late */
+	close(fd);
+}
+
+static void save_leader(struct host *h, uint8_t *sec)
+{
+	uint64_t area = sm_volume_area_offset(&h->vol[0]->hdr, h->ref.disk[0].area);
+	int fd = open(paths[0], O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, sec, 512, (off_t)area), 512);
+	close(fd);
+}
+
+static void lost_free_leader_behind_a_phase_one_instance_is_restored(void **state)
+{
+	struct host a, b, c;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	host_init(&c, 3, 1, 1);
+	uint8_t old_leader[512];
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0); /* lver 1 */
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	save_leader(&a, old_leader);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0); /* lver 2 */
+	assert_int_equal(sm_paxos_release(&b.ref, &b.me, &lb), 0);
+	c_stops_after_phase_one_of_lver_3(&c, old_leader);
+	assert_leader_record(&a, 0, 1);
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0); /* reports the restored leader */
+	assert_int_equal(v.announced_lver, 1);
+	assert_int_equal(v.leader.lver, 2);
+	assert_int_equal(v.leader.owner_id, 0);
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0); /* free since b released lver 2 */
+	assert_int_equal(la.lver, 3);
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	assert_int_equal(acquire(&c, SM_MODE_EX, &la), 0);
+	assert_int_equal(la.lver, 4);
+	host_done(&a);
+	host_done(&b);
+	host_done(&c);
+}
+
+/* The same, but lver 2 is held by B and C started lver 3 to take it over (B
+ * dead to C): to a host that sees B alive the lease is B's (refused naming
+ * B, not "ballots aborted"); to one that sees B dead it is a takeover. */
+static void lost_leader_of_a_holder_behind_a_phase_one_instance_is_restored(void **state)
+{
+	struct host a, b, c;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	host_init(&c, 3, 1, 1);
+	uint8_t old_leader[512];
+	struct sm_lease la, lb;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0); /* lver 1 */
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	save_leader(&a, old_leader);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0); /* lver 2, b holds it */
+	c.live.v[2] = SM_OWNER_DEAD;
+	c_stops_after_phase_one_of_lver_3(&c, old_leader);
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), -SM_EHELD);
+	assert_int_equal(la.owner_id, 2);
+	assert_int_equal(la.lver, 2);
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.leader.lver, 2);
+	assert_int_equal(v.leader.owner_id, 2);
+	a.live.v[2] = SM_OWNER_DEAD;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0);
+	assert_int_equal(la.lver, 3);
+	assert_int_equal(la.took_over_from, 2);
+	host_done(&a);
+	host_done(&b);
+	host_done(&c);
+}
+
+/* The same with a hand-off: B (holding lver 2) hands off to C, but its W2 of
+ * lver 3 fails.  B still holds the lease to everyone, and B can hand off
+ * again through the restored leader. */
+static void lost_leader_behind_a_failed_handoff_is_restored(void **state)
+{
+	struct host a, b, c;
+	host_init(&a, 1, 1, 1);
+	host_init(&b, 2, 1, 1);
+	host_init(&c, 3, 1, 1);
+	uint8_t old_leader[512];
+	struct sm_lease la, lb, out;
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), 0); /* lver 1 */
+	assert_int_equal(sm_paxos_release(&a.ref, &a.me, &la), 0);
+	save_leader(&a, old_leader);
+	assert_int_equal(acquire(&b, SM_MODE_EX, &lb), 0); /* lver 2, b holds it */
+	struct sm_fault_rule fail_w2 = {.op = SM_FAULT_WRITE, .kind = SM_FAULT_ERRNO, .err = EIO, .nth = 2, .count = 1};
+	sm_fault_add(&fail_w2);
+	assert_int_equal(sm_paxos_handoff(&b.ref, &b.me, &lb, 3, 1, 0, &out), -EIO);
+	sm_fault_clear();
+	uint64_t area = sm_volume_area_offset(&a.vol[0]->hdr, a.ref.disk[0].area);
+	int fd = open(paths[0], O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, old_leader, 512, (off_t)area), 512); /* lver 1 lands late */
+	close(fd);
+	assert_int_equal(acquire(&a, SM_MODE_EX, &la), -SM_EHELD);
+	assert_int_equal(la.owner_id, 2);
+	assert_int_equal(la.lver, 2);
+	assert_int_equal(sm_paxos_handoff(&b.ref, &b.me, &lb, 3, 1, 0, &out), 0);
+	assert_int_equal(out.lver, 3);
+	struct sm_lease_view v;
+	assert_int_equal(sm_paxos_inquire(&a.ref, &v), 0);
+	assert_int_equal(v.leader.owner_id, 3);
+	assert_int_equal(v.leader.lver, 3);
+	host_done(&a);
+	host_done(&b);
+	host_done(&c);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(free_ex_acquire_takes_six_ios_and_sets_lver_1),
+		T(mine_reads_leader_and_own_sector_in_one_io),
 		T(held_lease_is_refused_naming_the_owner),
 		T(dead_owner_is_taken_over_and_can_no_longer_release),
 		T(release_keeps_lver_and_next_acquire_increments_it),
@@ -979,6 +1130,9 @@ int main(void)
 		T(release_sees_through_a_late_leader_of_another_host),
 		T(late_leader_after_release_does_not_leave_the_lease_stuck),
 		T(late_leader_of_a_live_host_does_not_hide_the_holder),
+		T(lost_free_leader_behind_a_phase_one_instance_is_restored),
+		T(lost_leader_of_a_holder_behind_a_phase_one_instance_is_restored),
+		T(lost_leader_behind_a_failed_handoff_is_restored),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -386,6 +386,10 @@ static void sample_dblock(struct sm_dblock *d)
 	d->inp_mode = SM_MODE_EX;
 	d->inp_owner_generation = 0x4142434445464748ull;
 	d->timestamp = 0x5152535455565758ull;
+	d->prev_lver = 0x6162636465666768ull;
+	d->prev_owner_id = 0x0b0c0d0e;
+	d->prev_mode = SM_MODE_EX;
+	d->prev_owner_generation = 0x7172737475767778ull;
 }
 
 static void sample_mode(struct sm_mode_block *m)
