@@ -1,4 +1,7 @@
-/* Lockspaces of this host: joining, the renewal thread, expiry and fencing.
+/* Lockspaces of this host, the event loop's side: joining, resuming,
+ * expiry and fencing, leaving, rejoins.  The renewal thread is in
+ * lockspace_thread.c, known names and their probe in lockspace_names.c
+ * (lockspaces_int.h among the three).
  *
  * The renewal thread owns the sm_lockspace's disk I/O: it reads the volume
  * header (a join), opens or resumes the membership, then renews every R
@@ -13,8 +16,8 @@
  * daemon (no lockspace name and timeouts in it) reads a header on the main
  * thread, at startup. */
 #include "lockspaces.h"
+#include "lockspaces_int.h"
 
-#include "cmds.h"
 #include "conn.h"
 #include "leaseops.h"
 #include "leasetab.h"
@@ -181,199 +184,6 @@ bool ls_valid(struct ls_entry *e)
 	return info.joined && !info.lost && sm_lockspace_remaining_ms(e->ls) > 0;
 }
 
-static void on_progress(void *arg, const char *what, uint64_t remaining_ms)
-{
-	struct ls_entry *e = arg;
-	pthread_mutex_lock(&e->thr.progress_mu);
-	snprintf(e->thr.progress, sizeof(e->thr.progress), "%s", what);
-	e->thr.progress_deadline_ms = mono_ms() + remaining_ms;
-	pthread_mutex_unlock(&e->thr.progress_mu);
-}
-
-/* Loop: wake e's renewal thread now (it was asked to stop, or its open got
- * its verdict).  The caller has stored stop or go before. */
-static void wake_thread(struct ls_entry *e)
-{
-	pthread_mutex_lock(&e->thr.wake_mu);
-	pthread_cond_signal(&e->thr.wake_cv);
-	pthread_mutex_unlock(&e->thr.wake_mu);
-}
-
-/* Thread: wait on wake_cv (wake_mu held) for at most ms milliseconds. */
-static void wait_ms(struct ls_entry *e, uint64_t ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t ns = (uint64_t)ts.tv_nsec + ms % 1000 * 1000000u;
-	ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000u);
-	ts.tv_nsec = (long)(ns % 1000000000u);
-	pthread_cond_timedwait(&e->thr.wake_cv, &e->thr.wake_mu, &ts);
-	atomic_fetch_add(&e->thr.wakeups, 1);
-}
-
-/* Thread: sleep until when (sm_now_mono_ms), or until asked to stop: one
- * wait to the deadline, cut short by wake_thread(). */
-static void sleep_until(struct ls_entry *e, uint64_t when)
-{
-	pthread_mutex_lock(&e->thr.wake_mu);
-	for (;;) {
-		uint64_t now = sm_now_mono_ms();
-		if (atomic_load(&e->thr.stop) != LS_RUN || now >= when)
-			break;
-		wait_ms(e, when - now);
-	}
-	pthread_mutex_unlock(&e->thr.wake_mu);
-}
-
-/* Thread: a renewal due at due started at start (sm_now_mono_ms). */
-static void record_start_delay(struct ls_entry *e, uint64_t due, uint64_t start)
-{
-	pthread_mutex_lock(&e->thr.wake_mu);
-	e->thr.start_delay_ms[e->thr.next_delay] = (uint32_t)SM_MIN(start > due ? start - due : 0, (uint64_t)UINT32_MAX);
-	e->thr.next_delay = (e->thr.next_delay + 1) % SM_RENEWAL_HISTORY;
-	if (e->thr.ndelays < SM_RENEWAL_HISTORY)
-		e->thr.ndelays++;
-	pthread_mutex_unlock(&e->thr.wake_mu);
-}
-
-/* Have the event loop look at us now rather than at its next tick (a
- * waiting join or leave gets its reply at once). */
-static void wake_loop(struct ls_entry *e)
-{
-	uint64_t one = 1;
-	if (write(e->d->job_event_fd, &one, sizeof(one)) < 0)
-		sm_debug("cannot wake the event loop: %s", strerror(errno));
-}
-
-/* Read the volume header for the loop (which takes it as e->ls once
- * thr.open_done is set), then wait for its verdict.  0: join e->ls. */
-static int open_volume(struct ls_entry *e)
-{
-	on_progress(e, "reading the volume header", SM_DEFAULT_IO_TIMEOUT_MS);
-	struct sm_lockspace *ls = NULL;
-	int rc = sm_lockspace_open_spec(e->location, &ls);
-	e->thr.t_ls = ls;
-	atomic_store(&e->thr.open_rc, rc);
-	atomic_store(&e->thr.open_done, true);
-	wake_loop(e);
-	if (rc < 0)
-		return rc;
-	int go;
-	pthread_mutex_lock(&e->thr.wake_mu);
-	while ((go = atomic_load(&e->thr.go)) == 0 && atomic_load(&e->thr.stop) == LS_RUN)
-		wait_ms(e, 1000); /* opened() or request_stop() wakes us */
-	pthread_mutex_unlock(&e->thr.wake_mu);
-	return go > 0 ? 0 : go < 0 ? go : -SM_EINTERRUPTED;
-}
-
-/* Wait a random 0 .. R before a join the daemon starts by itself. */
-static void pace_join(struct ls_entry *e)
-{
-	struct sm_lockspace_info info;
-	sm_lockspace_info(e->ls, &info);
-	uint8_t r[16];
-	uint64_t ms = sm_uuid_generate(r) == 0 ? ((uint64_t)r[0] << 16 | r[1] << 8 | r[2]) % (info.to.renew_ms + 1) : 0;
-	sm_info("lockspace %s: joining in %llu ms (start-up pacing: a random 0 .. R = %u ms)", info.name,
-		(unsigned long long)ms, info.to.renew_ms);
-	on_progress(e, "start-up pacing: waiting a random time below R before the join", ms);
-	sleep_until(e, sm_now_mono_ms() + ms);
-}
-
-static void *ls_thread(void *arg)
-{
-	struct ls_entry *e = arg;
-	int rc = e->needs_open ? open_volume(e) : 0;
-	if (rc == 0 && !e->resume && e->paced)
-		pace_join(e);
-	if (rc == 0 && e->resume)
-		rc = sm_lockspace_resume(e->ls, e->resume_host_id, e->resume_generation, e->resume_instance,
-					 e->resume_last_renewal_boot);
-	else if (rc == 0) {
-		struct sm_join_opts o = {.host_id = e->want_host_id,
-					 .host_name = e->want_host_name[0] ? e->want_host_name : NULL,
-					 .progress = on_progress,
-					 .progress_arg = e,
-					 .cancel = &e->thr.join_cancel};
-		rc = sm_lockspace_join(e->ls, &o);
-	}
-	atomic_store(&e->thr.join_rc, rc);
-	atomic_store(&e->thr.join_done, true);
-	wake_loop(e);
-	if (rc < 0) {
-		atomic_store(&e->thr.exited, true);
-		wake_loop(e);
-		return NULL;
-	}
-	/* The join's claim counts as the first renewal: the next is R after it. */
-	struct sm_lockspace_info info;
-	sm_lockspace_info(e->ls, &info);
-	uint64_t next = (info.last_renewal_mono_ms ? info.last_renewal_mono_ms : sm_now_mono_ms()) + e->to.renew_ms;
-	uint64_t checked = 0; /* latest extra read done for a death check */
-	while (atomic_load(&e->thr.stop) == LS_RUN) {
-		/* A failing host becomes provably dead H after we first saw its
-		 * last record: read then, not at our next renewal (up to R later). */
-		uint64_t check = sm_lockspace_next_death_check(e->ls);
-		if (check < next && check > checked) {
-			sleep_until(e, check);
-			if (atomic_load(&e->thr.stop) != LS_RUN)
-				break;
-			checked = sm_now_mono_ms();
-			if (checked < next) {
-				sm_lockspace_observe(e->ls);
-				wake_loop(e); /* the loop looks at what the read saw */
-				continue;
-			}
-		}
-		uint64_t due = SM_MAX(next, sm_now_mono_ms());
-		sleep_until(e, next);
-		if (atomic_load(&e->thr.stop) != LS_RUN)
-			break;
-		uint32_t attn = atomic_exchange(&e->thr.attention_to, 0);
-		uint64_t start = sm_now_mono_ms();
-		record_start_delay(e, due, start);
-		rc = attn ? sm_lockspace_attention(e->ls, attn) : sm_lockspace_renew(e->ls);
-		/* The loop counts and persists each renewal, and fences at once
-		 * when our record was lost (it has no periodic tick for that). */
-		wake_loop(e);
-		if (sm_error_class(rc) == SM_ERRCLASS_LOST)
-			break;
-		uint32_t ids[8];
-		sm_lockspace_take_attention(e->ls, ids, 8); /* drained: nothing acts on it yet */
-		/* After a failure try again soon: every attempt before F counts. */
-		next = rc == 0 ? start + e->to.renew_ms : sm_now_mono_ms() + SM_MIN(1000u, e->to.renew_ms / 2);
-	}
-	if (atomic_load(&e->thr.stop) == LS_STOP_LEAVE) {
-		rc = sm_lockspace_leave(e->ls);
-		atomic_store(&e->thr.leave_rc, rc);
-		if (rc < 0)
-			sm_warn("lockspace %s: leaving failed: %s (others will see it dead after H)", e->name,
-				sm_strerror(rc));
-	}
-	atomic_store(&e->thr.exited, true);
-	wake_loop(e);
-	return NULL;
-}
-
-/* Loop: ask e's renewal thread to stop (its join too, if it still waits). */
-static void request_stop(struct ls_entry *e, enum ls_stop how)
-{
-	atomic_store(&e->thr.stop, how);
-	__atomic_store_n(&e->thr.join_cancel, 1, __ATOMIC_RELAXED);
-	wake_thread(e);
-}
-
-static int start_thread(struct ls_entry *e)
-{
-	atomic_store(&e->thr.join_done, false);
-	atomic_store(&e->thr.exited, false);
-	atomic_store(&e->thr.stop, LS_RUN);
-	__atomic_store_n(&e->thr.join_cancel, 0, __ATOMIC_RELAXED);
-	if (pthread_create(&e->thread, NULL, ls_thread, e) != 0)
-		return -EAGAIN;
-	e->thread_running = true;
-	return 0;
-}
-
 static struct ls_entry *new_entry(struct daemon *d, const char *canon)
 {
 	struct ls_entry *e = calloc(1, sizeof(*e));
@@ -443,127 +253,7 @@ static int open_entry(struct daemon *d, struct ls_entry *e)
 	return rc < 0 ? rc : check_header(d, e);
 }
 
-/* A bare lockspace name (no '/'): the volume of a lockspace this daemon
- * knows — joined now, joined before (and left), or listed in `join` of the
- * configuration.  Configured volumes are identified by reading their
- * headers, in a probe thread (ls_probe_names). */
-static void remember_name(struct daemon *d, const char *name, const char *location)
-{
-	int i = 0;
-	while (i < d->nknown_ls && strcmp(d->known_ls[i].name, name) != 0)
-		i++;
-	if (i == d->nknown_ls) {
-		if (d->nknown_ls == d->known_ls_cap) {
-			int cap = d->known_ls_cap ? 2 * d->known_ls_cap : 32;
-			struct known_ls *k = realloc(d->known_ls, (size_t)cap * sizeof(*k));
-			if (!k) {
-				sm_warn("out of memory: lockspace %s can be joined by its volume only, not by name", name);
-				return;
-			}
-			d->known_ls = k;
-			d->known_ls_cap = cap;
-		}
-		d->nknown_ls++;
-	}
-	snprintf(d->known_ls[i].name, sizeof(d->known_ls[i].name), "%s", name);
-	snprintf(d->known_ls[i].location, sizeof(d->known_ls[i].location), "%s", location);
-}
 
-static void remember_lockspace(struct daemon *d, const struct ls_entry *e)
-{
-	remember_name(d, e->name, e->location);
-}
-
-int ls_resolve_name(struct daemon *d, const char *name, char *location, size_t n)
-{
-	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
-		if (e->name[0] && strcmp(e->name, name) == 0) {
-			snprintf(location, n, "%s", e->location);
-			return 0;
-		}
-	for (int i = 0; i < d->nknown_ls; i++)
-		if (strcmp(d->known_ls[i].name, name) == 0) {
-			snprintf(location, n, "%s", d->known_ls[i].location);
-			return 0;
-		}
-	return -SM_ENO_LOCKSPACE;
-}
-
-/* One probe of the configured volumes: filled by its thread, read by the
- * loop once done is set. */
-struct name_probe {
-	pthread_t thread;
-	atomic_bool done;
-	int wake_fd;                 /* the loop's job_event_fd */
-	size_t n;
-	struct {
-		char location[256];
-		char name[SM_NAME_FIELD];
-		int rc;
-	} v[16];
-};
-
-static void *probe_thread(void *arg)
-{
-	struct name_probe *p = arg;
-	for (size_t i = 0; i < p->n; i++) {
-		struct sm_volume *v = NULL;
-		p->v[i].rc = sm_volume_open_spec(p->v[i].location, 0, &v);
-		if (p->v[i].rc == 0)
-			snprintf(p->v[i].name, sizeof(p->v[i].name), "%.*s", SM_NAME_FIELD - 1, v->hdr.lockspace);
-		sm_volume_close(v);
-	}
-	atomic_store(&p->done, true);
-	uint64_t one = 1;
-	if (write(p->wake_fd, &one, sizeof(one)) < 0)
-		sm_debug("cannot wake the event loop: %s", strerror(errno));
-	return NULL;
-}
-
-int ls_probe_names(struct daemon *d)
-{
-	if (d->probe)
-		return 1;
-	if (!d->cfg.join.count)
-		return 0;
-	struct name_probe *p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->wake_fd = d->job_event_fd;
-	for (size_t i = 0; i < d->cfg.join.count && p->n < SM_ARRAY_SIZE(p->v); i++)
-		snprintf(p->v[p->n++].location, sizeof(p->v[0].location), "%s", d->cfg.join.items[i]);
-	if (pthread_create(&p->thread, NULL, probe_thread, p) != 0) {
-		free(p);
-		return -EAGAIN;
-	}
-	d->probe = p;
-	return 1;
-}
-
-/* A finished probe: learn the names it read, answer the joins waiting. */
-static void probe_tick(struct daemon *d)
-{
-	struct name_probe *p = d->probe;
-	if (!p || !atomic_load(&p->done))
-		return;
-	pthread_join(p->thread, NULL);
-	d->probe = NULL;
-	char unreadable[600] = "";
-	size_t len = 0;
-	for (size_t i = 0; i < p->n; i++) {
-		if (p->v[i].rc == 0) {
-			remember_name(d, p->v[i].name, p->v[i].location);
-			continue;
-		}
-		sm_warn("cannot read the header of configured volume %s: %s", p->v[i].location,
-			sm_strerror(p->v[i].rc));
-		if (len < sizeof(unreadable))
-			len += (size_t)snprintf(unreadable + len, sizeof(unreadable) - len, "%s%s: %s", len ? "; " : "",
-						p->v[i].location, sm_strerror(p->v[i].rc));
-	}
-	free(p);
-	cmds_names_probed(d, unreadable);
-}
 
 int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char *host_name, struct ls_entry **out)
 {
@@ -591,7 +281,7 @@ int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char
 	const char *hn = host_name && *host_name ? host_name : d->cfg.host_name;
 	snprintf(e->want_host_name, sizeof(e->want_host_name), "%s", hn);
 	e->needs_open = true; /* its thread reads the header (opened() checks it) */
-	if ((rc = start_thread(e)) < 0) {
+	if ((rc = ls_thread_start(e)) < 0) {
 		ls_put(e);
 		return rc;
 	}
@@ -656,11 +346,11 @@ static void opened(struct daemon *d, struct ls_entry *e)
 	}
 	e->open_rc = rc;
 	if (rc == 0) {
-		remember_lockspace(d, e);
+		ls_remember_lockspace(d, e);
 		sm_info("%s lockspace %s on %s", e->resume ? "resuming" : "joining", e->name, e->location);
 	}
 	atomic_store(&e->thr.go, rc == 0 ? 1 : rc);
-	wake_thread(e);
+	ls_thread_wake(e);
 }
 
 /* Resume a lockspace the previous daemon had joined (state.c).  If F has
@@ -703,7 +393,7 @@ int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t
 		/* keep the membership object so a leave can be written later */
 		if (e->ls)
 			sm_lockspace_adopt(e->ls, host_id, generation);
-	} else if ((rc = start_thread(e)) < 0) {
+	} else if ((rc = ls_thread_start(e)) < 0) {
 		ls_put(e);
 		return rc;
 	}
@@ -711,7 +401,7 @@ int ls_resume(struct daemon *d, const char *location, uint32_t host_id, uint64_t
 		sm_info("resuming lockspace %s: reading the header of %s", e->name, e->location);
 	e->next = d->lockspaces;
 	d->lockspaces = e;
-	remember_lockspace(d, e);
+	ls_remember_lockspace(d, e);
 	*out = e;
 	return 0;
 }
@@ -882,7 +572,7 @@ static bool record_leave(struct daemon *d, struct ls_entry *e)
 {
 	int rc = state_save(d);
 	if (rc == 0) {
-		request_stop(e, LS_STOP_LEAVE);
+		ls_thread_stop(e, LS_STOP_LEAVE);
 		return true;
 	}
 	for (int i = 0; i < e->nleave_waiters; i++) {
@@ -931,7 +621,7 @@ uint64_t ls_tick(struct daemon *d)
 {
 	uint64_t now = mono_ms();
 	retry_rejoins(d);
-	probe_tick(d);
+	ls_probe_tick(d);
 	for (struct ls_entry *e = d->lockspaces, *next; e; e = next) {
 		next = e->next;
 		reap_thread(e);
@@ -1020,7 +710,7 @@ uint64_t ls_tick(struct daemon *d)
 					sm_lockspace_info(e->ls, &info);
 				/* leaving tells others our leases are dead; a fenced host
 				 * cannot write, and rejoins with a new key */
-				request_stop(e, info.lost || info.fenced ? LS_STOP_KEEP : LS_STOP_LEAVE);
+				ls_thread_stop(e, info.lost || info.fenced ? LS_STOP_KEEP : LS_STOP_LEAVE);
 			}
 			if (!atomic_load(&e->thr.exited) || e->thread_running)
 				break;
@@ -1066,7 +756,7 @@ uint64_t ls_tick(struct daemon *d)
 void ls_stop_all(struct daemon *d, bool leave)
 {
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
-		request_stop(e, leave ? LS_STOP_LEAVE : LS_STOP_KEEP);
+		ls_thread_stop(e, leave ? LS_STOP_LEAVE : LS_STOP_KEEP);
 	for (struct ls_entry *e = d->lockspaces; e; e = e->next)
 		if (e->thread_running) {
 			pthread_join(e->thread, NULL);
