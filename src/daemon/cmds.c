@@ -19,7 +19,7 @@
 #include "leaseops.h"
 #include "leasetab.h"
 #include "lockspaces.h"
-#include "metrics.h"
+#include "metrics_render.h"
 #include "procs.h"
 #include "reports.h"
 #include "state.h"

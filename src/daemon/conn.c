@@ -258,7 +258,7 @@ void conn_close(struct conn *c)
 		struct proc *p = c->registered;
 		c->registered = NULL;
 		p->reg = NULL;
-		proc_conn_closed(p);
+		d->on.proc_conn_closed(p);
 	}
 	/* Unlink now, free after the current epoll batch (later events of the
 	 * batch may still point at it).  Jobs find connections by id only. */

@@ -2,8 +2,9 @@
  *
  * This header holds what every module of the daemon shares: its
  * configuration, struct daemon (the top level, whose fields are grouped by
- * the module that owns them), daemon_init(), and the event loop's
- * registration (loop.c).  Each module's own types and functions are in its
+ * the module that owns them), daemon_init(), the hooks by which lower
+ * modules report events upward (struct daemon_events, wired by
+ * daemon_wire() in wiring.c), and the event loop's registration (loop.c).  Each module's own types and functions are in its
  * header: lockspaces.h, leasetab.h, procs.h, conn.h, cmds.h, reports.h,
  * jobs.h, leaseops.h, orphans.h, state.h, watchdog.h, metrics.h.
  *
@@ -48,6 +49,37 @@ struct conn;
 struct proc;
 struct job;
 struct ls_entry;
+struct lease;
+
+/* Events a lower module reports upward (issue 16): the module that sees the
+ * event calls d->on.X, and the one above that acts on it is wired in by
+ * daemon_wire() (wiring.c, the only file that fills them in; main.c, the unit
+ * tests and the fuzzers call it after daemon_init()).  So every direct call
+ * among the daemon's modules goes down the layers (docs/architecture.md;
+ * tests/lint/daemon_layers.py keeps it so).  Hooks run on the event loop
+ * thread only, like everything that touches the daemon's structures; each is
+ * always set once wired (callers do not check for NULL). */
+struct daemon_events {
+	/* jobs.c: a job's result came back (leaseops_complete) */
+	void (*job_done)(struct daemon *d, struct job *j);
+	/* conn.c: the registering connection of p closed (proc_conn_closed) */
+	void (*proc_conn_closed)(struct proc *p);
+	/* procs.c: p is gone, its leases must be released (leaseops_release_all) */
+	void (*proc_gone)(struct daemon *d, struct proc *p);
+	/* lockspaces.c: e is joined or resumed (resumed leases checked, orphans
+	 * swept, parked lease jobs retried: wiring.c) */
+	void (*ls_ready)(struct daemon *d, struct ls_entry *e);
+	/* lockspaces.c: e must be fenced, for why (fence_lockspace) */
+	void (*ls_failed)(struct daemon *d, struct ls_entry *e, const char *why);
+	/* lockspaces.c: may this host join the lockspace at location, with its
+	 * watchdog?  0 or a negative error (watchdog_check_join) */
+	int (*join_check)(struct daemon *d, const char *location);
+	/* lockspace_names.c: a probe of the configured volumes ended; unreadable
+	 * names those it could not read, "" if none (cmds_names_probed) */
+	void (*names_probed)(struct daemon *d, const char *unreadable);
+	/* orphans.c: l, found on disk, has no holder: settle it (lease_settle) */
+	void (*lease_unheld)(struct daemon *d, struct lease *l);
+};
 struct state_journal;
 struct sm_wire_req;
 
@@ -112,12 +144,13 @@ struct daemon {
 	bool have_admin_gid;
 	bool quitting;              /* main.c (signal), cmds.c (shutdown request) */
 	bool keep_on_exit;          /* restart: keep leases and watchdog (same writers) */
-	/* loop.c's daemon_init: the request path's two hooks, so conn.c needs
-	 * neither cmds.h nor state.h.  dispatch: handle one decoded request
+	/* wiring.c's daemon_wire: the request path's two hooks, so conn.c needs
+	 * neither cmds.h nor state.h, and the events reported upward.  dispatch: handle one decoded request
 	 * (cmds.c); persist: save what changed, called by conn_reply() before
 	 * any reply leaves (state_save; tests record the order). */
 	void (*dispatch)(struct conn *c, const struct sm_wire_req *rq);
 	int (*persist)(struct daemon *d);
+	struct daemon_events on;
 	/* lockspaces.c */
 	struct ls_entry *lockspaces;
 	/* lockspaces joined since start or configured (name -> location), for

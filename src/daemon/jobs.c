@@ -2,7 +2,6 @@
 #include "jobs.h"
 
 #include "jobexec.h"
-#include "leaseops.h"
 #include "leasetab.h"
 #include "lockspaces.h"
 #include "names.h"
@@ -214,7 +213,7 @@ void jobs_on_event(struct daemon *d)
 		pthread_mutex_unlock(&d->jq_mu);
 		if (!j)
 			break;
-		leaseops_complete(d, j);
+		d->on.job_done(d, j);
 	}
 }
 

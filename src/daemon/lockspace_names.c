@@ -6,8 +6,6 @@
  * reads it only after that, in ls_probe_tick). */
 #include "lockspaces_int.h"
 
-#include "cmds.h"
-
 #include "common/log.h"
 #include "common/util.h"
 #include "ondisk/volume.h"
@@ -140,5 +138,5 @@ void ls_probe_tick(struct daemon *d)
 						p->v[i].location, sm_strerror(p->v[i].rc));
 	}
 	free(p);
-	cmds_names_probed(d, unreadable);
+	d->on.names_probed(d, unreadable);
 }

@@ -19,13 +19,9 @@
 #include "lockspaces_int.h"
 
 #include "conn.h"
-#include "leaseops.h"
 #include "leasetab.h"
 #include "metrics.h"
-#include "orphans.h"
-#include "procs.h"
 #include "state.h"
-#include "watchdog.h"
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -258,7 +254,7 @@ static int open_entry(struct daemon *d, struct ls_entry *e)
 int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char *host_name, struct ls_entry **out)
 {
 	*out = NULL;
-	int rc = watchdog_check_join(d, location);
+	int rc = d->on.join_check(d, location);
 	if (rc < 0)
 		return rc;
 	char canon[SM_LOCATION_MAX];
@@ -317,17 +313,17 @@ static int check_resumed_header(struct daemon *d, struct ls_entry *e)
 	if (strncmp(h->lockspace, e->name, sizeof(e->name)) != 0) {
 		sm_error("lockspace %s: its volume %s now holds lockspace %.*s (formatted again?); not resuming it",
 			 e->name, e->location, SM_NAME_FIELD - 1, h->lockspace);
-		fence_lockspace(d, e, "its volume holds another lockspace now");
+		d->on.ls_failed(d, e, "its volume holds another lockspace now");
 		return -SM_EWRONG_LOCKSPACE;
 	}
 	int rc = check_header(d, e); /* the header's timeouts replace the file's */
 	if (rc < 0) {
-		fence_lockspace(d, e, "its volume header does not fit this host");
+		d->on.ls_failed(d, e, "its volume header does not fit this host");
 		return rc;
 	}
 	if (resume_expired(e, sm_now_boot_ms())) {
 		sm_error("lockspace %s: no renewal for F while no daemon ran; not resuming it", e->name);
-		fence_lockspace(d, e, "its leases expired while no daemon was running");
+		d->on.ls_failed(d, e, "its leases expired while no daemon was running");
 		return -SM_EINTERRUPTED;
 	}
 	return 0;
@@ -415,7 +411,7 @@ int ls_leave(struct daemon *d, struct ls_entry *e, bool force)
 	if (held && !force)
 		return -SM_EBUSY;
 	if (held)
-		fence_lockspace(d, e, "left by force with leases held");
+		d->on.ls_failed(d, e, "left by force with leases held");
 	/* Our slot is written free (ls_tick) only once no lease of ours is
 	 * left here: fenced holders dead, releases on disk done.  A free slot
 	 * lets every other host take our leases at once. */
@@ -633,7 +629,7 @@ uint64_t ls_tick(struct daemon *d)
 			/* A resume whose header or record check does not come: its
 			 * leases are not renewed; fence by F after the recorded renewal. */
 			if (e->resume && !atomic_load(&e->thr.join_done) && ls_resume_left_ms(e) <= 0) {
-				fence_lockspace(d, e, e->ls ? "our record could not be checked within F of the last renewal"
+				d->on.ls_failed(d, e, e->ls ? "our record could not be checked within F of the last renewal"
 							    : "its volume header could not be read within F of the last renewal");
 				break;
 			}
@@ -647,17 +643,13 @@ uint64_t ls_tick(struct daemon *d)
 				sm_info("lockspace %s %s as host_id %u generation %llu", e->name,
 					e->resume ? "resumed" : "joined", info.host_id, (unsigned long long)info.generation);
 				reply_waiters(d, e, 0);
-				if (e->resume) {
-					leaseops_verify_resumed(d, e);
-					orphans_sweep_now(e); /* an acquire the last daemon did not record */
-				}
-				leaseops_retry_parked(d);
+				d->on.ls_ready(d, e);
 			} else if (e->resume) {
 				e->join_error = atomic_load(&e->thr.join_rc);
 				sm_error("lockspace %s: resuming failed: %s", e->name, sm_strerror(e->join_error));
 				reply_waiters(d, e, e->join_error);
 				/* Our leases in it can no longer be trusted. */
-				fence_lockspace(d, e, "it could not be resumed after the restart");
+				d->on.ls_failed(d, e, "it could not be resumed after the restart");
 			} else if (!e->thread_running) { /* once, when its thread has ended */
 				e->join_error = atomic_load(&e->thr.join_rc);
 				if (e->open_rc < 0)
@@ -680,12 +672,12 @@ uint64_t ls_tick(struct daemon *d)
 				state_touch_ls(d);
 			int64_t rem = sm_lockspace_remaining_ms(e->ls);
 			if (info.fenced)
-				fence_lockspace(d, e, "another host preempted this host's key: fenced by persistent reservation "
+				d->on.ls_failed(d, e, "another host preempted this host's key: fenced by persistent reservation "
 						      "(its writes to the lockspace's devices are refused)");
 			else if (info.lost)
-				fence_lockspace(d, e, "another host took our host_id");
+				d->on.ls_failed(d, e, "another host took our host_id");
 			else if (rem <= 0)
-				fence_lockspace(d, e, "no successful renewal for F");
+				d->on.ls_failed(d, e, "no successful renewal for F");
 			else if (rem < (int64_t)(e->to.fail_ms - 2 * e->to.renew_ms - e->to.io_ms) &&
 				 now - e->last_warned_mono > 5000) {
 				/* more than 2R + d since the last good renewal started:

@@ -1,10 +1,7 @@
-/* The daemon's core: daemon_init() (which registers the request path's
- * hooks: cmds_dispatch and state_save, see conn.h), epoll registration helpers and the
- * daemon's clock. */
+/* The daemon's core: daemon_init(), epoll registration helpers and the
+ * daemon's clock.  It calls no module above it: daemon_wire() (wiring.c)
+ * fills in the hooks. */
 #include "daemon.h"
-
-#include "cmds.h"
-#include "state.h"
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -41,8 +38,6 @@ int daemon_init(struct daemon *d)
 		return -errno;
 	pthread_mutex_init(&d->jq_mu, NULL);
 	pthread_cond_init(&d->jq_cv, NULL);
-	d->dispatch = cmds_dispatch;
-	d->persist = state_save;
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "resume.h"
 #include "state.h"
 #include "watchdog.h"
+#include "wiring.h"
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -405,6 +406,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sync_managerd: cannot create its epoll instance: %s\n", strerror(-init_rc));
 		return 1;
 	}
+	daemon_wire(d);
 	const char *config = DEFAULT_CONFIG, *level_override = NULL, *given_by = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "Dc:l:h", lo, NULL)) != -1) {

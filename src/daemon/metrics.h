@@ -1,7 +1,7 @@
-/* sync_managerd: Prometheus metrics (metrics.c): latency histograms and the
- * text rendering of every counter.  metrics.c writes the histograms (d->m's
- * lat_*, a lockspace's rlat_*); the counters of d->m are incremented by the
- * module that sees the event. */
+/* sync_managerd: the latency histograms of the Prometheus metrics
+ * (metrics.c).  metrics.c writes the histograms (d->m's lat_*, a lockspace's
+ * rlat_*); the counters of d->m are incremented by the module that sees the
+ * event; metrics_render.c (metrics_render.h) renders them all as text. */
 #ifndef SM_DAEMON_METRICS_H
 #define SM_DAEMON_METRICS_H
 
@@ -9,6 +9,9 @@
 
 void metrics_observe_acquire(struct daemon *d, uint64_t us);
 void metrics_count_renewals(struct ls_entry *e);
-void metrics_render(struct daemon *d, struct sm_msgbuf *b);
+
+/* The histograms' bucket bounds in microseconds (+Inf is the last bucket). */
+#define METRICS_NBOUNDS (SM_LAT_BUCKETS - 1)
+extern const uint64_t *const metrics_lat_bounds_us;
 
 #endif

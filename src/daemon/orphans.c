@@ -32,7 +32,6 @@
 #include "orphans.h"
 
 #include "jobs.h"
-#include "leaseops.h"
 #include "leasetab.h"
 #include "lockspaces.h"
 #include "state.h"
@@ -180,7 +179,7 @@ static void adopt(struct daemon *d, struct ls_entry *e, const struct job_res *r)
 					    .owner_id = me.host_id, .owner_generation = me.generation};
 	}
 	state_touch_lease(d, l);
-	lease_settle(d, l);
+	d->on.lease_unheld(d, l);
 }
 
 void orphans_complete(struct daemon *d, struct job *j)

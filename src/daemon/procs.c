@@ -17,7 +17,6 @@
 #include "procs.h"
 
 #include "conn.h"
-#include "leaseops.h"
 #include "leasetab.h"
 #include "lockspaces.h"
 #include "state.h"
@@ -256,7 +255,7 @@ static void proc_done(struct daemon *d, struct proc *p)
 {
 	p->state = PROC_DEAD;
 	state_touch_proc(d, p);
-	leaseops_release_all(d, p);
+	d->on.proc_gone(d, p);
 	if (p->nleases == 0)
 		proc_forget(p);
 }

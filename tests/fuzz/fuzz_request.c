@@ -7,6 +7,7 @@
 #include "daemon/daemon.h"
 #include "daemon/leasetab.h"
 #include "daemon/procs.h"
+#include "daemon/wiring.h"
 
 #include "common/log.h"
 
@@ -30,6 +31,7 @@ static void setup(void)
 	sm_log_set_level(SM_LOG_ERROR);
 	if (daemon_init(&d) < 0)
 		abort();
+	daemon_wire(&d);
 	d.cfg.max_clients = 100;
 	d.cfg.max_leases = 100;
 	snprintf(d.cfg.run_dir, sizeof(d.cfg.run_dir), "/nonexistent");

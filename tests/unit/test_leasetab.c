@@ -1,7 +1,7 @@
 /* The daemon's owners (issue 16): the lease table (leasetab.c) keeps its
  * counts and its lockspace references; a job's references go through
  * jobs.c; fencing changes a lockspace's state through lockspaces.c.  Built
- * on daemon_init(), with lockspace entries that no thread runs. */
+ * on daemon_init() and daemon_wire(), with lockspace entries that no thread runs. */
 #include "testutil.h"
 
 #include "daemon/daemon.h"
@@ -9,6 +9,7 @@
 #include "daemon/leasetab.h"
 #include "daemon/lockspaces.h"
 #include "daemon/procs.h"
+#include "daemon/wiring.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -37,7 +38,10 @@ static struct ls_entry *fake_lockspace(const char *name)
 static int group_setup(void **state)
 {
 	(void)state;
-	return daemon_init(&d) == 0 ? 0 : -1;
+	if (daemon_init(&d) < 0)
+		return -1;
+	daemon_wire(&d);
+	return 0;
 }
 
 static int group_teardown(void **state)

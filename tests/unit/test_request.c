@@ -2,14 +2,16 @@
  * into struct sm_wire_req (src/proto/request.c), with the client library's
  * encoders; malformed fields are refused with why; and the daemon's one
  * reply path (conn_reply) persists the state before any byte of a reply
- * leaves, for every handler.  The daemon half runs on daemon_init() with a
- * fake persist hook that records what it saw when it was called. */
+ * leaves, for every handler.  The daemon half runs on daemon_init() and
+ * daemon_wire() with a fake persist hook that records what it saw when it
+ * was called. */
 #include "testutil.h"
 
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
 #include "daemon/leasetab.h"
 #include "daemon/procs.h"
+#include "daemon/wiring.h"
 #include "proto/request.h"
 
 #include "common/le.h"
@@ -196,6 +198,7 @@ static int reply_setup(void **state)
 	sm_log_set_level(SM_LOG_ERROR);
 	if (daemon_init(&d) < 0)
 		return -1;
+	daemon_wire(&d);
 	d.cfg.max_clients = 10;
 	d.cfg.max_leases = 10;
 	snprintf(d.cfg.run_dir, sizeof(d.cfg.run_dir), "/nonexistent");
