@@ -2,7 +2,7 @@
  * cmds_leases.c and cmds_spaces.c): checks each decoded request's right
  * from one command table and starts what it asks for (a job, a join, a
  * report).  conn.c reaches cmds_dispatch only through d->dispatch
- * (registered by daemon_init), so conn.c does not include this header. */
+ * (filled in by daemon_wire, wiring.c), so conn.c does not include this header. */
 #ifndef SM_DAEMON_CMDS_H
 #define SM_DAEMON_CMDS_H
 

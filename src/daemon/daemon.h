@@ -6,7 +6,8 @@
  * modules report events upward (struct daemon_events, wired by
  * daemon_wire() in wiring.c), and the event loop's registration (loop.c).  Each module's own types and functions are in its
  * header: lockspaces.h, leasetab.h, procs.h, conn.h, cmds.h, reports.h,
- * jobs.h, leaseops.h, orphans.h, state.h, watchdog.h, metrics.h.
+ * jobs.h, leaseops.h, orphans.h, state.h, watchdog.h, metrics.h,
+ * metrics_render.h, wiring.h.
  *
  * Threads and ownership:
  * - The event loop thread owns every structure of the daemon.  Nothing else
@@ -154,7 +155,7 @@ struct daemon {
 	/* lockspaces.c */
 	struct ls_entry *lockspaces;
 	/* lockspaces joined since start or configured (name -> location), for
-	 * `join NAME`: as many as were ever named (grown by remember_name) */
+	 * `join NAME`: as many as were ever named (grown by ls_remember_name) */
 	struct known_ls {
 		char name[SM_NAME_FIELD];
 		char location[SM_LOCATION_MAX];

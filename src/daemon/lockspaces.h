@@ -47,7 +47,7 @@ enum ls_stop {
  * Only attention_to has several writers (workers store, the thread
  * exchanges); the progress fields are under progress_mu. */
 struct ls_thread_shared {
-	_Atomic enum ls_stop stop;   /* loop -> thread (the loop writes it only through request_stop()) */
+	_Atomic enum ls_stop stop;   /* loop -> thread (the loop writes it only through ls_thread_stop()) */
 	/* loop -> the lease API's join (sm_join_opts.cancel, which the CLI's
 	 * signal handlers also set): non-zero once stop != LS_RUN; written and
 	 * read with __atomic builtins (relaxed: it only ends waits sooner) */
@@ -62,7 +62,7 @@ struct ls_thread_shared {
 	atomic_bool exited;          /* thread -> loop: it ends now; the loop joins it */
 	atomic_uint attention_to;    /* workers -> thread (exchanged to 0): host_id to raise attention for */
 	/* loop -> thread: a renewal thread waits on wake_cv (CLOCK_MONOTONIC)
-	 * until its next renewal or death check; request_stop() and the go of
+	 * until its next renewal or death check; ls_thread_stop() and the go of
 	 * an open signal it under wake_mu, after storing stop or go, and the
 	 * thread tests them under wake_mu before it waits (no lost wake-up). */
 	pthread_mutex_t wake_mu;
@@ -150,7 +150,7 @@ struct ls_entry *ls_find_location(struct daemon *d, const char *location);
 int ls_resolve_name(struct daemon *d, const char *name, char *location, size_t n);
 /* Read the headers of the configured volumes (`join` in the configuration)
  * in a thread, to learn their lockspace names: 1 if a probe runs now (its
- * end calls cmds_names_probed), 0 if no volume is configured. */
+ * end reports d->on.names_probed), 0 if no volume is configured. */
 int ls_probe_names(struct daemon *d);
 int ls_join(struct daemon *d, const char *location, uint32_t host_id, const char *host_name,
 	    struct ls_entry **out);

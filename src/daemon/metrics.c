@@ -22,7 +22,8 @@ static const uint64_t bounds_us[] = {
 	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
 	10000000, 20000000, 40000000, 80000000, 160000000, 320000000, 640000000,
 };
-_Static_assert(sizeof(bounds_us) / sizeof(bounds_us[0]) == METRICS_NBOUNDS, "SM_LAT_BUCKETS counts the bounds and +Inf");
+_Static_assert(sizeof(bounds_us) / sizeof(bounds_us[0]) == METRICS_NBOUNDS,
+	       "SM_LAT_BUCKETS counts the bounds and +Inf");
 const uint64_t *const metrics_lat_bounds_us = bounds_us;
 
 void metrics_observe_acquire(struct daemon *d, uint64_t us)
