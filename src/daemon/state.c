@@ -660,6 +660,22 @@ void state_remove(struct daemon *d)
 	}
 }
 
+void state_free(struct daemon *d)
+{
+	struct state_journal *j = d->journal;
+	if (!j)
+		return;
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->leases.v);
+	free(j->procs.v);
+	free(j->dels.p);
+	free(j->out.p);
+	free(j->ls);
+	free(j);
+	d->journal = NULL;
+}
+
 /* ---- loading ------------------------------------------------------------------ */
 
 bool state_trusted(const struct stat *st, char *why, size_t len)

@@ -56,5 +56,7 @@ void state_path(const struct daemon *d, char *buf, size_t len, const char *suffi
  * and why (for "refusing PATH: WHY"). */
 bool state_trusted(const struct stat *st, char *why, size_t len);
 void state_remove(struct daemon *d);
+/* Free the journal's memory (and close the file): a test's daemon is done. */
+void state_free(struct daemon *d);
 
 #endif

@@ -11,6 +11,7 @@
 #include "daemon/daemon.h"
 #include "daemon/leasetab.h"
 #include "daemon/procs.h"
+#include "daemon/state.h"
 #include "daemon/wiring.h"
 #include "proto/request.h"
 
@@ -215,6 +216,7 @@ static int reply_teardown(void **state)
 	lease_drop_all(&d);
 	proc_free_dead(&d);
 	conn_free_dead(&d);
+	state_free(&d);
 	if (peer >= 0)
 		close(peer);
 	peer = -1;
