@@ -262,7 +262,7 @@ How to read it: "read/written per renewal" = I/O of the lockspace (renewal) thre
 threads that appeared with the joins (/proc/PID/task/TID/io), over the window / the renewals
 done in it (ours: 'status --json' counters; sanlock: 'client renewal' history). "reads per
 host" and "aggregate reads" are everything the daemons read (/proc/PID/io); "not renewals"
-is the rest (ours: the background orphan sweep, two sectors per resource area every 10 s);
+is the rest (ours: the background orphan sweep, 48 resource areas every 30 s, one small read each);
 the formulas for ours (docs/timeouts.md) are S x min(N, u + 8) for the in-use read, which
 a window of a few renewals shows, and S x (31 x min(N, u + 8) + N) / 32 for the average
 over 32 renewals (one whole-area read of N slots every 32nd), with u = the highest host_id
