@@ -18,28 +18,9 @@
 #include "sync_manager/errors.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* "PATH[:OFFSET]" -> canonical "REALPATH:OFFSET". */
-static int canonical(const char *spec, char *out, size_t len)
-{
-	char *path = NULL;
-	uint64_t off = 0;
-	int rc = sm_disk_parse_location(spec, &path, &off);
-	if (rc < 0)
-		return rc;
-	char real[PATH_MAX];
-	if (!realpath(path, real)) {
-		rc = -errno;
-		free(path);
-		return rc;
-	}
-	free(path);
-	return (size_t)snprintf(out, len, "%s:%llu", real, (unsigned long long)off) >= len ? -ENAMETOOLONG : 0;
-}
 
 /* Leases on several volumes are refused until volume sets exist (issue 18):
  * each host would take its host_id and liveness from the lockspace of one
@@ -104,7 +85,7 @@ static int resolve_resource(struct conn *c, enum job_kind kind, const struct sm_
 		return resolve_volume_set(c, in->location[0], e, r, err, errlen);
 	for (int i = 0; i < nloc; i++) {
 		char canon[SM_LOCATION_MAX];
-		if ((rc = canonical(in->location[i], canon, sizeof(canon))) < 0) {
+		if ((rc = ls_canonical_volume(in->location[i], canon, sizeof(canon))) < 0) {
 			snprintf(err, errlen, "volume %s: %s", in->location[i], sm_strerror(rc));
 			return rc;
 		}

@@ -68,6 +68,11 @@ static int canonical_volume(const char *spec, char *out, size_t len, bool may_be
 	return 0;
 }
 
+int ls_canonical_volume(const char *spec, char *out, size_t len)
+{
+	return canonical_volume(spec, out, len, false);
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(a, b); }
 
 /* A volume's canonical name; for a volume set "A,B,C" its members' canonical

@@ -145,6 +145,9 @@ struct ls_entry {
 };
 
 struct ls_entry *ls_find(struct daemon *d, const char *name);
+/* "PATH[:OFFSET]" of one volume as "REALPATH:OFFSET" (absolute, symlinks
+ * resolved), so the same volume is recognized however it is named. */
+int ls_canonical_volume(const char *spec, char *out, size_t len);
 struct ls_entry *ls_find_location(struct daemon *d, const char *location);
 /* The volume of a lockspace name this daemon knows (no disk I/O). */
 int ls_resolve_name(struct daemon *d, const char *name, char *location, size_t n);
